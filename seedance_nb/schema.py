@@ -1,0 +1,580 @@
+"""The model's contract: inputs, outputs, sizes, prices and endpoint URLs. Pure, no I/O.
+
+Everything here is checked locally so nothing the model would refuse is ever
+paid for::
+
+    >>> inp = VideoInput(prompt="the camera pushes in", image_url="https://x/cat.png", duration=5)
+    >>> inp.to_payload()
+    {'prompt': 'the camera pushes in', 'image_url': 'https://x/cat.png', 'duration': '5'}
+    >>> round(inp.estimate(image_size=(1280, 720)).usd, 4)
+    1.2096
+
+Facts come from ``shared/MODEL.md`` (fal's model page and ByteDance's docs) and
+``shared/PROTOCOL.md`` section 1 (endpoint ids and queue URLs).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any
+
+from .errors import InputError, Problem, ProtocolError
+
+__all__ = [
+    "ASPECT_RATIOS",
+    "AUTO_DURATION_ESTIMATE",
+    "DEFAULT_ENDPOINT",
+    "DURATIONS",
+    "FPS",
+    "MAX_IMAGE_BYTES",
+    "PRICE_PER_1K_TOKENS",
+    "RESOLUTIONS",
+    "SIZES",
+    "CostEstimate",
+    "EndpointId",
+    "File",
+    "VideoInput",
+    "VideoOutput",
+    "check_payload",
+    "estimate_cost",
+    "frame_count",
+    "nearest_aspect_ratio",
+    "output_size",
+]
+
+DEFAULT_ENDPOINT = "bytedance/seedance-2.0/fast/image-to-video"
+
+RESOLUTIONS: tuple[str, ...] = ("480p", "720p")
+DURATIONS: tuple[str, ...] = ("auto", *(str(s) for s in range(4, 16)))
+ASPECT_RATIOS: tuple[str, ...] = ("auto", "21:9", "16:9", "4:3", "1:1", "3:4", "9:16")
+FPS = 24
+MIN_SECONDS, MAX_SECONDS = 4, 15
+#: Seconds assumed for ``duration="auto"`` in a point estimate (the range 4-15 s is always given too).
+AUTO_DURATION_ESTIMATE = 5
+SEED_MAX = 2**31 - 1
+#: fal's limit on an input image (30 MB); ByteDance says "< 30 MB".
+MAX_IMAGE_BYTES = 30 * 1024 * 1024
+#: ByteDance's image rules: each side 300-6000 px, width/height between 0.4 and 2.5.
+MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 300, 6000
+MIN_IMAGE_RATIO, MAX_IMAGE_RATIO = 0.4, 2.5
+IMAGE_MIME_TYPES: tuple[str, ...] = ("image/jpeg", "image/png", "image/webp")
+#: fal's price for 2.0 fast: USD per 1,000 tokens, tokens = w * h * seconds * 24 / 1024.
+PRICE_PER_1K_TOKENS = 0.0112
+
+#: Output pixel sizes (width, height) by resolution and aspect ratio (ByteDance's table).
+SIZES: Mapping[tuple[str, str], tuple[int, int]] = MappingProxyType(
+    {
+        ("480p", "21:9"): (992, 432),
+        ("480p", "16:9"): (864, 496),
+        ("480p", "4:3"): (752, 560),
+        ("480p", "1:1"): (640, 640),
+        ("480p", "3:4"): (560, 752),
+        ("480p", "9:16"): (496, 864),
+        ("720p", "21:9"): (1470, 630),
+        ("720p", "16:9"): (1280, 720),
+        ("720p", "4:3"): (1112, 834),
+        ("720p", "1:1"): (960, 960),
+        ("720p", "3:4"): (834, 1112),
+        ("720p", "9:16"): (720, 1280),
+    }
+)
+
+_RATIO_VALUES = {r: int(r.split(":")[0]) / int(r.split(":")[1]) for r in ASPECT_RATIOS if r != "auto"}
+
+
+# --------------------------------------------------------------------------- sizes and cost
+
+
+def nearest_aspect_ratio(width: int, height: int) -> str:
+    """The fixed aspect ratio nearest to ``width / height`` (compared on a log scale)."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    target = math.log(width / height)
+    return min(_RATIO_VALUES, key=lambda r: abs(math.log(_RATIO_VALUES[r]) - target))
+
+
+def output_size(
+    resolution: str = "720p", aspect_ratio: str = "auto", image_size: tuple[int, int] | None = None
+) -> tuple[int, int]:
+    """The video's (width, height) in pixels.
+
+    ``aspect_ratio="auto"`` picks the ratio nearest the input image, so it
+    needs ``image_size``.
+    """
+    if resolution not in RESOLUTIONS:
+        raise InputError([Problem("resolution", "unknown resolution", resolution, _allowed(RESOLUTIONS))])
+    if aspect_ratio == "auto":
+        if image_size is None:
+            raise ValueError("aspect_ratio='auto' follows the input image: pass image_size=(width, height)")
+        aspect_ratio = nearest_aspect_ratio(*image_size)
+    if aspect_ratio not in _RATIO_VALUES:
+        raise InputError([Problem("aspect_ratio", "unknown aspect ratio", aspect_ratio, _allowed(ASPECT_RATIOS))])
+    return SIZES[(resolution, aspect_ratio)]
+
+
+def frame_count(seconds: int) -> int:
+    """Frames in a nominal ``seconds`` clip at 24 fps (24 * d + 1, from ByteDance's token counts)."""
+    return FPS * seconds + 1
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """An estimated price in USD. For ``duration="auto"`` it is a range with a stated point estimate."""
+
+    usd: float
+    low_usd: float
+    high_usd: float
+    seconds: float
+    tokens: float
+    width: int
+    height: int
+    assumption: str = ""
+
+    @property
+    def is_range(self) -> bool:
+        return self.low_usd != self.high_usd
+
+    def __str__(self) -> str:
+        if not self.is_range:
+            return f"${self.usd:.4f}"
+        return f"${self.usd:.4f} (range ${self.low_usd:.4f}-${self.high_usd:.4f}; {self.assumption})"
+
+
+def _usd(width: int, height: int, seconds: float) -> tuple[float, float]:
+    tokens = width * height * seconds * FPS / 1024
+    return tokens * PRICE_PER_1K_TOKENS / 1000, tokens
+
+
+def estimate_cost(
+    resolution: str = "720p",
+    duration: str | int = "auto",
+    aspect_ratio: str = "auto",
+    image_size: tuple[int, int] | None = None,
+) -> CostEstimate:
+    """Estimate fal's price for one video.
+
+    tokens = width x height x seconds x 24 / 1024, at $0.0112 per 1,000 tokens.
+    With ``aspect_ratio="auto"`` and no ``image_size`` the largest frame of that
+    resolution is assumed (all ratios are within 1 % of each other).
+    """
+    duration = _normalise_duration(duration)
+    if duration is None:
+        raise InputError([Problem("duration", "unknown duration", duration, _allowed(DURATIONS))])
+    if aspect_ratio == "auto" and image_size is None:
+        if resolution not in RESOLUTIONS:
+            output_size(resolution, "16:9")  # raises the field-named error
+        width, height = max((SIZES[(resolution, r)] for r in _RATIO_VALUES), key=lambda s: s[0] * s[1])
+    else:
+        width, height = output_size(resolution, aspect_ratio, image_size)
+    if duration == "auto":
+        usd, tokens = _usd(width, height, AUTO_DURATION_ESTIMATE)
+        low, _ = _usd(width, height, MIN_SECONDS)
+        high, _ = _usd(width, height, MAX_SECONDS)
+        return CostEstimate(
+            usd=usd,
+            low_usd=low,
+            high_usd=high,
+            seconds=AUTO_DURATION_ESTIMATE,
+            tokens=tokens,
+            width=width,
+            height=height,
+            assumption=f'duration "auto" assumed {AUTO_DURATION_ESTIMATE} s; the model picks 4-15 s',
+        )
+    usd, tokens = _usd(width, height, int(duration))
+    return CostEstimate(usd, usd, usd, int(duration), tokens, width, height)
+
+
+# --------------------------------------------------------------------------- input
+
+
+def _allowed(values: tuple[str, ...]) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+def _normalise_duration(value: Any) -> str | None:
+    """fal's string form of a duration, or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and MIN_SECONDS <= value <= MAX_SECONDS:
+        return str(value)
+    if isinstance(value, float) and value.is_integer() and MIN_SECONDS <= value <= MAX_SECONDS:
+        return str(int(value))
+    if isinstance(value, str) and value in DURATIONS:
+        return value
+    return None
+
+
+_DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?P<params>(;[\w-]+=[\w.-]+)*)(?P<b64>;base64)?,", re.I)
+
+
+@functools.lru_cache(maxsize=64)
+def _check_image_url(name: str, url: str) -> Problem | None:
+    if url.startswith(("http://", "https://")):
+        if len(url) > 8192:
+            return Problem(name, "URL is too long", url, "an http(s) URL under 8 KB")
+        if re.search(r"\s", url) or url in ("http://", "https://"):
+            return Problem(name, "not a valid URL", url, "an http(s) URL or a data:image/... URI")
+        return None
+    match = _DATA_URI.match(url)
+    if not match:
+        return Problem(
+            name,
+            "must be an http(s) URL or a data:image/{jpeg,png,webp};base64 URI",
+            url,
+            "https://..., data:image/png;base64,...",
+            type="url_parsing",
+        )
+    mime = match["mime"].lower()
+    if mime == "image/jpg":
+        mime = "image/jpeg"
+    if mime not in IMAGE_MIME_TYPES:
+        return Problem(name, f"image type {mime} is not supported", url, "image/jpeg, image/png, image/webp")
+    if not match["b64"]:
+        return Problem(name, "data URI must be base64-encoded", url, "data:image/png;base64,...")
+    payload = url[match.end() :]
+    size = len(payload) * 3 // 4 - payload[-2:].count("=")
+    if size > MAX_IMAGE_BYTES:
+        return Problem(
+            name,
+            f"image is {size / 1e6:.1f} MB; the limit is {MAX_IMAGE_BYTES / 1024 / 1024:.0f} MB",
+            f"<data URI, {size} bytes>",
+            "images up to 30 MB",
+            type="file_too_large",
+        )
+    try:
+        base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return Problem(name, "data URI is not valid base64", f"<data URI, {len(url)} chars>", None)
+    if size == 0:
+        return Problem(name, "data URI holds no image bytes", url, "a non-empty image")
+    return None
+
+
+def check_payload(payload: Mapping[str, Any]) -> list[Problem]:
+    """Every problem in a raw input payload (fal's JSON), without raising.
+
+    The emulator uses this to answer 422s as fal would; :class:`VideoInput`
+    raises :class:`InputError` with the same problems.
+    """
+    problems: list[Problem] = []
+    if not isinstance(payload, Mapping):
+        return [Problem("input", "input must be a JSON object", type(payload).__name__, "a mapping of field names")]
+
+    prompt = payload.get("prompt")
+    if prompt is None:
+        problems.append(Problem("prompt", "is required", None, "a non-empty text", type="missing"))
+    elif not isinstance(prompt, str):
+        problems.append(Problem("prompt", "must be text", prompt, "a non-empty text", type="string_type"))
+    elif not prompt.strip():
+        problems.append(Problem("prompt", "must not be empty or only whitespace", prompt, "a non-empty text"))
+
+    for name, required in (("image_url", True), ("end_image_url", False)):
+        url = payload.get(name)
+        if url is None:
+            if required:
+                problems.append(
+                    Problem(name, "is required", None, "an http(s) URL or a data:image/... URI", type="missing")
+                )
+        elif not isinstance(url, str):
+            problems.append(
+                Problem(name, "must be a URL string", url, "an http(s) URL or a data:image/... URI", type="string_type")
+            )
+        else:
+            problem = _check_image_url(name, url)
+            if problem:
+                problems.append(problem)
+
+    if "resolution" in payload and payload["resolution"] not in RESOLUTIONS:
+        problems.append(
+            Problem("resolution", "unknown resolution", payload["resolution"], _allowed(RESOLUTIONS), type="enum")
+        )
+    if "duration" in payload and _normalise_duration(payload["duration"]) is None:
+        problems.append(
+            Problem(
+                "duration",
+                "unknown duration",
+                payload["duration"],
+                "'auto' or whole seconds 4..15 (as int or string)",
+                type="enum",
+            )
+        )
+    if "aspect_ratio" in payload and payload["aspect_ratio"] not in ASPECT_RATIOS:
+        problems.append(
+            Problem("aspect_ratio", "unknown aspect ratio", payload["aspect_ratio"], _allowed(ASPECT_RATIOS), type="enum")
+        )
+    if "generate_audio" in payload and not isinstance(payload["generate_audio"], bool):
+        problems.append(
+            Problem("generate_audio", "must be true or false", payload["generate_audio"], "True, False", type="bool_type")
+        )
+    if payload.get("seed") is not None:
+        seed = payload["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            problems.append(Problem("seed", "must be a whole number", seed, f"0..{SEED_MAX}", type="int_type"))
+        elif not 0 <= seed <= SEED_MAX:
+            problems.append(Problem("seed", "is out of range", seed, f"0..{SEED_MAX}", type="less_than_equal"))
+    if payload.get("end_user_id") is not None and not isinstance(payload["end_user_id"], str):
+        problems.append(
+            Problem("end_user_id", "must be text", payload["end_user_id"], "a string", type="string_type")
+        )
+    return problems
+
+
+_DEFAULTS: dict[str, Any] = {
+    "end_image_url": None,
+    "resolution": "720p",
+    "duration": "auto",
+    "aspect_ratio": "auto",
+    "generate_audio": True,
+    "seed": None,
+    "end_user_id": None,
+}
+
+
+@dataclass(frozen=True)
+class VideoInput:
+    """One request to the model, validated on construction.
+
+    Defaults are fal's. ``duration`` accepts ``"auto"``, ``"4"``..``"15"`` or
+    the ints 4..15 and is stored in fal's string form. ``extra`` holds fields
+    this version does not know (for example ``bitrate_mode``); they are sent
+    untouched. Raises :class:`InputError` listing every bad field at once.
+    """
+
+    prompt: str
+    image_url: str
+    end_image_url: str | None = None
+    resolution: str = "720p"
+    duration: str = "auto"
+    aspect_ratio: str = "auto"
+    generate_audio: bool = True
+    seed: int | None = None
+    end_user_id: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    #: Optional fields that were given explicitly in a payload (kept so payloads round-trip).
+    explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        payload = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("extra", "explicit")}
+        problems = check_payload(payload)
+        if not isinstance(self.extra, Mapping):
+            problems.append(Problem("extra", "must be a mapping of field names to values", self.extra, "a dict"))
+        else:
+            clash = sorted(set(self.extra) & set(payload))
+            if clash:
+                problems.append(
+                    Problem("extra", f"repeats known fields {clash}", None, "pass known fields as arguments")
+                )
+        if problems:
+            raise InputError(problems, context="invalid VideoInput")
+        object.__setattr__(self, "duration", _normalise_duration(self.duration))
+        object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
+        object.__setattr__(self, "explicit", frozenset(self.explicit))
+
+    def __hash__(self) -> int:
+        return hash(self.canonical_json())
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> VideoInput:
+        """Read fal's input JSON back; unknown fields go to ``extra``."""
+        if not isinstance(payload, Mapping):
+            raise InputError([Problem("input", "must be a JSON object", payload, "a dict")])
+        known = {f.name for f in fields(cls)} - {"extra", "explicit"}
+        kwargs = {k: v for k, v in payload.items() if k in known}
+        extra = {k: v for k, v in payload.items() if k not in known}
+        missing = [
+            Problem(name, "is required", None, "see the model's schema", type="missing")
+            for name in ("prompt", "image_url")
+            if name not in payload
+        ]
+        if missing:
+            raise InputError(missing + check_payload(payload)[len(missing) :], context="invalid input payload")
+        return cls(**kwargs, extra=extra, explicit=frozenset(kwargs) & set(_DEFAULTS))
+
+    def to_payload(self) -> dict[str, Any]:
+        """Exactly the JSON fal expects: optional fields left out when unset (or at fal's default)."""
+        out: dict[str, Any] = {"prompt": self.prompt, "image_url": self.image_url}
+        for name, default in _DEFAULTS.items():
+            value = getattr(self, name)
+            if name in self.explicit or (value is not None and value != default):
+                out[name] = value
+        out.update(self.extra)
+        return out
+
+    def resolved(self) -> dict[str, Any]:
+        """Every field with fal's defaults filled in: the meaning of the request, for cache keys."""
+        out = {"prompt": self.prompt, "image_url": self.image_url}
+        out.update({name: getattr(self, name) for name in _DEFAULTS})
+        out.update(self.extra)
+        return out
+
+    def canonical_json(self) -> str:
+        """Sorted, compact JSON of :meth:`resolved` (stable across runs)."""
+        return json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def replace(self, **changes: Any) -> VideoInput:
+        """A copy with some fields changed (validated again)."""
+        known = {f.name for f in fields(self)} - {"explicit"}
+        extra = dict(self.extra)
+        kwargs = {name: getattr(self, name) for name in known if name != "extra"}
+        for key, value in changes.items():
+            if key in known:
+                kwargs[key] = value
+            else:
+                extra[key] = value
+        if "extra" in changes:
+            extra = dict(changes["extra"])
+        kwargs["extra"] = extra
+        return VideoInput(**kwargs, explicit=self.explicit | (set(changes) & set(_DEFAULTS)))
+
+    def estimate(self, image_size: tuple[int, int] | None = None) -> CostEstimate:
+        """The estimated price of this request (see :func:`estimate_cost`)."""
+        return estimate_cost(self.resolution, self.duration, self.aspect_ratio, image_size)
+
+    def size(self, image_size: tuple[int, int] | None = None) -> tuple[int, int]:
+        """The output (width, height); ``image_size`` is needed when the ratio is ``auto``."""
+        return output_size(self.resolution, self.aspect_ratio, image_size)
+
+    def __repr__(self) -> str:
+        def short(url: str | None) -> str | None:
+            if url is None or len(url) <= 60:
+                return url
+            return url[:40] + f"...<{len(url)} chars>"
+
+        parts = [f"prompt={self.prompt!r}", f"image_url={short(self.image_url)!r}"]
+        for name, default in _DEFAULTS.items():
+            value = getattr(self, name)
+            if value != default:
+                parts.append(f"{name}={short(value) if name == 'end_image_url' else value!r}")
+        if self.extra:
+            parts.append(f"extra={dict(self.extra)!r}")
+        return f"VideoInput({', '.join(parts)})"
+
+
+# --------------------------------------------------------------------------- output
+
+
+@dataclass(frozen=True)
+class File:
+    """A file fal returned: its URL and, when given, type, name and size."""
+
+    url: str
+    content_type: str | None = None
+    file_name: str | None = None
+    file_size: int | None = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> File:
+        if not isinstance(data, Mapping) or not isinstance(data.get("url"), str) or not data["url"]:
+            raise ProtocolError(f"expected a file object with a 'url', got {str(data)[:200]!r}")
+        size = data.get("file_size")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+            raise ProtocolError(f"file_size must be a non-negative integer, got {size!r}")
+        name = data.get("file_name")
+        ctype = data.get("content_type")
+        return cls(
+            url=data["url"],
+            content_type=ctype if isinstance(ctype, str) else None,
+            file_name=name if isinstance(name, str) else None,
+            file_size=size,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class VideoOutput:
+    """The model's output: ``{"video": File, "seed": int}``."""
+
+    video: File
+    seed: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Any) -> VideoOutput:
+        if not isinstance(data, Mapping) or "video" not in data:
+            raise ProtocolError(f"expected the model's output with a 'video', got {str(data)[:200]!r}")
+        seed = data.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ProtocolError(f"seed must be an integer, got {seed!r}")
+        extra = {k: v for k, v in data.items() if k not in ("video", "seed")}
+        return cls(video=File.from_json(data["video"]), seed=seed, extra=MappingProxyType(extra))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"video": self.video.to_json()}
+        if self.seed is not None:
+            out["seed"] = self.seed
+        out.update(self.extra)
+        return out
+
+
+# --------------------------------------------------------------------------- endpoint ids
+
+_NAMESPACES = ("workflows", "comfy")
+_LEGACY_ID = re.compile(r"^([0-9]+)-([a-zA-Z0-9-]+)$")
+
+
+@dataclass(frozen=True)
+class EndpointId:
+    """An endpoint id ``[namespace/]owner/alias[/path...]`` and the queue URLs built from it.
+
+    Submit uses the full id; status, result, cancel and the status stream use
+    ``[namespace/]owner/alias`` only (PROTOCOL.md section 1).
+    """
+
+    owner: str
+    alias: str
+    path: str = ""
+    namespace: str | None = None
+
+    @classmethod
+    def parse(cls, endpoint: str) -> EndpointId:
+        if not isinstance(endpoint, str) or not endpoint.strip("/"):
+            raise ValueError(f"invalid endpoint id {endpoint!r}: expected 'owner/alias[/path]'")
+        parts = endpoint.strip("/").split("/")
+        if len(parts) == 1:
+            legacy = _LEGACY_ID.match(parts[0])
+            if not legacy:
+                raise ValueError(f"invalid endpoint id {endpoint!r}: expected 'owner/alias[/path]'")
+            parts = [legacy[1], legacy[2]]
+        namespace = None
+        if parts[0] in _NAMESPACES:
+            namespace, parts = parts[0], parts[1:]
+            if len(parts) < 2:
+                raise ValueError(f"invalid endpoint id {endpoint!r}: expected '{namespace}/owner/alias[/path]'")
+        if any(not p for p in parts):
+            raise ValueError(f"invalid endpoint id {endpoint!r}: empty path segment")
+        return cls(owner=parts[0], alias=parts[1], path="/".join(parts[2:]), namespace=namespace)
+
+    @property
+    def app(self) -> str:
+        """``[namespace/]owner/alias``: the part status, result and cancel URLs use."""
+        prefix = f"{self.namespace}/" if self.namespace else ""
+        return f"{prefix}{self.owner}/{self.alias}"
+
+    def __str__(self) -> str:
+        return f"{self.app}/{self.path}" if self.path else self.app
+
+    def submit_url(self, queue_url: str) -> str:
+        return f"{queue_url.rstrip('/')}/{self}"
+
+    def request_url(self, queue_url: str, request_id: str) -> str:
+        """The result URL (``GET``)."""
+        return f"{queue_url.rstrip('/')}/{self.app}/requests/{request_id}"
+
+    def status_url(self, queue_url: str, request_id: str) -> str:
+        return self.request_url(queue_url, request_id) + "/status"
+
+    def stream_url(self, queue_url: str, request_id: str) -> str:
+        return self.request_url(queue_url, request_id) + "/status/stream"
+
+    def cancel_url(self, queue_url: str, request_id: str) -> str:
+        return self.request_url(queue_url, request_id) + "/cancel"
