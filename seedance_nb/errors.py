@@ -85,7 +85,9 @@ class Problem:
             "type": self.type,
         }
         if self.value is not None:
-            item["input"] = _short_repr(self.value) if isinstance(self.value, str | bytes) and len(self.value) > 200 else self.value
+            item["input"] = (
+                _short_repr(self.value) if isinstance(self.value, str | bytes) and len(self.value) > 200 else self.value
+            )
         if self.allowed:
             item["ctx"] = {"expected": self.allowed}
         return item

@@ -308,11 +308,15 @@ def check_payload(payload: Mapping[str, Any]) -> list[Problem]:
         )
     if "aspect_ratio" in payload and payload["aspect_ratio"] not in ASPECT_RATIOS:
         problems.append(
-            Problem("aspect_ratio", "unknown aspect ratio", payload["aspect_ratio"], _allowed(ASPECT_RATIOS), type="enum")
+            Problem(
+                "aspect_ratio", "unknown aspect ratio", payload["aspect_ratio"], _allowed(ASPECT_RATIOS), type="enum"
+            )
         )
     if "generate_audio" in payload and not isinstance(payload["generate_audio"], bool):
         problems.append(
-            Problem("generate_audio", "must be true or false", payload["generate_audio"], "True, False", type="bool_type")
+            Problem(
+                "generate_audio", "must be true or false", payload["generate_audio"], "True, False", type="bool_type"
+            )
         )
     if payload.get("seed") is not None:
         seed = payload["seed"]
@@ -321,9 +325,7 @@ def check_payload(payload: Mapping[str, Any]) -> list[Problem]:
         elif not 0 <= seed <= SEED_MAX:
             problems.append(Problem("seed", "is out of range", seed, f"0..{SEED_MAX}", type="less_than_equal"))
     if payload.get("end_user_id") is not None and not isinstance(payload["end_user_id"], str):
-        problems.append(
-            Problem("end_user_id", "must be text", payload["end_user_id"], "a string", type="string_type")
-        )
+        problems.append(Problem("end_user_id", "must be text", payload["end_user_id"], "a string", type="string_type"))
     return problems
 
 
