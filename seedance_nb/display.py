@@ -262,8 +262,9 @@ def row_of(item: Any) -> dict[str, Any]:
                 row.setdefault("file_size", video.file_size)
             if getattr(holder, "seed", None) is not None:
                 row.setdefault("output_seed", holder.seed)
-            if holder is item:
-                row.pop("seed", None)
+            if holder is item:  # a bare VideoOutput: its seed is the output seed, not an input
+                for key in ("seed", "video", "extra"):
+                    row.pop(key, None)
     # The input record (``VideoInput``) of a result: its fields are the job's parameters.
     inp = row.get("input")
     if inp is not None and dataclasses.is_dataclass(inp) and not isinstance(inp, type):

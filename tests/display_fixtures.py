@@ -179,9 +179,7 @@ class Tree(HTMLParser):
         (self.scripts if self._in_script else self.text).append(data)
 
     def find(self, tag: str, cls: str | None = None) -> list[dict[str, str | None]]:
-        return [
-            a for t, a in self.tags if t == tag and (cls is None or cls in (a.get("class") or "").split())
-        ]
+        return [a for t, a in self.tags if t == tag and (cls is None or cls in (a.get("class") or "").split())]
 
     @property
     def all_text(self) -> str:
