@@ -605,7 +605,9 @@ def _figure(
     *,
     anchor: str | None = None,
     title: str | None = None,
+    slot_height: int | None = None,
 ) -> str:
+    slot = f"width:{width}px;height:{slot_height}px" if slot_height else f"width:{width}px"
     status = str(row.get("status") or ("completed" if row.get("path") or row.get("video_url") else "unknown"))
     id_attr = f' id="{_esc(anchor)}"' if anchor else ""
     head = f'<div class="sd-title">{_esc(title)}</div>' if title else ""
@@ -615,17 +617,17 @@ def _figure(
         kind = _text(row.get("error_type")) if not _missing(row.get("error_type")) else "error"
         message = _text(row.get("error")) if not _missing(row.get("error")) else "the job failed"
         body = (
-            f'<div class="sd-slot sd-error" style="width:{width}px" title="{_esc(message)}">'
+            f'<div class="sd-slot sd-error" style="{slot}" title="{_esc(message)}">'
             f"<span><b>{_esc(kind)}</b>: {_esc(_short(message, 300))}</span></div>"
         )
         return f'<figure class="sd-fig" data-status="failed"{id_attr}>{head}{body}{cap}</figure>'
     if status not in _DONE and status != "unknown":
         badge = f'<span class="sd-status sd-{_esc(status)}">{_esc(status)}</span>'
-        body = f'<div class="sd-slot" style="width:{width}px">{badge}</div>'
+        body = f'<div class="sd-slot" style="{slot}">{badge}</div>'
         return f'<figure class="sd-fig" data-status="{_esc(status)}"{id_attr}>{head}{body}{cap}</figure>'
     src = sources.video(row.get("path"), row.get("video_url"))
     if src is None:
-        body = f'<div class="sd-slot" style="width:{width}px">no video file</div>'
+        body = f'<div class="sd-slot" style="{slot}">no video file</div>'
         return f'<figure class="sd-fig" data-status="{_esc(status)}"{id_attr}>{head}{body}{cap}</figure>'
     height = None
     w, h = _plain(row.get("width")), _plain(row.get("height"))
@@ -695,6 +697,13 @@ def grid_body(
         col_keys.setdefault(ck)
         cells.setdefault((rk, ck), []).append(i)
 
+    # Placeholders take the size of the grid's videos, so rows line up.
+    ratios = [
+        h / w
+        for w, h in ((_plain(r.get("width")), _plain(r.get("height"))) for r in records)
+        if isinstance(w, int | float) and isinstance(h, int | float) and w > 0 and h > 0
+    ]
+    slot_height = round(width * sorted(ratios)[len(ratios) // 2]) if ratios else None
     container = new_container_id()
     out = [f'<div class="sd-out sd-gridwrap" id="{container}">']
     bar, script = sync_controls(container) if sync else ("", "")
@@ -718,7 +727,10 @@ def grid_body(
             if not members:
                 out.append(_EMPTY_CELL)
                 continue
-            figs = "".join(_figure(records[i], vary, sources, width, anchor=(anchors or {}).get(i)) for i in members)
+            figs = "".join(
+                _figure(records[i], vary, sources, width, anchor=(anchors or {}).get(i), slot_height=slot_height)
+                for i in members
+            )
             out.append(f'<td class="sd-cell"><div class="sd-takes">{figs}</div></td>')
         out.append("</tr>")
     out.append("</tbody></table></div>")

@@ -1,0 +1,581 @@
+"""A sweep as one HTML file a colleague can open without Jupyter.
+
+::
+
+    from seedance_nb.report import report
+    path = report(sweep)                      # <run_dir>/report.html, videos linked from the run folder
+    report(sweep, "share.html", embed=True)   # one portable file with every video inside
+
+The page holds the sweep's parameters (what varies and what is fixed), the
+input image(s) as small embedded thumbnails, the grid(s) of videos with
+synchronized playback, a timeline of each job's queue wait and generation
+time, a sortable table of every job (click a header), the totals of cost and
+time, and the ratings and notes people gave. CSS and scripts are inline and
+nothing is fetched from the network; videos are referenced relative to the
+report's folder (or by URL when they live elsewhere), or embedded as base64
+with ``embed=True``. Every piece of user text is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from PIL import Image
+
+from . import display as d
+
+__all__ = ["report", "report_html"]
+
+logger = logging.getLogger("seedance_nb.report")
+
+_THUMB_PX = 320
+_SECRET_WORDS = ("key", "token", "secret", "password", "auth")
+
+_REPORT_CSS = """<style>
+:root{--fg:#1f2328;--muted:#656d76;--line:#d8dee4;--card:#f6f8fa;--accent:#2563eb;--queue:#f0b429;
+--gen:#3b82f6;--fail:#e11d48;--ok:#16a34a}
+*{box-sizing:border-box}
+body{margin:0;background:#fff;color:var(--fg);font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+main{max-width:1280px;margin:0 auto;padding:24px 28px 60px}
+header h1{font-size:26px;margin:0 0 2px;font-weight:650;letter-spacing:-.01em}
+.sub{color:var(--muted);margin:0 0 14px}
+h2{font-size:18px;margin:34px 0 10px;padding-bottom:6px;border-bottom:1px solid var(--line);font-weight:620}
+h3{font-size:15px;margin:18px 0 6px;font-weight:600}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px;margin:14px 0}
+.card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 12px}
+.card .v{font-size:20px;font-weight:650;font-variant-numeric:tabular-nums}
+.card .l{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
+table.kv{border-collapse:collapse;margin:4px 0 8px}
+table.kv th{text-align:left;font-weight:600;padding:4px 14px 4px 0;vertical-align:top;white-space:nowrap}
+table.kv td{padding:4px 0;vertical-align:top}
+.val{display:inline-block;background:var(--card);border:1px solid var(--line);border-radius:10px;padding:0 8px;
+margin:1px 4px 1px 0;max-width:100%;word-break:break-word}
+.thumbs{display:flex;gap:14px;flex-wrap:wrap}
+.thumbs figure{margin:0}
+.thumbs img{display:block;max-width:240px;max-height:240px;border-radius:6px;border:1px solid var(--line)}
+.thumbs figcaption{font-size:12px;color:var(--muted);margin-top:3px;max-width:240px;word-break:break-all}
+.scroll{overflow-x:auto}
+table.jobs{border-collapse:collapse;width:100%;font-size:13px}
+table.jobs th,table.jobs td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+table.jobs th{position:sticky;top:0;background:#fff;cursor:pointer;user-select:none;white-space:nowrap}
+table.jobs th:hover{color:var(--accent)}
+table.jobs th[aria-sort=ascending]::after{content:" \\25B2";font-size:10px}
+table.jobs th[aria-sort=descending]::after{content:" \\25BC";font-size:10px}
+table.jobs td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+table.jobs tbody tr:hover{background:var(--card)}
+table.jobs td.err{color:var(--fail);max-width:340px}
+table.jobs td.txt{min-width:180px;max-width:340px}
+a{color:var(--accent);text-decoration:none}
+a:hover{text-decoration:underline}
+.legend{display:flex;gap:16px;font-size:12px;color:var(--muted);margin-bottom:4px}
+.legend i{display:inline-block;width:12px;height:10px;border-radius:2px;margin-right:5px;vertical-align:-1px}
+svg.timeline{width:100%;height:auto;font:11px system-ui,sans-serif}
+.rated{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:12px}
+.rated figure{margin:0;border:1px solid var(--line);border-radius:8px;padding:8px;background:var(--card)}
+.rated img{width:100%;border-radius:4px;display:block}
+.stars{color:#d97706;letter-spacing:1px}
+footer{margin-top:40px;color:var(--muted);font-size:12px}
+.sd-out{font-size:13px}
+.sd-grid th.sd-rowhead{max-width:260px}
+@media print{table.jobs th{position:static}}
+</style>"""
+
+_SORT_JS = """<script>(function () {
+  var table = document.getElementById("sd-jobs");
+  if (!table) return;
+  var heads = table.tHead.rows[0].cells;
+  Array.prototype.forEach.call(heads, function (th, col) {
+    th.addEventListener("click", function () {
+      var asc = th.getAttribute("aria-sort") !== "ascending";
+      Array.prototype.forEach.call(heads, function (h) { h.removeAttribute("aria-sort"); });
+      th.setAttribute("aria-sort", asc ? "ascending" : "descending");
+      var num = th.getAttribute("data-type") === "num", body = table.tBodies[0];
+      var rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function (a, b) {
+        var x = a.cells[col].getAttribute("data-v"), y = b.cells[col].getAttribute("data-v");
+        if (x === "" || y === "") return x === y ? 0 : (x === "" ? 1 : -1);
+        var c = num ? parseFloat(x) - parseFloat(y) : x.localeCompare(y, undefined, {numeric: true});
+        return asc ? c : -c;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+})();</script>"""
+
+_NUMERIC = (
+    "seed",
+    "take",
+    "output_seed",
+    "queue_seconds",
+    "generation_seconds",
+    "video_seconds",
+    "file_size",
+    "est_cost_usd",
+    "rating",
+)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _e(value: Any) -> str:
+    return d._esc(value)
+
+
+def _thumb_data_uri(path: Path) -> str | None:
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            img.thumbnail((_THUMB_PX, _THUMB_PX))
+            buf = io.BytesIO()
+            img.save(buf, "JPEG", quality=85)
+    except (OSError, ValueError) as exc:
+        logger.info("cannot read image %s for a thumbnail: %s", path, exc)
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _sweep_description(run_dir: Path | None) -> dict[str, Any]:
+    """Scalar facts from ``sweep.json`` (name, endpoint, dates), never anything that looks like a secret."""
+    if run_dir is None or not (run_dir / "sweep.json").is_file():
+        return {}
+    try:
+        data = json.loads((run_dir / "sweep.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        logger.warning("cannot read %s: %s", run_dir / "sweep.json", exc)
+        return {}
+    if not isinstance(data, Mapping):
+        return {}
+    return {
+        str(k): v
+        for k, v in data.items()
+        if isinstance(v, str | int | float | bool) and not any(w in str(k).lower() for w in _SECRET_WORDS)
+    }
+
+
+def _ordered_values(series: pd.Series) -> list[Any]:
+    seen: dict[Any, None] = {}
+    for value in series:
+        seen.setdefault(d._plain(value))
+    return list(seen)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _cards(df: pd.DataFrame) -> str:
+    t = d.totals(df)
+    by = t["by_status"]
+    done = by.get("completed", 0) + by.get("cached", 0)
+    mean_queue = t["queue_seconds"] / max(1, int(df["queue_seconds"].notna().sum())) if "queue_seconds" in df else 0
+    items = [
+        ("jobs", str(t["jobs"])),
+        ("videos", f"{done}" + (f" ({by['cached']} cached)" if by.get("cached") else "")),
+        ("failed", str(by.get("failed", 0))),
+        ("cost (completed)", d.fmt_usd(t["cost_usd"])),
+        ("estimate (all jobs)", d.fmt_usd(t["estimated_usd"])),
+        ("video seconds", f"{t['video_seconds']:.1f} s"),
+        ("generation (sum)", d.fmt_seconds(t["generation_seconds"])),
+        ("queue wait (mean)", d.fmt_seconds(mean_queue)),
+        ("wall clock", d.fmt_seconds(t["wall_seconds"])),
+    ]
+    pending = sum(by.get(s, 0) for s in ("queued", "submitted", "running"))
+    if pending:
+        items.insert(3, ("still running", str(pending)))
+    if by.get("cancelled"):
+        items.insert(3, ("cancelled", str(by["cancelled"])))
+    cards = "".join(
+        f'<div class="card" data-total="{_e(label)}"><div class="v">{_e(value)}</div>'
+        f'<div class="l">{_e(label)}</div></div>'
+        for label, value in items
+    )
+    return f'<div class="cards">{cards}</div>'
+
+
+def _parameters(df: pd.DataFrame, run_dir: Path | None) -> str:
+    inputs = d.input_columns(df)
+    varying = d.varying_columns(df)
+    rows_vary = "".join(
+        f"<tr><th>{_e(c)}</th><td>"
+        + "".join(f'<span class="val">{_e(d._text(v))}</span>' for v in _ordered_values(df[c]))
+        + "</td></tr>"
+        for c in varying
+    )
+    fixed = [c for c in inputs if c not in varying and len(df) and not d._missing(df[c].iloc[0])]
+    rows_fixed = "".join(f"<tr><th>{_e(c)}</th><td>{_e(d._text(df[c].iloc[0]))}</td></tr>" for c in fixed)
+    out = ['<section id="parameters"><h2>Parameters</h2>']
+    facts = _sweep_description(run_dir)
+    if facts:
+        rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts.items())
+        out.append(f'<h3>Run</h3><table class="kv">{rows}</table>')
+    out.append(f'<h3>Varies</h3><table class="kv" id="sd-varies">{rows_vary}</table>' if rows_vary else "")
+    if not rows_vary:
+        out.append("<p>Nothing varies: every job has the same inputs.</p>")
+    out.append(f'<h3>Fixed</h3><table class="kv" id="sd-fixed">{rows_fixed}</table>' if rows_fixed else "")
+    out.append("</section>")
+    return "".join(out)
+
+
+def _image_candidates(label: str, run_dir: Path | None) -> list[Path]:
+    path = Path(label)
+    found = [path] if path.is_absolute() else []
+    for folder in (run_dir, run_dir / "inputs" if run_dir else None, run_dir / "images" if run_dir else None):
+        if folder is not None:
+            found.append(folder / path.name)
+    found.append(Path.cwd() / label)
+    return found
+
+
+def _input_images(df: pd.DataFrame, run_dir: Path | None) -> str:
+    figures = []
+    for column in ("image", "end_image"):
+        if column not in df.columns:
+            continue
+        for label in _ordered_values(df[column]):
+            if label is None:
+                continue
+            text = str(label)
+            rows = df[df[column].map(d._plain) == label]
+            src, note = None, ""
+            if text.startswith(("http://", "https://")):
+                src = text
+            else:
+                extra = [str(p) for p in rows.get("image_path", pd.Series(dtype=object)) if not d._missing(p)]
+                for candidate in [*map(Path, extra), *_image_candidates(text, run_dir)]:
+                    if candidate.is_file():
+                        src = _thumb_data_uri(candidate)
+                        if src:
+                            break
+            if src is None and column == "image" and "poster" in df.columns:
+                # The model starts from the input image, so a first frame stands in when the file is gone.
+                for job, poster in zip(rows.get("job", rows.index), rows["poster"], strict=False):
+                    if not d._missing(poster) and Path(str(poster)).is_file():
+                        src, note = _thumb_data_uri(Path(str(poster))), f" (first frame of job {job})"
+                        break
+            label_html = f"{'end image' if column == 'end_image' else 'image'}: {_e(text)}{_e(note)}"
+            body = f'<img src="{_e(src)}" alt="{_e(text)}">' if src else '<div class="sd-slot">not found</div>'
+            figures.append(f"<figure>{body}<figcaption>{label_html}</figcaption></figure>")
+    if not figures:
+        return ""
+    return f'<section id="inputs"><h2>Input images</h2><div class="thumbs">{"".join(figures)}</div></section>'
+
+
+def _grids(
+    df: pd.DataFrame,
+    sources: d._Sources,
+    rows: str | Sequence[str] | None,
+    cols: str | Sequence[str] | None,
+    anchors: Mapping[int, str],
+) -> str:
+    if rows is None and cols is None:
+        rows, cols = d.auto_axes(df)
+    row_axis, col_axis = d._axis(rows), d._axis(cols)
+    out = ['<section id="grid"><h2>Videos</h2>']
+    split = "image" in row_axis and len(row_axis) > 1 and "image" in d.varying_columns(df, ["image"])
+    if split:  # one grid per input image keeps the rows readable
+        row_axis = tuple(c for c in row_axis if c != "image")
+        groups = [(label, df.index[df["image"].map(d._plain) == label]) for label in _ordered_values(df["image"])]
+    else:
+        groups = [(None, df.index)]
+    for label, index in groups:
+        part = df.loc[index]
+        local = {pos: anchors[df.index.get_loc(i)] for pos, i in enumerate(index)}
+        if label is not None:
+            out.append(f"<h3>image: {_e(label)}</h3>")
+        out.append(d.grid_body(part, row_axis, col_axis, sync=True, sources=sources, width=260, anchors=local))
+    out.append("</section>")
+    return "".join(out)
+
+
+def _nice_step(total: float) -> float:
+    for step in (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200):
+        if total / step <= 8:
+            return step
+    return 10 ** math.ceil(math.log10(total / 8))
+
+
+def _timeline(df: pd.DataFrame) -> str:
+    spans = []
+    stamps = {
+        c: pd.to_datetime(df[c], errors="coerce", utc=True)
+        for c in ("submitted_at", "started_at", "completed_at")
+        if c in df
+    }
+    t0 = stamps["submitted_at"].min() if "submitted_at" in stamps else pd.NaT
+    for pos, (_, row) in enumerate(df.iterrows()):
+        status = str(row.get("status") or "")
+        if status == "cached":
+            spans.append((pos, row, None, None, None))
+            continue
+        q0 = q1 = g1 = None
+        if not d._missing(t0) and not d._missing(stamps["submitted_at"].iloc[pos]):
+            q0 = (stamps["submitted_at"].iloc[pos] - t0).total_seconds()
+            started = stamps.get("started_at", pd.Series([pd.NaT] * len(df))).iloc[pos]
+            done = stamps.get("completed_at", pd.Series([pd.NaT] * len(df))).iloc[pos]
+            q1 = (started - t0).total_seconds() if not d._missing(started) else None
+            g1 = (done - t0).total_seconds() if not d._missing(done) else None
+            if q1 is None and g1 is not None:
+                q1 = g1  # it ended (failed or cancelled) without ever starting
+        elif not d._missing(row.get("queue_seconds")):
+            q0 = 0.0
+            q1 = float(row["queue_seconds"])
+            gen = row.get("generation_seconds")
+            g1 = q1 + float(gen) if not d._missing(gen) else None
+        spans.append((pos, row, q0, q1, g1))
+    ends = [x for _, _, q0, q1, g1 in spans for x in (q0, q1, g1) if x is not None]
+    if not ends:
+        return ""
+    total = max(ends) or 1.0
+    label_w, right, width, row_h, top = 120, 70, 1000, 18, 22
+    plot = width - label_w - right
+    height = top + row_h * len(spans) + 6
+
+    def x(t: float) -> float:
+        return label_w + plot * t / total
+
+    parts = [
+        f'<svg class="timeline" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" role="img" '
+        f'aria-label="queue wait and generation time of each job">'
+    ]
+    step = _nice_step(total)
+    tick = 0.0
+    while tick <= total + 1e-9:
+        parts.append(
+            f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top - 4}" y2="{height}" stroke="#eaeef2"/>'
+            f'<text x="{x(tick):.1f}" y="{top - 8}" text-anchor="middle" fill="#656d76">'
+            f"{_e(d.fmt_seconds(tick))}</text>"
+        )
+        tick += step
+    for i, (pos, row, q0, q1, g1) in enumerate(spans):
+        y = top + i * row_h
+        status = str(row.get("status") or "")
+        job = d._text(row.get("job", pos))
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + 12}" text-anchor="end" fill="#1f2328">'
+            f'<a href="#sd-job-{pos}">{_e(_short_label(job))}</a></text>'
+        )
+        tip = (
+            f"{job} · {status} · queue {d.fmt_seconds(row.get('queue_seconds'))}"
+            f" · generation {d.fmt_seconds(row.get('generation_seconds'))}"
+        )
+        if q0 is None:
+            parts.append(f'<text x="{label_w + 4}" y="{y + 12}" fill="#656d76">{_e(status or "no timing")}</text>')
+            continue
+        end_q = q1 if q1 is not None else total
+        dash = "" if q1 is not None else ' stroke="#b7791f" stroke-dasharray="3 2"'
+        parts.append(
+            f'<rect class="tl-queue" x="{x(q0):.1f}" y="{y + 3}" width="{max(1.0, x(end_q) - x(q0)):.1f}" height="12" '
+            f'rx="2" fill="var(--queue)"{dash}><title>{_e(tip)}</title></rect>'
+        )
+        if q1 is not None:
+            end_g = g1 if g1 is not None else total
+            colour = "var(--fail)" if status == "failed" else "#9ca3af" if status == "cancelled" else "var(--gen)"
+            if g1 is not None and g1 > q1 or g1 is None:
+                parts.append(
+                    f'<rect class="tl-gen" x="{x(q1):.1f}" y="{y + 3}" width="{max(1.0, x(end_g) - x(q1)):.1f}" '
+                    f'height="12" rx="2" fill="{colour}"><title>{_e(tip)}</title></rect>'
+                )
+        last = max(v for v in (q0, q1, g1) if v is not None)
+        parts.append(f'<text x="{x(last) + 5:.1f}" y="{y + 12}" fill="#656d76">{_e(d.fmt_seconds(last - q0))}</text>')
+    parts.append("</svg>")
+    legend = (
+        '<div class="legend"><span><i style="background:var(--queue)"></i>queue wait</span>'
+        '<span><i style="background:var(--gen)"></i>generation</span>'
+        '<span><i style="background:var(--fail)"></i>failed</span></div>'
+    )
+    return f'<section id="timeline"><h2>Timeline</h2>{legend}<div class="scroll">{"".join(parts)}</div></section>'
+
+
+def _short_label(text: str) -> str:
+    return text if len(text) <= 16 else text[:15] + "…"
+
+
+def _stars(value: Any) -> str:
+    v = d._plain(value)
+    if isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 5:
+        n = round(v)
+        return f'<span class="stars" title="{_e(v)}">{"★" * n}{"☆" * (5 - n)}</span> {_e(d._text(v))}'
+    return _e(d._text(v))
+
+
+def _jobs_table(df: pd.DataFrame, sources: d._Sources) -> str:
+    vary = d.varying_columns(df)
+    columns: list[tuple[str, str]] = [("job", "job"), ("status", "status")]
+    columns += [(c, c) for c in vary]
+    columns += [
+        ("output_seed", "output seed"),
+        ("queue_seconds", "queue"),
+        ("generation_seconds", "generation"),
+        ("video_seconds", "video"),
+        ("size", "size"),
+        ("file_size", "file"),
+        ("est_cost_usd", "cost"),
+        ("rating", "rating"),
+        ("notes", "notes"),
+        ("error", "error"),
+    ]
+    present = [(c, h) for c, h in columns if c in df.columns or c == "size"]
+    num_attr = ' data-type="num"'
+    head = "".join(
+        f'<th scope="col"{num_attr if c in _NUMERIC else ""} title="sort by {_e(h)}">{_e(h)}</th>' for c, h in present
+    )
+    body = []
+    for pos, (_, row) in enumerate(df.iterrows()):
+        cells = []
+        for c, _h in present:
+            value = d._plain(row.get(c)) if c != "size" else None
+            sort = "" if value is None else str(value)
+            if c == "job":
+                text = f'<a href="#sd-job-{pos}">{_e(d._text(value if value is not None else pos))}</a>'
+                src = sources.video(row.get("path"), row.get("video_url")) if row.get("status") in d._DONE else None
+                if src and not src.startswith("data:"):
+                    text += f' <a href="{_e(src)}" title="open the video file">▶</a>'
+                cells.append(f'<td data-v="{_e(sort)}">{text}</td>')
+            elif c == "size":
+                w, h = d._plain(row.get("width")), d._plain(row.get("height"))
+                ok = w is not None and h is not None
+                cells.append(f'<td class="n" data-v="{_e(w * h if ok else "")}">{_e(f"{w}×{h}" if ok else "—")}</td>')
+            elif c in ("queue_seconds", "generation_seconds", "video_seconds"):
+                cells.append(f'<td class="n" data-v="{_e(sort)}">{_e(d.fmt_seconds(value))}</td>')
+            elif c == "est_cost_usd":
+                billed = row.get("status") == "completed"
+                shown = d.fmt_usd(value) if billed else ("est. " + d.fmt_usd(value) if value is not None else "—")
+                if row.get("status") in ("failed", "cancelled", "cached"):
+                    shown, sort = "$0.00", "0"
+                cells.append(f'<td class="n" data-v="{_e(sort)}">{_e(shown)}</td>')
+            elif c == "file_size":
+                shown = f"{value / 1e6:.2f} MB" if isinstance(value, int | float) else "—"
+                cells.append(f'<td class="n" data-v="{_e(sort)}">{_e(shown)}</td>')
+            elif c == "rating":
+                cells.append(f'<td class="n" data-v="{_e(sort)}">{_stars(value) if value is not None else ""}</td>')
+            elif c == "error":
+                kind = d._plain(row.get("error_type"))
+                text = "" if value is None else (f"{kind}: {value}" if kind else str(value))
+                cells.append(f'<td class="err" data-v="{_e(text)}">{_e(text)}</td>')
+            elif c == "status":
+                cells.append(f'<td data-v="{_e(sort)}"><span class="sd-{_e(sort)}">{_e(sort)}</span></td>')
+            else:
+                num = c in _NUMERIC
+                shown = d._text(value) if value is not None else ""
+                cls = "n" if num else "txt"
+                cells.append(
+                    f'<td class="{cls}" data-v="{_e(sort)}" title="{_e(shown)}">{_e(d._short(shown, 140))}</td>'
+                )
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return (
+        '<section id="jobs"><h2>Jobs</h2><p class="sub">Click a column header to sort.</p><div class="scroll">'
+        f'<table class="jobs" id="sd-jobs"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+        f"</div></section>{_SORT_JS}"
+    )
+
+
+def _ratings(df: pd.DataFrame, sources: d._Sources) -> str:
+    if "rating" not in df.columns and "notes" not in df.columns:
+        return ""
+    rating = df["rating"] if "rating" in df.columns else pd.Series([None] * len(df), index=df.index)
+    notes = df["notes"] if "notes" in df.columns else pd.Series([None] * len(df), index=df.index)
+    given = [pos for pos in range(len(df)) if not d._missing(rating.iloc[pos]) or not d._missing(notes.iloc[pos])]
+    if not given:
+        return ""
+    score = pd.to_numeric(rating, errors="coerce")
+    given.sort(key=lambda p: -score.iloc[p] if not math.isnan(score.iloc[p]) else math.inf)
+    vary = d.varying_columns(df)
+    figs = []
+    for pos in given:
+        row = df.iloc[pos]
+        poster = sources.poster(row.get("poster"))
+        alt = f"job {d._text(row.get('job'))}"
+        img = f'<a href="#sd-job-{pos}"><img src="{_e(poster)}" alt="{_e(alt)}"></a>' if poster else ""
+        params = d._pairs(row, vary)
+        note = "" if d._missing(notes.iloc[pos]) else f"<div>{_e(d._text(notes.iloc[pos]))}</div>"
+        stars = "" if d._missing(rating.iloc[pos]) else f"<div>{_stars(rating.iloc[pos])}</div>"
+        figs.append(
+            f'<figure>{img}<figcaption><a href="#sd-job-{pos}">{_e(d._text(row.get("job", pos)))}</a> '
+            f'<span class="sd-cap">{params}</span>{stars}{note}</figcaption></figure>'
+        )
+    return f'<section id="ratings"><h2>Ratings and notes</h2><div class="rated">{"".join(figs)}</div></section>'
+
+
+# --------------------------------------------------------------------------- public
+
+
+def report_html(
+    sweep_or_df: Any,
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    embed: bool = False,
+    title: str | None = None,
+    rows: str | Sequence[str] | None = None,
+    cols: str | Sequence[str] | None = None,
+) -> str:
+    """The report as a string; videos are linked relative to ``base_dir`` (the report's folder)."""
+    df = d.frame_of(sweep_or_df)
+    run_dir = d.run_dir_of(sweep_or_df)
+    if base_dir is None:
+        base_dir = run_dir if run_dir is not None else Path.cwd()
+    sources = d._Sources(base_dir, embed, servable_only=False)
+    name = title or ("Seedance sweep · " + run_dir.name if run_dir is not None else "Seedance sweep")
+    anchors = {pos: f"sd-job-{pos}" for pos in range(len(df))}
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    where = f" · run folder {_e(run_dir.name)}" if run_dir is not None else ""
+    parts = [
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(name)}</title>{d.CSS}{_REPORT_CSS}</head><body><main>",
+        f'<header><h1>{_e(name)}</h1><p class="sub">{len(df)} jobs{where} · generated {generated}</p>',
+        d.summary_body(df),
+        _cards(df),
+        "</header>",
+        _parameters(df, run_dir),
+        _input_images(df, run_dir),
+        _grids(df, sources, rows, cols, anchors) if len(df) else "",
+        _timeline(df),
+        _jobs_table(df, sources),
+        _ratings(df, sources),
+        '<footer>Made with seedance-nb. Videos play in place; "Play all" plays each grid together.</footer>',
+        "</main></body></html>",
+    ]
+    sources.finish()
+    return "".join(parts)
+
+
+def report(
+    sweep_or_df: Any,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    embed: bool = False,
+    title: str | None = None,
+    rows: str | Sequence[str] | None = None,
+    cols: str | Sequence[str] | None = None,
+) -> Path:
+    """Write the sweep's report to ``path`` (default ``<run_dir>/report.html``) and return its path.
+
+    ``embed=True`` puts every video inside the file (portable, but large; warns past
+    :data:`seedance_nb.display.EMBED_WARN_BYTES`). ``rows``/``cols`` choose the grid's pivot.
+    """
+    run_dir = d.run_dir_of(sweep_or_df)
+    if path is None:
+        if run_dir is None:
+            raise ValueError("this sweep has no run folder: pass path= for the report")
+        target = run_dir / "report.html"
+    else:
+        target = Path(path)
+        if target.is_dir():
+            target = target / "report.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    markup = report_html(sweep_or_df, base_dir=target.parent, embed=embed, title=title, rows=rows, cols=cols)
+    part = target.with_name(target.name + ".part")
+    part.write_text(markup, encoding="utf-8")
+    os.replace(part, target)
+    logger.info("wrote the report to %s (%.1f KB)", target, len(markup.encode()) / 1e3)
+    return target
