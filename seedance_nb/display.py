@@ -480,7 +480,8 @@ _SYNC_JS = """(function () {
   function follow() {
     for (var i = 1; i < vids.length; i++) {
       var v = vids[i], d = v.duration, t = isFinite(d) ? Math.min(lead.currentTime, d) : lead.currentTime;
-      if (Math.abs(v.currentTime - t) > 0.1) v.currentTime = t;
+      // 0.1 s of drift while playing; a frame when paused, so paused frames can be compared
+      if (Math.abs(v.currentTime - t) > (lead.paused ? 0.04 : 0.1)) v.currentTime = t;
       if (lead.paused || (isFinite(d) && lead.currentTime >= d)) { if (!v.paused) v.pause(); }
       else if (v.paused) quiet(v.play());
     }

@@ -150,7 +150,7 @@ def sweep_frame(
         }
         row.update(extra or {})
         rows.append(row)
-    df = pd.DataFrame(rows, columns=[*COLUMNS, *(extra or {})])
+    df = pd.DataFrame(rows, columns=[*COLUMNS, *(k for k in extra or {} if k not in COLUMNS)])
     df.attrs["run_dir"] = str(run_dir)
     return df
 
