@@ -163,6 +163,15 @@ def test_report_timeline_has_a_queue_and_a_generation_bar_per_job(tmp_path: Path
     assert "j003 · failed · queue 1.0 s · generation 13.0 s" in svg
 
 
+def test_report_timeline_from_durations_alone(tmp_path: Path) -> None:
+    df = mixed_sweep(tmp_path / "run")
+    df[["submitted_at", "started_at", "completed_at"]] = None
+    df.loc[7, "queue_seconds"] = None  # unknown timing: named, not drawn
+    svg = report_html(df).split('<svg class="timeline"')[1].split("</svg>")[0]
+    assert svg.count('class="tl-queue"') == 7 and svg.count('class="tl-gen"') == 7
+    assert ">running</text>" in svg
+
+
 def test_report_ratings_and_notes_only_when_given(tmp_path: Path) -> None:
     df = mixed_sweep(tmp_path / "run")
     markup = report_html(df)
