@@ -433,10 +433,12 @@ max-width:100%;overflow-x:auto}
 .sd-out video{display:block;max-width:100%;height:auto;background:#000;border-radius:4px}
 .sd-grid{border-collapse:separate;border-spacing:6px;margin:0}
 .sd-grid th{font-weight:600;text-align:left;vertical-align:bottom;padding:2px 4px}
-.sd-grid th.sd-rowhead{vertical-align:top;max-width:220px;font-weight:500;white-space:normal}
+.sd-grid th.sd-rowhead{vertical-align:top;min-width:140px;max-width:220px;font-weight:500;white-space:normal}
 .sd-cell{vertical-align:top;padding:0}
 .sd-takes{display:flex;gap:6px;flex-wrap:nowrap}
-.sd-fig{margin:0}
+.sd-fig{margin:0;flex:0 0 auto}
+.sd-grid video{max-width:none}
+.sd-compare .sd-fig{max-width:100%}
 .sd-fig figcaption,.sd-cap{font-size:11.5px;opacity:.85;margin-top:2px;max-width:100%}
 .sd-vary{display:block;font-weight:600}
 .sd-k{opacity:.65;font-weight:400}
@@ -608,9 +610,9 @@ def _figure(
     title: str | None = None,
     slot_height: int | None = None,
 ) -> str:
-    slot = f"width:{width}px;height:{slot_height}px" if slot_height else f"width:{width}px"
+    slot = f' style="height:{slot_height}px"' if slot_height else ""
     status = str(row.get("status") or ("completed" if row.get("path") or row.get("video_url") else "unknown"))
-    id_attr = f' id="{_esc(anchor)}"' if anchor else ""
+    id_attr = f' id="{_esc(anchor)}" style="width:{width}px"' if anchor else f' style="width:{width}px"'
     head = f'<div class="sd-title">{_esc(title)}</div>' if title else ""
     caption = _caption(row, vary)
     cap = f"<figcaption>{caption}</figcaption>" if caption else ""
@@ -618,17 +620,17 @@ def _figure(
         kind = _text(row.get("error_type")) if not _missing(row.get("error_type")) else "error"
         message = _text(row.get("error")) if not _missing(row.get("error")) else "the job failed"
         body = (
-            f'<div class="sd-slot sd-error" style="{slot}" title="{_esc(message)}">'
+            f'<div class="sd-slot sd-error"{slot} title="{_esc(message)}">'
             f"<span><b>{_esc(kind)}</b>: {_esc(_short(message, 300))}</span></div>"
         )
         return f'<figure class="sd-fig" data-status="failed"{id_attr}>{head}{body}{cap}</figure>'
     if status not in _DONE and status != "unknown":
         badge = f'<span class="sd-status sd-{_esc(status)}">{_esc(status)}</span>'
-        body = f'<div class="sd-slot" style="{slot}">{badge}</div>'
+        body = f'<div class="sd-slot"{slot}>{badge}</div>'
         return f'<figure class="sd-fig" data-status="{_esc(status)}"{id_attr}>{head}{body}{cap}</figure>'
     src = sources.video(row.get("path"), row.get("video_url"))
     if src is None:
-        body = f'<div class="sd-slot" style="{slot}">no video file</div>'
+        body = f'<div class="sd-slot"{slot}>no video file</div>'
         return f'<figure class="sd-fig" data-status="{_esc(status)}"{id_attr}>{head}{body}{cap}</figure>'
     height = None
     w, h = _plain(row.get("width")), _plain(row.get("height"))
@@ -884,12 +886,21 @@ def sweep_html(
     sync: bool = False,
     embed: bool = False,
     base_dir: str | os.PathLike[str] | None = None,
-    width: int = 240,
+    width: int | None = None,
 ) -> str:
-    """The summary and the grid of a sweep (``Sweep._repr_html_``); axes are chosen from what varies."""
+    """The summary and the grid of a sweep (``Sweep._repr_html_``).
+
+    Axes are chosen from what varies (:func:`auto_axes`) unless given; ``width=None`` shrinks the
+    videos (240 down to 160 px) when a row holds more than four.
+    """
     df = frame_of(data)
     if rows is None and cols is None:
         rows, cols = auto_axes(df)
+    if width is None:
+        row_cols = [c for c in _axis(rows) if c in df.columns]
+        groups = len({tuple(_plain(v) for v in key) for key in df[row_cols].itertuples(index=False)}) if row_cols else 1
+        per_row = len(df) / max(1, groups)
+        width = 240 if per_row <= 4 else max(160, int(1000 // per_row))
     sources = _Sources(base_dir, embed)
     body = grid_body(df, rows, cols, sync=sync, sources=sources, width=width)
     sources.finish()
