@@ -74,7 +74,10 @@ table.jobs th[aria-sort=descending]::after{content:" \\25BC";font-size:10px}
 table.jobs td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 table.jobs tbody tr:hover{background:var(--card)}
 table.jobs td.err{color:var(--fail);max-width:340px}
-table.jobs td.txt{min-width:180px;max-width:340px}
+table.jobs td.txt{max-width:340px}
+table.jobs td.wide{min-width:200px}
+table.jobs td.note{min-width:160px;max-width:300px}
+table.jobs td.job{white-space:nowrap}
 a{color:var(--accent);text-decoration:none}
 a:hover{text-decoration:underline}
 .legend{display:flex;gap:16px;font-size:12px;color:var(--muted);margin-bottom:4px}
@@ -336,7 +339,7 @@ def _timeline(df: pd.DataFrame) -> str:
     if not ends:
         return ""
     total = max(ends) or 1.0
-    label_w, right, width, row_h, top = 120, 70, 1000, 18, 22
+    label_w, right, width, row_h, top = 120, 150, 1100, 18, 22
     plot = width - label_w - right
     height = top + row_h * len(spans) + 6
 
@@ -385,8 +388,13 @@ def _timeline(df: pd.DataFrame) -> str:
                     f'<rect class="tl-gen" x="{x(q1):.1f}" y="{y + 3}" width="{max(1.0, x(end_g) - x(q1)):.1f}" '
                     f'height="12" rx="2" fill="{colour}"><title>{_e(tip)}</title></rect>'
                 )
-        last = max(v for v in (q0, q1, g1) if v is not None)
-        parts.append(f'<text x="{x(last) + 5:.1f}" y="{y + 12}" fill="#656d76">{_e(d.fmt_seconds(last - q0))}</text>')
+        if g1 is None:  # still waiting or running: the bar runs to the end of the chart
+            end_label = f"{status}, {d.fmt_seconds(total - q0)} so far" if status else d.fmt_seconds(total - q0)
+            last = total
+        else:
+            last = max(v for v in (q0, q1, g1) if v is not None)
+            end_label = d.fmt_seconds(last - q0)
+        parts.append(f'<text x="{x(last) + 5:.1f}" y="{y + 12}" fill="#656d76">{_e(end_label)}</text>')
     parts.append("</svg>")
     legend = (
         '<div class="legend"><span><i style="background:var(--queue)"></i>queue wait</span>'
@@ -440,7 +448,7 @@ def _jobs_table(df: pd.DataFrame, sources: d._Sources) -> str:
                 src = sources.video(row.get("path"), row.get("video_url")) if row.get("status") in d._DONE else None
                 if src and not src.startswith("data:"):
                     text += f' <a href="{_e(src)}" title="open the video file">▶</a>'
-                cells.append(f'<td data-v="{_e(sort)}">{text}</td>')
+                cells.append(f'<td class="job" data-v="{_e(sort)}">{text}</td>')
             elif c == "size":
                 w, h = d._plain(row.get("width")), d._plain(row.get("height"))
                 ok = w is not None and h is not None
@@ -467,7 +475,8 @@ def _jobs_table(df: pd.DataFrame, sources: d._Sources) -> str:
             else:
                 num = c in _NUMERIC
                 shown = d._text(value) if value is not None else ""
-                cls = "n" if num else "txt"
+                wide = "txt wide" if c in ("prompt", "image", "end_image") else "txt note" if c == "notes" else "txt"
+                cls = "n" if num else wide
                 cells.append(
                     f'<td class="{cls}" data-v="{_e(sort)}" title="{_e(shown)}">{_e(d._short(shown, 140))}</td>'
                 )
