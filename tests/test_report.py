@@ -161,6 +161,7 @@ def test_report_timeline_has_a_queue_and_a_generation_bar_per_job(tmp_path: Path
     failed = [m for m in re.findall(r'<rect class="tl-gen"[^>]*>', svg) if "var(--fail)" in m]
     assert len(failed) == 1
     assert "j003 · failed · queue 1.0 s · generation 13.0 s" in svg
+    assert "running, 15.0 s so far" in svg
 
 
 def test_report_timeline_from_durations_alone(tmp_path: Path) -> None:
