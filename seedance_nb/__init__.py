@@ -10,6 +10,7 @@
 See README.md for the tour and ``docs/contracts.md`` for how the layers fit.
 """
 
+from .display import LargeOutputWarning, compare, grid, show
 from .errors import (
     APIError,
     AuthenticationError,
@@ -30,6 +31,7 @@ from .errors import (
     StartTimeout,
     WaitTimeout,
 )
+from .report import report
 from .schema import (
     DEFAULT_ENDPOINT,
     CostEstimate,
@@ -44,16 +46,17 @@ from .schema import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_ENDPOINT",
     "APIError",
     "AuthenticationError",
     "BudgetExceeded",
     "ConfigurationError",
     "CostEstimate",
+    "DEFAULT_ENDPOINT",
     "DownloadError",
     "EndpointId",
     "File",
     "InputError",
+    "LargeOutputWarning",
     "ModerationError",
     "NotFoundError",
     "Problem",
@@ -69,6 +72,10 @@ __all__ = [
     "VideoOutput",
     "WaitTimeout",
     "__version__",
+    "compare",
     "estimate_cost",
+    "grid",
     "output_size",
+    "report",
+    "show",
 ]
