@@ -1,0 +1,180 @@
+"""A fal-compatible emulator: fal's queue protocol on loopback, rendering real MP4s.
+
+It is the embedded default whenever no ``FAL_KEY`` is set, and what the tests,
+notebooks, demo and benchmarks run on::
+
+    from seedance_nb.emulator import serve
+    with serve(slots=4, speed=0.01) as emu:
+        print(emu.queue_url, emu.stats()["completed"])
+
+One port carries fal's three hosts as path prefixes: ``/queue`` (queue.fal.run),
+``/rest`` (rest.fal.ai) and ``/cdn`` (v3.fal.media), plus ``/_emulator/stats``
+and ``/_emulator/config``. Behaviour (slots, latency, faults) is set by
+:class:`EmulatorConfig` fields, at start or later through :meth:`Emulator.configure`.
+Injected connection drops only hit idempotent GETs (status, stream, result,
+files): a dropped submit would leave the caller unable to know whether it was
+accepted, which fal's gateway does not do either for a request it refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import atexit
+import contextlib
+import logging
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from .app import create_app
+from .engine import EmulatorConfig
+
+__all__ = ["Emulator", "EmulatorConfig", "create_app", "main", "serve", "start"]
+
+logger = logging.getLogger("seedance_nb.emulator")
+
+
+class Emulator:
+    """A running emulator (uvicorn in a background thread on a loopback port)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, storage: str | Path | None = None, **config: Any):
+        self.config = EmulatorConfig()
+        self.config.update(**config)
+        self._own_storage = storage is None
+        self.storage = Path(storage) if storage else Path(tempfile.mkdtemp(prefix="seedance-emulator-"))
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.host, self.port = self._socket.getsockname()[:2]
+        self.base_url = f"http://{self.host}:{self.port}"
+        self.queue_url = f"{self.base_url}/queue"
+        self.rest_url = f"{self.base_url}/rest"
+        self.cdn_url = f"{self.base_url}/cdn"
+        self.app = create_app(self.config, self.storage, self.base_url)
+        self.engine = self.app.state.engine
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        state = "running" if self._thread and self._thread.is_alive() else "stopped"
+        return f"<Emulator {self.base_url} {state}>"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> Emulator:
+        if self._thread is not None:
+            return self
+        config = uvicorn.Config(
+            self.app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=1
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name="seedance-emulator", daemon=True)
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the emulator failed to start; see the log")
+            threading.Event().wait(0.01)
+        return self
+
+    def _run(self) -> None:
+        assert self._server is not None
+        asyncio.run(self._server.serve(sockets=[self._socket]))
+
+    def close(self) -> None:
+        """Stop the server and delete the files it stored (unless ``storage`` was given)."""
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+        self._server, self._thread = None, None
+        with contextlib.suppress(OSError):
+            self._socket.close()
+        if self._own_storage:
+            shutil.rmtree(self.storage, ignore_errors=True)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ control
+
+    def stats(self) -> dict[str, Any]:
+        """Counts of HTTP requests per route, submissions, outcomes, billed seconds, load."""
+        return self.engine.snapshot()
+
+    def configure(self, **changes: Any) -> None:
+        """Change behaviour at run time (same names as :class:`EmulatorConfig`)."""
+        self.config.update(**changes)
+        if "fault_seed" in changes:
+            self.engine.rng.seed(self.config.fault_seed)
+
+    def reset_stats(self) -> None:
+        self.engine.reset_stats()
+
+
+@contextlib.contextmanager
+def serve(**config: Any) -> Iterator[Emulator]:
+    """Run an emulator on a free loopback port for the ``with`` block."""
+    emulator = Emulator(**config).start()
+    try:
+        yield emulator
+    finally:
+        emulator.close()
+
+
+def start(**config: Any) -> Emulator:
+    """Start an emulator that runs until the interpreter exits (used by ``connect()``)."""
+    emulator = Emulator(**config).start()
+    atexit.register(emulator.close)
+    return emulator
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``seedance-nb emulator``: run the emulator in the foreground until Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="seedance-nb emulator", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8787, help="port (default 8787; 0 picks a free one)")
+    parser.add_argument(
+        "--slots", type=int, default=2, help="jobs that run at once (default 2, like a new fal account)"
+    )
+    parser.add_argument("--speed", type=float, default=1.0, help="latency factor: 1 feels real, 0 is instant")
+    parser.add_argument("--api-key", default=None, help="require this key (default: accept any)")
+    for name in ("429", "ingress", "drop", "slow", "moderation"):
+        parser.add_argument(f"--rate-{name}", type=float, default=0.0, help=f"fraction of {name} faults")
+    parser.add_argument("--fault-seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    emulator = Emulator(
+        host=args.host,
+        port=args.port,
+        slots=args.slots,
+        speed=args.speed,
+        api_key=args.api_key,
+        fault_seed=args.fault_seed,
+        rate_429=args.rate_429,
+        rate_ingress=args.rate_ingress,
+        rate_drop=args.rate_drop,
+        rate_slow=args.rate_slow,
+        rate_moderation=args.rate_moderation,
+    ).start()
+    print(f"seedance-nb emulator on {emulator.base_url}")
+    print(f"  queue  {emulator.queue_url}   (queue.fal.run)")
+    print(f"  rest   {emulator.rest_url}    (rest.fal.ai)")
+    print(f"  cdn    {emulator.cdn_url}     (v3.fal.media)")
+    print("  stats  " + emulator.base_url + "/_emulator/stats    Ctrl-C stops it")
+    sys.stdout.flush()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.close()
+    return 0
