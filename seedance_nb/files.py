@@ -1,0 +1,183 @@
+"""Image inputs: a path, bytes, a PIL image, a numpy array or a URL becomes an ``image_url``.
+
+Everything is checked before anything is sent: JPEG, PNG or WebP (other
+readable images are converted to PNG), at most 30 MB, each side 300..6000 px,
+width / height between 0.4 and 2.5::
+
+    img = load_image("cat.png")                 # ImageData(mime='image/png', width=1024, ...)
+    url = await to_image_url(img, client)       # a data URI when small, else uploaded to fal storage
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image, UnidentifiedImageError
+
+from .errors import InputError, Problem
+from .schema import MAX_IMAGE_BYTES, MAX_IMAGE_RATIO, MAX_IMAGE_SIDE, MIN_IMAGE_RATIO, MIN_IMAGE_SIDE
+
+if TYPE_CHECKING:
+    from .client import AsyncClient
+
+__all__ = ["DATA_URI_LIMIT", "ImageData", "is_url", "load_image", "to_image_url"]
+
+logger = logging.getLogger("seedance_nb.files")
+
+#: Images up to this size go inline as data URIs; larger ones are uploaded (fal's body limit is 64 MB).
+DATA_URI_LIMIT = 4 * 1024 * 1024
+_MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """Checked image bytes, ready to send."""
+
+    data: bytes
+    mime: str
+    width: int
+    height: int
+    name: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.width, self.height)
+
+    def data_uri(self) -> str:
+        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+    def __repr__(self) -> str:
+        size = f"{self.width}x{self.height}"
+        return f"ImageData(name={self.name!r}, mime={self.mime!r}, size={size}, bytes={len(self.data)})"
+
+
+def is_url(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://", "data:"))
+
+
+def _fail(field: str, message: str, value: Any = None, allowed: str | None = None) -> InputError:
+    return InputError([Problem(field, message, value, allowed)], context=f"bad {field}")
+
+
+def load_image(image: Any, *, field: str = "image_url") -> ImageData:
+    """Read and check an image from a path, bytes, a PIL image or a numpy array."""
+    name = "image"
+    if isinstance(image, ImageData):
+        return image
+    if isinstance(image, str | Path):
+        path = Path(image).expanduser()
+        if not path.is_file():
+            raise _fail(field, "file not found", str(image), "a path to a JPEG, PNG or WebP file, or a URL")
+        size = path.stat().st_size
+        if size > MAX_IMAGE_BYTES:
+            raise _fail(field, f"{path.name} is {size / 1e6:.1f} MB; the limit is 30 MB", None, "images up to 30 MB")
+        data, name = path.read_bytes(), path.name
+    elif isinstance(image, bytes | bytearray | memoryview):
+        data = bytes(image)
+    elif isinstance(image, Image.Image):
+        return _from_pil(image, field, "image")
+    elif type(image).__module__ == "numpy" and hasattr(image, "shape"):
+        try:
+            pil = Image.fromarray(image)
+        except (TypeError, ValueError) as exc:
+            raise _fail(
+                field,
+                f"cannot make an image of an array {image.shape} {image.dtype}: {exc}",
+                None,
+                "an HxWx3 or HxW uint8 array",
+            ) from exc
+        return _from_pil(pil, field, "array")
+    else:
+        raise _fail(
+            field,
+            f"unsupported image type {type(image).__name__}",
+            None,
+            "a path, bytes, a PIL image, a numpy array or an http(s) URL",
+        )
+    if not data:
+        raise _fail(field, f"{name} is empty", None, "a JPEG, PNG or WebP image")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise _fail(field, f"{name} is {len(data) / 1e6:.1f} MB; the limit is 30 MB", None, "images up to 30 MB")
+    try:
+        pil = Image.open(io.BytesIO(data))
+        pil.load()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise _fail(field, f"{name} is not a readable image ({exc})", None, "a JPEG, PNG or WebP image") from exc
+    if pil.format not in _MIME:
+        logger.info("%s is %s; converting it to PNG", name, pil.format)
+        return _from_pil(pil, field, name)
+    _check_dimensions(pil.width, pil.height, field, name)
+    return ImageData(data, _MIME[pil.format], pil.width, pil.height, name)
+
+
+def _from_pil(pil: Image.Image, field: str, name: str) -> ImageData:
+    _check_dimensions(pil.width, pil.height, field, name)
+    if pil.mode not in ("RGB", "RGBA", "L"):
+        pil = pil.convert("RGBA" if "A" in pil.mode or "transparency" in pil.info else "RGB")
+    buf = io.BytesIO()
+    pil.save(buf, "PNG", optimize=False)
+    data = buf.getvalue()
+    if len(data) > MAX_IMAGE_BYTES:
+        buf = io.BytesIO()
+        pil.convert("RGB").save(buf, "JPEG", quality=92)
+        return ImageData(buf.getvalue(), "image/jpeg", pil.width, pil.height, name)
+    return ImageData(data, "image/png", pil.width, pil.height, name)
+
+
+def _check_dimensions(width: int, height: int, field: str, name: str) -> None:
+    problems = []
+    if min(width, height) < MIN_IMAGE_SIDE:
+        problems.append(
+            Problem(
+                field,
+                f"{name} is {width}x{height}; each side must be at least {MIN_IMAGE_SIDE} px",
+                None,
+                f"sides {MIN_IMAGE_SIDE}..{MAX_IMAGE_SIDE} px (upscale it first)",
+            )
+        )
+    if max(width, height) > MAX_IMAGE_SIDE:
+        problems.append(
+            Problem(
+                field,
+                f"{name} is {width}x{height}; each side must be at most {MAX_IMAGE_SIDE} px",
+                None,
+                f"sides {MIN_IMAGE_SIDE}..{MAX_IMAGE_SIDE} px (downscale it first)",
+            )
+        )
+    ratio = width / height
+    if not MIN_IMAGE_RATIO <= ratio <= MAX_IMAGE_RATIO:
+        problems.append(
+            Problem(
+                field,
+                f"{name} is {width}x{height} (ratio {ratio:.2f}); width / height must be "
+                f"between {MIN_IMAGE_RATIO} and {MAX_IMAGE_RATIO}",
+                None,
+                "crop it first",
+            )
+        )
+    if problems:
+        raise InputError(problems, context=f"bad {field}")
+
+
+async def to_image_url(image: Any, client: AsyncClient | None = None, *, field: str = "image_url") -> str:
+    """An ``image_url`` for ``image``: URLs pass through; small images inline; large ones uploaded."""
+    if is_url(image):
+        return image
+    img = load_image(image, field=field)
+    if len(img.data) <= DATA_URI_LIMIT or client is None:
+        if len(img.data) > DATA_URI_LIMIT:
+            logger.warning(
+                "%s is %d bytes; inlining it because no client was given to upload it", img.name, len(img.data)
+            )
+        return img.data_uri()
+    return await client.upload(img.data, img.mime, img.name)

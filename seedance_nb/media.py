@@ -1,0 +1,149 @@
+"""Videos on disk: streamed atomic downloads, probes and poster frames (PyAV).
+
+::
+
+    path = await download(http, output.video.url, run_dir / "videos" / "a.mp4", expected_size=output.video.file_size)
+    info = probe(path)          # VideoInfo(width=864, height=496, fps=24.0, duration=5.04, has_audio=True, ...)
+    poster(path, run_dir / "posters" / "a.jpg")
+
+A download goes to ``<dest>.part``, is fsynced, checked against the promised
+size, and only then renamed: a half-written file is never taken for a video.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import httpx
+
+from .errors import DownloadError
+
+__all__ = ["VideoInfo", "download", "poster", "probe"]
+
+logger = logging.getLogger("seedance_nb.media")
+
+#: Refuse downloads larger than this (a video of 15 s at 720p is a few MB).
+MAX_DOWNLOAD_BYTES = 2 * 1024**3
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    fps: float
+    duration: float
+    frames: int
+    has_audio: bool
+    video_codec: str
+    audio_codec: str | None
+    size_bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def download(
+    http: httpx.AsyncClient,
+    url: str,
+    dest: str | Path,
+    *,
+    expected_size: int | None = None,
+    attempts: int = 3,
+    max_bytes: int = MAX_DOWNLOAD_BYTES,
+) -> Path:
+    """Stream ``url`` to ``dest`` atomically; retries dropped connections from the start."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    last: Exception | None = None
+    for attempt in range(1, attempts + 1):
+        try:
+            await _download_once(http, url, part, expected_size, max_bytes)
+            os.replace(part, dest)
+            return dest
+        except (httpx.TransportError, DownloadError) as exc:
+            last = exc
+            part.unlink(missing_ok=True)
+            if isinstance(exc, DownloadError) and not exc.args[0].startswith("incomplete"):
+                raise
+            logger.debug("download of %s failed (%s), attempt %d", url, exc, attempt)
+            await asyncio.sleep(0.2 * attempt)
+    raise DownloadError(f"could not download {url} after {attempts} attempts: {last}") from last
+
+
+async def _download_once(
+    http: httpx.AsyncClient, url: str, part: Path, expected_size: int | None, max_bytes: int
+) -> None:
+    async with http.stream("GET", url, timeout=httpx.Timeout(60.0, connect=30.0)) as response:
+        if response.status_code != 200:
+            await response.aread()
+            raise DownloadError(f"download of {url} answered {response.status_code}: {response.text[:200]!r}")
+        length = response.headers.get("content-length")
+        promised = int(length) if length and length.isdigit() else None
+        if promised is not None and promised > max_bytes:
+            raise DownloadError(f"download of {url} is {promised} bytes, over the {max_bytes}-byte limit")
+        written = 0
+        with part.open("wb") as fh:
+            async for chunk in response.aiter_bytes(1 << 20):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise DownloadError(f"download of {url} exceeded the {max_bytes}-byte limit")
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+    if promised is not None and written != promised:
+        raise DownloadError(f"incomplete download of {url}: {written} of {promised} bytes")
+    if expected_size is not None and written != expected_size:
+        raise DownloadError(f"download of {url} has {written} bytes but fal said file_size={expected_size}")
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Width, height, fps, duration, frame count and audio of an MP4 (raises DownloadError if unreadable)."""
+    path = Path(path)
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise DownloadError(f"{path.name} has no video stream")
+            video = container.streams.video[0]
+            rate = video.average_rate or video.guessed_rate or Fraction(0)
+            frames = video.frames or 0
+            duration = float(container.duration / av.time_base) if container.duration else 0.0
+            audio = container.streams.audio[0] if container.streams.audio else None
+            return VideoInfo(
+                width=video.codec_context.width,
+                height=video.codec_context.height,
+                fps=round(float(rate), 3),
+                duration=round(duration, 3),
+                frames=frames,
+                has_audio=audio is not None,
+                video_codec=video.codec_context.name,
+                audio_codec=audio.codec_context.name if audio is not None else None,
+                size_bytes=path.stat().st_size,
+            )
+    except av.error.FFmpegError as exc:
+        raise DownloadError(f"{path.name} is not a readable video: {exc}") from exc
+
+
+def poster(path: str | Path, dest: str | Path, *, max_width: int = 480) -> Path:
+    """Write the first frame of a video as a JPEG (at most ``max_width`` wide)."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0))
+            image = frame.to_image()
+    except (av.error.FFmpegError, StopIteration) as exc:
+        raise DownloadError(f"could not read a frame of {Path(path).name}: {exc}") from exc
+    if image.width > max_width:
+        image = image.resize((max_width, round(image.height * max_width / image.width)))
+    tmp = dest.with_name(dest.name + ".part")
+    image.save(tmp, "JPEG", quality=82)
+    os.replace(tmp, dest)
+    return dest
