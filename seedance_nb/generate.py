@@ -1,0 +1,90 @@
+"""``generate()``: one video from an image and a prompt, journalled like any sweep so nothing paid for is lost.
+
+::
+
+    result = seedance_nb.generate("cat.png", "the cat turns its head", duration=5, resolution="480p")
+    result            # a player in the notebook; result.path is the downloaded MP4
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .client import AsyncClient
+from .runs import Job
+from .sweep import Grid, Sweep
+
+__all__ = ["Result", "generate", "generate_async"]
+
+SAMPLE_IMAGE = Path(__file__).with_name("data") / "sample.png"
+
+
+class Result:
+    """One generated video: the job's record, its row, and a player via ``_repr_html_``."""
+
+    def __init__(self, sweep: Sweep) -> None:
+        self.sweep = sweep
+        self.job: Job = sweep.jobs[0]
+
+    @property
+    def row(self) -> dict[str, Any]:
+        return self.job.row(self.sweep.run_dir.resolve())
+
+    def to_row(self) -> dict[str, Any]:
+        return self.row
+
+    @property
+    def path(self) -> Path | None:
+        value = self.row["path"]
+        return Path(value) if value else None
+
+    @property
+    def status(self) -> str:
+        return self.job.status
+
+    @property
+    def request_id(self) -> str | None:
+        return self.job.request_id
+
+    def __repr__(self) -> str:
+        return f"<Result {self.job.status} request_id={self.job.request_id} path={self.path}>"
+
+    def _repr_html_(self) -> str:
+        from .display import result_html
+
+        return result_html(self.row)
+
+
+async def generate_async(
+    image: Any,
+    prompt: str,
+    *,
+    client: AsyncClient | None = None,
+    run_dir: str | Path | None = None,
+    **inputs: Any,
+) -> Result:
+    """Generate one video (await in a cell). Inputs are the model's fields (duration, seed, ...)."""
+    from .sweep import run_sweep_async
+
+    run_dir = Path(run_dir) if run_dir else _run_dir()
+    sweep = await run_sweep_async(
+        Grid(image=image, prompt=prompt, **inputs), client=client, run_dir=run_dir, progress=False
+    )
+    return Result(sweep)
+
+
+def generate(
+    image: Any, prompt: str, *, client: AsyncClient | None = None, run_dir: str | Path | None = None, **inputs: Any
+) -> Result:
+    """Sync :func:`generate_async` (works in scripts and inside Jupyter)."""
+    from ._sync import run_sync
+    from .sweep import _closing
+
+    return run_sync(_closing(client, lambda c: generate_async(image, prompt, client=c, run_dir=run_dir, **inputs)))
+
+
+def _run_dir() -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
+    return Path("sweeps") / "generations" / stamp
