@@ -165,7 +165,7 @@ def create_app(config: EmulatorConfig, storage: Path, base_url: str) -> Starlett
         if route == "submit":
             return await submit(request, app, "/".join(rest))
         request_id = rest[rest.index("requests") + 1]
-        job = engine.jobs.get(request_id)
+        job = engine.get(request_id)
         if job is None or job.app != app:
             if route == "cancel":
                 return _json({"status": "NOT_FOUND"}, 404)

@@ -385,11 +385,21 @@ class Engine:
         job.touch()
         if job.webhook_url:
             self._spawn(self._deliver_webhook(job))
-        self._spawn(self._expire(job))
+        self._expire()
 
-    async def _expire(self, job: Job) -> None:
-        await asyncio.sleep(self.config.result_ttl)
-        self.jobs.pop(job.id, None)
+    def _expire(self) -> None:
+        """Forget results older than ``result_ttl`` (checked lazily; no timer per job)."""
+        cutoff = time.time() - self.config.result_ttl
+        stale = [jid for jid, j in self.jobs.items() if j.completed_at is not None and j.completed_at < cutoff]
+        for jid in stale:
+            del self.jobs[jid]
+
+    def get(self, request_id: str) -> Job | None:
+        job = self.jobs.get(request_id)
+        if job is not None and job.completed_at is not None and job.completed_at < time.time() - self.config.result_ttl:
+            del self.jobs[request_id]
+            return None
+        return job
 
     def cancel(self, job: Job) -> tuple[int, str]:
         if job.state == "COMPLETED":

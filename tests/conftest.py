@@ -1,0 +1,82 @@
+"""Shared fixtures: one emulator per test session over real loopback HTTP, and real input images."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from PIL import Image, ImageDraw
+
+from seedance_nb.emulator import serve
+
+
+def make_png(width: int = 800, height: int = 450, colour: tuple[int, int, int] = (30, 120, 200)) -> bytes:
+    """A real PNG with some structure (so motion is visible in the video)."""
+    img = Image.new("RGB", (width, height), colour)
+    draw = ImageDraw.Draw(img)
+    for i in range(0, width, 40):
+        draw.line([(i, 0), (width - i, height)], fill=(255, 255 - i % 255, 80), width=3)
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    """A fast emulator for the whole session; tests that change its config restore it."""
+    with serve(slots=8, speed=0.002, queue_latency=1.0) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emu(emulator):
+    """The session emulator with default test config and fresh stats."""
+    emulator.configure(
+        slots=8,
+        speed=0.002,
+        rate_429=0.0,
+        rate_ingress=0.0,
+        rate_drop=0.0,
+        rate_slow=0.0,
+        rate_moderation=0.0,
+        api_key=None,
+        fault_seed=0,
+        strict_subpath=True,
+        render="full",
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (emulator.stats()["queued"] or emulator.stats()["running"]):
+        time.sleep(0.01)  # let the previous test's cancelled jobs finish
+    emulator.reset_stats()
+    yield emulator
+    emulator.configure(
+        slots=8,
+        speed=0.002,
+        rate_429=0.0,
+        rate_ingress=0.0,
+        rate_drop=0.0,
+        rate_slow=0.0,
+        rate_moderation=0.0,
+        api_key=None,
+        render="full",
+    )
+
+
+@pytest.fixture(scope="session")
+def png_bytes() -> bytes:
+    return make_png()
+
+
+@pytest.fixture(scope="session")
+def png_path(tmp_path_factory, png_bytes):
+    path = tmp_path_factory.mktemp("images") / "landscape.png"
+    path.write_bytes(png_bytes)
+    return path
+
+
+@pytest.fixture
+def client(emu):
+    from seedance_nb.client import AsyncClient
+
+    return AsyncClient(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url)
