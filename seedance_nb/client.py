@@ -358,7 +358,7 @@ class AsyncClient:
                     request_id=request_id,
                     url=url,
                 ) from exc
-            if response.status_code in ok or not raise_for_status:
+            if response.status_code in ok:
                 return response
             if attempt < self.retry.max_attempts and should_retry(
                 method, response=response, is_submit=is_submit, after_completed=after_completed
@@ -369,6 +369,8 @@ class AsyncClient:
                 )
                 await asyncio.sleep(delay)
                 continue
+            if not raise_for_status:
+                return response
             raise _api_error(response, request_id, self._key())
 
     # ------------------------------------------------------------------ queue
