@@ -18,6 +18,7 @@ takes any httpx transport (tests use ``httpx.MockTransport``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -521,11 +522,12 @@ class RequestHandle:
         seen = _Logs()
         last: Status | None = None
         try:
-            async for event in self._stream(logs, seen):
-                last = event
-                yield event
-                if isinstance(event, Completed):
-                    return
+            async with contextlib.aclosing(self._stream(logs, seen)) as stream:
+                async for event in stream:
+                    last = event
+                    yield event
+                    if isinstance(event, Completed):
+                        return
         except (httpx.HTTPError, APIError, ProtocolError) as exc:
             logger.debug("status stream of %s unavailable (%s); polling", self.request_id, type(exc).__name__)
         interval = self.client.poll_interval

@@ -426,6 +426,8 @@ class Sweep:
         if note is not None:
             fields["notes"] = note
         self._record(target, "rated", **fields)
+        if self.task is None or self.task.done():
+            self.close()
 
     # ------------------------------------------------------------------ running
 
@@ -480,8 +482,12 @@ class Sweep:
         try:
             await asyncio.gather(*tasks)
         except (asyncio.CancelledError, KeyboardInterrupt):
+            # gather has already cancelled each job once; cancelling again would interrupt the
+            # jobs' own remote cancel requests, so only wait for them to finish cancelling.
+            self._cancelled = True
             for task in tasks:
-                task.cancel()
+                if not task.done() and not task.cancelling():
+                    task.cancel()
             await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
             raise
         finally:
@@ -489,6 +495,7 @@ class Sweep:
                 self._listeners.remove(on_update)
             if bar is not None:
                 bar.close()
+            self.close()
         return self
 
     async def _run_job(
@@ -537,27 +544,20 @@ class Sweep:
                 else:
                     handle = client.handle(job.request_id, endpoint=self.endpoint)
                 self._handles[job.job] = handle
-                async for event in handle.events():
-                    if isinstance(event, Queued):
-                        job.queue_position = event.position
-                        self._notify(job)
-                    elif isinstance(event, InProgress):
-                        if event.logs:
-                            job.last_log = event.logs[-1].message
-                        if job.status != "running":
-                            self._record(job, "started")
-                        else:
-                            self._notify(job)
-                    elif isinstance(event, Completed):
-                        if job.started_at is None:
-                            self._record(job, "started")
+                async with contextlib.aclosing(handle.events()) as events:
+                    await self._follow(job, events)
                 output = await handle.result()
                 self._record(job, "result", output=output.to_json(), completed_at=now())
                 await self._download(job, client, cache, download)
             except asyncio.CancelledError:
                 if handle is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(handle.cancel())
+                    remote = asyncio.ensure_future(handle.cancel())
+                    try:
+                        await asyncio.shield(remote)
+                    except (asyncio.CancelledError, Exception):
+                        # Cancelled again: still let the remote cancel finish (it is what stops billing).
+                        with contextlib.suppress(BaseException):
+                            await asyncio.wait_for(asyncio.shield(remote), 10)
                 self._record(job, "cancelled", error="cancelled by the user")
                 raise
             except RequestCancelled as exc:
@@ -587,6 +587,22 @@ class Sweep:
                     )
             finally:
                 self._handles.pop(job.job, None)
+
+    async def _follow(self, job: Job, events: Any) -> None:
+        async for event in events:
+            if isinstance(event, Queued):
+                job.queue_position = event.position
+                self._notify(job)
+            elif isinstance(event, InProgress):
+                if event.logs:
+                    job.last_log = event.logs[-1].message
+                if job.status != "running":
+                    self._record(job, "started")
+                else:
+                    self._notify(job)
+            elif isinstance(event, Completed):
+                if job.started_at is None:
+                    self._record(job, "started")
 
     async def _payload(self, job: Job, client: AsyncClient) -> VideoInput:
         images = getattr(job, "_image_data", None)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import time
 
+# Import hypothesis's plugin module now, not in pytest's terminal summary: parsing it that late can meet a
+# GC finaliser mid-parse and trip CPython 3.11.7's "AST constructor recursion depth mismatch" bug.
+import hypothesis.internal.observability  # noqa: F401
 import pytest
 from PIL import Image, ImageDraw
 

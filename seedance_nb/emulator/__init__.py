@@ -19,7 +19,6 @@ accepted, which fal's gateway does not do either for a request it refused.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import atexit
 import contextlib
 import logging
@@ -86,7 +85,9 @@ class Emulator:
 
     def _run(self) -> None:
         assert self._server is not None
-        asyncio.run(self._server.serve(sockets=[self._socket]))
+        from .._sync import run_fresh
+
+        run_fresh(self._server.serve(sockets=[self._socket]))
 
     def close(self) -> None:
         """Stop the server and delete the files it stored (unless ``storage`` was given)."""

@@ -202,6 +202,8 @@ class Engine:
             self.running.add(job.id)
             self.peak_running = max(self.peak_running, len(self.running))
             job.task = self._spawn(self._run(job))
+            # A task cancelled before its first step never runs its body: clean up here too.
+            job.task.add_done_callback(lambda _t, job=job: self._after(job))
         for job in self.waiting:
             job.touch()
 
@@ -269,7 +271,21 @@ class Engine:
             self.running.discard(job.id)
             self._pump()
 
-    def _reject(self, job: Job, problems: list[Problem]) -> None:
+    def _after(self, job: Job) -> None:
+        if job.state != "COMPLETED":
+            self._finish(
+                job,
+                499,
+                {"detail": "Request cancelled", "error_type": "client_cancelled"},
+                error="Request cancelled",
+                error_type="client_cancelled",
+            )
+            self.stats["cancelled"] += 1
+        if job.id in self.running:
+            self.running.discard(job.id)
+            self._pump()
+
+    def _reject(self, job: Job, problems: list[Problem], *, retryable: bool = False) -> None:
         detail = []
         for p in problems:
             item = p.to_fal_detail()
@@ -283,7 +299,7 @@ class Engine:
             {"detail": detail},
             error="Invalid status code: 422",
             error_type=problems[0].type,
-            headers={"X-Fal-Retryable": "false"},
+            headers={"X-Fal-Retryable": "true" if retryable else "false"},
         )
         self.stats["failed"] += 1
 
@@ -345,7 +361,9 @@ class Engine:
         if self.rng.random() < self.config.rate_moderation:
             path.unlink(missing_ok=True)
             return self._reject(
-                job, [Problem("video", "Output audio has sensitive content.", type="content_policy_violation")]
+                job,
+                [Problem("video", "Output audio has sensitive content.", type="content_policy_violation")],
+                retryable=True,
             )
         key = f"{job.id}.mp4"
         self.files[key] = (path, "video/mp4")

@@ -1,0 +1,329 @@
+"""Sweeps end to end against the emulator: grids, journal, cache, budget, cancel, resume after SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from conftest import make_png
+
+from seedance_nb import errors
+from seedance_nb.client import AsyncClient
+from seedance_nb.emulator import serve
+from seedance_nb.media import probe
+from seedance_nb.runs import COLUMNS, Journal
+from seedance_nb.sweep import Grid, Sweep, load_sweep, run_sweep, run_sweep_async, start_sweep
+
+# --------------------------------------------------------------------------- grids (nothing sent)
+
+
+def test_grid_product_takes_and_estimate(png_path):
+    grid = Grid(image=png_path, prompt=["a", "b", "c"], duration=[4, 8], seed=[1, 2], takes=2, resolution="480p")
+    assert len(grid) == 24
+    inputs = grid.inputs()
+    assert {i.duration for i in inputs} == {"4", "8"} and all(i.resolution == "480p" for i in inputs)
+    est = grid.estimate()
+    assert est.jobs == 24 and est.usd == pytest.approx(sum(i.estimate((800, 450)).usd for i in inputs))
+    preview = grid.preview()
+    assert len(preview) == 24 and preview["est_cost_usd"].sum() == pytest.approx(est.usd, rel=1e-6)
+    assert list(preview["take"][:2]) == [1, 2]
+
+
+def test_grid_zip_and_concatenation(png_path):
+    zipped = Grid(image=png_path, prompt=["a", "b"], seed=[1, 2], mode="zip")
+    assert [(i.prompt, i.seed) for i in zipped.inputs()] == [("a", 1), ("b", 2)]
+    both = zipped + Grid(image=png_path, prompt="c", duration=[4, 5])
+    assert len(both) == 4 and both.inputs()[-1].duration == "5"
+    with pytest.raises(errors.InputError, match="equal length"):
+        Grid(image=png_path, prompt=["a", "b"], seed=[1], mode="zip")
+
+
+def test_invalid_combinations_are_reported_all_at_once(png_path):
+    with pytest.raises(errors.InputError) as info:
+        Grid(image=png_path, prompt=["ok", " "], duration=[4, 99], resolution="1080p")
+    text = str(info.value)
+    assert set(info.value.fields) == {"prompt", "duration", "resolution"}
+    assert "nothing was sent" in text and "duration=99" in text
+
+
+def test_bad_images_are_refused_before_anything_runs(tmp_path):
+    tiny = tmp_path / "tiny.png"
+    tiny.write_bytes(make_png(200, 200))
+    with pytest.raises(errors.InputError, match="at least 300"):
+        Grid(image=tiny, prompt="p")
+    with pytest.raises(errors.InputError, match="start image"):
+        Grid(prompt="p")
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@pytest.fixture
+def run_root(tmp_path):
+    return tmp_path / "sweeps"
+
+
+def test_twelve_job_sweep_gives_twelve_probed_rows_then_a_rerun_sends_nothing(client, emu, png_path, run_root):
+    grid = Grid(image=png_path, prompt=["a", "b", "c"], duration=[4, 5], seed=[1, 2], resolution="480p")
+    sweep = run_sweep(grid, client=client, run_dir=run_root / "one", concurrency=4, progress=False)
+    df = sweep.df
+    assert len(df) == 12 and list(df["job"]) == list(range(12)) and set(COLUMNS) <= set(df.columns)
+    assert (df["status"] == "completed").all()
+    assert list(df["prompt"]) == [i.prompt for i in grid.inputs()]
+    for row in df.itertuples():
+        info = probe(row.path)
+        assert (info.width, info.height, info.fps) == (864, 496, 24.0) and info.has_audio
+        assert abs(info.duration - int(row.duration)) < 0.1 and Path(row.poster).is_file()
+        assert row.queue_seconds >= 0 and row.generation_seconds > 0 and row.request_id
+    assert emu.stats()["submissions"] == 12
+
+    again = run_sweep(grid, client=client, run_dir=run_root / "two", progress=False)
+    assert (again.df["status"] == "cached").all() and emu.stats()["submissions"] == 12
+    assert list(again.df["path"]) == list(df["path"])
+
+    forced = run_sweep(
+        Grid(image=png_path, prompt="a", duration=4, seed=1, resolution="480p"),
+        client=client,
+        run_dir=run_root / "three",
+        force=True,
+        progress=False,
+    )
+    assert forced.df["status"].tolist() == ["completed"] and emu.stats()["submissions"] == 13
+
+
+def test_budget_refusal_sends_nothing(client, emu, png_path, run_root):
+    grid = Grid(image=png_path, prompt=["a", "b"], duration="auto")
+    with pytest.raises(errors.BudgetExceeded) as info:
+        run_sweep(grid, client=client, run_dir=run_root / "b", budget_usd=1.0)
+    assert "budget of $1.00" in str(info.value) and info.value.estimate_usd > 1.0
+    assert emu.stats()["http_requests"] == 0
+
+
+def test_failures_do_not_stop_the_others_and_retry_skips_refusals(client, emu, png_path, run_root):
+    grid = Grid(image=png_path, prompt=["fine", "a forbidden idea"], resolution="480p", duration=4)
+    sweep = run_sweep(grid, client=client, run_dir=run_root / "f", progress=False)
+    df = sweep.df
+    assert list(df["status"]) == ["completed", "failed"]
+    assert df["error_type"][1] == "content_policy_violation" and "moderation" in df["error"][1]
+    sweep.retry_failed(client=client, progress=False)
+    assert emu.stats()["submissions"] == 2, "an input refusal is not retried"
+
+
+def test_output_moderation_is_retried(client, emu, png_path, run_root):
+    emu.configure(rate_moderation=1.0)
+    sweep = run_sweep(
+        Grid(image=png_path, prompt="p", resolution="480p", duration=4),
+        client=client,
+        run_dir=run_root / "m",
+        progress=False,
+    )
+    assert sweep.df["status"][0] == "failed"
+    emu.configure(rate_moderation=0.0)
+    sweep.retry_failed(client=client, progress=False)
+    assert sweep.df["status"][0] == "completed" and emu.stats()["submissions"] == 2
+
+
+def test_cancel_leaves_nothing_running_and_journals_cancelled(client, emu, png_path, run_root):
+    emu.configure(speed=1.0, slots=2)
+    grid = Grid(image=png_path, prompt=["a", "b", "c", "d"], resolution="480p", duration=4)
+
+    async def go():
+        sweep = start_sweep(grid, client=client, run_dir=run_root / "c", concurrency=4)
+        while sum(j.request_id is not None for j in sweep.jobs) < 4:
+            await asyncio.sleep(0.01)
+        sweep.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sweep.task
+        await client.aclose()
+        return sweep
+
+    sweep = asyncio.run(go())
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and (emu.stats()["queued"] or emu.stats()["running"]):
+        time.sleep(0.02)
+    assert emu.stats()["queued"] == 0 and emu.stats()["running"] == 0, (
+        emu.stats(),
+        [(j.id[:8], j.state, j.error_type) for j in emu.engine.jobs.values()],
+        sweep.df[["status", "request_id", "error"]].to_dict("records"),
+    )
+    assert set(sweep.df["status"]) == {"cancelled"}
+    journal = Journal.read(sweep.run_dir / "journal.jsonl")
+    assert sum(e["event"] == "cancelled" for e in journal) == 4
+    assert set(load_sweep(sweep.run_dir).df["status"]) == {"cancelled"}
+
+
+def test_sync_wrapper_inside_a_running_loop(client, png_path, run_root):
+    async def notebook_cell():
+        # A Jupyter cell calling the sync helper while the kernel's loop runs.
+        return run_sweep(
+            Grid(image=png_path, prompt="p", resolution="480p", duration=4),
+            client=client,
+            run_dir=run_root / "s",
+            progress=False,
+        )
+
+    assert asyncio.run(notebook_cell()).df["status"].tolist() == ["completed"]
+
+
+def test_awaiting_in_a_cell_and_rating(client, png_path, run_root):
+    async def cell():
+        async with client:
+            return await run_sweep_async(
+                Grid(image=png_path, prompt=["p", "q"], resolution="480p", duration=4),
+                client=client,
+                run_dir=run_root / "r",
+                progress=False,
+            )
+
+    sweep = asyncio.run(cell())
+    sweep.rate(1, rating=5, note="best <one>")
+    sweep.close()
+    loaded = load_sweep(sweep.run_dir)
+    assert loaded.df["rating"].tolist()[1] == 5 and loaded.df["notes"].tolist()[1] == "best <one>"
+    assert loaded.df.drop(columns=["rating", "notes"]).equals(sweep.df.drop(columns=["rating", "notes"]))
+
+
+# --------------------------------------------------------------------------- crash and resume
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    from seedance_nb.client import AsyncClient
+    from seedance_nb.sweep import Grid, run_sweep
+    base, run_dir, image = sys.argv[1:4]
+    client = AsyncClient(queue_url=base + "/queue", rest_url=base + "/rest", cdn_url=base + "/cdn")
+    grid = Grid(image=image, prompt=["a", "b", "c"], seed=[1, 2], resolution="480p", duration=4)
+    run_sweep(grid, client=client, run_dir=run_dir, concurrency=2, progress=False)
+    """
+)
+
+
+def _events(run_dir: Path) -> list[dict]:
+    return Journal.read(run_dir / "journal.jsonl")
+
+
+MOMENTS = {
+    # between two submissions: every sent POST has its id journalled, more jobs still to submit
+    "submitting": lambda ev: (
+        2 <= sum(e["event"] == "submitted" for e in ev) < 6
+        and sum(e["event"] == "submitting" for e in ev) == sum(e["event"] == "submitted" for e in ev)
+    ),
+    "waiting": lambda ev: any(e["event"] == "started" for e in ev),
+    "downloading": lambda ev: any(e["event"] == "result" for e in ev),
+}
+
+
+@pytest.mark.parametrize("moment", sorted(MOMENTS))
+def test_sigkill_then_resume_pays_once_per_job(png_path, tmp_path, moment):
+    run_dir = tmp_path / "sweeps" / "crash"
+    with serve(slots=2, speed=0.08, queue_latency=1.0) as emu:
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, emu.base_url, str(run_dir), str(png_path)], stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and child.poll() is None:
+            if MOMENTS[moment](_events(run_dir)):
+                break
+            time.sleep(0.005)
+        assert child.poll() is None, "the sweep finished before the kill: make it slower"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        before = load_sweep(run_dir)
+        assert not before.done
+        client = AsyncClient(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url)
+        resumed = Sweep.resume(run_dir, client=client, progress=False)
+        df = resumed.df
+        assert (df["status"] == "completed").all(), df[["status", "error"]]
+        assert emu.stats()["submissions"] == 6, "exactly one submission per job"
+        assert len(set(df["request_id"])) == 6
+        for path in df["path"]:
+            assert probe(path).frames == 97
+        assert not list(run_dir.glob("videos/*.part"))
+
+
+def test_a_half_written_video_is_never_taken_for_a_finished_one(client, png_path, run_root):
+    sweep = run_sweep(
+        Grid(image=png_path, prompt="p", resolution="480p", duration=4),
+        client=client,
+        run_dir=run_root / "h",
+        progress=False,
+    )
+    video = Path(sweep.df["path"][0])
+    video.unlink()
+    (video.parent / (video.name + ".part")).write_bytes(b"half")
+    reloaded = load_sweep(sweep.run_dir)
+    assert reloaded.jobs[0].status == "downloading"
+    done = Sweep.resume(sweep.run_dir, client=client, progress=False)
+    assert done.df["status"][0] == "completed" and probe(done.df["path"][0]).frames == 97
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def test_cli_demo_writes_run_folder_and_report(tmp_path):
+    out = tmp_path / "demo"
+    proc = subprocess.run(
+        [sys.executable, "-m", "seedance_nb.cli", "demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "8/8 videos" in proc.stdout and (out / "report.html").is_file()
+    assert len(list((out / "videos").glob("*.mp4"))) == 8
+    rep = subprocess.run(
+        [sys.executable, "-m", "seedance_nb.cli", "report", str(out), "--out", str(tmp_path / "r.html")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert rep.returncode == 0 and (tmp_path / "r.html").stat().st_size > 1000
+
+
+def test_cli_usage_errors_name_the_option(tmp_path, png_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seedance_nb.cli",
+            "sweep",
+            "--image",
+            str(png_path),
+            "--prompt",
+            "p",
+            "--duration",
+            "99",
+            "--emulator",
+            "--out",
+            str(tmp_path / "x"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "duration" in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "seedance_nb.cli", "sweep", "--prompt", "p"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2 and "--image" in proc.stderr
+
+
+def test_journal_lines_are_json_and_hold_no_data_uris(client, png_path, run_root):
+    sweep = run_sweep(
+        Grid(image=png_path, prompt="p", resolution="480p", duration=4),
+        client=client,
+        run_dir=run_root / "j",
+        progress=False,
+    )
+    text = (sweep.run_dir / "journal.jsonl").read_text()
+    assert "data:image" not in text and all(json.loads(line) for line in text.splitlines())
+    assert (sweep.run_dir / "inputs").is_dir() and len(list((sweep.run_dir / "inputs").iterdir())) == 1
