@@ -10,6 +10,8 @@
 See README.md for the tour and ``docs/contracts.md`` for how the layers fit.
 """
 
+from .client import AsyncClient, Completed, InProgress, Queued, RequestHandle
+from .connect import connect
 from .display import LargeOutputWarning, compare, grid, show
 from .errors import (
     APIError,
@@ -31,6 +33,7 @@ from .errors import (
     StartTimeout,
     WaitTimeout,
 )
+from .generate import Result, generate, generate_async
 from .report import report
 from .schema import (
     DEFAULT_ENDPOINT,
@@ -42,40 +45,56 @@ from .schema import (
     estimate_cost,
     output_size,
 )
+from .sweep import Grid, Sweep, load_sweep, run_sweep, run_sweep_async, start_sweep
 
 __version__ = "0.1.0"
 
 __all__ = [
     "APIError",
+    "AsyncClient",
     "AuthenticationError",
     "BudgetExceeded",
+    "Completed",
     "ConfigurationError",
     "CostEstimate",
     "DEFAULT_ENDPOINT",
     "DownloadError",
     "EndpointId",
     "File",
+    "Grid",
+    "InProgress",
     "InputError",
     "LargeOutputWarning",
     "ModerationError",
     "NotFoundError",
     "Problem",
     "ProtocolError",
+    "Queued",
     "RateLimitError",
     "RejectedInput",
     "RequestCancelled",
     "RequestFailed",
+    "RequestHandle",
+    "Result",
     "SeedanceError",
     "ServerError",
     "StartTimeout",
+    "Sweep",
     "VideoInput",
     "VideoOutput",
     "WaitTimeout",
     "__version__",
     "compare",
+    "connect",
     "estimate_cost",
+    "generate",
+    "generate_async",
     "grid",
+    "load_sweep",
     "output_size",
     "report",
+    "run_sweep",
+    "run_sweep_async",
     "show",
+    "start_sweep",
 ]

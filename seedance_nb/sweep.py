@@ -338,27 +338,30 @@ class Sweep:
         journal.append({"event": "sweep", "at": now(), **self.meta})
         (self.run_dir / "sweep.json").write_text(_json_dump(self.meta), encoding="utf-8")
         for job in self.jobs:
-            payload = job.input.to_payload()
-            for name, image in getattr(job, "_image_data", {}).items():
-                if isinstance(image, ImageData):
-                    ext = image.mime.split("/")[1].replace("jpeg", "jpg")
-                    target = inputs / f"{image.sha256}.{ext}"
-                    if not target.exists():
-                        target.write_bytes(image.data)
-                    payload[name] = {"$file": f"inputs/{target.name}", "mime": image.mime, "name": image.name}
-            journal.append(
-                {
-                    "event": "planned",
-                    "at": now(),
-                    "job": job.job,
-                    "take": job.take,
-                    "key": job.key,
-                    "payload": payload,
-                    "labels": job.labels,
-                    "images": job.images,
-                    "est_cost_usd": job.est_cost_usd,
-                }
-            )
+            journal.append(self._planned(job))
+
+    def _planned(self, job: Job) -> dict[str, Any]:
+        """The journal's ``planned`` event for ``job``; images are stored once under ``inputs/``."""
+        payload = job.input.to_payload()
+        for name, image in getattr(job, "_image_data", {}).items():
+            if isinstance(image, ImageData):
+                ext = image.mime.split("/")[1].replace("jpeg", "jpg")
+                target = self.run_dir / "inputs" / f"{image.sha256}.{ext}"
+                if not target.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(image.data)
+                payload[name] = {"$file": f"inputs/{target.name}", "mime": image.mime, "name": image.name}
+        return {
+            "event": "planned",
+            "at": now(),
+            "job": job.job,
+            "take": job.take,
+            "key": job.key,
+            "payload": payload,
+            "labels": job.labels,
+            "images": job.images,
+            "est_cost_usd": job.est_cost_usd,
+        }
 
     def _open(self) -> Journal:
         if self._journal is None:
@@ -643,6 +646,33 @@ class Sweep:
                 "request_id": job.request_id,
             }
         )
+
+    def add_takes(self, job: int, n: int = 1) -> list[Job]:
+        """Plan ``n`` more takes of job ``job``'s input (journalled); run them with :meth:`run`."""
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        source = self.jobs[job]
+        same = [j for j in self.jobs if j.input == source.input]
+        images = getattr(source, "_image_data", {})
+        hashes = dict(source.images)
+        added = []
+        for take in range(max(j.take for j in same) + 1, max(j.take for j in same) + 1 + n):
+            new = Job(
+                job=len(self.jobs),
+                input=source.input,
+                take=take,
+                key=cache_key(self.endpoint, source.input, hashes, take),
+                labels=dict(source.labels),
+                images=hashes,
+                est_cost_usd=source.est_cost_usd,
+            )
+            new._image_data = images  # type: ignore[attr-defined]
+            self._open().append(self._planned(new))
+            self.jobs.append(new)
+            added.append(new)
+        if self.task is None or self.task.done():
+            self.close()
+        return added
 
     def cancel(self) -> None:
         """Cancel the running sweep: every in-flight request is cancelled on the server too."""
