@@ -1,8 +1,15 @@
-"""Run a coroutine to completion from sync code, in a script or inside Jupyter's running loop."""
+"""Run a coroutine to completion from sync code, in a script or inside Jupyter's running loop.
+
+Inside a running loop (a Jupyter cell) the coroutine runs on a fresh loop in a worker thread while the
+cell waits. Re-entering the kernel's own loop with ``nest_asyncio`` breaks ipykernel 7 ("cannot enter
+context ... is already entered", and later cells hang), so it is not used. An interrupt of the waiting
+cell cancels the coroutine, which cancels its remote requests before the interrupt is re-raised.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -12,21 +19,53 @@ __all__ = ["run_fresh", "run_sync"]
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion: on a fresh loop in plain Python; nested in Jupyter's running loop."""
+    """Run ``coro`` to completion: on a fresh loop here, or in a worker thread when a loop is running."""
     try:
-        loop = asyncio.get_running_loop()
+        asyncio.get_running_loop()
     except RuntimeError:
         return run_fresh(coro)
-    import nest_asyncio
-
-    nest_asyncio.apply(loop)
-    return loop.run_until_complete(coro)
+    return _run_in_thread(coro)
 
 
-def run_fresh(coro: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run`` without ``asyncio.run``: once nest_asyncio is applied (as in Jupyter) the global
-    ``asyncio.run`` is replaced by one that never closes its loop, so do its work explicitly."""
+def _run_in_thread(coro: Coroutine[Any, Any, T]) -> T:
     loop = asyncio.new_event_loop()
+    outcome: dict[str, Any] = {}
+    started = threading.Event()
+
+    async def main() -> T:
+        outcome["task"] = asyncio.current_task()
+        started.set()
+        return await coro
+
+    def target() -> None:
+        try:
+            outcome["value"] = run_fresh(main(), loop)
+        except BaseException as exc:  # handed to the waiting thread
+            outcome["error"] = exc
+        finally:
+            started.set()
+
+    worker = threading.Thread(target=target, name="seedance-nb-sync", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.1)
+    except KeyboardInterrupt:
+        started.wait()
+        task = outcome.get("task")
+        if task is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(task.cancel)
+        worker.join()
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def run_fresh(coro: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop | None = None) -> T:
+    """``asyncio.run`` done by hand: once nest_asyncio is applied somewhere in the process, the global
+    ``asyncio.run`` is replaced by one that never closes its loop, so do its work explicitly."""
+    loop = loop or asyncio.new_event_loop()
     try:
         asyncio.set_event_loop(loop)
         return loop.run_until_complete(coro)

@@ -472,7 +472,10 @@ class SweepBuilder(_Base):
         gate = (
             "" if ok else f' <span style="color:#b91c1c">— set the budget to at least ${est.high_usd:.2f} to run</span>'
         )
-        self.count.value = f"<b>{len(grid)}</b> videos · {html.escape(str(est))}{gate}"
+        price = f"about ${est.usd:.2f}"
+        if est.high_usd - est.low_usd > 1e-9:
+            price += f" (${est.low_usd:.2f}-${est.high_usd:.2f}: some durations are 'auto')"
+        self.count.value = f"<b>{len(grid)}</b> videos · {html.escape(price)}{gate}"
         self.summary.value = html.escape(str(est))
         running = self.sweep is not None and self.sweep.task is not None and not self.sweep.task.done()
         self.run_button.disabled = not ok or running
