@@ -158,7 +158,7 @@ def test_result_browser_filters_rates_and_adds_takes(client, emu, png_path, tmp_
         return browser
 
     browser = asyncio.run(go())
-    assert 'rated' in browser.summary.value
+    assert "rated" in browser.summary.value
     df = sweep.df
     assert df.loc[3, "rating"] == "up" and df.loc[3, "notes"] == "the <best>"
     assert len(df) == 5 and df.loc[4, "take"] == 2 and df.loc[4, "status"] == "completed"
