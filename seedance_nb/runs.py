@@ -175,9 +175,13 @@ class Job:
             self.info = dict(event.get("info") or {})
             self.file_size = self.info.get("size_bytes", self.file_size)
             if kind == "cached":
+                # The original run's timings: how long this video took to make (it costs nothing now).
+                timings = event.get("timings") or {}
                 self.video_url = event.get("video_url")
                 self.output_seed = event.get("output_seed")
-                self.completed_at = event.get("completed_at") or at
+                self.submitted_at = timings.get("submitted_at")
+                self.started_at = timings.get("started_at")
+                self.completed_at = timings.get("completed_at") or at
         elif kind == "completed_no_download":
             self.status = "completed"
         elif kind == "failed":

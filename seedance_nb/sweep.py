@@ -522,6 +522,7 @@ class Sweep:
                     video_url=hit.get("video_url"),
                     output_seed=hit.get("output_seed"),
                     source_request_id=hit.get("request_id"),
+                    timings=hit.get("timings"),
                 )
                 return
         async with semaphore:
@@ -644,6 +645,11 @@ class Sweep:
                 "video_url": job.video_url,
                 "output_seed": job.output_seed,
                 "request_id": job.request_id,
+                "timings": {
+                    "submitted_at": job.submitted_at,
+                    "started_at": job.started_at,
+                    "completed_at": job.completed_at,
+                },
             }
         )
 

@@ -88,6 +88,8 @@ def test_twelve_job_sweep_gives_twelve_probed_rows_then_a_rerun_sends_nothing(cl
     again = run_sweep(grid, client=client, run_dir=run_root / "two", progress=False)
     assert (again.df["status"] == "cached").all() and emu.stats()["submissions"] == 12
     assert list(again.df["path"]) == list(df["path"])
+    # A cached row keeps the original run's timings (how long the video took to make) but costs nothing now.
+    assert list(again.df["generation_seconds"]) == list(df["generation_seconds"])
 
     forced = run_sweep(
         Grid(image=png_path, prompt="a", duration=4, seed=1, resolution="480p"),
