@@ -54,6 +54,8 @@ from urllib.parse import quote, urlsplit
 
 import pandas as pd
 
+from .runs import OUTCOME_COLUMNS as _OUTCOME_COLUMNS
+
 __all__ = [
     "EMBED_WARN_BYTES",
     "LargeOutputWarning",
@@ -75,34 +77,7 @@ logger = logging.getLogger("seedance_nb.display")
 EMBED_WARN_BYTES = 10 * 1024 * 1024
 
 #: Sweep DataFrame columns that describe a job's outcome rather than its input (docs/contracts.md).
-OUTCOME_COLUMNS: frozenset[str] = frozenset(
-    {
-        "job",
-        "request_id",
-        "status",
-        "error_type",
-        "error",
-        "submitted_at",
-        "started_at",
-        "completed_at",
-        "queue_seconds",
-        "generation_seconds",
-        "video_url",
-        "path",
-        "poster",
-        "file_size",
-        "width",
-        "height",
-        "fps",
-        "video_seconds",
-        "has_audio",
-        "output_seed",
-        "est_cost_usd",
-        "cache_key",
-        "rating",
-        "notes",
-    }
-)
+OUTCOME_COLUMNS = _OUTCOME_COLUMNS
 _DONE = frozenset({"completed", "cached"})
 _PENDING = frozenset({"queued", "submitted", "running"})
 _ROW_FIRST = ("prompt", "image", "end_image")

@@ -25,7 +25,7 @@ from typing import Any
 
 from .schema import VideoInput
 
-__all__ = ["COLUMNS", "TERMINAL", "CacheIndex", "Job", "Journal", "cache_key", "to_dataframe"]
+__all__ = ["COLUMNS", "OUTCOME_COLUMNS", "TERMINAL", "CacheIndex", "Job", "Journal", "cache_key", "to_dataframe"]
 
 #: Statuses a job does not leave by itself.
 TERMINAL = frozenset({"completed", "failed", "cancelled", "cached"})
@@ -69,6 +69,10 @@ COLUMNS = [
     "rating",
     "notes",
 ]
+
+
+#: Columns that describe a job's outcome rather than its input (the display captions what varies among inputs).
+OUTCOME_COLUMNS: frozenset[str] = frozenset(COLUMNS) - set(INPUT_COLUMNS) - {"take"}
 
 
 def now() -> float:

@@ -457,15 +457,9 @@ class Sweep:
         """Run every unfinished job; re-attach to submitted ones by request id."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        if budget_usd is not None:
-            estimate = self.estimate_usd(high=True)
-            if estimate > budget_usd + 1e-9:
-                raise BudgetExceeded(
-                    f"the sweep's {sum(not j.done for j in self.jobs)} jobs may cost up to ${estimate:.2f}, over the "
-                    f"budget of ${budget_usd:.2f}; nothing was sent. Raise budget_usd or shrink the grid.",
-                    estimate_usd=estimate,
-                    budget_usd=budget_usd,
-                )
+        _check_budget(
+            sum(not j.done for j in self.jobs), self.estimate_usd(high=True), self.estimate_usd(high=False), budget_usd
+        )
         if client is None:
             from .connect import connect
 
@@ -716,6 +710,17 @@ class Sweep:
         return await self.run(client, **run_kwargs)
 
 
+def _check_budget(jobs: int, high_usd: float, usd: float, budget_usd: float | None) -> None:
+    """Refuse (sending nothing) when the high end of the estimate is over the budget."""
+    if budget_usd is not None and high_usd > budget_usd + 1e-9:
+        raise BudgetExceeded(
+            f"{jobs} videos may cost up to ${high_usd:.2f} (about ${usd:.2f}), over the budget of "
+            f"${budget_usd:.2f}; nothing was sent. Raise budget_usd or shrink the grid.",
+            estimate_usd=high_usd,
+            budget_usd=budget_usd,
+        )
+
+
 def _image_size(job: Job) -> tuple[int, int] | None:
     image = getattr(job, "_image_data", {}).get("image_url")
     return image.size if isinstance(image, ImageData) else None
@@ -823,15 +828,8 @@ async def run_sweep_async(
     progress: bool | None = None,
 ) -> Sweep:
     """Run a grid and return its :class:`Sweep` (await this in a notebook cell)."""
-    if budget_usd is not None:
-        estimate = grid.estimate()
-        if estimate.high_usd > budget_usd + 1e-9:
-            raise BudgetExceeded(
-                f"{estimate.jobs} videos may cost up to ${estimate.high_usd:.2f} (about ${estimate.usd:.2f}), over "
-                f"the budget of ${budget_usd:.2f}; nothing was sent. Raise budget_usd or shrink the grid.",
-                estimate_usd=estimate.high_usd,
-                budget_usd=budget_usd,
-            )
+    estimate = grid.estimate()
+    _check_budget(estimate.jobs, estimate.high_usd, estimate.usd, budget_usd)
     sweep = Sweep.create(grid, run_dir, name=name)
     try:
         await sweep.run(

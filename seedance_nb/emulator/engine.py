@@ -212,15 +212,19 @@ class Engine:
         await asyncio.sleep(max(0.0, job.deadline - time.monotonic()))
         if job in self.waiting:
             self.waiting.remove(job)
-            self._finish(
-                job,
-                504,
-                {"detail": "Request timed out", "error_type": "request_timeout"},
-                error="Request timed out",
-                error_type="request_timeout",
-                headers={"X-Fal-Request-Timeout-Type": "user", "X-Fal-Error-Type": "request_timeout"},
-            )
-            self.stats["failed"] += 1
+            self._time_out(job)
+
+    def _time_out(self, job: Job) -> None:
+        """The start deadline passed before a runner took the job: fal's 504 ``request_timeout``."""
+        self._finish(
+            job,
+            504,
+            {"detail": "Request timed out", "error_type": "request_timeout"},
+            error="Request timed out",
+            error_type="request_timeout",
+            headers={"X-Fal-Request-Timeout-Type": "user", "X-Fal-Error-Type": "request_timeout"},
+        )
+        self.stats["failed"] += 1
 
     def _latency(self, seconds: float) -> float:
         return max(0.0, seconds * self.config.speed)
@@ -234,15 +238,7 @@ class Engine:
         try:
             await asyncio.sleep(self._latency(self.config.queue_latency))
             if job.deadline is not None and time.monotonic() > job.deadline:
-                self._finish(
-                    job,
-                    504,
-                    {"detail": "Request timed out", "error_type": "request_timeout"},
-                    error="Request timed out",
-                    error_type="request_timeout",
-                    headers={"X-Fal-Request-Timeout-Type": "user", "X-Fal-Error-Type": "request_timeout"},
-                )
-                self.stats["failed"] += 1
+                self._time_out(job)
                 return
             job.state = "IN_PROGRESS"
             job.started_at = time.time()
