@@ -54,7 +54,7 @@ def _summary(sweep: Any) -> str:
         prompt = row.prompt if len(row.prompt) <= 28 else row.prompt[:25] + "..."
         lines.append(
             f"{row.job:>3}  {row.status:<10} {prompt:<28} {row.duration:>4} {str(row.seed):>5} {size:>9} "
-            f"{q:>6} {g:>6} ${row.est_cost_usd:>6.3f}  {path}"
+            f"{q:>6} {g:>6} {'$' + format(row.est_cost_usd, '.3f'):>7}  {path}"
         )
     done = df["status"].isin(["completed", "cached"])
     lines.append(
