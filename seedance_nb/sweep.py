@@ -627,7 +627,11 @@ class Sweep:
         rel_poster = Path("posters") / f"{stem}.jpg"
         assert job.video_url is not None
         path = await client.download(job.video_url, self.run_dir / rel_video, expected_size=job.file_size)
-        info = await asyncio.to_thread(probe, path)
+        try:
+            info = await asyncio.to_thread(probe, path)
+        except DownloadError:
+            path.unlink(missing_ok=True)  # never leave a file that looks like a video but is not one
+            raise
         await asyncio.to_thread(poster, path, self.run_dir / rel_poster)
         self._record(job, "downloaded", path=str(rel_video), poster=str(rel_poster), info=info.to_json())
         cache.add(

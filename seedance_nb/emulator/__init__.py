@@ -72,7 +72,12 @@ class Emulator:
         if self._thread is not None:
             return self
         config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=1
+            self.app,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+            timeout_keep_alive=75,  # like common gateways; short idle timeouts race with pooled clients
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="seedance-emulator", daemon=True)
