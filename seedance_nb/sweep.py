@@ -42,7 +42,7 @@ from .errors import (
     RequestFailed,
 )
 from .files import DATA_URI_LIMIT, ImageData, is_url, load_image
-from .runs import TERMINAL, CacheIndex, Job, Journal, cache_key, now, to_dataframe
+from .runs import INPUT_COLUMNS, TERMINAL, CacheIndex, Job, Journal, cache_key, now, to_dataframe
 from .schema import DEFAULT_ENDPOINT, VideoInput
 
 __all__ = ["Grid", "Sweep", "load_sweep", "run_sweep", "run_sweep_async", "start_sweep"]
@@ -230,21 +230,8 @@ class Grid:
 
     def preview(self) -> Any:
         """A DataFrame of what would run, with each job's estimated cost (sends nothing)."""
-        return to_dataframe(self.jobs())[
-            [
-                "job",
-                "prompt",
-                "image",
-                "end_image",
-                "resolution",
-                "duration",
-                "aspect_ratio",
-                "generate_audio",
-                "seed",
-                "take",
-                "est_cost_usd",
-            ]
-        ]
+        columns = ["job", *(c for c in INPUT_COLUMNS if c != "end_user_id"), "take", "est_cost_usd"]
+        return to_dataframe(self.jobs())[columns]
 
 
 @dataclass(frozen=True)

@@ -25,45 +25,43 @@ def make_png(width: int = 800, height: int = 450, colour: tuple[int, int, int] =
     return buf.getvalue()
 
 
+#: What every test starts from: fast jobs, no faults (tests change what they need; the fixture restores it).
+TEST_CONFIG = {
+    "slots": 8,
+    "speed": 0.002,
+    "queue_latency": 1.0,
+    "fixed_generation_time": None,
+    "log_interval": 1.0,
+    "rate_429": 0.0,
+    "rate_ingress": 0.0,
+    "rate_drop": 0.0,
+    "rate_slow": 0.0,
+    "slow_seconds": 2.0,
+    "rate_moderation": 0.0,
+    "api_key": None,
+    "fault_seed": 0,
+    "strict_subpath": True,
+    "render": "full",
+}
+
+
 @pytest.fixture(scope="session")
 def emulator():
     """A fast emulator for the whole session; tests that change its config restore it."""
-    with serve(slots=8, speed=0.002, queue_latency=1.0) as emu:
+    with serve(**TEST_CONFIG) as emu:
         yield emu
 
 
 @pytest.fixture
 def emu(emulator):
     """The session emulator with default test config and fresh stats."""
-    emulator.configure(
-        slots=8,
-        speed=0.002,
-        rate_429=0.0,
-        rate_ingress=0.0,
-        rate_drop=0.0,
-        rate_slow=0.0,
-        rate_moderation=0.0,
-        api_key=None,
-        fault_seed=0,
-        strict_subpath=True,
-        render="full",
-    )
+    emulator.configure(**TEST_CONFIG)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and (emulator.stats()["queued"] or emulator.stats()["running"]):
         time.sleep(0.01)  # let the previous test's cancelled jobs finish
     emulator.reset_stats()
     yield emulator
-    emulator.configure(
-        slots=8,
-        speed=0.002,
-        rate_429=0.0,
-        rate_ingress=0.0,
-        rate_drop=0.0,
-        rate_slow=0.0,
-        rate_moderation=0.0,
-        api_key=None,
-        render="full",
-    )
+    emulator.configure(**TEST_CONFIG)
 
 
 @pytest.fixture(scope="session")

@@ -245,14 +245,7 @@ class Engine:
             job.log("Runner acquired; starting generation")
             await self._generate(job)
         except asyncio.CancelledError:
-            self._finish(
-                job,
-                499,
-                {"detail": "Request cancelled", "error_type": "client_cancelled"},
-                error="Request cancelled",
-                error_type="client_cancelled",
-            )
-            self.stats["cancelled"] += 1
+            self._cancelled(job)
         except Exception as exc:  # a bug in the emulator: answer as fal's 500 would
             logger.exception("emulator job %s crashed", job.id)
             self._finish(
@@ -267,16 +260,20 @@ class Engine:
             self.running.discard(job.id)
             self._pump()
 
+    def _cancelled(self, job: Job) -> None:
+        """Complete ``job`` as fal does a cancelled request: ``client_cancelled``, 499 at the result."""
+        self._finish(
+            job,
+            499,
+            {"detail": "Request cancelled", "error_type": "client_cancelled"},
+            error="Request cancelled",
+            error_type="client_cancelled",
+        )
+        self.stats["cancelled"] += 1
+
     def _after(self, job: Job) -> None:
         if job.state != "COMPLETED":
-            self._finish(
-                job,
-                499,
-                {"detail": "Request cancelled", "error_type": "client_cancelled"},
-                error="Request cancelled",
-                error_type="client_cancelled",
-            )
-            self.stats["cancelled"] += 1
+            self._cancelled(job)
         if job.id in self.running:
             self.running.discard(job.id)
             self._pump()
@@ -420,14 +417,7 @@ class Engine:
             return 400, "ALREADY_COMPLETED"
         if job in self.waiting:
             self.waiting.remove(job)
-            self._finish(
-                job,
-                499,
-                {"detail": "Request cancelled", "error_type": "client_cancelled"},
-                error="Request cancelled",
-                error_type="client_cancelled",
-            )
-            self.stats["cancelled"] += 1
+            self._cancelled(job)
             self._pump()
         elif job.task is not None:
             job.task.cancel()
