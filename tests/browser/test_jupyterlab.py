@@ -92,6 +92,7 @@ def video_state(page, selector: str) -> list[dict]:
 
 
 def test_widgets_in_a_real_browser(lab, tmp_path):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     base, root = lab
@@ -105,12 +106,19 @@ def test_widgets_in_a_real_browser(lab, tmp_path):
             page.goto(f"{base}/lab/tree/widgets.ipynb?reset", wait_until="domcontentloaded")
             page.wait_for_selector(".jp-Notebook", timeout=60_000)
             page.wait_for_selector("[data-status='idle']", timeout=60_000)
-            page.click(".jp-Notebook")
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            # "Run All Cells" clicked before the kernel's session is connected is dropped: try again.
+            for attempt in range(4):
+                page.click(".jp-Notebook")
+                page.get_by_role("menuitem", name="Run", exact=True).click()
+                page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+                try:
+                    page.wait_for_selector(".seedance-generate", timeout=45_000)
+                    break
+                except PlaywrightTimeout:
+                    if attempt == 3:
+                        raise
 
             # The generation form: type an image path and a prompt, click Generate.
-            page.wait_for_selector(".seedance-generate", timeout=90_000)
             page.wait_for_selector(".seedance-jobs", timeout=90_000)  # the last cells ran (kernel free again)
             page.wait_for_selector("[data-status='idle']", timeout=60_000)
             type_into(page.locator(".seedance-image-url input").first, str(sample))
