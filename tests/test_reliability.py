@@ -315,11 +315,6 @@ def test_an_unknown_status_is_a_clear_protocol_error():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: the emulator's RSS grows by ~20 MB per concurrently running job at 200 slots "
-    "(4.5 GB for 200 x 15 s jobs at speed 0.3; renders alone do not leak), not yet found",
-)
 def test_emulator_under_load_of_streams_and_polls(emu, png_bytes):
     import base64
     import resource

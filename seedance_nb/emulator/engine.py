@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import json
 import logging
 import random
@@ -328,7 +329,8 @@ class Engine:
         path = self.storage / "files" / f"{job.id}.mp4"
         render = asyncio.get_running_loop().run_in_executor(
             None,
-            lambda: render_mp4(
+            functools.partial(
+                render_mp4,
                 first,
                 path,
                 width=width,
@@ -341,12 +343,19 @@ class Engine:
                 tiny=self.config.render == "tiny",
             ),
         )
+        # Keep nothing large alive while the job "generates": the input (data URIs) and decoded images
+        # belong to the render call only.
+        job.payload = payload = inp = images = first = None  # type: ignore[assignment]
         step = 0
         while not render.done() or time.monotonic() - began < budget:
             interval = max(0.005, self._latency(self.config.log_interval))
-            await asyncio.wait(
-                [render], timeout=min(interval, max(0.0, budget - (time.monotonic() - began)) or interval)
-            )
+            remaining = max(0.0, budget - (time.monotonic() - began))
+            if render.done():
+                # The clip is ready before the modelled generation time: wait out the rest, one log a tick
+                # (asyncio.wait on a finished future returns at once and would spin).
+                await asyncio.sleep(min(interval, remaining))
+            else:
+                await asyncio.wait([render], timeout=min(interval, remaining) or interval)
             step += 1
             if budget > 0 and time.monotonic() - began < budget:
                 job.log(f"Denoising step {step}: {min(99, int(100 * (time.monotonic() - began) / budget))}%")
