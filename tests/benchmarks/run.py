@@ -299,19 +299,17 @@ def download_memory(tmp: Path) -> None:
 
 NOTES = """## Where a target is missed, and why
 
-- **Overhead vs the ideal (target 5 %).** With concurrency equal to the slots, a slot only refills after the
-  client has seen COMPLETED, fetched the result and sent the next submit: one loopback round trip per
-  turnover, eight turnovers per slot here. On top of that every journal line is fsynced before the next
-  network wait (five lines a job), and fsync blocks the event loop for every job in flight; that is most of the
-  client CPU per job above (it counts system time). fal-client, with the same semaphore, pays the same
-  turnover plus its 0.1 s polling, so it is further from the ideal; seedance-nb is faster in the same run.
-  Ways to close the gap, not done yet: fsync only the lines that guard money (submitting, submitted,
-  result), or fsync in a worker thread; keep one extra job submitted per slot so the queue never drains.
+- **Overhead vs the ideal (target 5 %).** Within about half a point of it without downloads, further with
+  them. With concurrency equal to the slots, a slot only refills after the client has seen COMPLETED,
+  fetched the result (and, with downloads, fetched and probed the video) and sent the next submit: one
+  loopback round trip per turnover, eight turnovers per slot here, and the journal's fsyncs sit on that path.
+  fal-client, with the same semaphore, pays the same turnover plus its 0.1 s polling, so it is further from the
+  ideal; seedance-nb is faster in the same run. Not done yet: keep one extra job submitted per slot so the
+  server's queue never drains between turnovers (it would also cost a cancel more on Ctrl-C).
 - **Requests per job.** Counted as queue requests (submit, status stream or polls, result, cancel); the
   video download is shown separately. fal-client polls every 0.1 s, so its count grows with the job's length.
 - **Scale.** The 1,000-job run uses `render="tiny"`; the client's peak RSS is the process peak, which earlier
-  measurements in the same process had already reached. The emulator's own memory grows with the number of
-  running jobs (about 20 MB each with large input images; see the xfail in tests/test_reliability.py).
+  measurements in the same process had already reached.
 """
 
 
