@@ -457,9 +457,11 @@ class Sweep:
         if on_update is not None:
             self.add_listener(on_update)
         bar = _progress(self) if (progress or (progress is None and on_update is None)) else None
-        semaphore = asyncio.Semaphore(concurrency)
+        # One slot per remote request; downloads have their own slots, so a slot's next job is
+        # submitted while the last one's video is still downloading and being probed.
+        slots = (asyncio.Semaphore(concurrency), asyncio.Semaphore(concurrency))
         tasks = [
-            asyncio.ensure_future(self._run_job(job, client, semaphore, cache, download, force))
+            asyncio.ensure_future(self._run_job(job, client, slots, cache, download, force))
             for job in self.jobs
             if not job.done
         ]
@@ -486,7 +488,7 @@ class Sweep:
         self,
         job: Job,
         client: AsyncClient,
-        semaphore: asyncio.Semaphore,
+        slots: tuple[asyncio.Semaphore, asyncio.Semaphore],
         cache: CacheIndex,
         download: bool,
         force: bool,
@@ -506,14 +508,26 @@ class Sweep:
                     timings=hit.get("timings"),
                 )
                 return
-        async with semaphore:
+        request_slots, download_slots = slots
+        await request_slots.acquire()
+        held = True
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                request_slots.release()
+
+        try:
             if self._cancelled:
                 self._record(job, "cancelled", error="cancelled before it was submitted")
                 return
             handle = None
             try:
                 if job.status == "downloading" and job.video_url:
-                    await self._download(job, client, cache, download)
+                    release()
+                    async with download_slots:
+                        await self._download(job, client, cache, download)
                     return
                 if job.request_id is None:
                     if job.status == "submitting":
@@ -533,7 +547,11 @@ class Sweep:
                     await self._follow(job, events)
                 output = await handle.result()
                 self._record(job, "result", output=output.to_json(), completed_at=now())
-                await self._download(job, client, cache, download)
+                # The request is finished and paid for: nothing remote left to cancel, slot free.
+                handle = None
+                release()
+                async with download_slots:
+                    await self._download(job, client, cache, download)
             except asyncio.CancelledError:
                 if handle is not None:
                     remote = asyncio.ensure_future(handle.cancel())
@@ -543,7 +561,16 @@ class Sweep:
                         # Cancelled again: still let the remote cancel finish (it is what stops billing).
                         with contextlib.suppress(BaseException):
                             await asyncio.wait_for(asyncio.shield(remote), 10)
-                self._record(job, "cancelled", error="cancelled by the user")
+                if job.status == "downloading":
+                    # Paid for and finished on the server: keep it resumable rather than lose it.
+                    self._record(
+                        job,
+                        "interrupted",
+                        error_type="download_cancelled",
+                        error="cancelled while downloading; the video is paid for, resume() downloads it",
+                    )
+                else:
+                    self._record(job, "cancelled", error="cancelled by the user")
                 raise
             except RequestCancelled as exc:
                 self._record(job, "cancelled", error=str(exc))
@@ -572,6 +599,8 @@ class Sweep:
                     )
             finally:
                 self._handles.pop(job.job, None)
+        finally:
+            release()
 
     async def _follow(self, job: Job, events: Any) -> None:
         async for event in events:

@@ -193,6 +193,67 @@ def test_awaiting_in_a_cell_and_rating(client, png_path, run_root):
     assert loaded.df.drop(columns=["rating", "notes"]).equals(sweep.df.drop(columns=["rating", "notes"]))
 
 
+class HeldDownloads(AsyncClient):
+    """Our own client with each download held until the test lets it go (the emulator is real)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.release = asyncio.Event()
+        self.started = 0
+
+    async def download(self, url, dest, *, expected_size=None):
+        self.started += 1
+        await self.release.wait()
+        return await super().download(url, dest, expected_size=expected_size)
+
+
+def test_a_download_does_not_hold_the_slot(emu, png_path, run_root):
+    grid = Grid(image=png_path, prompt=["a", "b"], resolution="480p", duration=4)
+
+    async def go():
+        async with HeldDownloads(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url) as client:
+            sweep = start_sweep(grid, client=client, run_dir=run_root / "slot", concurrency=1, progress=False)
+            # With one slot, the second job is submitted while the first one's download is still held.
+            deadline = time.monotonic() + 30
+            while sweep.jobs[1].request_id is None:
+                assert time.monotonic() < deadline, "the second job waited for the first one's download"
+                assert not sweep.task.done(), sweep.df[["status", "error"]]
+                await asyncio.sleep(0.01)
+            assert sweep.jobs[0].status == "downloading" and client.started == 1
+            client.release.set()
+            return await sweep.task
+
+    sweep = asyncio.run(go())
+    assert sweep.df["status"].tolist() == ["completed", "completed"]
+    assert emu.stats()["submissions"] == 2
+
+
+def test_cancel_while_downloading_keeps_the_paid_video_for_resume(emu, png_path, run_root):
+    grid = Grid(image=png_path, prompt="a", resolution="480p", duration=4)
+
+    async def go():
+        async with HeldDownloads(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url) as client:
+            sweep = start_sweep(grid, client=client, run_dir=run_root / "dl", progress=False)
+            while client.started == 0:
+                await asyncio.sleep(0.01)
+            sweep.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await sweep.task
+            return sweep
+
+    sweep = asyncio.run(go())
+    row = load_sweep(sweep.run_dir).df.iloc[0]
+    assert row["status"] == "interrupted" and "resume()" in row["error"]
+    resumed = Sweep.resume(
+        sweep.run_dir,
+        client=AsyncClient(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url),
+        progress=False,
+    )
+    assert resumed.df["status"].tolist() == ["completed"]
+    assert probe(sweep.run_dir / resumed.df["path"][0]).width == 864
+    assert emu.stats()["submissions"] == 1, "the paid request was fetched again, not submitted again"
+
+
 # --------------------------------------------------------------------------- crash and resume
 
 CHILD = textwrap.dedent(
