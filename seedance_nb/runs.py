@@ -90,17 +90,28 @@ def cache_key(endpoint: str, inp: VideoInput, image_hashes: Mapping[str, str], t
 
 
 class Journal:
-    """Append-only JSON lines; every line is flushed and fsynced before ``append`` returns."""
+    """Append-only JSON lines, each flushed to the OS before ``append`` returns (so a killed process
+    loses nothing) and, unless ``durable=False``, fsynced too (so a crashed machine loses nothing)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = path.open("a", encoding="utf-8")
 
-    def append(self, event: Mapping[str, Any]) -> None:
-        self._fh.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+    def append(self, event: Mapping[str, Any], *, durable: bool = True) -> None:
+        self.extend([event], durable=durable)
+
+    def extend(self, events: Iterable[Mapping[str, Any]], *, durable: bool = True) -> None:
+        """Append several lines with one flush and one fsync."""
+        self._fh.write("".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")) + "\n" for e in events))
         self._fh.flush()
-        os.fsync(self._fh.fileno())
+        if durable:
+            os.fsync(self._fh.fileno())
+
+    def sync(self) -> None:
+        """fsync what has been appended (safe to call from a worker thread)."""
+        if not self._fh.closed:
+            os.fsync(self._fh.fileno())
 
     def close(self) -> None:
         if not self._fh.closed:

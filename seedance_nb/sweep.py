@@ -277,6 +277,10 @@ def _default_run_dir(name: str | None) -> Path:
     return Path("sweeps") / (name or f"sweep-{stamp}")
 
 
+#: Journal events that only record progress (re-derivable from the server): flushed, not fsynced.
+_PROGRESS_EVENTS = frozenset({"started"})
+
+
 class Sweep:
     """A run folder and its jobs. ``df`` is a fresh DataFrame; a bare ``sweep`` in a cell shows the grid."""
 
@@ -322,10 +326,8 @@ class Sweep:
         inputs = self.run_dir / "inputs"
         inputs.mkdir(parents=True, exist_ok=True)
         journal = self._open()
-        journal.append({"event": "sweep", "at": now(), **self.meta})
         (self.run_dir / "sweep.json").write_text(_json_dump(self.meta), encoding="utf-8")
-        for job in self.jobs:
-            journal.append(self._planned(job))
+        journal.extend([{"event": "sweep", "at": now(), **self.meta}, *(self._planned(job) for job in self.jobs)])
 
     def _planned(self, job: Job) -> dict[str, Any]:
         """The journal's ``planned`` event for ``job``; images are stored once under ``inputs/``."""
@@ -394,9 +396,22 @@ class Sweep:
 
     # ------------------------------------------------------------------ journal
 
+    async def _arecord(self, job: Job, event: str, **fields: Any) -> None:
+        """:meth:`_record` for the job's hot path: the line is written and flushed before this returns
+        control, and fsynced (in a worker thread) before the job goes on to its next network wait."""
+        entry = {"event": event, "at": now(), "job": job.job, **fields}
+        journal = self._open()
+        journal.append(entry, durable=False)
+        job.apply(entry)
+        self._notify(job)
+        await asyncio.to_thread(journal.sync)
+
     def _record(self, job: Job, event: str, **fields: Any) -> None:
         entry = {"event": event, "at": now(), "job": job.job, **fields}
-        self._open().append(entry)
+        # Every line is flushed before the next network wait; lines that guard money (submitting, the
+        # request id, the result, the video) are fsynced too. "started" is progress the server can tell
+        # again, so it skips the fsync that would stall every job's turnover.
+        self._open().append(entry, durable=event not in _PROGRESS_EVENTS)
         job.apply(entry)
         self._notify(job)
 
@@ -496,7 +511,7 @@ class Sweep:
         if job.request_id is None and not force:
             hit = cache.lookup(job.key)
             if hit is not None:
-                self._record(
+                await self._arecord(
                     job,
                     "cached",
                     path=hit["path"],
@@ -537,16 +552,16 @@ class Sweep:
                             job.job,
                         )
                     payload = await self._payload(job, client)
-                    self._record(job, "submitting")
+                    await self._arecord(job, "submitting")
                     handle = await client.submit(payload, endpoint=self.endpoint)
-                    self._record(job, "submitted", request_id=handle.request_id)
+                    await self._arecord(job, "submitted", request_id=handle.request_id)
                 else:
                     handle = client.handle(job.request_id, endpoint=self.endpoint)
                 self._handles[job.job] = handle
                 async with contextlib.aclosing(handle.events()) as events:
-                    await self._follow(job, events)
+                    await self._follow(job, events, release)
                 output = await handle.result()
-                self._record(job, "result", output=output.to_json(), completed_at=now())
+                await self._arecord(job, "result", output=output.to_json(), completed_at=now())
                 # The request is finished and paid for: nothing remote left to cancel, slot free.
                 handle = None
                 release()
@@ -602,7 +617,7 @@ class Sweep:
         finally:
             release()
 
-    async def _follow(self, job: Job, events: Any) -> None:
+    async def _follow(self, job: Job, events: Any, release: Callable[[], None]) -> None:
         async for event in events:
             if isinstance(event, Queued):
                 job.queue_position = event.position
@@ -615,6 +630,8 @@ class Sweep:
                 else:
                     self._notify(job)
             elif isinstance(event, Completed):
+                # The server has finished with it: its slot can take the next job while this result is read.
+                release()
                 if job.started_at is None:
                     self._record(job, "started")
 
@@ -634,7 +651,7 @@ class Sweep:
 
     async def _download(self, job: Job, client: AsyncClient, cache: CacheIndex, download: bool) -> None:
         if not download:
-            self._record(job, "completed_no_download")
+            await self._arecord(job, "completed_no_download")
             return
         from .media import poster, probe
 
@@ -649,8 +666,9 @@ class Sweep:
             path.unlink(missing_ok=True)  # never leave a file that looks like a video but is not one
             raise
         await asyncio.to_thread(poster, path, self.run_dir / rel_poster)
-        self._record(job, "downloaded", path=str(rel_video), poster=str(rel_poster), info=info.to_json())
-        cache.add(
+        await self._arecord(job, "downloaded", path=str(rel_video), poster=str(rel_poster), info=info.to_json())
+        await asyncio.to_thread(
+            cache.add,
             {
                 "key": job.key,
                 "path": str((self.run_dir / rel_video).resolve()),
@@ -664,7 +682,7 @@ class Sweep:
                     "started_at": job.started_at,
                     "completed_at": job.completed_at,
                 },
-            }
+            },
         )
 
     def add_takes(self, job: int, n: int = 1) -> list[Job]:
