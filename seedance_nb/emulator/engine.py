@@ -12,11 +12,13 @@ import binascii
 import functools
 import json
 import logging
+import os
 import random
 import re
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -96,6 +98,7 @@ class Job:
     state: str = "IN_QUEUE"
     submitted_at: float = field(default_factory=time.time)
     started_at: float | None = None
+    started_mono: float | None = None
     completed_at: float | None = None
     logs: list[dict[str, Any]] = field(default_factory=list)
     status_code: int | None = None
@@ -141,6 +144,9 @@ class Engine:
         self.peak_running = 0
         self.rng = random.Random(config.fault_seed)
         self._tasks: set[asyncio.Task] = set()
+        # Renders and image checks run here, one thread per core: more threads would not render faster,
+        # they would only contend for the GIL with the loop that answers requests (slow submits and streams).
+        self.workers = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="emulator-render")
 
     # ------------------------------------------------------------------ files
 
@@ -155,6 +161,12 @@ class Engine:
         path.write_bytes(data)
         self.files[key] = (path, content_type)
         return f"{self.cdn_url}/files/{key}"
+
+    def _load_image(self, url: str, field_name: str) -> tuple[Any, Problem | None]:
+        data, problem = self._fetch(url, field_name)
+        if problem is not None:
+            return None, problem
+        return check_image(data, field_name)
 
     def _fetch(self, url: str, field_name: str) -> tuple[bytes | None, Problem | None]:
         if url.startswith("data:"):
@@ -242,7 +254,7 @@ class Engine:
                 self._time_out(job)
                 return
             job.state = "IN_PROGRESS"
-            job.started_at = time.time()
+            job.started_at, job.started_mono = time.time(), time.monotonic()
             job.log("Runner acquired; starting generation")
             await self._generate(job)
         except asyncio.CancelledError:
@@ -304,15 +316,16 @@ class Engine:
             return self._reject(job, problems)
         inp = VideoInput.from_payload(payload)
         images = {}
+        loop = asyncio.get_running_loop()
         for name in ("image_url", "end_image_url"):
             url = getattr(inp, name)
             if url is None:
                 continue
-            data, problem = self._fetch(url, name)
-            if problem is None:
-                images[name], problem = check_image(data, name)
+            # Decoding and checking an image takes milliseconds of CPU: off the loop that answers requests.
+            image, problem = await loop.run_in_executor(self.workers, self._load_image, url, name)
             if problem is not None:
                 return self._reject(job, [problem])
+            images[name] = image
         word = self.config.moderation_word
         if word and word.lower() in inp.prompt.lower():
             return self._reject(
@@ -325,10 +338,11 @@ class Engine:
         seed = inp.seed if inp.seed is not None else random.Random(inp.canonical_json()).randint(0, SEED_MAX)
         job.log(f"Generating {seconds}s at {width}x{height} (seed {seed})")
         budget = self._generation_seconds(width, height, seconds)
-        began = time.monotonic()
+        # The modelled generation time runs from the job's start: reading and checking its inputs is part of it.
+        began = job.started_mono if job.started_mono is not None else time.monotonic()
         path = self.storage / "files" / f"{job.id}.mp4"
         render = asyncio.get_running_loop().run_in_executor(
-            None,
+            self.workers,
             functools.partial(
                 render_mp4,
                 first,
@@ -466,6 +480,7 @@ class Engine:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.workers.shutdown(wait=False, cancel_futures=True)
 
     def snapshot(self) -> dict[str, Any]:
         return {
