@@ -524,14 +524,17 @@ def explain(figures: dict) -> None:
         f"The ideal assumes a slot starts its next job the instant the last one ends. Here a run spends "
         f"{parts['startup'] * 1000:.0f} ms before its first submit returns (journal and inputs written, first "
         f"submits), then each of the {math.ceil(N / C)} rounds runs {parts['per_round'] * 1000:.1f} ms past L "
-        f"on its slowest slot. The {C} slots' jobs have the same length, so they finish together and their "
-        f"turnovers (see COMPLETED on the stream, read the result, journal it, submit the next) queue up behind "
+        f"on its slowest slot. A slot is freed as soon as COMPLETED arrives on the status stream (the result is "
+        f"read while the next job is submitted), but the {C} slots' jobs have the same length, so they finish "
+        f"together and their turnovers (the event, the journal line, the submit and its reply) queue up behind "
         f"one another on the client's single event loop ({figures['client_cpu'] * 1000:.1f} ms client CPU per "
-        f"job) and the emulator's ({figures['emu_cpu'] * 1000:.1f} ms per job), on the same 2 shared cores. "
-        "These are fixed costs per job, so they shrink relative to longer jobs (real ones take a minute or more: "
-        f"{parts['per_round'] * 1000:.0f} ms per 60 s round would be {parts['per_round'] / 60:.2%}) and grow "
-        "with C / L. Only submitting ahead of a free slot (keeping fal's queue non-empty) would hide the "
-        "turnover, at the price of one more cancel when a sweep is stopped."
+        f"job, most of it inside httpx/httpcore) and the emulator's ({figures['emu_cpu'] * 1000:.1f} ms per job, "
+        f"including its render), on the same 2 shared cores. These are fixed costs per job, so they shrink "
+        f"relative to longer jobs (real ones take a minute or more: {parts['per_round'] * 1000:.0f} ms per 60 s "
+        f"round would be {parts['per_round'] / 60:.2%}) and grow with C / L and with a slower or busier machine. "
+        "Only submitting ahead of a free slot (keeping fal's queue non-empty) would hide the turnover entirely; "
+        "seedance-nb does not, because on fal a request beyond `concurrency` would run at once whenever the "
+        "account's own limit is higher, which is not what the user asked for."
     )
     if ratio > 1.05:
         NOTES.append(f"- **Overhead, download=False: {ratio:.3f} of the ideal, target 1.05: missed.** {cause}")
@@ -540,9 +543,10 @@ def explain(figures: dict) -> None:
     dl = figures["seedance-nb, download=True"]
     if dl > 1.05:
         NOTES.append(
-            f"- **Overhead, download=True: {dl:.3f} of the ideal: over 1.05.** Each turnover also downloads the "
-            f"clip, probes it and writes a poster (PyAV, in a worker thread) before the slot's next job is "
-            f"submitted: {figures['dl_cpu'] * 1000:.1f} ms client CPU per job instead of "
+            f"- **Overhead, download=True: {dl:.3f} of the ideal: over 1.05.** Downloads have their own slots, so "
+            f"a slot's next job is submitted while the last clip downloads, is probed and gets a poster (PyAV, in "
+            f"a worker thread); that work still shares the same loop and cores: "
+            f"{figures['dl_cpu'] * 1000:.1f} ms client CPU per job instead of "
             f"{figures['client_cpu'] * 1000:.1f} ms. The download is excluded from the request target and not "
             "something fal-client does at all; it is shown so the with-download cost is not hidden."
         )
