@@ -22,6 +22,7 @@ import contextlib
 import itertools
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -277,6 +278,10 @@ def _default_run_dir(name: str | None) -> Path:
     return Path("sweeps") / (name or f"sweep-{stamp}")
 
 
+#: Images used by more than one job of a run and larger than this are uploaded once and sent by URL,
+#: rather than inlined as a data URI in every submit (below it, inlining is cheaper than the upload).
+SHARED_UPLOAD_MIN = 256 * 1024
+
 #: Journal events that only record progress (re-derivable from the server): flushed, not fsynced.
 _PROGRESS_EVENTS = frozenset({"started"})
 
@@ -296,6 +301,8 @@ class Sweep:
         self.task: asyncio.Task | None = None
         self._journal: Journal | None = None
         self._handles: dict[int, Any] = {}
+        self._uploads: dict[str, asyncio.Future[str]] = {}
+        self._image_uses: Counter[str] = Counter()
         self._listeners: list[Callable[[Sweep, Job], Any]] = []
         self._cancelled = False
 
@@ -472,6 +479,14 @@ class Sweep:
         if on_update is not None:
             self.add_listener(on_update)
         bar = _progress(self) if (progress or (progress is None and on_update is None)) else None
+        pending = [job for job in self.jobs if not job.done]
+        self._uploads = {}
+        self._image_uses = Counter(
+            job.images.get(name) or image.sha256
+            for job in pending
+            for name, image in getattr(job, "_image_data", {}).items()
+            if isinstance(image, ImageData)
+        )
         # One slot per remote request; downloads have their own slots, so a slot's next job is
         # submitted while the last one's video is still downloading and being probed.
         slots = (asyncio.Semaphore(concurrency), asyncio.Semaphore(concurrency))
@@ -492,6 +507,11 @@ class Sweep:
             await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
             raise
         finally:
+            stray = [upload for upload in self._uploads.values() if not upload.done()]
+            for upload in stray:
+                upload.cancel()  # only still pending if every job waiting for it was cancelled
+            if stray:
+                await asyncio.gather(*stray, return_exceptions=True)
             if on_update is not None:
                 self._listeners.remove(on_update)
             if bar is not None:
@@ -642,9 +662,27 @@ class Sweep:
             job._image_data = images  # type: ignore[attr-defined]
         changes = {}
         for name, image in images.items():
-            if isinstance(image, ImageData) and len(image.data) > DATA_URI_LIMIT:
-                changes[name] = await client.upload(image.data, image.mime, image.name)
+            if not isinstance(image, ImageData):
+                continue
+            digest = job.images.get(name) or image.sha256
+            size = len(image.data)
+            if size > DATA_URI_LIMIT or (size > SHARED_UPLOAD_MIN and self._image_uses.get(digest, 0) > 1):
+                changes[name] = await self._upload_once(digest, image, client)
         return job.input.replace(**changes) if changes else job.input
+
+    async def _upload_once(self, digest: str, image: ImageData, client: AsyncClient) -> str:
+        """Upload an image once per run, however many jobs use it (they share the one upload)."""
+        task = self._uploads.get(digest)
+        if task is None:
+            task = asyncio.ensure_future(client.upload(image.data, image.mime, image.name))
+            self._uploads[digest] = task
+        try:
+            # Shielded: one job being cancelled must not cancel the upload the others wait for.
+            return await asyncio.shield(task)
+        except BaseException:
+            if task.done() and (task.cancelled() or task.exception() is not None):
+                self._uploads.pop(digest, None)  # the next job tries again
+            raise
 
     def _load_images(self, job: Job) -> dict[str, ImageData | str]:
         return getattr(job, "_image_data", {})
