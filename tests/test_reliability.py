@@ -196,6 +196,35 @@ def test_the_key_appears_nowhere(emu, png_path, tmp_path, caplog, monkeypatch):
         assert part not in blob, part
 
 
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+@pytest.mark.parametrize("name", ["01-quickstart", "05-report"])
+def test_notebooks_run_with_a_key_show_it_nowhere(name, tmp_path, monkeypatch):
+    """A notebook run as a fal user runs it (FAL_KEY set, so connect() picks fal), pointed at an emulator
+    that demands that key: the executed outputs and every file the notebook wrote are searched for it."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from seedance_nb.emulator import serve
+
+    with serve(api_key=FAKE_KEY, slots=4, speed=0.02) as emu:
+        monkeypatch.setenv("FAL_KEY", FAKE_KEY)
+        monkeypatch.setenv("SEEDANCE_QUEUE_URL", emu.queue_url)
+        monkeypatch.setenv("SEEDANCE_REST_URL", emu.rest_url)
+        monkeypatch.setenv("SEEDANCE_CDN_URL", emu.cdn_url)
+        nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        runner = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+        runner.execute()
+        assert emu.stats()["submissions"] >= 1, "the notebook really ran jobs on the key-checking emulator"
+    outputs = nbformat.writes(nb)
+    assert "using <b>fal</b>" in outputs, "connect() took the fal path, as a real user's would"
+    texts = [outputs] + [f.read_bytes().decode("latin-1") for f in tmp_path.rglob("*") if f.is_file()]
+    blob = "\n".join(texts)
+    for part in KEY_PARTS:
+        assert part not in blob, part
+
+
 # --------------------------------------------------------------------------- hostile server data
 
 
