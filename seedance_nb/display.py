@@ -601,6 +601,9 @@ def _figure(
         return f'<figure class="sd-fig" data-status="failed"{id_attr}>{head}{body}{cap}</figure>'
     if status not in _DONE and status != "unknown":
         badge = f'<span class="sd-status sd-{_esc(status)}">{_esc(status)}</span>'
+        if not _missing(row.get("error")):  # e.g. interrupted: say why and what finishes it
+            message = _text(row.get("error"))
+            badge += f'<br><small title="{_esc(message)}">{_esc(_short(message, 160))}</small>'
         body = f'<div class="sd-slot"{slot}>{badge}</div>'
         return f'<figure class="sd-fig" data-status="{_esc(status)}"{id_attr}>{head}{body}{cap}</figure>'
     src = sources.video(row.get("path"), row.get("video_url"))

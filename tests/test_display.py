@@ -125,6 +125,14 @@ def test_failed_running_and_missing_cells(run_dir: Path) -> None:
     assert "est. $0.56" in markup.split('data-status="running"')[1].split("</figure>")[0]
 
 
+def test_an_interrupted_cell_says_why_and_how_to_finish_it(run_dir: Path) -> None:
+    df = sweep_frame(run_dir, prompts=("a",), seeds=(1,), statuses={0: "interrupted"})
+    df.loc[0, "error"] = "cancelled while downloading; <paid>, resume() downloads it"
+    markup = display.grid_html(df)
+    assert "&lt;paid&gt;, resume() downloads it" in markup and "<paid>" not in markup
+    assert [f["data-status"] for f in Tree(markup).find("figure")] == ["interrupted"]
+
+
 def test_a_completed_job_whose_file_is_gone_and_has_no_url_says_so(run_dir: Path) -> None:
     df = sweep_frame(run_dir, prompts=("a",), seeds=(1,), write_files=False)
     markup = display.grid_html(df)
