@@ -106,7 +106,7 @@ class Journal:
         self._fh.write("".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")) + "\n" for e in events))
         self._fh.flush()
         if durable:
-            os.fsync(self._fh.fileno())
+            self.sync()
 
     def sync(self) -> None:
         """fsync what has been appended (safe to call from a worker thread)."""

@@ -282,6 +282,12 @@ def _default_run_dir(name: str | None) -> Path:
 #: rather than inlined as a data URI in every submit (below it, inlining is cheaper than the upload).
 SHARED_UPLOAD_MIN = 256 * 1024
 
+
+def _digest(job: Job, name: str, image: ImageData) -> str:
+    """The sha256 of a job's image input (journalled with the job; hashed again only if missing)."""
+    return job.images.get(name) or image.sha256
+
+
 #: Journal events that only record progress (re-derivable from the server): flushed, not fsynced.
 _PROGRESS_EVENTS = frozenset({"started"})
 
@@ -406,21 +412,22 @@ class Sweep:
     async def _arecord(self, job: Job, event: str, **fields: Any) -> None:
         """:meth:`_record` for the job's hot path: the line is written and flushed before this returns
         control, and fsynced (in a worker thread) before the job goes on to its next network wait."""
-        entry = {"event": event, "at": now(), "job": job.job, **fields}
-        journal = self._open()
-        journal.append(entry, durable=False)
-        job.apply(entry)
-        self._notify(job)
+        journal = self._write(job, event, fields, durable=False)
         await asyncio.to_thread(journal.sync)
 
     def _record(self, job: Job, event: str, **fields: Any) -> None:
-        entry = {"event": event, "at": now(), "job": job.job, **fields}
         # Every line is flushed before the next network wait; lines that guard money (submitting, the
         # request id, the result, the video) are fsynced too. "started" is progress the server can tell
         # again, so it skips the fsync that would stall every job's turnover.
-        self._open().append(entry, durable=event not in _PROGRESS_EVENTS)
+        self._write(job, event, fields, durable=event not in _PROGRESS_EVENTS)
+
+    def _write(self, job: Job, event: str, fields: Mapping[str, Any], *, durable: bool) -> Journal:
+        entry = {"event": event, "at": now(), "job": job.job, **fields}
+        journal = self._open()
+        journal.append(entry, durable=durable)
         job.apply(entry)
         self._notify(job)
+        return journal
 
     def _notify(self, job: Job) -> None:
         for callback in list(self._listeners):
@@ -482,7 +489,7 @@ class Sweep:
         pending = [job for job in self.jobs if not job.done]
         self._uploads = {}
         self._image_uses = Counter(
-            job.images.get(name) or image.sha256
+            _digest(job, name, image)
             for job in pending
             for name, image in getattr(job, "_image_data", {}).items()
             if isinstance(image, ImageData)
@@ -490,11 +497,7 @@ class Sweep:
         # One slot per remote request; downloads have their own slots, so a slot's next job is
         # submitted while the last one's video is still downloading and being probed.
         slots = (asyncio.Semaphore(concurrency), asyncio.Semaphore(concurrency))
-        tasks = [
-            asyncio.ensure_future(self._run_job(job, client, slots, cache, download, force))
-            for job in self.jobs
-            if not job.done
-        ]
+        tasks = [asyncio.ensure_future(self._run_job(job, client, slots, cache, download, force)) for job in pending]
         try:
             await asyncio.gather(*tasks)
         except (asyncio.CancelledError, KeyboardInterrupt):
@@ -664,7 +667,7 @@ class Sweep:
         for name, image in images.items():
             if not isinstance(image, ImageData):
                 continue
-            digest = job.images.get(name) or image.sha256
+            digest = _digest(job, name, image)
             size = len(image.data)
             if size > DATA_URI_LIMIT or (size > SHARED_UPLOAD_MIN and self._image_uses.get(digest, 0) > 1):
                 changes[name] = await self._upload_once(digest, image, client)

@@ -98,7 +98,6 @@ class Job:
     state: str = "IN_QUEUE"
     submitted_at: float = field(default_factory=time.time)
     started_at: float | None = None
-    started_mono: float | None = None
     completed_at: float | None = None
     logs: list[dict[str, Any]] = field(default_factory=list)
     status_code: int | None = None
@@ -254,9 +253,9 @@ class Engine:
                 self._time_out(job)
                 return
             job.state = "IN_PROGRESS"
-            job.started_at, job.started_mono = time.time(), time.monotonic()
+            job.started_at, began = time.time(), time.monotonic()
             job.log("Runner acquired; starting generation")
-            await self._generate(job)
+            await self._generate(job, began)
         except asyncio.CancelledError:
             self._cancelled(job)
         except Exception as exc:  # a bug in the emulator: answer as fal's 500 would
@@ -309,7 +308,9 @@ class Engine:
         )
         self.stats["failed"] += 1
 
-    async def _generate(self, job: Job) -> None:
+    async def _generate(self, job: Job, began: float) -> None:
+        """Run ``job``; ``began`` (monotonic) is its start: the modelled generation time counts from there,
+        reading and checking its inputs included."""
         payload = job.payload
         problems = check_payload(payload)
         if problems:
@@ -338,8 +339,6 @@ class Engine:
         seed = inp.seed if inp.seed is not None else random.Random(inp.canonical_json()).randint(0, SEED_MAX)
         job.log(f"Generating {seconds}s at {width}x{height} (seed {seed})")
         budget = self._generation_seconds(width, height, seconds)
-        # The modelled generation time runs from the job's start: reading and checking its inputs is part of it.
-        began = job.started_mono if job.started_mono is not None else time.monotonic()
         path = self.storage / "files" / f"{job.id}.mp4"
         render = asyncio.get_running_loop().run_in_executor(
             self.workers,
