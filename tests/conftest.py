@@ -81,3 +81,108 @@ def client(emu):
     from seedance_nb.client import AsyncClient
 
     return AsyncClient(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url)
+
+
+# --------------------------------------------------------------------------- PostgreSQL for the catalog tests
+# A real server: SEEDANCE_TEST_PG_URL (an admin URL, e.g. postgresql://postgres@127.0.0.1:5433/postgres, which
+# .ci/run exports after starting Debian's PostgreSQL), else a throwaway cluster started here from Debian's
+# binaries on a free loopback port. With CI=true a missing server fails the tests instead of skipping them.
+
+
+def _pg_bindir() -> str | None:
+    import glob
+    import os
+    import shutil
+
+    found = shutil.which("pg_ctl")
+    if found:
+        return os.path.dirname(os.path.realpath(found))
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    return os.path.dirname(candidates[-1]) if candidates else None
+
+
+def _start_throwaway_postgres():
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    bindir = _pg_bindir()
+    if bindir is None:
+        return None, None
+    base = tempfile.mkdtemp(prefix="seedance-pg-")
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root: run the server as Debian's postgres user
+        import pwd
+
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            return None, None
+        os.chown(base, pw.pw_uid, pw.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = os.path.join(base, "data")
+    run = {"check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT, "timeout": 120}
+    subprocess.run([*prefix, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"], **run)
+    options = f"-h 127.0.0.1 -p {port} -k {base} -F"
+    log = os.path.join(base, "log")
+    subprocess.run(
+        [*prefix, f"{bindir}/pg_ctl", "-D", data, "-l", log, "-o", options, "-w", "-t", "60", "start"], **run
+    )
+
+    def stop() -> None:
+        subprocess.run([*prefix, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"], **run)
+        shutil.rmtree(base, ignore_errors=True)
+
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres", stop
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url():
+    """An admin URL of a running PostgreSQL (see the comment above); skipped locally when none can be had."""
+    import os
+
+    url = os.environ.get("SEEDANCE_TEST_PG_URL")
+    stop = None
+    if not url:
+        try:
+            url, stop = _start_throwaway_postgres()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            url, reason = None, f"could not start PostgreSQL: {exc}"
+        else:
+            reason = "no PostgreSQL binaries (apt-get install postgresql) and SEEDANCE_TEST_PG_URL unset"
+        if not url:
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(f"CI needs PostgreSQL for the catalog tests: {reason}")
+            pytest.skip(reason)
+    yield url
+    if stop is not None:
+        stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url):
+    """A fresh, empty database on the test PostgreSQL server, dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    name = f"seedance_test_{uuid.uuid4().hex[:12]}"
+    admin = postgres_admin_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield admin.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request, tmp_path):
+    """The catalog database for a test: an SQLite file, or a fresh PostgreSQL database (both backends)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    return request.getfixturevalue("postgres_url")

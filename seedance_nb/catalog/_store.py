@@ -1,0 +1,277 @@
+"""The catalog's tables (SQLAlchemy Core), its engines and its schema version.
+
+One schema for SQLite and PostgreSQL. Prompt search is SQLite FTS5 (an external-content
+table kept by triggers) or a PostgreSQL ``tsvector`` column generated from the prompt with
+the ``simple`` configuration (no stemming, like FTS5's ``unicode61`` tokenizer), so the
+same words find the same rows on both.
+
+The schema version lives in the ``catalog_meta`` table; :func:`migrate` brings an older
+catalog up to :data:`SCHEMA_VERSION` step by step inside one transaction (and refuses a
+catalog written by a newer seedance-nb).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from ..errors import ConfigurationError
+
+#: Bump with a new entry in ``_MIGRATIONS``.
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "catalog_runs",
+    metadata,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("run_dir", sa.Text, nullable=False),
+    sa.Column("run_name", sa.Text),
+    sa.Column("host", sa.Text),
+    sa.Column("user", sa.Text),
+    sa.Column("endpoint", sa.Text),
+    sa.Column("backend", sa.Text),
+    sa.Column("created_at", sa.Float),
+    sa.Column("journal_size", sa.BigInteger),
+    sa.Column("journal_mtime", sa.Float),
+    sa.Column("jobs", sa.Integer),
+)
+
+jobs = sa.Table(
+    "catalog_jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), nullable=False, index=True),
+    sa.Column("run_name", sa.Text),
+    sa.Column("run_dir", sa.Text),
+    sa.Column("host", sa.Text),
+    sa.Column("user", sa.Text),
+    sa.Column("backend", sa.Text),
+    sa.Column("endpoint", sa.Text),
+    sa.Column("job", sa.Integer, nullable=False),
+    sa.Column("take", sa.Integer),
+    sa.Column("prompt", sa.Text),
+    sa.Column("image", sa.Text),
+    sa.Column("end_image", sa.Text),
+    sa.Column("resolution", sa.Text),
+    sa.Column("duration", sa.Text),
+    sa.Column("aspect_ratio", sa.Text),
+    sa.Column("generate_audio", sa.Boolean),
+    sa.Column("seed", sa.BigInteger),
+    sa.Column("end_user_id", sa.Text),
+    sa.Column("extra", sa.Text),
+    sa.Column("request_id", sa.Text, index=True),
+    sa.Column("status", sa.Text),
+    sa.Column("error_type", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("planned_at", sa.Float),
+    sa.Column("submitted_at", sa.Float),
+    sa.Column("started_at", sa.Float),
+    sa.Column("completed_at", sa.Float),
+    sa.Column("at", sa.Float, index=True),
+    sa.Column("queue_seconds", sa.Float),
+    sa.Column("generation_seconds", sa.Float),
+    sa.Column("video_url", sa.Text),
+    sa.Column("path", sa.Text),
+    sa.Column("poster", sa.Text),
+    sa.Column("file_size", sa.BigInteger),
+    sa.Column("width", sa.Integer),
+    sa.Column("height", sa.Integer),
+    sa.Column("fps", sa.Float),
+    sa.Column("video_seconds", sa.Float),
+    sa.Column("has_audio", sa.Boolean),
+    sa.Column("output_seed", sa.BigInteger),
+    sa.Column("est_cost_usd", sa.Float),
+    sa.Column("cost_usd", sa.Float),
+    sa.Column("billed", sa.Boolean),
+    sa.Column("cache_key", sa.String(64), index=True),
+    sa.Column("rating", sa.Integer, index=True),
+    sa.Column("notes", sa.Text),
+    sa.Column("votes", sa.Integer),
+    sa.Column("metrics", sa.Text),
+    sa.UniqueConstraint("run_id", "job", name="uq_catalog_jobs_run_job"),
+)
+
+claims = sa.Table(
+    "catalog_claims",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("state", sa.Text, nullable=False),  # claimed | submitted | completed | released
+    sa.Column("owner", sa.Text),
+    sa.Column("request_id", sa.Text),
+    sa.Column("endpoint", sa.Text),
+    sa.Column("output", sa.Text),
+    sa.Column("claimed_at", sa.Float),
+    sa.Column("updated_at", sa.Float),
+)
+
+budgets = sa.Table(
+    "catalog_budgets",
+    metadata,
+    sa.Column("period", sa.String(8), primary_key=True),  # day | month
+    sa.Column("usd", sa.Float, nullable=False),
+    sa.Column("set_at", sa.Float),
+    sa.Column("set_by", sa.Text),
+)
+
+reservations = sa.Table(
+    "catalog_reservations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("label", sa.Text),
+    sa.Column("owner", sa.Text),
+    sa.Column("user", sa.Text),
+    sa.Column("at", sa.Float, nullable=False, index=True),
+    sa.Column("estimate_usd", sa.Float, nullable=False),
+    sa.Column("open", sa.Boolean, nullable=False),
+)
+
+#: One row per named lock; ``SELECT … FOR UPDATE`` on it serialises the budget check on PostgreSQL
+#: (on SQLite every write transaction is ``BEGIN IMMEDIATE``, which serialises it already).
+locks = sa.Table("catalog_locks", metadata, sa.Column("name", sa.String(32), primary_key=True))
+
+meta = sa.Table(
+    "catalog_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text),
+)
+
+_SQLITE_FTS = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS catalog_fts USING fts5(prompt, content='catalog_jobs', content_rowid='id')",
+    "CREATE TRIGGER IF NOT EXISTS catalog_fts_ai AFTER INSERT ON catalog_jobs BEGIN "
+    "INSERT INTO catalog_fts(rowid, prompt) VALUES (new.id, new.prompt); END",
+    "CREATE TRIGGER IF NOT EXISTS catalog_fts_ad AFTER DELETE ON catalog_jobs BEGIN "
+    "INSERT INTO catalog_fts(catalog_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt); END",
+    "CREATE TRIGGER IF NOT EXISTS catalog_fts_au AFTER UPDATE OF prompt ON catalog_jobs BEGIN "
+    "INSERT INTO catalog_fts(catalog_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt); "
+    "INSERT INTO catalog_fts(rowid, prompt) VALUES (new.id, new.prompt); END",
+]
+
+_POSTGRES_FTS = [
+    "ALTER TABLE catalog_jobs ADD COLUMN IF NOT EXISTS prompt_tsv tsvector "
+    "GENERATED ALWAYS AS (to_tsvector('simple', coalesce(prompt, ''))) STORED",
+    "CREATE INDEX IF NOT EXISTS ix_catalog_jobs_prompt_tsv ON catalog_jobs USING gin (prompt_tsv)",
+]
+
+
+def _v1(conn: Connection) -> None:
+    metadata.create_all(conn)
+    for statement in _SQLITE_FTS if conn.dialect.name == "sqlite" else _POSTGRES_FTS:
+        conn.exec_driver_sql(statement)
+    conn.execute(sa.insert(locks).values(name="budget"))
+
+
+#: version -> the step that brings the previous version to it.
+_MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1}
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` means psycopg 3 here (SQLAlchemy's default would be psycopg2)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        sa_url = sa.engine.make_url(url)
+        if sa_url.database and sa_url.database != ":memory:":
+            Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" event below issue BEGIN itself (pysqlite's own is DEFERRED).
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # Writers take the write lock up front, so a read-then-write (the budget check, a claim)
+            # cannot interleave with another process's; readers begin DEFERRED and never wait.
+            mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    if url.startswith("postgresql"):
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - psycopg is a dependency
+            raise ConfigurationError(
+                "SEEDANCE_CATALOG_URL points at PostgreSQL but psycopg is not installed: pip install 'psycopg[binary]'"
+            ) from exc
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
+    raise ConfigurationError(
+        f"catalog URL {sa.engine.make_url(url).render_as_string(hide_password=True)!r} is not supported: "
+        "use sqlite:///path/catalog.sqlite or postgresql://user@host/db (SEEDANCE_CATALOG_URL)"
+    )
+
+
+@contextlib.contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction (SQLite: ``BEGIN IMMEDIATE``)."""
+    with engine.begin() as conn:
+        yield conn
+
+
+@contextlib.contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction (SQLite: ``BEGIN DEFERRED``, never waits for writers under WAL)."""
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_begin="DEFERRED")
+        with conn.begin():
+            yield conn
+
+
+def schema_version(conn: Connection) -> int:
+    if not sa.inspect(conn).has_table("catalog_meta"):
+        return 0
+    value = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+    return int(value) if value is not None else 0
+
+
+def migrate(engine: Engine) -> int:
+    """Create or upgrade the catalog's tables; safe when several processes open one catalog at once."""
+    with writing(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            # Two processes creating the tables at once: the second waits, then finds them made.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(72057594037927936 + 19)")
+        current = schema_version(conn)
+        if current > SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"the catalog has schema version {current}, newer than this seedance-nb understands "
+                f"({SCHEMA_VERSION}); upgrade seedance-nb"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            _MIGRATIONS[version](conn)
+        if current != SCHEMA_VERSION:
+            table = meta
+            conn.execute(sa.delete(table).where(table.c.key == "schema_version"))
+            conn.execute(sa.insert(table).values(key="schema_version", value=str(SCHEMA_VERSION)))
+    return SCHEMA_VERSION
+
+
+def sqlite_path(url: str) -> Path | None:
+    url = normalise_url(url)
+    if not url.startswith("sqlite"):
+        return None
+    database = sa.engine.make_url(url).database
+    return Path(database) if database and database != ":memory:" else None
+
+
+_ = os

@@ -1,0 +1,323 @@
+"""The catalog across run folders, on SQLite and on a real PostgreSQL (the same tests, parametrized):
+search by prompt words, rebuild from the journals, spend, caps across processes, the team cache
+(one submission per request across processes and catalogs), and recovery from fal's request history."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import seedance_nb as sd
+from seedance_nb.catalog import COLUMNS, Catalog, parse_budget_env
+from seedance_nb.errors import BudgetExceeded, ConfigurationError, InputError
+
+PROMPTS = ["a slow orbit around the lighthouse", "a whip pan across the orbiting planets", "the camera pushes in"]
+
+
+def _run(root: Path, name: str, png_path: Path, client, prompts=PROMPTS, seeds=(1,), **kw):
+    grid = sd.Grid(image=png_path, prompt=list(prompts), seed=list(seeds), resolution="480p", duration=4, **kw)
+    return sd.run_sweep(grid, client=client, run_dir=root / name, progress=False)
+
+
+@pytest.fixture
+def tiny(emu):
+    emu.configure(render="tiny")
+    return emu
+
+
+@pytest.fixture
+def two_runs(tmp_path, png_path, tiny, client):
+    root = tmp_path / "sweeps"
+    a = _run(root, "alpha", png_path, client)
+    b = _run(root, "beta", png_path, client, prompts=["a drone orbit over the harbour"], seeds=(7, 8))
+    a.rate(0, 5, note="keeper")
+    a.rate(1, "down")
+    b.rate(1, 4)
+    return root, a, b
+
+
+def test_catalog_holds_every_job_of_every_run(catalog_url, two_runs):
+    root, a, b = two_runs
+    with Catalog(catalog_url, root=root) as cat:
+        df = cat.frame()
+    assert list(df.columns) == COLUMNS
+    assert len(df) == len(a.jobs) + len(b.jobs) == 5
+    assert set(df["run_name"]) == {"alpha", "beta"}
+    assert (df["status"] == "completed").all()
+    row = df[(df.run_name == "alpha") & (df.job == 0)].iloc[0]
+    assert row.prompt == PROMPTS[0] and row.rating == 5 and row.notes == "keeper"
+    assert row.request_id == a.jobs[0].request_id
+    assert row.path == str((root / "alpha" / a.jobs[0].path).resolve()) and Path(row.path).is_file()
+    assert row.resolution == "480p" and row.duration == "4"
+    assert row.est_cost_usd == pytest.approx(a.jobs[0].est_cost_usd) and row.billed
+    assert row.completed_at.tzinfo is not None and row.queue_seconds >= 0
+    # The same timings and outcome as the sweep's own DataFrame.
+    sweep_row = a.df.iloc[0]
+    assert abs(row.completed_at - sweep_row.completed_at) < pd.Timedelta(microseconds=2)
+    for name in ("video_url", "width", "height", "file_size", "video_seconds", "cache_key"):
+        assert row[name] == sweep_row[name], name
+    # A catalog row opens its video.
+    html = sd.show(row, return_html=True)
+    assert "<video" in html and "000-" in html
+
+
+def test_search_finds_generations_by_prompt_words(catalog_url, two_runs):
+    root, a, b = two_runs
+    with Catalog(catalog_url, root=root) as cat:
+        hits = cat.search("orbit")
+        # whole words and word prefixes ("orbit" finds "orbiting"), any case, every word must match
+        assert sorted(hits.prompt) == sorted(
+            [PROMPTS[0], PROMPTS[1], "a drone orbit over the harbour", "a drone orbit over the harbour"]
+        )
+        assert list(cat.search("ORBIT lighthouse").prompt) == [PROMPTS[0]]
+        assert cat.search("lighthouse whip").empty
+        assert list(cat.search("orbit", rating_min=4).rating) == [4, 5] or sorted(
+            cat.search("orbit", rating_min=4).rating
+        ) == [4, 5]
+        assert sorted(cat.search("orbit", rating_min=4, run_name="alpha").job) == [0]
+        assert len(cat.search("orbit", since="2020-01-01")) == 4
+        assert cat.search("orbit", since=pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)).empty
+        assert len(cat.search(seed=[7, 8])) == 2
+        assert len(cat.search("push", status="completed")) == 1
+        assert cat.search("zeppelin").empty
+
+
+def test_catalog_is_kept_current_as_journals_are_written(catalog_url, two_runs, png_path, client):
+    root, a, b = two_runs
+    with Catalog(catalog_url, root=root) as cat:
+        assert cat.search("pushes", rating_min=3).empty
+        a.rate(2, 3)  # a journal line: the next query sees it
+        assert list(cat.search("pushes", rating_min=3).job) == [2]
+        _run(root, "gamma", png_path, client, prompts=["a zeppelin drifts"])
+        assert list(cat.search("zeppelin").run_name) == ["gamma"]
+        import shutil
+
+        shutil.rmtree(root / "gamma")  # a run folder deleted: its jobs leave the catalog
+        assert cat.search("zeppelin").empty
+
+
+def test_a_deleted_catalog_is_rebuilt_from_the_journals_identically(catalog_url, two_runs, tmp_path):
+    root, a, b = two_runs
+    with Catalog(catalog_url, root=root) as cat:
+        before = cat.frame()
+        cat.set_budget(50)  # not from the journals: a setting kept in the catalog
+    if catalog_url.startswith("sqlite"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(catalog_url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
+        fresh_url = catalog_url
+    else:
+        import psycopg
+
+        with psycopg.connect(catalog_url, autocommit=True) as conn:
+            for table in ("jobs", "runs", "claims", "budgets", "reservations", "locks", "meta"):
+                conn.execute(f"DROP TABLE catalog_{table} CASCADE")
+        fresh_url = catalog_url
+    with Catalog(fresh_url, root=root) as cat:
+        assert cat.frame(refresh=False).empty
+        after = cat.frame()
+        pd.testing.assert_frame_equal(before, after)
+        cat.rebuild()
+        pd.testing.assert_frame_equal(before, cat.frame())
+
+
+def _append(run_dir: Path, *events: dict) -> None:
+    with (run_dir / "journal.jsonl").open("a", encoding="utf-8") as fh:
+        for event in events:
+            fh.write(json.dumps(event) + "\n")
+
+
+def test_spend_uses_fals_cost_where_known_else_estimates_and_counts_a_request_once(catalog_url, two_runs):
+    root, a, b = two_runs
+    # fal said what job 0 of alpha cost; a copy of beta's job 0 (same request id) sits in another run.
+    _append(root / "alpha", {"event": "cost", "at": time.time(), "job": 0, "cost_usd": 0.25})
+    with Catalog(catalog_url, root=root) as cat:
+        est = {(r.run_name, r.job): r.est_cost_usd for r in cat.frame().itertuples()}
+        by_sweep = cat.spend("sweep").set_index("sweep")
+        assert by_sweep.loc["alpha", "actual_usd"] == pytest.approx(0.25)
+        assert by_sweep.loc["alpha", "estimated_usd"] == pytest.approx(est["alpha", 1] + est["alpha", 2])
+        assert by_sweep.loc["alpha", "basis"] == "mixed: 1 actual, 2 estimated"
+        assert by_sweep.loc["beta", "basis"] == "estimate" and by_sweep.loc["beta", "videos"] == 2
+        day = cat.spend("day")
+        assert len(day) == 1 and day.total_usd.iloc[0] == pytest.approx(by_sweep.total_usd.sum())
+        assert list(cat.spend("month").month) == [pd.Timestamp.now(tz="UTC").strftime("%Y-%m")]
+        assert cat.spend("user").videos.sum() == 5
+        with pytest.raises(InputError) as err:
+            cat.spend("week")
+        assert err.value.fields == ("by",)
+
+
+def test_cached_jobs_cost_nothing_and_cache_hits_are_found_by_key(catalog_url, two_runs, png_path, client, tmp_path):
+    root, a, b = two_runs
+    again = _run(root, "alpha-again", png_path, client)
+    assert {j.status for j in again.jobs} == {"cached"}
+    with Catalog(catalog_url, root=root) as cat:
+        assert cat.spend("sweep").set_index("sweep").index.tolist() == ["alpha", "beta"]
+        hit = cat.lookup(a.jobs[1].key)
+        assert hit["local"] and Path(hit["path"]).is_file() and hit["request_id"] == a.jobs[1].request_id
+        assert cat.lookup("0" * 64) is None
+    # A colleague's catalog (another sweeps root, same database) is served the same video.
+    with Catalog(catalog_url, root=tmp_path / "colleague") as other:
+        assert other.lookup(a.jobs[1].key)["video_url"] == a.jobs[1].video_url
+
+
+def test_the_cap_refuses_with_the_numbers(catalog_url, two_runs, monkeypatch):
+    root, a, b = two_runs
+    with Catalog(catalog_url, root=root) as cat:
+        spent = cat.spend("day").total_usd.sum()
+        cat.set_budget(spent + 1.0, per="day")
+        first = cat.check_cap(0.6, label="one")
+        with pytest.raises(BudgetExceeded) as err:
+            cat.check_cap(0.6, label="two")
+        message = str(err.value)
+        assert "$0.60" in message and f"${spent + 1.0:.2f}" in message and "reserved" in message
+        assert err.value.budget_usd == pytest.approx(spent + 1.0)
+        cat.release_reservation(first)
+        assert cat.check_cap(0.6) is not None
+        monkeypatch.setenv("SEEDANCE_BUDGET_USD", "0.5/month")
+        with pytest.raises(BudgetExceeded, match="month budget of \\$0.50"):
+            cat.check_cap(0.01)
+        monkeypatch.delenv("SEEDANCE_BUDGET_USD")
+        cat.set_budget(None, per="day")
+        assert cat.check_cap(1000.0) is None  # no cap, nothing to reserve
+        with pytest.raises(InputError) as bad:
+            cat.set_budget(-3)
+        assert bad.value.fields == ("usd",)
+
+
+def test_budget_environment_variable_is_parsed_or_refused_clearly():
+    assert parse_budget_env("20") == {"day": 20.0}
+    assert parse_budget_env("20/day, 300/month") == {"day": 20.0, "month": 300.0}
+    with pytest.raises(ConfigurationError, match="SEEDANCE_BUDGET_USD"):
+        parse_budget_env("twenty")
+    with pytest.raises(ConfigurationError, match="SEEDANCE_BUDGET_USD"):
+        parse_budget_env("20/week")
+
+
+def _python(script: str, env: dict | None = None, **kw) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        **kw,
+    )
+
+
+def _outputs(procs: list[subprocess.Popen], timeout: float = 120) -> list[str]:
+    outs, deadline = [], time.monotonic() + timeout
+    try:
+        for proc in procs:
+            out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+            assert proc.returncode == 0, err[-3000:]
+            outs.append(out)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    return outs
+
+
+def test_the_cap_holds_across_processes(catalog_url, tmp_path):
+    root = tmp_path / "sweeps"
+    with Catalog(catalog_url, root=root) as cat:
+        cat.set_budget(1.0, per="day")
+    start = time.time() + 1.5
+    script = f"""
+        import time
+        from seedance_nb.catalog import Catalog
+        from seedance_nb.errors import BudgetExceeded
+        with Catalog({catalog_url!r}, root={str(root)!r}) as cat:
+            time.sleep(max(0.0, {start!r} - time.time()))
+            try:
+                cat.check_cap(0.6, label="sweep")
+                print("started")
+            except BudgetExceeded as exc:
+                print("refused", exc)
+    """
+    outs = _outputs([_python(script) for _ in range(3)])
+    assert sorted(o.split()[0] for o in outs) == ["refused", "refused", "started"], outs
+
+
+def test_two_processes_running_the_same_requests_submit_each_once(catalog_url, tmp_path, png_path, tiny):
+    """Two processes (each with its own Catalog object on one database, as two machines would) run the
+    same four requests at the same moment: the emulator sees four submissions, and both get every video."""
+    tiny.configure(queue_latency=0.3)
+    start = time.time() + 2.0
+    script = f"""
+        import asyncio, json, sys, time
+        import seedance_nb as sd
+        from seedance_nb.catalog import Catalog
+        from seedance_nb.client import AsyncClient
+
+        async def main(root):
+            grid = sd.Grid(image={str(png_path)!r}, prompt=["orbit", "pan"], seed=[1, 2], resolution="480p", duration=4)
+            client = AsyncClient(queue_url={tiny.queue_url!r}, rest_url={tiny.rest_url!r}, cdn_url={tiny.cdn_url!r})
+            with Catalog({catalog_url!r}, root=root) as cat:
+                await asyncio.sleep(max(0.0, {start!r} - time.time()))
+                async def one(job):
+                    handle, mine = await cat.submit_once(client, job.key, job.input, endpoint=grid.endpoint)
+                    output = await handle.wait(timeout=60)
+                    if mine:
+                        await asyncio.to_thread(cat.claim_completed, job.key, output.to_json())
+                    return handle.request_id, mine, output.video.url
+                results = await asyncio.gather(*(one(job) for job in grid.jobs()))
+            await client.aclose()
+            print(json.dumps(results))
+
+        asyncio.run(main(sys.argv[1]))
+    """
+    procs = [_python(script.replace("sys.argv[1]", repr(str(tmp_path / f"machine{i}")))) for i in range(2)]
+    first, second = (json.loads(o) for o in _outputs(procs))
+    assert tiny.stats()["submissions"] == 4
+    assert [r[0] for r in first] == [r[0] for r in second]  # the same request ids
+    assert [r[2] for r in first] == [r[2] for r in second]  # the same videos
+    assert sum(r[1] for r in first + second) == 4  # each request submitted by exactly one of them
+
+
+def test_claims_are_insert_once_and_released_claims_can_be_taken(catalog_url, tmp_path):
+    with Catalog(catalog_url, root=tmp_path) as one, Catalog(catalog_url, root=tmp_path / "b") as two:
+        one.owner, two.owner = "one", "two"
+        assert one.claim("k" * 64) is True
+        assert two.claim("k" * 64) is False
+        one.release("k" * 64)
+        assert two.claim("k" * 64) is True
+        two.claim_submitted("k" * 64, "req-1")
+        assert one.claim("k" * 64) is False and one.claim_state("k" * 64)["request_id"] == "req-1"
+        assert "req-1" in one.known_request_ids()
+
+
+def test_bad_search_input_names_the_field(catalog_url, tmp_path):
+    with Catalog(catalog_url, root=tmp_path) as cat:
+        for call, field in [
+            (lambda: cat.search(rating_min="four"), "rating_min"),
+            (lambda: cat.search(since="last tuesday"), "since"),
+            (lambda: cat.search(colour="red"), "colour"),
+            (lambda: cat.search(42), "text"),
+        ]:
+            with pytest.raises(InputError) as err:
+                call()
+            assert err.value.fields == (field,)
+
+
+def test_a_newer_schema_is_refused_and_reopening_is_idempotent(catalog_url, tmp_path):
+    import sqlalchemy as sa
+
+    from seedance_nb.catalog import _store
+
+    Catalog(catalog_url, root=tmp_path).close()
+    with Catalog(catalog_url, root=tmp_path) as cat:  # a second open migrates nothing
+        with cat.engine.begin() as conn:
+            assert _store.schema_version(conn) == _store.SCHEMA_VERSION
+            conn.execute(sa.update(_store.meta).values(value=str(_store.SCHEMA_VERSION + 1)))
+    with pytest.raises(ConfigurationError, match="newer"):
+        Catalog(catalog_url, root=tmp_path)
