@@ -321,3 +321,57 @@ def test_a_newer_schema_is_refused_and_reopening_is_idempotent(catalog_url, tmp_
             conn.execute(sa.update(_store.meta).values(value=str(_store.SCHEMA_VERSION + 1)))
     with pytest.raises(ConfigurationError, match="newer"):
         Catalog(catalog_url, root=tmp_path)
+
+
+def test_recover_downloads_paid_requests_that_no_journal_holds(tmp_path, png_path, tiny):
+    """A script submits requests and dies without a journal; recover() finds them in fal's request
+    history and downloads them into a `recovered` run folder that load_sweep opens like any sweep."""
+    import asyncio
+
+    from seedance_nb.catalog.recover import recover
+    from seedance_nb.client import AsyncClient
+    from seedance_nb.media import probe
+
+    urls = {"queue_url": tiny.queue_url, "rest_url": tiny.rest_url, "cdn_url": tiny.cdn_url, "api_url": tiny.api_url}
+    root = tmp_path / "sweeps"
+    journalled = _run(root, "kept", png_path, AsyncClient(**urls), prompts=["a journalled crane shot"])
+    since = time.time() - 60
+    script = f"""
+        import asyncio
+        from seedance_nb.client import AsyncClient
+        from seedance_nb.files import load_image
+        from seedance_nb.schema import VideoInput
+
+        async def main():
+            client = AsyncClient(**{urls!r})
+            image = load_image({str(png_path)!r}).data_uri()
+            ok = [await client.submit(VideoInput(prompt=p, image_url=image, resolution="480p", duration=4))
+                  for p in ("a lost dolly zoom at dusk", "a lost orbit of the statue")]
+            bad = await client.submit(VideoInput(prompt="forbidden", image_url=image, resolution="480p", duration=4))
+            for handle in ok:
+                await handle.wait(timeout=60)
+            print(" ".join(h.request_id for h in ok))
+            await client.aclose()
+
+        asyncio.run(main())
+    """
+    (out,) = _outputs([_python(script)])
+    lost = out.split()
+    with Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}", root=root) as cat:
+        found = recover(since=since, client=AsyncClient(**urls), catalog=cat)
+        assert sorted(found.recovered) == sorted(lost) and not found.failed
+        listed = found.requests.set_index("request_id")
+        assert listed.loc[journalled.jobs[0].request_id, "in_journal"]
+        assert len(listed) == 4 and listed.recovered.sum() == 2  # the refused one is listed, not recovered
+        sweep = sd.load_sweep(found.run_dir)
+        assert found.run_dir.name == "recovered"
+        assert sorted(j.request_id for j in sweep.jobs) == sorted(lost)
+        assert {j.status for j in sweep.jobs} == {"completed"}
+        for job in sweep.jobs:
+            assert probe(found.run_dir / job.path).frames > 0
+            assert job.input.resolution == "480p" and job.input.prompt.startswith("a lost")
+        assert list(cat.search("statue").request_id) == [lost[1]]
+        # Nothing is recovered twice; a second run only lists.
+        again = recover(since=since, client=AsyncClient(**urls), catalog=cat)
+        assert again.recovered == [] and again.requests.in_journal.sum() == 3
+    assert asyncio  # imported for the script's sake only

@@ -195,7 +195,10 @@ def _row(
     other = {k: v for k, v in payload.items() if k not in known}
     info = job.info or {}
     submitted, started, completed = job.submitted_at, job.started_at, job.completed_at
-    billed = job.status in BILLED_STATUSES or (job.status == "interrupted" and job.video_url is not None)
+    # Paid: completed here, or finished on fal and not (yet) downloaded (its result is journalled).
+    billed = job.status in BILLED_STATUSES or (
+        job.status in ("interrupted", "downloading") and job.video_url is not None
+    )
     seed = payload.get("seed")
     return {
         "run_id": rid,

@@ -1,0 +1,27 @@
+"""Sync entry points over the async core (the same pattern as seedance_nb.sweep's wrappers)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+
+def run_with_client(client: Any, body: Callable[[Any], Any]) -> Any:
+    """Run ``body(client)`` to completion (a fresh loop, or a worker thread inside Jupyter) and close
+    the client's connections for that loop afterwards."""
+    from .._sync import run_sync
+
+    async def main() -> Any:
+        nonlocal client
+        if client is None:
+            from ..connect import connect
+
+            client = connect(quiet=True)
+        try:
+            return await body(client)
+        finally:
+            with contextlib.suppress(RuntimeError):
+                await client.aclose()
+
+    return run_sync(main())
