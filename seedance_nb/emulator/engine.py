@@ -10,6 +10,7 @@ import asyncio
 import base64
 import binascii
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -86,6 +87,11 @@ class EmulatorConfig:
         return out
 
 
+@dataclass(frozen=True)
+class _Blob:
+    digest: str
+
+
 @dataclass
 class Job:
     id: str
@@ -108,6 +114,7 @@ class Job:
     inference_time: float | None = None
     task: asyncio.Task | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    history_input: Any = None
 
     def log(self, message: str, level: str = "INFO") -> None:
         self.logs.append(
@@ -139,6 +146,8 @@ class Engine:
         self.files: dict[str, tuple[Path, str]] = {}
         #: Every request ever submitted (fal's request history outlives the queue's result retention).
         self.history: list[Job] = []
+        #: Data URIs of historical inputs, once per distinct value (a sweep's shared image is kept once).
+        self._history_blobs: dict[str, str] = {}
         self.stats: Counter[str] = Counter()
         self.routes: Counter[str] = Counter()
         self.billed_seconds = 0.0
@@ -191,6 +200,7 @@ class Engine:
         if start_timeout is not None:
             job.deadline = time.monotonic() + start_timeout
         self.jobs[job.id] = job
+        job.history_input = self._keep_for_history(payload)
         self.history.append(job)
         self.waiting.append(job)
         self.waiting.sort(key=lambda j: (j.priority == "low", j.submitted_at))
@@ -233,10 +243,28 @@ class Engine:
                 else None,
             }
             if payloads:
-                item["json_input"] = job.payload
+                item["json_input"] = self._history_payload(job.history_input)
                 item["json_output"] = job.body if job.state == "COMPLETED" else None
             items.append(item)
         return items
+
+    def _keep_for_history(self, payload: Any) -> Any:
+        """The input as history will report it; the job's own payload is dropped while it renders."""
+        if not isinstance(payload, dict):
+            return payload
+        kept = {}
+        for name, value in payload.items():
+            if isinstance(value, str) and value.startswith("data:") and len(value) > 1024:
+                digest = hashlib.sha256(value.encode()).hexdigest()
+                self._history_blobs.setdefault(digest, value)
+                value = _Blob(digest)
+            kept[name] = value
+        return kept
+
+    def _history_payload(self, kept: Any) -> Any:
+        if not isinstance(kept, dict):
+            return kept
+        return {k: self._history_blobs[v.digest] if isinstance(v, _Blob) else v for k, v in kept.items()}
 
     def position(self, job: Job) -> int:
         try:
