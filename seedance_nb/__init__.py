@@ -10,6 +10,7 @@
 See README.md for the tour and ``docs/contracts.md`` for how the layers fit.
 """
 
+from .catalog import catalog, recover, search, set_budget, spend
 from .client import AsyncClient, Completed, InProgress, Queued, RequestHandle
 from .connect import connect
 from .display import LargeOutputWarning, compare, grid, show
@@ -84,6 +85,7 @@ __all__ = [
     "VideoOutput",
     "WaitTimeout",
     "__version__",
+    "catalog",
     "compare",
     "connect",
     "estimate_cost",
@@ -92,9 +94,13 @@ __all__ = [
     "grid",
     "load_sweep",
     "output_size",
+    "recover",
     "report",
     "run_sweep",
     "run_sweep_async",
+    "search",
+    "set_budget",
     "show",
+    "spend",
     "start_sweep",
 ]

@@ -334,8 +334,8 @@ def test_recover_downloads_paid_requests_that_no_journal_holds(tmp_path, png_pat
 
     urls = {"queue_url": tiny.queue_url, "rest_url": tiny.rest_url, "cdn_url": tiny.cdn_url, "api_url": tiny.api_url}
     root = tmp_path / "sweeps"
+    since = time.time() - 0.01  # the session emulator's history also holds earlier tests' requests
     journalled = _run(root, "kept", png_path, AsyncClient(**urls), prompts=["a journalled crane shot"])
-    since = time.time() - 60
     script = f"""
         import asyncio
         from seedance_nb.client import AsyncClient

@@ -33,7 +33,7 @@ from typing import Any
 from ..errors import SeedanceError
 from ..runs import Journal, cache_key
 from ..schema import DEFAULT_ENDPOINT, VideoInput
-from . import Catalog, _epoch, open_catalog
+from ._core import Catalog, _epoch, open_catalog
 
 __all__ = ["ExpiringMediaWarning", "Recovery", "recover", "recover_async"]
 
@@ -294,4 +294,3 @@ async def _to_thread(fn: Any, *args: Any) -> Any:
     import asyncio
 
     return await asyncio.to_thread(fn, *args)
-
