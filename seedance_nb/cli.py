@@ -161,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("run_dir", help="the sweep's run folder")
     rep.add_argument("--out", default=None, help="report path (default RUN_DIR/report.html)")
     rep.add_argument("--embed", action="store_true", help="embed the videos (one portable file)")
+    from .catalog.cli import add_subcommands as add_catalog_subcommands  # catalog, recover (seedance_nb.catalog)
+
+    add_catalog_subcommands(sub)
     emu = sub.add_parser("emulator", help="run the fal-compatible emulator", add_help=False)
     emu.add_argument("rest", nargs=argparse.REMAINDER)
     args, extra = parser.parse_known_args(argv)
@@ -175,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
             return _demo(args)
         if args.command == "sweep":
             return _sweep(args, sweep)
+        if args.command in ("catalog", "recover"):
+            from .catalog.cli import run as run_catalog
+
+            return run_catalog(args)
         return _report(args)
     except SeedanceError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -375,3 +375,21 @@ def test_recover_downloads_paid_requests_that_no_journal_holds(tmp_path, png_pat
         again = recover(since=since, client=AsyncClient(**urls), catalog=cat)
         assert again.recovered == [] and again.requests.in_journal.sum() == 3
     assert asyncio  # imported for the script's sake only
+
+
+def test_cli_searches_reports_spend_sets_budgets_and_rebuilds(two_runs, tmp_path, capsys):
+    from seedance_nb.cli import main
+
+    root, a, b = two_runs
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    base = ["catalog", "--root", str(root), "--url", url]
+    assert main([*base, "search", "lighthouse", "--rating-min", "4"]) == 0
+    out = capsys.readouterr().out
+    assert PROMPTS[0] in out and PROMPTS[1] not in out
+    assert main([*base, "spend", "--by", "sweep"]) == 0
+    out = capsys.readouterr().out
+    assert "alpha" in out and "beta" in out and "estimate" in out
+    assert main([*base, "budget", "12.5", "--per", "month"]) == 0
+    assert "month cap    $12.50" in capsys.readouterr().out
+    assert main([*base, "rebuild"]) == 0
+    assert "re-indexed 5 job(s)" in capsys.readouterr().out
