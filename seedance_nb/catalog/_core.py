@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
+import gc
 import json
 import logging
 import math
@@ -79,6 +81,12 @@ COLUMNS = [
     "at",
 ]
 _TIME_COLUMNS = ("submitted_at", "started_at", "completed_at", "planned_at", "at")
+#: Columns that are the same for every job of a run (read from catalog_runs).
+_RUN_COLUMNS = ("run_name", "run_dir", "host", "user", "backend", "endpoint")
+_JOB_COLUMNS = [c for c in COLUMNS if c not in _RUN_COLUMNS]
+_FLOAT_COLUMNS = frozenset({"queue_seconds", "generation_seconds", "fps", "video_seconds", "est_cost_usd", "cost_usd"})
+_INT_COLUMNS = frozenset({"job", "take", "seed", "output_seed", "rating", "file_size", "width", "height", "votes"})
+_BOOL_COLUMNS = frozenset({"generate_audio", "has_audio", "billed"})
 _PERIODS = ("day", "month")
 #: A reservation (the estimate of a sweep that is running) counts against the cap until released or this old.
 RESERVATION_TTL = 12 * 3600.0
@@ -248,27 +256,18 @@ class Catalog:
     # ------------------------------------------------------------------ queries
 
     def _frame(self, where: list[Any], params: dict[str, Any], order: str, limit: int | None) -> Any:
-        import pandas as pd
-
-        columns = ", ".join(f'"{c}"' for c in COLUMNS)
+        # The run's own columns are read once per run (catalog_runs), not once per job: fewer objects to build.
+        columns = ", ".join(f'"{c}"' for c in _JOB_COLUMNS)
         sql = f"SELECT {columns} FROM catalog_jobs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        with _store.reading(self.engine) as conn:
-            rows = conn.execute(sa.text(sql), params).all()
-        df = pd.DataFrame.from_records(rows, columns=COLUMNS)
-        for name in _TIME_COLUMNS:
-            # microseconds, like datetime.fromtimestamp (the sweep DataFrame's), not float nanoseconds
-            seconds = pd.to_numeric(df[name], errors="coerce")
-            df[name] = pd.to_datetime((seconds * 1e6).round(), unit="us", utc=True)
-        for name in ("generate_audio", "has_audio", "billed"):
-            df[name] = df[name].astype(object).where(df[name].notna(), None)
-            df[name] = df[name].map(lambda v: None if v is None else bool(v))
-        for name in ("seed", "output_seed", "rating", "file_size", "width", "height"):
-            df[name] = pd.array(df[name].astype(object).where(df[name].notna(), None), dtype="Int64")
+        with _store.reading(self.engine) as conn, _no_gc():
+            rows = _fetch(conn, sql, params)
+            run_rows = _fetch(conn, f"SELECT run_id, {', '.join(_RUN_COLUMNS)} FROM catalog_runs", {})
+            df = _build(rows, {r[0]: r[1:] for r in run_rows})
         df.attrs["catalog"] = repr(self)
         return df
 
@@ -677,6 +676,63 @@ class Catalog:
         out = df[no_copy & has_url & soon].copy()
         out["expires_at"] = expires[out.index]
         return out
+
+
+def _fetch(conn: Any, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Plain tuples through the DBAPI cursor of ``conn``'s transaction (no SQLAlchemy Row objects)."""
+    statement = sa.text(sql).bindparams(**params) if params else sa.text(sql)
+    compiled = statement.compile(dialect=conn.dialect)
+    if compiled.positional:
+        args: Any = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    else:
+        args = compiled.params
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(compiled.string, args)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+@contextlib.contextmanager
+def _no_gc() -> Any:
+    """Build a large frame without the cyclic GC re-scanning the million young objects it creates."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(rows: list[tuple[Any, ...]], run_values: Mapping[str, tuple[Any, ...]]) -> Any:
+    """The catalog DataFrame, column by column from plain tuples (~5x faster than ``DataFrame.from_records``
+    over SQLAlchemy rows): floats and times as numpy, nullable integers as ``Int64``, booleans with None."""
+    import numpy as np
+    import pandas as pd
+
+    data = dict(zip(_JOB_COLUMNS, zip(*rows, strict=True) if rows else [()] * len(_JOB_COLUMNS), strict=True))
+    run_ids = data["run_id"]
+    for index, name in enumerate(_RUN_COLUMNS):
+        per_run = {rid: values[index] for rid, values in run_values.items()}
+        data[name] = [per_run.get(rid) for rid in run_ids]
+    out: dict[str, Any] = {}
+    for name in COLUMNS:
+        values = data[name]
+        if name in _TIME_COLUMNS:
+            # microseconds, like datetime.fromtimestamp (the sweep DataFrame's), not float nanoseconds
+            seconds = np.array(values, dtype=float)
+            out[name] = pd.to_datetime(np.round(seconds * 1e6), unit="us", utc=True).array
+        elif name in _FLOAT_COLUMNS:
+            out[name] = np.array(values, dtype=float)
+        elif name in _INT_COLUMNS:
+            out[name] = pd.array(values, dtype="Int64")
+        else:
+            column = np.empty(len(values), dtype=object)  # never inferred: strings stay str, None stays None
+            column[:] = [None if v is None else bool(v) for v in values] if name in _BOOL_COLUMNS else values
+            out[name] = column
+    return pd.DataFrame(out)
 
 
 def pd_timedelta(days: float) -> Any:

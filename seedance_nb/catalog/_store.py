@@ -98,6 +98,8 @@ jobs = sa.Table(
     sa.Column("votes", sa.Integer),
     sa.Column("metrics", sa.Text),
     sa.UniqueConstraint("run_id", "job", name="uq_catalog_jobs_run_job"),
+    # catalog() reads every row in this order: the index spares it a sort of the whole table
+    sa.Index("ix_catalog_jobs_order", "planned_at", "run_id", "job"),
 )
 
 claims = sa.Table(
