@@ -311,6 +311,7 @@ class Sweep:
         self._image_uses: Counter[str] = Counter()
         self._listeners: list[Callable[[Sweep, Job], Any]] = []
         self._cancelled = False
+        self._hooks: Any = None  # catalog hooks already holding this run's reservation (run_sweep_async)
 
     # ------------------------------------------------------------------ construction
 
@@ -469,6 +470,7 @@ class Sweep:
         on_update: Callable[[Sweep, Job], Any] | None = None,
         force: bool = False,
         progress: bool | None = None,
+        catalog: Any = None,
     ) -> Sweep:
         """Run every unfinished job; re-attach to submitted ones by request id."""
         if concurrency < 1:
@@ -476,6 +478,26 @@ class Sweep:
         _check_budget(
             sum(not j.done for j in self.jobs), self.estimate_usd(high=True), self.estimate_usd(high=False), budget_usd
         )
+        # The catalog (seedance_nb.catalog.runner): the cap across sweeps, the team cache, one submission per request.
+        hooks, self._hooks = self._hooks or _catalog_hooks(self.run_dir, catalog), None
+        if hooks is not None and hooks.reservation is None:
+            await hooks.before_run(self.estimate_usd(high=True), label=self.name)
+        try:
+            return await self._run(client, concurrency, download, on_update, force, progress, hooks)
+        finally:
+            if hooks is not None:
+                await asyncio.shield(hooks.after_run())
+
+    async def _run(
+        self,
+        client: AsyncClient | None,
+        concurrency: int,
+        download: bool,
+        on_update: Callable[[Sweep, Job], Any] | None,
+        force: bool,
+        progress: bool | None,
+        hooks: Any,
+    ) -> Sweep:
         if client is None:
             from .connect import connect
 
@@ -497,7 +519,9 @@ class Sweep:
         # One slot per remote request; downloads have their own slots, so a slot's next job is
         # submitted while the last one's video is still downloading and being probed.
         slots = (asyncio.Semaphore(concurrency), asyncio.Semaphore(concurrency))
-        tasks = [asyncio.ensure_future(self._run_job(job, client, slots, cache, download, force)) for job in pending]
+        tasks = [
+            asyncio.ensure_future(self._run_job(job, client, slots, cache, download, force, hooks)) for job in pending
+        ]
         try:
             await asyncio.gather(*tasks)
         except (asyncio.CancelledError, KeyboardInterrupt):
@@ -530,9 +554,17 @@ class Sweep:
         cache: CacheIndex,
         download: bool,
         force: bool,
+        hooks: Any = None,
     ) -> None:
         if job.request_id is None and not force:
             hit = cache.lookup(job.key)
+            if hit is None and hooks is not None:  # completed by anyone sharing the catalog
+                remote = await hooks.lookup(job.key)
+                if remote is not None:
+                    stem = self.run_dir / "videos" / f"{job.job:03d}-{job.key[:8]}"
+                    hit = await hooks.fetch(
+                        client, remote, stem.with_suffix(".mp4"), self.run_dir / "posters" / f"{stem.name}.jpg"
+                    )
             if hit is not None:
                 await self._arecord(
                     job,
@@ -561,6 +593,7 @@ class Sweep:
                 self._record(job, "cancelled", error="cancelled before it was submitted")
                 return
             handle = None
+            mine = True  # False: following a request another process submitted (never cancel it for them)
             try:
                 if job.status == "downloading" and job.video_url:
                     release()
@@ -576,7 +609,10 @@ class Sweep:
                         )
                     payload = await self._payload(job, client)
                     await self._arecord(job, "submitting")
-                    handle = await client.submit(payload, endpoint=self.endpoint)
+                    if hooks is not None:
+                        handle, mine = await hooks.submit(client, job.key, payload, self.endpoint)
+                    else:
+                        handle = await client.submit(payload, endpoint=self.endpoint)
                     await self._arecord(job, "submitted", request_id=handle.request_id)
                 else:
                     handle = client.handle(job.request_id, endpoint=self.endpoint)
@@ -584,6 +620,8 @@ class Sweep:
                 async with contextlib.aclosing(handle.events()) as events:
                     await self._follow(job, events, release)
                 output = await handle.result()
+                if hooks is not None:
+                    await hooks.completed(job.key, output.to_json())
                 await self._arecord(job, "result", output=output.to_json(), completed_at=now())
                 # The request is finished and paid for: nothing remote left to cancel, slot free.
                 handle = None
@@ -591,7 +629,7 @@ class Sweep:
                 async with download_slots:
                     await self._download(job, client, cache, download)
             except asyncio.CancelledError:
-                if handle is not None:
+                if handle is not None and mine:
                     remote = asyncio.ensure_future(handle.cancel())
                     try:
                         await asyncio.shield(remote)
@@ -637,6 +675,8 @@ class Sweep:
                     )
             finally:
                 self._handles.pop(job.job, None)
+                if hooks is not None and job.status in ("failed", "cancelled"):
+                    await asyncio.shield(hooks.failed(job.key))  # anyone may submit it again
         finally:
             release()
 
@@ -789,6 +829,13 @@ class Sweep:
         return await self.run(client, **run_kwargs)
 
 
+def _catalog_hooks(run_dir: Path, catalog: Any) -> Any:
+    """The catalog's hooks for this run, or None (see seedance_nb.catalog.runner.RunHooks.for_run)."""
+    from .catalog.runner import RunHooks
+
+    return RunHooks.for_run(run_dir, catalog)
+
+
 def _check_budget(jobs: int, high_usd: float, usd: float, budget_usd: float | None) -> None:
     """Refuse (sending nothing) when the high end of the estimate is over the budget."""
     if budget_usd is not None and high_usd > budget_usd + 1e-9:
@@ -905,11 +952,22 @@ async def run_sweep_async(
     on_update: Callable[[Sweep, Job], Any] | None = None,
     force: bool = False,
     progress: bool | None = None,
+    catalog: Any = None,
 ) -> Sweep:
     """Run a grid and return its :class:`Sweep` (await this in a notebook cell)."""
     estimate = grid.estimate()
     _check_budget(estimate.jobs, estimate.high_usd, estimate.usd, budget_usd)
-    sweep = Sweep.create(grid, run_dir, name=name)
+    run_dir = Path(run_dir) if run_dir else _default_run_dir(name)
+    hooks = _catalog_hooks(run_dir, catalog)
+    if hooks is not None:  # refused by the catalog's cap before the run folder exists
+        await hooks.before_run(estimate.high_usd, label=name or run_dir.name)
+    try:
+        sweep = Sweep.create(grid, run_dir, name=name)
+    except BaseException:
+        if hooks is not None:
+            await hooks.after_run()
+        raise
+    sweep._hooks = hooks
     try:
         await sweep.run(
             client,

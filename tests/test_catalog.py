@@ -393,3 +393,67 @@ def test_cli_searches_reports_spend_sets_budgets_and_rebuilds(two_runs, tmp_path
     assert "month cap    $12.50" in capsys.readouterr().out
     assert main([*base, "rebuild"]) == 0
     assert "re-indexed 5 job(s)" in capsys.readouterr().out
+
+
+def test_two_processes_running_the_same_sweep_submit_each_request_once(catalog_url, tmp_path, png_path, tiny):
+    """run_sweep in two processes (each its own sweeps root, one catalog database: two machines of a team)
+    at the same moment: the emulator sees each request submitted once, and both run folders get every video."""
+    tiny.configure(queue_latency=0.3)
+    start = time.time() + 2.5
+    script = f"""
+        import json, sys, time
+        import seedance_nb as sd
+        from seedance_nb.catalog import Catalog
+        from seedance_nb.client import AsyncClient
+
+        root = sys.argv[1]
+        grid = sd.Grid(image={str(png_path)!r}, prompt=["orbit", "pan"], seed=[1, 2], resolution="480p", duration=4)
+        client = AsyncClient(queue_url={tiny.queue_url!r}, rest_url={tiny.rest_url!r}, cdn_url={tiny.cdn_url!r})
+        with Catalog({catalog_url!r}, root=root) as cat:
+            time.sleep(max(0.0, {start!r} - time.time()))
+            sweep = sd.run_sweep(grid, client=client, run_dir=root + "/same", catalog=cat, progress=False)
+        print(json.dumps([[j.status, j.request_id, j.path] for j in sweep.jobs]))
+    """
+    procs = [_python(script.replace("sys.argv[1]", repr(str(tmp_path / f"machine{i}")))) for i in range(2)]
+    first, second = (json.loads(o) for o in _outputs(procs))
+    assert tiny.stats()["submissions"] == 4
+    for jobs, machine in ((first, "machine0"), (second, "machine1")):
+        assert {status for status, _, _ in jobs} <= {"completed", "cached"}, jobs
+        for _, _, path in jobs:
+            assert (tmp_path / machine / "same" / path).is_file()
+    for mine, theirs in zip(first, second, strict=True):
+        if mine[0] == theirs[0] == "completed":  # one submitted it, the other followed the same request
+            assert mine[1] == theirs[1]
+    assert len({rid for status, rid, _ in first + second if status == "completed"}) == 4
+
+
+def test_a_team_member_is_served_from_the_catalog_without_paying_again(catalog_url, tmp_path, png_path, tiny, client):
+    grid = dict(image=png_path, prompt=["a crane shot"], seed=[1, 2], resolution="480p", duration=4)
+    with Catalog(catalog_url, root=tmp_path / "alice") as alice:
+        first = sd.run_sweep(sd.Grid(**grid), client=client, run_dir=tmp_path / "alice" / "s", catalog=alice)
+    assert tiny.stats()["submissions"] == 2
+    for video in (tmp_path / "alice" / "s" / "videos").iterdir():
+        video.unlink()  # only fal's URL is left: bob's runner downloads from it
+    with Catalog(catalog_url, root=tmp_path / "bob") as bob:
+        second = sd.run_sweep(sd.Grid(**grid), client=client, run_dir=tmp_path / "bob" / "s", catalog=bob)
+        assert bob.spend("sweep").videos.sum() == 2  # paid once, cached copies cost nothing
+    assert tiny.stats()["submissions"] == 2
+    assert [j.status for j in second.jobs] == ["cached", "cached"]
+    for job, original in zip(second.jobs, first.jobs, strict=True):
+        assert Path(job.path).is_file() and Path(job.path).is_relative_to(tmp_path / "bob")
+        assert job.video_url == original.video_url
+
+
+def test_run_sweep_is_refused_by_the_catalogs_cap_before_anything_exists(catalog_url, tmp_path, png_path, tiny, client):
+    with Catalog(catalog_url, root=tmp_path) as cat:
+        cat.set_budget(0.10, per="month")
+        grid = sd.Grid(image=png_path, prompt=["a crane shot"], resolution="480p", duration=4)
+        with pytest.raises(BudgetExceeded, match=r"month budget of \$0.10") as err:
+            sd.run_sweep(grid, client=client, run_dir=tmp_path / "refused", catalog=cat)
+        assert "Nothing was sent" in str(err.value)
+        assert not (tmp_path / "refused").exists() and tiny.stats()["submissions"] == 0
+        cat.set_budget(1.0, per="month")
+        done = sd.run_sweep(grid, client=client, run_dir=tmp_path / "allowed", catalog=cat, progress=False)
+        assert done.jobs[0].status == "completed"
+        assert cat.spent("month")["reserved_usd"] == 0  # released when the sweep ended; its job counts instead
+        assert cat.spent("month")["estimated_usd"] == pytest.approx(done.jobs[0].est_cost_usd)

@@ -559,9 +559,18 @@ class Catalog:
                 .values(state="completed", output=json.dumps(dict(output), default=str), updated_at=time.time())
             )
 
-    def release(self, key: str) -> None:
-        """Give a claim back (the submit failed before fal took it): the next caller may submit."""
-        self._update_claim(key, state="released", request_id=None)
+    def release(self, key: str, *, force: bool = False) -> None:
+        """Give a claim back (the submit failed before fal took it): the next caller may submit.
+        ``force`` releases another owner's claim too (its request failed: retrying is everyone's right)."""
+        if not force:
+            self._update_claim(key, state="released", request_id=None)
+            return
+        with _store.writing(self.engine) as conn:
+            conn.execute(
+                sa.update(claims)
+                .where(claims.c.key == key, claims.c.state != "completed")
+                .values(state="released", request_id=None, updated_at=time.time())
+            )
 
     def lookup(self, key: str) -> dict[str, Any] | None:
         """A finished video for cache key ``key`` from anyone's runs: a local file when one exists

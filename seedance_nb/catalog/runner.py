@@ -1,0 +1,95 @@
+"""What the sweep runner asks the catalog: the cap before a run, the team cache, one submission per request.
+
+The runner (:mod:`seedance_nb.sweep`) holds one :class:`RunHooks` per run, or None when no catalog applies
+(a run folder outside the sweeps root, with no ``SEEDANCE_CATALOG_URL`` and no ``catalog=`` given), and
+calls it at six points::
+
+    hooks = RunHooks.for_run(run_dir, catalog)           # None: the runner behaves as without a catalog
+    await hooks.before_run(estimate_high_usd, label)     # BudgetExceeded (nothing sent) or a reservation
+    hit = await hooks.lookup(key)                        # a video completed by anyone sharing the catalog
+    info = await hooks.fetch(client, hit, video, poster) # copy it (or download it from fal's URL) here
+    handle, mine = await hooks.submit(client, key, payload, endpoint)  # submit once across processes
+    await hooks.completed(key, output) / hooks.failed(key)
+    await hooks.after_run()                              # index the run, release the reservation
+
+Every call runs the (blocking) database work in a worker thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ._core import Catalog, _root, open_catalog
+
+__all__ = ["RunHooks"]
+
+
+class RunHooks:
+    def __init__(self, catalog: Catalog, run_dir: Path) -> None:
+        self.catalog = catalog
+        self.run_dir = Path(run_dir)
+        self.reservation: int | None = None
+
+    @classmethod
+    def for_run(cls, run_dir: str | os.PathLike[str], catalog: Catalog | bool | None = None) -> RunHooks | None:
+        """The hooks for a run folder: with ``catalog`` (a :class:`Catalog`, or True for the default one),
+        or when ``SEEDANCE_CATALOG_URL`` is set, or when the run folder is under the sweeps root."""
+        if catalog is False:
+            return None
+        if isinstance(catalog, Catalog):
+            return cls(catalog, Path(run_dir))
+        resolved = Path(run_dir).resolve()
+        if catalog is True or os.environ.get("SEEDANCE_CATALOG_URL") or resolved.is_relative_to(_root(None)):
+            return cls(open_catalog(), resolved)
+        return None
+
+    async def before_run(self, estimate_usd: float, label: str | None = None) -> None:
+        self.reservation = await asyncio.to_thread(self.catalog.check_cap, estimate_usd, label=label)
+
+    async def after_run(self) -> None:
+        try:
+            if (self.run_dir / "journal.jsonl").exists():
+                await asyncio.to_thread(self.catalog.index_run, self.run_dir)
+        finally:
+            reservation, self.reservation = self.reservation, None
+            await asyncio.to_thread(self.catalog.release_reservation, reservation)
+
+    async def lookup(self, key: str) -> dict[str, Any] | None:
+        return await asyncio.to_thread(self.catalog.lookup, key)
+
+    async def fetch(self, client: Any, hit: dict[str, Any], video: Path, poster: Path) -> dict[str, Any] | None:
+        """Put the catalogued video into this run folder (a copy of a local file, else a download from fal's
+        URL while it lives). Returns the hit with ``path``/``poster``/``info`` of the copy, or None when the
+        video cannot be had any more (the runner then submits as usual)."""
+        from ..errors import SeedanceError
+        from ..media import poster as make_poster
+        from ..media import probe
+
+        video.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if hit.get("local") and hit.get("path"):
+                await asyncio.to_thread(shutil.copyfile, hit["path"], video)
+            elif hit.get("video_url"):
+                await client.download(hit["video_url"], video, expected_size=(hit.get("info") or {}).get("size_bytes"))
+            else:
+                return None
+            info = await asyncio.to_thread(probe, video)
+            await asyncio.to_thread(make_poster, video, poster)
+        except (OSError, SeedanceError):
+            video.unlink(missing_ok=True)
+            return None
+        return {**hit, "path": str(video), "poster": str(poster), "info": info.to_json()}
+
+    async def submit(self, client: Any, key: str, payload: Any, endpoint: str) -> tuple[Any, bool]:
+        return await self.catalog.submit_once(client, key, payload, endpoint=endpoint)
+
+    async def completed(self, key: str, output: dict[str, Any]) -> None:
+        await asyncio.to_thread(self.catalog.claim_completed, key, output)
+
+    async def failed(self, key: str) -> None:
+        """The request failed or was cancelled: the next run (anyone's) may submit it again."""
+        await asyncio.to_thread(self.catalog.release, key, force=True)
