@@ -294,6 +294,11 @@ def test_claims_are_insert_once_and_released_claims_can_be_taken(catalog_url, tm
         two.claim_submitted("k" * 64, "req-1")
         assert one.claim("k" * 64) is False and one.claim_state("k" * 64)["request_id"] == "req-1"
         assert "req-1" in one.known_request_ids()
+        one.release("k" * 64, force=True)  # the request failed: anyone may submit it again
+        assert one.claim("k" * 64) is True
+        one._update_claim("k" * 64, state="unknown")  # a submit that may have reached fal
+        two.release("k" * 64, force=True)
+        assert two.claim("k" * 64) is False and two.claim_state("k" * 64)["state"] == "unknown"
 
 
 def test_bad_search_input_names_the_field(catalog_url, tmp_path):
@@ -457,3 +462,28 @@ def test_run_sweep_is_refused_by_the_catalogs_cap_before_anything_exists(catalog
         assert done.jobs[0].status == "completed"
         assert cat.spent("month")["reserved_usd"] == 0  # released when the sweep ended; its job counts instead
         assert cat.spent("month")["estimated_usd"] == pytest.approx(done.jobs[0].est_cost_usd)
+
+
+def test_recover_warns_about_fal_urls_about_to_expire_without_a_local_copy(tmp_path, tiny):
+    from seedance_nb.catalog.recover import ExpiringMediaWarning, recover
+    from seedance_nb.client import AsyncClient
+
+    root = tmp_path / "sweeps"
+    old = time.time() - 6.5 * 86400  # fal keeps media about 7 days
+    run = root / "last-week"
+    run.mkdir(parents=True)
+    _append(
+        run,
+        {"event": "sweep", "at": old, "name": "last-week", "endpoint": sd.DEFAULT_ENDPOINT},
+        {"event": "planned", "at": old, "job": 0, "take": 1, "key": "a" * 64,
+         "payload": {"prompt": "an old orbit", "image_url": "https://example.invalid/x.png"}, "est_cost_usd": 0.5},
+        {"event": "submitted", "at": old, "job": 0, "request_id": "old-1"},
+        {"event": "result", "at": old + 60, "job": 0, "completed_at": old + 60,
+         "output": {"video": {"url": "https://v3.fal.media/files/old-1.mp4"}, "seed": 1}},
+    )  # fmt: skip
+    urls = {"queue_url": tiny.queue_url, "rest_url": tiny.rest_url, "cdn_url": tiny.cdn_url, "api_url": tiny.api_url}
+    with Catalog(f"sqlite:///{tmp_path / 'c.sqlite'}", root=root) as cat:
+        with pytest.warns(ExpiringMediaWarning, match="1 catalogued video"):
+            found = recover(since=time.time(), client=AsyncClient(**urls), catalog=cat)
+        assert list(found.expiring.request_id) == ["old-1"]
+        assert found.expiring.billed.tolist() == [True]  # paid, never downloaded: at risk

@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..errors import BudgetExceeded, ConfigurationError, InputError, Problem
+from ..errors import AmbiguousSubmit, APIError, BudgetExceeded, ConfigurationError, InputError, Problem
 from . import _store
 from ._index import find_runs, read_run, run_id, this_host, this_user
 from ._store import claims, jobs, locks, reservations, runs
@@ -561,14 +561,19 @@ class Catalog:
 
     def release(self, key: str, *, force: bool = False) -> None:
         """Give a claim back (the submit failed before fal took it): the next caller may submit.
-        ``force`` releases another owner's claim too (its request failed: retrying is everyone's right)."""
+        ``force`` also releases another owner's submitted claim (its request failed or was cancelled:
+        retrying is anyone's right); never a completed one, nor one whose submit is ``unknown``."""
         if not force:
             self._update_claim(key, state="released", request_id=None)
             return
         with _store.writing(self.engine) as conn:
             conn.execute(
                 sa.update(claims)
-                .where(claims.c.key == key, claims.c.state != "completed")
+                .where(
+                    claims.c.key == key,
+                    sa.or_(claims.c.owner == self.owner, claims.c.state == "submitted"),
+                    claims.c.state.not_in(("completed", "unknown")),
+                )
                 .values(state="released", request_id=None, updated_at=time.time())
             )
 
@@ -649,6 +654,11 @@ class Catalog:
             if await asyncio.to_thread(self.claim, key, endpoint=endpoint):
                 try:
                     handle = await client.submit(payload, endpoint=endpoint, **submit_kw)
+                except AmbiguousSubmit:
+                    # fal may have queued it: nobody else may submit until the owner settles it through
+                    # fal's request history (claim_submitted) or finds it was not queued (release).
+                    await asyncio.to_thread(self._update_claim, key, state="unknown")
+                    raise
                 except BaseException:
                     await asyncio.to_thread(self.release, key)
                     raise
@@ -659,8 +669,11 @@ class Catalog:
                 logger.info("request %s is already submitted by %s; following it", key[:8], state.get("owner"))
                 return client.handle(state["request_id"], endpoint=endpoint), False
             if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"another process claimed request {key[:8]} {wait_seconds:.0f} s ago and never submitted it"
+                owner = (state or {}).get("owner")
+                raise APIError(
+                    f"request {key[:8]} was claimed by {owner} {wait_seconds:.0f} s ago and is still not known to be "
+                    f"submitted ({(state or {}).get('state')}); nothing was sent, so it cannot be paid twice. Run "
+                    "the owner's sweep again (resume settles it) or sd.recover(), then retry this job."
                 )
             await asyncio.sleep(0.1)
 
