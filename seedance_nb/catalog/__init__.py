@@ -17,8 +17,8 @@ changed since the last one, by size and mtime). It lives in one SQLite file at t
 one schema and one code path; the schema version is kept in the catalog and upgraded on open.
 
 Dependencies, and why: SQLAlchemy (a well-kept SQL layer over SQLite and PostgreSQL, so the same
-queries and tests run on both) and psycopg 3 (PostgreSQL's maintained Python driver; the binary
-wheel needs no system libpq).
+queries and tests run on both) and, for a team catalog only, psycopg 3 (PostgreSQL's maintained Python
+driver; the binary wheel needs no system libpq): ``pip install 'seedance-nb[postgres]'``.
 
 What it gives the runner (:mod:`seedance_nb.sweep`), all checked in the database, never in memory,
 so they hold across processes and machines sharing one catalog:

@@ -213,9 +213,9 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql"):
         try:
             import psycopg  # noqa: F401
-        except ImportError as exc:  # pragma: no cover - psycopg is a dependency
+        except ImportError as exc:  # the "postgres" extra is not installed
             raise ConfigurationError(
-                "SEEDANCE_CATALOG_URL points at PostgreSQL but psycopg is not installed: pip install 'psycopg[binary]'"
+                "SEEDANCE_CATALOG_URL points at PostgreSQL but psycopg is not installed: pip install 'seedance-nb[postgres]'"
             ) from exc
         return sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
     raise ConfigurationError(
