@@ -215,7 +215,8 @@ def make_engine(url: str) -> Engine:
             import psycopg  # noqa: F401
         except ImportError as exc:  # the "postgres" extra is not installed
             raise ConfigurationError(
-                "SEEDANCE_CATALOG_URL points at PostgreSQL but psycopg is not installed: pip install 'seedance-nb[postgres]'"
+                "SEEDANCE_CATALOG_URL points at PostgreSQL but psycopg is not installed: "
+                "pip install 'seedance-nb[postgres]'"
             ) from exc
         return sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
     raise ConfigurationError(
