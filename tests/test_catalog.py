@@ -299,6 +299,17 @@ def test_claims_are_insert_once_and_released_claims_can_be_taken(catalog_url, tm
         one._update_claim("k" * 64, state="unknown")  # a submit that may have reached fal
         two.release("k" * 64, force=True)
         assert two.claim("k" * 64) is False and two.claim_state("k" * 64)["state"] == "unknown"
+        # A claim never followed by a request id (its process died mid-submit) is taken over once stale.
+        assert one.claim("s" * 64) is True and two.claim("s" * 64) is False
+        import sqlalchemy as sa
+
+        from seedance_nb.catalog import _store
+
+        with one.engine.begin() as conn:
+            conn.execute(
+                sa.update(_store.claims).values(updated_at=time.time() - 3600).where(_store.claims.c.key == "s" * 64)
+            )
+        assert two.claim("s" * 64) is True and two.claim_state("s" * 64)["owner"] == "two"
 
 
 def test_bad_search_input_names_the_field(catalog_url, tmp_path):
