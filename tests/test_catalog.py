@@ -456,7 +456,7 @@ def test_a_team_member_is_served_from_the_catalog_without_paying_again(catalog_u
     assert tiny.stats()["submissions"] == 2
     assert [j.status for j in second.jobs] == ["cached", "cached"]
     for job, original in zip(second.jobs, first.jobs, strict=True):
-        assert Path(job.path).is_file() and Path(job.path).is_relative_to(tmp_path / "bob")
+        assert (second.run_dir / job.path).is_file() and second.run_dir.is_relative_to(tmp_path / "bob")
         assert job.video_url == original.video_url
 
 

@@ -31,7 +31,7 @@ so they hold across processes and machines sharing one catalog:
 - :meth:`Catalog.index_run` after a run (the lazy refresh covers any run that never called it).
 
 Environment: ``SEEDANCE_CATALOG_URL`` (default ``sqlite:///<root>/catalog.sqlite``),
-``SEEDANCE_SWEEPS_DIR`` (the sweeps root, default ``sweeps``), ``SEEDANCE_BUDGET_USD``
+``SEEDANCE_RUNS`` (the sweeps root, where new run folders go; default ``sweeps``), ``SEEDANCE_BUDGET_USD``
 (``20`` = $20 per day, or ``20/day``, ``300/month``, ``20/day,300/month``).
 """
 

@@ -95,7 +95,10 @@ CLAIM_STALE_SECONDS = 300.0
 
 
 def _root(root: str | os.PathLike[str] | None) -> Path:
-    return Path(root or os.environ.get("SEEDANCE_SWEEPS_DIR") or "sweeps").resolve()
+    """The sweeps root: the argument, else where new run folders go (``$SEEDANCE_RUNS``, else ``sweeps``)."""
+    from ..runs import RunFolder
+
+    return Path(root or RunFolder.root()).resolve()
 
 
 def _url(url: str | None, root: Path) -> str:
@@ -526,6 +529,8 @@ class Catalog:
                     sa.or_(
                         claims.c.state == "released",
                         sa.and_(claims.c.state == "claimed", claims.c.updated_at < now - CLAIM_STALE_SECONDS),
+                        # its own claim again: the owner found its ambiguous submit absent from fal's history
+                        sa.and_(claims.c.owner == self.owner, claims.c.state.in_(("claimed", "unknown"))),
                     ),
                 )
                 .values(**values, request_id=None, output=None, claimed_at=now, updated_at=now)

@@ -19,7 +19,7 @@ COMMANDS = ("catalog", "recover")
 
 def add_subcommands(sub: Any) -> None:
     cat = sub.add_parser("catalog", help="search every run's jobs, the spend ledger, budgets, rebuild")
-    cat.add_argument("--root", default=None, help="the sweeps root (default $SEEDANCE_SWEEPS_DIR or sweeps)")
+    cat.add_argument("--root", default=None, help="the sweeps root (default $SEEDANCE_RUNS or sweeps)")
     cat.add_argument("--url", default=None, help="the catalog database (default $SEEDANCE_CATALOG_URL or SQLite)")
     actions = cat.add_subparsers(dest="catalog_command", required=True)
     find = actions.add_parser("search", help="jobs whose prompt has every word given")
@@ -39,7 +39,7 @@ def add_subcommands(sub: Any) -> None:
     actions.add_parser("rebuild", help="re-index every journal under the root")
     rec = sub.add_parser("recover", help="download completed requests from fal's history that no journal holds")
     rec.add_argument("--since", default=None, help="from this date/time (ISO, UTC; default 24 hours ago)")
-    rec.add_argument("--root", default=None, help="the sweeps root (default $SEEDANCE_SWEEPS_DIR or sweeps)")
+    rec.add_argument("--root", default=None, help="the sweeps root (default $SEEDANCE_RUNS or sweeps)")
     rec.add_argument("--url", default=None, help="the catalog database (default $SEEDANCE_CATALOG_URL or SQLite)")
     rec.add_argument("--emulator", action="store_true", help="ask the embedded emulator (tests, demos)")
 

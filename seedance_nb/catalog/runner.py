@@ -9,6 +9,7 @@ calls it at six points::
     hit = await hooks.lookup(key)                        # a video completed by anyone sharing the catalog
     info = await hooks.fetch(client, hit, video, poster) # copy it (or download it from fal's URL) here
     handle, mine = await hooks.submit(client, key, payload, endpoint)  # submit once across processes
+    await hooks.settled(key, request_id)                 # an ambiguous submit found in fal's history
     await hooks.completed(key, output) / hooks.failed(key)
     await hooks.after_run()                              # index the run, release the reservation
 
@@ -86,6 +87,10 @@ class RunHooks:
 
     async def submit(self, client: Any, key: str, payload: Any, endpoint: str) -> tuple[Any, bool]:
         return await self.catalog.submit_once(client, key, payload, endpoint=endpoint)
+
+    async def settled(self, key: str, request_id: str) -> None:
+        """An ambiguous submit was found in fal's history: the claim now names its request id."""
+        await asyncio.to_thread(self.catalog.claim_submitted, key, request_id)
 
     async def completed(self, key: str, output: dict[str, Any]) -> None:
         await asyncio.to_thread(self.catalog.claim_completed, key, output)

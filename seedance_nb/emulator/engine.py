@@ -10,7 +10,6 @@ import asyncio
 import base64
 import binascii
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -51,7 +50,7 @@ class EmulatorConfig:
     fixed_generation_time: float | None = None
     result_ttl: float = 3600.0
     #: When set, requests must carry ``Authorization: Key <api_key>``.
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     fault_seed: int = 0
     rate_429: float = 0.0
     rate_ingress: float = 0.0
@@ -87,11 +86,6 @@ class EmulatorConfig:
         return out
 
 
-@dataclass(frozen=True)
-class _Blob:
-    digest: str
-
-
 @dataclass
 class Job:
     id: str
@@ -113,8 +107,9 @@ class Job:
     error_type: str | None = None
     inference_time: float | None = None
     task: asyncio.Task | None = None
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The input as fal's request history returns it (large strings shared between requests).
     history_input: Any = None
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def log(self, message: str, level: str = "INFO") -> None:
         self.logs.append(
@@ -146,8 +141,7 @@ class Engine:
         self.files: dict[str, tuple[Path, str]] = {}
         #: Every request ever submitted (fal's request history outlives the queue's result retention).
         self.history: list[Job] = []
-        #: Data URIs of historical inputs, once per distinct value (a sweep's shared image is kept once).
-        self._history_blobs: dict[str, str] = {}
+        self._blobs: dict[str, str] = {}
         self.stats: Counter[str] = Counter()
         self.routes: Counter[str] = Counter()
         self.billed_seconds = 0.0
@@ -200,7 +194,7 @@ class Engine:
         if start_timeout is not None:
             job.deadline = time.monotonic() + start_timeout
         self.jobs[job.id] = job
-        job.history_input = self._keep_for_history(payload)
+        job.history_input = self._intern(payload)
         self.history.append(job)
         self.waiting.append(job)
         self.waiting.sort(key=lambda j: (j.priority == "low", j.submitted_at))
@@ -208,6 +202,18 @@ class Engine:
         self._pump()
         self._spawn(self._watch_deadline(job)) if job.deadline else None
         return job
+
+    def _intern(self, payload: Any) -> Any:
+        """``payload`` with every long string (a data URI) replaced by one shared copy: the history keeps
+        each request's input without one copy of the same image per request."""
+        if not isinstance(payload, dict):
+            return payload
+        out = {}
+        for key, value in payload.items():
+            if isinstance(value, str) and len(value) > 1024:
+                value = self._blobs.setdefault(value, value)
+            out[key] = value
+        return out
 
     def requests_by_endpoint(
         self,
@@ -243,28 +249,10 @@ class Engine:
                 else None,
             }
             if payloads:
-                item["json_input"] = self._history_payload(job.history_input)
+                item["json_input"] = job.history_input
                 item["json_output"] = job.body if job.state == "COMPLETED" else None
             items.append(item)
         return items
-
-    def _keep_for_history(self, payload: Any) -> Any:
-        """The input as history will report it; the job's own payload is dropped while it renders."""
-        if not isinstance(payload, dict):
-            return payload
-        kept = {}
-        for name, value in payload.items():
-            if isinstance(value, str) and value.startswith("data:") and len(value) > 1024:
-                digest = hashlib.sha256(value.encode()).hexdigest()
-                self._history_blobs.setdefault(digest, value)
-                value = _Blob(digest)
-            kept[name] = value
-        return kept
-
-    def _history_payload(self, kept: Any) -> Any:
-        if not isinstance(kept, dict):
-            return kept
-        return {k: self._history_blobs[v.digest] if isinstance(v, _Blob) else v for k, v in kept.items()}
 
     def position(self, job: Job) -> int:
         try:
