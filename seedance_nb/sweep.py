@@ -699,9 +699,10 @@ class Sweep:
             progress: a progress bar (default: when no ``on_update`` is given).
             resubmit_unknown: submit again the jobs whose earlier submit may have reached fal but could
                 not be settled through fal's history (this may pay twice; a warning says how much).
-            catalog: a :class:`seedance_nb.catalog.Catalog`, True (the default one) or False (none). By
-                default one applies when ``SEEDANCE_CATALOG_URL`` is set or the run folder is under the
-                sweeps root: the cap across sweeps, the team cache, one submission per request.
+            catalog: a :class:`seedance_nb.catalog.Catalog`, True (the default one) or False (none): the
+                cap across sweeps, the cache through the catalog and one submission per request across
+                processes. By default all of it when ``SEEDANCE_CATALOG_URL`` is set, and the cap (and the
+                index) when the run folder is under the sweeps root.
         """
         _check_concurrency(concurrency)
         if client is None:
@@ -963,7 +964,7 @@ class Sweep:
             sent = payload.to_payload()
             await self._arecord(job, "submitting", digest=field_digests(sent))
             try:
-                if ctx.hooks is not None:  # one submission per request across everyone sharing the catalog
+                if ctx.hooks is not None and not ctx.force:  # one submission per request across the catalog
                     handle, mine = await ctx.hooks.submit(ctx.client, job.key, payload, self.endpoint)
                     if not mine:
                         self._following.add(job.job)

@@ -265,6 +265,9 @@ def test_two_processes_running_the_same_requests_submit_each_once(catalog_url, t
             with Catalog({catalog_url!r}, root=root) as cat:
                 await asyncio.sleep(max(0.0, {start!r} - time.time()))
                 async def one(job):
+                    hit = await asyncio.to_thread(cat.lookup, job.key)  # done already: served, as the runner does
+                    if hit is not None:
+                        return hit["request_id"], False, hit["video_url"]
                     handle, mine = await cat.submit_once(client, job.key, job.input, endpoint=grid.endpoint)
                     output = await handle.wait(timeout=60)
                     if mine:

@@ -92,6 +92,9 @@ _PERIODS = ("day", "month")
 RESERVATION_TTL = 12 * 3600.0
 #: A claim still without a request id after this long belongs to a process that died: it may be taken over.
 CLAIM_STALE_SECONDS = 300.0
+#: fal keeps a queue result for an hour after completion (less for large ones): within this, a request
+#: another process just completed is followed by its id rather than submitted again.
+RESULT_WINDOW_SECONDS = 45 * 60.0
 
 
 def _root(root: str | os.PathLike[str] | None) -> Path:
@@ -464,10 +467,10 @@ class Catalog:
         month's spend over its cap; otherwise reserve the estimate (so a sweep started at the same
         moment elsewhere sees it) and return the reservation id for :meth:`release_reservation`.
         Checked under a row lock in the catalog, so it holds across processes and machines."""
-        self.refresh()
         caps = self.budgets()
         if not caps:
             return None
+        self.refresh()
         now = time.time()
         with _store.writing(self.engine) as conn:
             conn.execute(sa.select(locks.c.name).where(locks.c.name == "budget").with_for_update())
@@ -507,9 +510,10 @@ class Catalog:
 
     # ------------------------------------------------------------------ the team cache
 
-    def claim(self, key: str, *, endpoint: str | None = None) -> bool:
+    def claim(self, key: str, *, endpoint: str | None = None, retake_completed: bool = False) -> bool:
         """Claim the right to submit the request with cache key ``key``: ``True`` for exactly one
-        caller (insert-once), also when the previous claim was released or went stale."""
+        caller (insert-once), also when the previous claim was released or went stale (or, with
+        ``retake_completed``, when it completed: its result is gone and a new request is wanted)."""
         now = time.time()
         values = {"key": key, "state": "claimed", "owner": self.owner, "endpoint": endpoint}
         insert = (
@@ -531,6 +535,7 @@ class Catalog:
                         sa.and_(claims.c.state == "claimed", claims.c.updated_at < now - CLAIM_STALE_SECONDS),
                         # its own claim again: the owner found its ambiguous submit absent from fal's history
                         sa.and_(claims.c.owner == self.owner, claims.c.state.in_(("claimed", "unknown"))),
+                        sa.and_(sa.true() if retake_completed else sa.false(), claims.c.state == "completed"),
                     ),
                 )
                 .values(**values, request_id=None, output=None, claimed_at=now, updated_at=now)
@@ -655,8 +660,9 @@ class Catalog:
         when this call submitted it, ``(handle, False)`` when it follows another process's request (same
         request id, paid once). A claim whose submit fails is released, so a later caller can try."""
         deadline = time.monotonic() + wait_seconds
+        retake = False
         while True:
-            if await asyncio.to_thread(self.claim, key, endpoint=endpoint):
+            if await asyncio.to_thread(self.claim, key, endpoint=endpoint, retake_completed=retake):
                 try:
                     handle = await client.submit(payload, endpoint=endpoint, **submit_kw)
                 except AmbiguousSubmit:
@@ -669,16 +675,20 @@ class Catalog:
                     raise
                 await asyncio.to_thread(self.claim_submitted, key, handle.request_id)
                 return handle, True
-            state = await asyncio.to_thread(self.claim_state, key)
-            if state and state.get("request_id") and state["state"] in ("submitted", "completed"):
+            state = await asyncio.to_thread(self.claim_state, key) or {}
+            if state.get("request_id") and state.get("state") == "submitted":
                 logger.info("request %s is already submitted by %s; following it", key[:8], state.get("owner"))
                 return client.handle(state["request_id"], endpoint=endpoint), False
+            if state.get("state") == "completed":
+                if state.get("request_id") and (state.get("updated_at") or 0) > time.time() - RESULT_WINDOW_SECONDS:
+                    # Finished moments ago (after this caller's cache look-up): its result is still on fal.
+                    return client.handle(state["request_id"], endpoint=endpoint), False
+                retake = True  # long done and not served from the catalog (its video is gone): a new request
             if time.monotonic() > deadline:
-                owner = (state or {}).get("owner")
                 raise APIError(
-                    f"request {key[:8]} was claimed by {owner} {wait_seconds:.0f} s ago and is still not known to be "
-                    f"submitted ({(state or {}).get('state')}); nothing was sent, so it cannot be paid twice. Run "
-                    "the owner's sweep again (resume settles it) or sd.recover(), then retry this job."
+                    f"request {key[:8]} was claimed by {state.get('owner')} {wait_seconds:.0f} s ago and is still "
+                    f"not known to be submitted ({state.get('state')}); nothing was sent, so it cannot be paid "
+                    "twice. Run the owner's sweep again (resume settles it) or sd.recover(), then retry this job."
                 )
             await asyncio.sleep(0.1)
 

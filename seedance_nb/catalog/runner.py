@@ -2,7 +2,8 @@
 
 The runner (:mod:`seedance_nb.sweep`) holds one :class:`RunHooks` per run, or None when no catalog applies
 (a run folder outside the sweeps root, with no ``SEEDANCE_CATALOG_URL`` and no ``catalog=`` given), and
-calls it at six points::
+calls it at a few points (a run folder merely under the sweeps root gets the cap and the index; the team
+cache and the claims need a configured catalog)::
 
     hooks = RunHooks.for_run(run_dir, catalog)           # None: the runner behaves as without a catalog
     await hooks.before_run(estimate_high_usd, label)     # BudgetExceeded (nothing sent) or a reservation
@@ -30,22 +31,29 @@ __all__ = ["RunHooks"]
 
 
 class RunHooks:
-    def __init__(self, catalog: Catalog, run_dir: Path) -> None:
+    def __init__(self, catalog: Catalog, run_dir: Path, *, team: bool = True) -> None:
         self.catalog = catalog
         self.run_dir = Path(run_dir)
+        #: The team features (the cache through the catalog, one submission per request across processes):
+        #: on when a catalog is configured (``catalog=`` or ``SEEDANCE_CATALOG_URL``). A run folder that is
+        #: merely under the sweeps root gets the cap and the index only; the per-user cache covers one person.
+        self.team = team
         self.reservation: int | None = None
 
     @classmethod
     def for_run(cls, run_dir: str | os.PathLike[str], catalog: Catalog | bool | None = None) -> RunHooks | None:
-        """The hooks for a run folder: with ``catalog`` (a :class:`Catalog`, or True for the default one),
-        or when ``SEEDANCE_CATALOG_URL`` is set, or when the run folder is under the sweeps root."""
+        """The hooks for a run folder: all of them with ``catalog`` (a :class:`Catalog`, or True for the
+        default one) or when ``SEEDANCE_CATALOG_URL`` is set; the cap and the index only when the run folder
+        is merely under the sweeps root; None otherwise (and with ``catalog=False``)."""
         if catalog is False:
             return None
         if isinstance(catalog, Catalog):
             return cls(catalog, Path(run_dir))
         resolved = Path(run_dir).resolve()
-        if catalog is True or os.environ.get("SEEDANCE_CATALOG_URL") or resolved.is_relative_to(_root(None)):
+        if catalog is True or os.environ.get("SEEDANCE_CATALOG_URL"):
             return cls(open_catalog(), resolved)
+        if resolved.is_relative_to(_root(None)):
+            return cls(open_catalog(), resolved, team=False)
         return None
 
     async def before_run(self, estimate_usd: float, label: str | None = None) -> None:
@@ -60,6 +68,8 @@ class RunHooks:
             await asyncio.to_thread(self.catalog.release_reservation, reservation)
 
     async def lookup(self, key: str) -> dict[str, Any] | None:
+        if not self.team:
+            return None
         return await asyncio.to_thread(self.catalog.lookup, key)
 
     async def fetch(self, client: Any, hit: dict[str, Any], video: Path, poster: Path) -> dict[str, Any] | None:
@@ -86,15 +96,20 @@ class RunHooks:
         return {**hit, "path": str(video), "poster": str(poster), "info": info.to_json()}
 
     async def submit(self, client: Any, key: str, payload: Any, endpoint: str) -> tuple[Any, bool]:
+        if not self.team:
+            return await client.submit(payload, endpoint=endpoint), True
         return await self.catalog.submit_once(client, key, payload, endpoint=endpoint)
 
     async def settled(self, key: str, request_id: str) -> None:
         """An ambiguous submit was found in fal's history: the claim now names its request id."""
-        await asyncio.to_thread(self.catalog.claim_submitted, key, request_id)
+        if self.team:
+            await asyncio.to_thread(self.catalog.claim_submitted, key, request_id)
 
     async def completed(self, key: str, output: dict[str, Any]) -> None:
-        await asyncio.to_thread(self.catalog.claim_completed, key, output)
+        if self.team:
+            await asyncio.to_thread(self.catalog.claim_completed, key, output)
 
     async def failed(self, key: str) -> None:
         """The request failed or was cancelled: the next run (anyone's) may submit it again."""
-        await asyncio.to_thread(self.catalog.release, key, force=True)
+        if self.team:
+            await asyncio.to_thread(self.catalog.release, key, force=True)
