@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import AsyncClient, Completed, InProgress, Queued
+from .duels import DuelsMixin
 from .errors import (
     APIError,
     BudgetExceeded,
@@ -292,7 +293,7 @@ def _digest(job: Job, name: str, image: ImageData) -> str:
 _PROGRESS_EVENTS = frozenset({"started"})
 
 
-class Sweep:
+class Sweep(DuelsMixin):
     """A run folder and its jobs. ``df`` is a fresh DataFrame; a bare ``sweep`` in a cell shows the grid."""
 
     def __init__(
