@@ -274,7 +274,10 @@ class Duel(W.VBox):
         """The widget, then the leaderboard as a plain HTML output that each vote updates (saved notebooks)."""
         from IPython.display import HTML, display
 
-        display(self._repr_mimebundle_(), raw=True)
+        bundle = super()._repr_mimebundle_() or {}
+        name = html.escape(str(getattr(self.sweep, "name", "")))
+        bundle["text/html"] = f'<div class="seedance-duel-static"><b>Duel</b> · {name} (run the notebook to vote)</div>'
+        display(bundle, raw=True)
         self.board.layout.display = "none"  # shown once, below, as an output that survives saving
         self._display_id = self._display_id or f"seedance-duel-{self.id}"
         display(HTML(self._static(self.board.value)), display_id=self._display_id)

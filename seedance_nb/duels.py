@@ -441,8 +441,8 @@ overflow-x:auto}
 .sd-board table{border-collapse:collapse}
 .sd-board th,.sd-board td{padding:3px 8px;border-bottom:1px solid rgba(128,128,128,.3);text-align:left;
 vertical-align:middle}
-.sd-board td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.sd-board td.v{max-width:340px;word-break:break-word}
+.sd-board table td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.sd-board table td.v,.sd-board table th{text-align:left;max-width:340px;word-break:break-word}
 .sd-board .sd-sub{opacity:.75;margin:2px 0 6px}
 .sd-board svg{display:block}
 </style>"""
