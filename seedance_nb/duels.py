@@ -805,15 +805,21 @@ def _grid_from_jobs(jobs: Sequence[Any], endpoint: str, takes: int, changes: Map
     return Grid(takes=takes, mode="zip", endpoint=endpoint, **fields)
 
 
-def _changes_check(changes: Mapping[str, Any]) -> None:
-    bad = [k for k in changes if k in ("image", "image_url", "prompt")]
-    if bad:
-        raise InputError(
-            [
-                Problem(k, "a promoted round keeps each value's own inputs; this field cannot be changed", None)
-                for k in bad
-            ]
-        )
+#: Inputs a promoted round may change (``**changes`` of :meth:`DuelsMixin.promote`).
+CHANGEABLE = ("resolution", "duration", "aspect_ratio", "generate_audio", "seed", "end_user_id")
+
+
+def _changes_check(changes: Mapping[str, Any], extra: Iterable[str] = ()) -> None:
+    """Refuse a change to a value's identity (prompt, images) and unknown names (a typo would go to fal)."""
+    allowed = set(CHANGEABLE) | set(extra)
+    problems = []
+    for name in changes:
+        if name in ("image", "image_url", "end_image", "end_image_url", "prompt"):
+            problems.append(Problem(name, "a promoted round keeps each value's own inputs; it cannot be changed"))
+        elif name not in allowed:
+            problems.append(Problem(name, "not an input a round can change", name, ", ".join(sorted(allowed))))
+    if problems:
+        raise InputError(problems, context="promote")
 
 
 # --------------------------------------------------------------------------- the Sweep mixin
@@ -910,7 +916,7 @@ class DuelsMixin:
         ``changes`` applied, e.g. ``resolution="720p"``; ``takes`` defaults to this run's takes.
         """
         columns = _by(by, self.df)  # type: ignore[attr-defined]
-        _changes_check(changes)
+        _changes_check(changes, {k for job in self.jobs for k in job.input.extra})
         if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
             raise InputError([Problem("top", "must be a whole number of at least 1", top, "1, 2, 3, ...")])
         if takes is None:

@@ -363,15 +363,18 @@ def test_promote_runs_the_top_values_in_a_linked_folder(sweep, client, emu):
     assert info.value.problems[0].field == "score"
 
 
-def small_grid(prompts):
-    return sd.Grid(image=make_png(400, 300), prompt=prompts, resolution="480p", duration=4, aspect_ratio="1:1")
+def small_grid(prompts, colour):
+    """A grid from a small image of its own colour, so no other test's videos are cache hits for it."""
+    image = make_png(400, 300, colour)
+    return sd.Grid(image=image, prompt=prompts, resolution="480p", duration=4, aspect_ratio="1:1")
 
 
 FOUR = ["drift", "slow push-in", "orbit to the left", "a crane shot rising over the water"]
 
 
-def test_two_round_adaptive_sweep_within_the_budget(client, emu, tmp_path):
-    grid = small_grid(FOUR)
+def test_two_round_adaptive_sweep_within_the_budget(client, emu, tmp_path, caplog):
+    caplog.set_level("INFO", logger="seedance_nb.duels")
+    grid = small_grid(FOUR, (200, 60, 60))
     per_video = grid.estimate().usd / 4
     budget = 9 * per_video  # round 1: 4 videos; round 2: 2 values x 2 takes (take 1 cached, free)
     run = sd.run_adaptive(
@@ -387,10 +390,13 @@ def test_two_round_adaptive_sweep_within_the_budget(client, emu, tmp_path):
     assert costs == pytest.approx([4 * per_video, 2 * per_video]) and sum(costs) <= budget
     assert run.spent_usd == pytest.approx(round_cost(first) + round_cost(second))
     assert emu.stats()["submissions"] == 6  # the repeated takes came from the cache
+    said = [r.getMessage() for r in caplog.records if r.name == "seedance_nb.duels"]
+    assert said[0].startswith("Round 1 of 2: 4 videos") and f"budget ${budget:.2f}" in said[0]
+    assert said[1].startswith("Round 2: the top 2 of 4 by prompt_length") and "left" in said[1]
 
 
 def test_the_budget_is_a_hard_stop_across_rounds(client, emu, tmp_path):
-    grid = small_grid(FOUR)
+    grid = small_grid(FOUR, (60, 200, 60))
     per_video = grid.estimate().usd / 4
     run = sd.run_adaptive(
         grid, budget_usd=5 * per_video, rounds=3, score=prompt_length, takes=2, client=client,
@@ -405,7 +411,7 @@ def test_the_budget_is_a_hard_stop_across_rounds(client, emu, tmp_path):
 
 
 def test_adaptive_with_votes_stops_for_people_and_resumes(client, emu, tmp_path):
-    grid = small_grid(FOUR[:2])
+    grid = small_grid(FOUR[:2], (60, 60, 200))
     run = sd.run_adaptive(
         grid, budget_usd=5, rounds=2, score="votes", client=client, run_root=tmp_path / "sweeps", progress=False
     )
@@ -420,3 +426,40 @@ def test_adaptive_with_votes_stops_for_people_and_resumes(client, emu, tmp_path)
     assert run.current.leaderboard().iloc[0]["prompt"] == FOUR[1]
     run.resume(client)
     assert run.status == "done" and set(run.sweeps[1].df["prompt"]) == {FOUR[1]}
+
+
+def test_the_widget_runs_the_next_round(client, emu, tmp_path):
+    from seedance_nb._sync import run_fresh
+
+    run = sd.run_adaptive(
+        small_grid(FOUR[:2], (200, 200, 60)), budget_usd=5, rounds=2, score="votes", takes=1, client=client,
+        run_root=tmp_path / "sweeps", progress=False,
+    )  # fmt: skip
+    duel = run.duel(seed=4, client=client)
+    duel.press("ArrowLeft")
+    winner = run.current.leaderboard().iloc[0]["prompt"]
+
+    async def click() -> None:
+        duel.next_round.click()
+        await duel.task
+
+    run_fresh(click())
+    assert run.status == "done" and duel.sweep is run.sweeps[1] and duel.next_round.disabled
+    assert set(run.sweeps[1].df["prompt"]) == {winner}
+    assert "Done: 2 round(s)" in duel.error.value and duel.pair is None  # one prompt left: nothing to duel
+
+
+def test_promote_by_ratings_and_refuses_unknown_changes(sweep):
+    sweep.rate(job_of(sweep, PROMPTS[1], 1), 5)
+    sweep.rate(job_of(sweep, PROMPTS[0], 2), 2)
+    plan = sweep.plan_promotion("prompt", top=1, takes=3, duration=8)
+    assert plan.values == [PROMPTS[1]] and plan.score == "rating"
+    assert len(plan.grid) == 6 and {i.duration for i in plan.grid.inputs()} == {"8"}  # 2 seeds x 3 takes
+    assert {i.prompt for i in plan.grid.inputs()} == {PROMPTS[1]}
+    for bad, field in ((dict(resolutoin="720p"), "resolutoin"), (dict(prompt="x"), "prompt")):
+        with pytest.raises(InputError) as info:
+            sweep.plan_promotion("prompt", top=1, **bad)
+        assert info.value.problems[0].field == field
+    with pytest.raises(InputError) as info:
+        sweep.plan_promotion("prompt", top=1, resolution="1080p")
+    assert info.value.problems[0].field == "resolution"
