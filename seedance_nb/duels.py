@@ -176,20 +176,26 @@ def _bootstrap(
 
 
 def read_votes(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
-    """Every vote in a run folder's journal, in order (a torn last line from a crash is skipped)."""
-    events = [e for e in Journal.read(Path(run_dir) / "journal.jsonl") if e.get("event") == "vote"]
-    rows = [
-        {
-            "vote": n,
-            "at": e.get("at"),
-            "a": int(e["a"]),
-            "b": int(e["b"]),
-            "winner": e["winner"],
-            "voter": e.get("voter"),
-        }
-        for n, e in enumerate(events, 1)
-        if {"a", "b", "winner"} <= e.keys()
-    ]
+    """Every vote in a run folder's journal, in order (a torn last line from a crash, or a line that is
+    not a well-formed vote, is skipped)."""
+    rows = []
+    for event in Journal.read(Path(run_dir) / "journal.jsonl"):
+        if event.get("event") != "vote" or event.get("winner") not in WINNERS:
+            continue
+        try:
+            a, b = operator.index(event["a"]), operator.index(event["b"])
+        except (KeyError, TypeError):
+            continue
+        rows.append(
+            {
+                "vote": len(rows) + 1,
+                "at": event.get("at"),
+                "a": a,
+                "b": b,
+                "winner": event["winner"],
+                "voter": event.get("voter"),
+            }
+        )
     votes = pd.DataFrame(rows, columns=VOTE_COLUMNS)
     votes["at"] = pd.to_datetime(votes["at"], unit="s", utc=True)
     return votes.astype({"vote": "int64", "a": "int64", "b": "int64"})
@@ -299,6 +305,8 @@ def leaderboard_frame(
         raise InputError([Problem("ci", "unknown interval method", ci, "'wald' or 'bootstrap'")])
     if not 0 < level < 1:
         raise InputError([Problem("level", "must be between 0 and 1", level, "e.g. 0.95")])
+    if ci == "bootstrap" and (isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 20):
+        raise InputError([Problem("n_boot", "too few resamples for an interval", n_boot, "at least 20, e.g. 200")])
     values, _index, pairs, counts = _comparisons(df, votes, columns)
     n = len(values)
     strength, cov = bradley_terry(win_matrix(pairs, n), prior=prior)

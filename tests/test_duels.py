@@ -200,6 +200,10 @@ def test_votes_are_journalled_and_survive_a_reload(sweep):
     with (sweep.run_dir / "journal.jsonl").open("a") as fh:
         fh.write('{"event":"vote","a":0,"b"')
     assert len(sd.load_sweep(sweep.run_dir).votes) == 3
+    # Hand-edited lines that are not votes one can count are skipped, not miscounted.
+    with (sweep.run_dir / "journal.jsonl").open("a") as fh:
+        fh.write('\n{"event":"vote","a":0,"b":1,"winner":"left"}\n{"event":"vote","a":"x","b":1,"winner":"a"}\n')
+    assert len(sd.load_sweep(sweep.run_dir).votes) == 3
 
 
 @pytest.mark.parametrize(
