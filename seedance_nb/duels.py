@@ -569,12 +569,17 @@ def _billed(job: Any) -> bool:
     return job.status in ("unknown", "submitting", "submitted", "running")
 
 
+def _images_of(job: Any) -> Mapping[str, Any]:
+    """A job's loaded input images by field (``Job.image_data``; ``_image_data`` on older runners)."""
+    return getattr(job, "image_data", None) or getattr(job, "_image_data", None) or {}
+
+
 def round_cost(sweep: Any) -> float:
     """What a round cost: the high estimate of each billed video (cached ones are free)."""
     total = 0.0
     for job in sweep.jobs:
         if _billed(job):
-            image = getattr(job, "_image_data", {}).get("image_url")
+            image = _images_of(job).get("image_url")
             size = getattr(image, "size", None)
             total += job.input.estimate(size).high_usd
     return round(total, 6)
@@ -787,7 +792,7 @@ def _grid_from_jobs(jobs: Sequence[Any], endpoint: str, takes: int, changes: Map
         if inp in seen:
             continue
         seen.add(inp)
-        images = getattr(job, "_image_data", {})
+        images = _images_of(job)
         row = {
             "prompt": inp.prompt,
             "image": images.get("image_url", inp.image_url),
