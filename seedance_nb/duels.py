@@ -751,14 +751,30 @@ class Promotion:
         os.replace(part, self.run_dir / "round.json")
 
     async def run_async(self, client: Any = None, *, budget_usd: float | None = None, **run_kwargs: Any) -> Sweep:
-        """Run this round (refused, with nothing sent, when its high estimate is over ``budget_usd``)."""
-        from .sweep import run_sweep_async
+        """Run this round (refused, with nothing sent, when its high estimate is over ``budget_usd``).
+
+        The run folder is created first and ``round.json`` written into it before anything is sent, so
+        the link to the parent survives a crash of the round.
+        """
+        import inspect
+
+        from .sweep import Sweep
 
         self._check(budget_usd)
-        self._write_round(budget_usd)
-        return await run_sweep_async(
-            self.grid, client=client, run_dir=self.run_dir, budget_usd=budget_usd, **run_kwargs
-        )
+        if client is None:
+            from .connect import connect
+
+            client = connect()
+        options = {}
+        if "backend" in inspect.signature(Sweep.create).parameters and hasattr(client, "backend"):
+            options["backend"] = client.backend  # runners that record the backend in sweep.json
+        sweep = Sweep.create(self.grid, self.run_dir, **options)
+        try:
+            self._write_round(budget_usd)
+            await sweep.run(client, budget_usd=budget_usd, **run_kwargs)
+        finally:
+            sweep.close()
+        return sweep
 
     def run(self, client: Any = None, *, budget_usd: float | None = None, **run_kwargs: Any) -> Sweep:
         """Sync :meth:`run_async` (works inside Jupyter too)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -358,6 +359,10 @@ def test_promote_runs_the_top_values_in_a_linked_folder(sweep, client, emu):
     info = nxt.round_info
     assert info["round"] == 2 and info["parent"] == str(sweep.run_dir) and info["values"] == [HOSTILE]
     assert nxt.run_dir.parent == sweep.run_dir.parent and nxt.run_dir.name == "base-round2"
+    lines = [json.loads(line) for line in (nxt.run_dir / "journal.jsonl").read_text().splitlines()]
+    first_send = min(line["at"] for line in lines if line["event"] == "submitting")
+    linked = datetime.fromisoformat(info["created_at"]).timestamp()
+    assert linked <= first_send  # the link is on disk before any money is spent
     assert emu.stats()["submissions"] == 2
     with pytest.raises(InputError) as info:
         sweep.promote("prompt", top=1, score="no_such_metric", client=client)
