@@ -461,9 +461,11 @@ def test_the_widget_runs_the_next_round(client, emu, tmp_path):
 def test_promote_by_ratings_and_refuses_unknown_changes(sweep):
     sweep.rate(job_of(sweep, PROMPTS[1], 1), 5)
     sweep.rate(job_of(sweep, PROMPTS[0], 2), 2)
-    plan = sweep.plan_promotion("prompt", top=1, takes=3, duration=8)
+    plan = sweep.plan_promotion("prompt", top=1, takes=3, duration=8, seed=None)
     assert plan.values == [PROMPTS[1]] and plan.score == "rating"
-    assert len(plan.grid) == 6 and {i.duration for i in plan.grid.inputs()} == {"8"}  # 2 seeds x 3 takes
+    # Both seeds' inputs become one once the seed is unset: 3 takes of it, each with its own random seed.
+    assert len(plan.grid) == 3 and {i.duration for i in plan.grid.inputs()} == {"8"}
+    assert {i.seed for i in plan.grid.inputs()} == {None}
     assert {i.prompt for i in plan.grid.inputs()} == {PROMPTS[1]}
     for bad, field in ((dict(resolutoin="720p"), "resolutoin"), (dict(prompt="x"), "prompt")):
         with pytest.raises(InputError) as info:
