@@ -549,11 +549,7 @@ def leaderboard_section(df: pd.DataFrame, run_dir: str | os.PathLike[str] | None
         return ""
     by = default_by(df)
     board = leaderboard_frame(df, votes, by)
-    return (
-        f'<section id="leaderboard"><h2>Leaderboard by {html.escape(by)}</h2>'
-        f'<p class="sub">{len(votes)} vote{"s" if len(votes) != 1 else ""} in this run.</p>'
-        f"{leaderboard_html(board)}</section>"
-    )
+    return f'<section id="leaderboard"><h2>Leaderboard by {html.escape(by)}</h2>{leaderboard_html(board)}</section>'
 
 
 # --------------------------------------------------------------------------- scores and rounds

@@ -285,7 +285,8 @@ def test_report_has_a_leaderboard_only_with_votes(sweep, tmp_path):
     assert 'id="leaderboard"' not in report_html(sweep)
     sweep.vote(job_of(sweep, PROMPTS[0], 1), job_of(sweep, PROMPTS[1], 1), "a")
     page = report_html(sweep)
-    assert 'id="leaderboard"' in page and "1 vote in this run" in page and "<script>alert" not in page
+    assert 'id="leaderboard"' in page and 'data-votes="1"' in page and "1 vote · " in page
+    assert "<script>alert" not in page
 
 
 # --------------------------------------------------------------------------- the widget, headless
