@@ -794,8 +794,29 @@ async def _with_client(client: Any, body: Callable[[Any], Any]) -> Any:
             await client.aclose()
 
 
-def _grid_from_jobs(jobs: Sequence[Any], endpoint: str, takes: int, changes: Mapping[str, Any]) -> Grid:
+def _grid_from_jobs(
+    jobs: Sequence[Any], endpoint: str, takes: int, changes: Mapping[str, Any], *, same_seed_ok: bool = False
+) -> Grid:
+    import inspect
+
     from .sweep import Grid
+
+    seeded = takes > 1 and any(
+        (job.input.replace(**changes) if changes else job.input).seed is not None for job in jobs
+    )
+    if seeded and not same_seed_ok:
+        raise InputError(
+            [
+                Problem(
+                    "takes",
+                    f"takes={takes} of inputs with a fixed seed repeats the same request, which likely pays again "
+                    "for the same video",
+                    takes,
+                    "seed=None (each take then gets its own random seed), takes=1, or same_seed_ok=True",
+                )
+            ],
+            context="promote",
+        )
 
     rows: list[dict[str, Any]] = []
     seen: set[Any] = set()
@@ -827,6 +848,8 @@ def _grid_from_jobs(jobs: Sequence[Any], endpoint: str, takes: int, changes: Map
                 fields[name] = column[0]
         else:
             fields[name] = column
+    if same_seed_ok and "same_seed_ok" in inspect.signature(Grid).parameters:
+        fields["same_seed_ok"] = True  # runners that refuse repeated seeded takes unless told
     return Grid(takes=takes, mode="zip", endpoint=endpoint, **fields)
 
 
@@ -933,12 +956,15 @@ class DuelsMixin:
         *,
         score: str | Callable[[pd.DataFrame], Any] | None = None,
         run_dir: str | os.PathLike[str] | None = None,
+        same_seed_ok: bool = False,
         **changes: Any,
     ) -> Promotion:
         """The next round for the ``top`` values by ``score`` (see :func:`score_values`), not yet run.
 
         Each chosen value keeps its own inputs (every distinct input of its finished videos) with
-        ``changes`` applied, e.g. ``resolution="720p"``; ``takes`` defaults to this run's takes.
+        ``changes`` applied, e.g. ``resolution="720p"``; ``takes`` defaults to this run's takes. More
+        than one take of an input with a fixed seed would repeat the same paid request: pass
+        ``seed=None`` (each take gets its own random seed) or, knowingly, ``same_seed_ok=True``.
         """
         columns = _by(by, self.df)  # type: ignore[attr-defined]
         _changes_check(changes, {k for job in self.jobs for k in job.input.extra})
@@ -956,7 +982,8 @@ class DuelsMixin:
         key_of = dict(zip(df["job"].astype(int).tolist(), _keys(df, columns), strict=True))
         jobs = [j for j in self.jobs if j.status in _WITH_VIDEO and key_of.get(j.job) in chosen]
         jobs.sort(key=lambda j: chosen.index(key_of[j.job]))
-        grid = _grid_from_jobs(jobs, getattr(self, "endpoint", None) or self.meta.get("endpoint"), takes, changes)
+        endpoint = getattr(self, "endpoint", None) or self.meta.get("endpoint")
+        grid = _grid_from_jobs(jobs, endpoint, takes, changes, same_seed_ok=same_seed_ok)
         number = int(self.round_info.get("round", 1)) + 1
         stem = str(self.round_info.get("root_name") or self.name)
         if stem.endswith(f"-round{number - 1}"):
@@ -987,6 +1014,7 @@ class DuelsMixin:
         run_dir: str | os.PathLike[str] | None = None,
         concurrency: int = 4,
         progress: bool | None = None,
+        same_seed_ok: bool = False,
         **changes: Any,
     ) -> Sweep:
         """Make and run the next round for the ``top`` values (see :meth:`plan_promotion`); returns its sweep.
@@ -994,7 +1022,7 @@ class DuelsMixin:
         The round runs in its own folder beside this one with a ``round.json`` naming this run as its
         parent; its estimate is shown first, and ``budget_usd`` refuses it (nothing sent) when over.
         """
-        plan = self.plan_promotion(by, top, takes, score=score, run_dir=run_dir, **changes)
+        plan = self.plan_promotion(by, top, takes, score=score, run_dir=run_dir, same_seed_ok=same_seed_ok, **changes)
         _announce(str(plan) + (f"; budget ${budget_usd:.2f}" if budget_usd is not None else ""))
         return plan.run(client, budget_usd=budget_usd, concurrency=concurrency, progress=progress)
 

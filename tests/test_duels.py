@@ -468,6 +468,10 @@ def test_promote_by_ratings_and_refuses_unknown_changes(sweep):
     assert len(plan.grid) == 3 and {i.duration for i in plan.grid.inputs()} == {"8"}
     assert {i.seed for i in plan.grid.inputs()} == {None}
     assert {i.prompt for i in plan.grid.inputs()} == {PROMPTS[1]}
+    with pytest.raises(InputError) as info:
+        sweep.plan_promotion("prompt", top=1, takes=2)  # the parent's seeds are fixed
+    assert info.value.problems[0].field == "takes" and "seed=None" in str(info.value)
+    assert len(sweep.plan_promotion("prompt", top=1, takes=2, same_seed_ok=True).grid) == 4
     for bad, field in ((dict(resolutoin="720p"), "resolutoin"), (dict(prompt="x"), "prompt")):
         with pytest.raises(InputError) as info:
             sweep.plan_promotion("prompt", top=1, **bad)
