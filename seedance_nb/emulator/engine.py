@@ -40,7 +40,7 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -157,12 +157,17 @@ class EmulatorConfig:
     keepalive: float = 15.0
 
     def update(self, **changes: Any) -> None:
+        """Apply ``changes`` all at once, or none of them when one is invalid (ValueError says which)."""
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)
         if unknown:
             raise ValueError(f"unknown emulator option(s) {unknown}; known: {sorted(known)}")
-        for key, value in changes.items():
-            setattr(self, key, value)
+        candidate = replace(self, **changes)
+        candidate._check()
+        for f in fields(self):
+            setattr(self, f.name, getattr(candidate, f.name))
+
+    def _check(self) -> None:
         if self.slots < 1:
             raise ValueError("slots must be at least 1")
         if self.render not in ("full", "tiny"):
