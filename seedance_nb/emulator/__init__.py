@@ -8,11 +8,13 @@ notebooks, demo and benchmarks run on::
         print(emu.queue_url, emu.stats()["completed"])
 
 One port carries fal's hosts as path prefixes: ``/queue`` (queue.fal.run),
-``/run`` (fal.run, the sync route), ``/rest`` (rest.fal.ai) and ``/cdn``
-(v3.fal.media); fal's server-proxy route ``/api/fal/proxy``; the webhook JWKS
-(``jwks_url``); the endpoint's OpenAPI document (``openapi_url``); plus
-``/_emulator/stats`` and ``/_emulator/config``. Pointing fal's own clients at it
-is described in docs/fal-fidelity.md. Behaviour (slots, latency, faults) is set by
+``/run`` (fal.run, the sync route), ``/rest`` (rest.fal.ai), ``/cdn``
+(v3.fal.media) and ``/api`` (api.fal.ai: the request history,
+``/api/v1/models/requests/by-endpoint``); fal's server-proxy route
+``/api/fal/proxy``; the webhook JWKS (``jwks_url``); the endpoint's OpenAPI
+document (``openapi_url``); plus ``/_emulator/stats`` and ``/_emulator/config``.
+Pointing fal's own clients at it is described in docs/fal-fidelity.md.
+Behaviour (slots, latency, faults) is set by
 :class:`EmulatorConfig` fields, at start or later through :meth:`Emulator.configure`.
 Injected connection drops only hit idempotent GETs (status, stream, result,
 files): a dropped submit would leave the caller unable to know whether it was
@@ -60,6 +62,7 @@ class Emulator:
         self.queue_url = f"{self.base_url}/queue"
         self.rest_url = f"{self.base_url}/rest"
         self.cdn_url = f"{self.base_url}/cdn"
+        self.api_url = f"{self.base_url}/api"  # api.fal.ai (the platform API: request history)
         #: ``fal.run`` (the sync route), fal's server proxy, the webhook JWKS and the OpenAPI document.
         self.run_url = f"{self.base_url}/run"
         self.proxy_url = f"{self.base_url}/api/fal/proxy"
