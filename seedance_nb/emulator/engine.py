@@ -194,6 +194,8 @@ class Job:
     app: str
     path: str
     payload: Any
+    #: The input as submitted, for the request history (``payload`` is dropped while the job renders).
+    submitted_input: Any = None
     priority: str = "normal"
     webhook_url: str | None = None
     #: False when the submit said ``X-Fal-Store-IO: 0`` (no payload storage for this request).
@@ -409,6 +411,7 @@ class Engine:
             app=app,
             path=path,
             payload=payload,
+            submitted_input=payload,
             priority=priority,
             webhook_url=webhook_url,
             store_io=store_io,
@@ -458,7 +461,7 @@ class Engine:
                 else None,
             }
             if payloads:
-                item["json_input"] = job.payload
+                item["json_input"] = job.submitted_input
                 item["json_output"] = job.body if job.state == "COMPLETED" else None
             items.append(item)
         return items
