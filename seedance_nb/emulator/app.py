@@ -381,12 +381,10 @@ def create_app(config: EmulatorConfig, storage: Path, base_url: str) -> Starlett
         refused = token_refused(request)
         if refused is not None:
             return refused
-        url = engine.store_file(
-            await request.body(),
-            request.headers.get("content-type", "application/octet-stream"),
-            request.headers.get("x-fal-file-name"),
-        )
-        return _json({"access_url": url})
+        key, path = engine.new_file(request.headers.get("x-fal-file-name"))
+        await receive_to(request, path)  # streamed: a large upload never sits in memory
+        engine.files[key] = (path, request.headers.get("content-type", "application/octet-stream"))
+        return _json({"access_url": f"{cdn_url}/files/{key}"})
 
     # Multipart uploads (fal-client's CDN flow and the JS client's REST flow share one store): each part is
     # streamed to its own file, so a 100+ MiB upload never sits in memory; ``complete`` joins them in order.

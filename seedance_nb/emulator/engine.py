@@ -268,14 +268,19 @@ class Engine:
 
     # ------------------------------------------------------------------ files
 
-    def store_file(self, data: bytes, content_type: str, name: str | None = None) -> str:
-        """Keep bytes on the emulator's CDN and return their URL."""
+    def new_file(self, name: str | None = None) -> tuple[str, Path]:
+        """A fresh CDN key (keeping a sanitised ``name`` as suffix) and the path its bytes go to."""
         suffix = ""
         if name:
             suffix = "-" + re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name)[-80:]
         key = uuid.uuid4().hex + suffix
         path = self.storage / "files" / key
         path.parent.mkdir(parents=True, exist_ok=True)
+        return key, path
+
+    def store_file(self, data: bytes, content_type: str, name: str | None = None) -> str:
+        """Keep bytes on the emulator's CDN and return their URL."""
+        key, path = self.new_file(name)
         path.write_bytes(data)
         self.files[key] = (path, content_type)
         return f"{self.cdn_url}/files/{key}"
