@@ -30,7 +30,6 @@ from urllib.parse import urlsplit
 
 import httpx
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -600,12 +599,15 @@ def create_app(config: EmulatorConfig, storage: Path, base_url: str) -> Starlett
             client.build_request(request.method, url, headers=headers, content=body), stream=True
         )
         out = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS}
-        return StreamingResponse(
-            upstream.aiter_bytes(),
-            status_code=upstream.status_code,
-            headers=out,
-            background=BackgroundTask(upstream.aclose),
-        )
+
+        async def relay() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in upstream.aiter_bytes():
+                    yield chunk
+            finally:  # also when the caller hangs up mid-stream (an SSE status stream)
+                await upstream.aclose()
+
+        return StreamingResponse(relay(), status_code=upstream.status_code, headers=out)
 
     async def configure(request: Request) -> Response:
         engine.routes["admin"] += 1
