@@ -473,6 +473,7 @@ def test_result_retention_follows_fals_rules(http, emu, png_bytes):
 
 def test_results_carry_billable_units_in_fals_unit(http, emu, png_bytes):
     r = result_of(http, submit(http, emu, png_bytes))
+    assert r.headers["x-fal-billable-units"] == "40.176"
     units = float(r.headers["x-fal-billable-units"])
     assert units == pytest.approx(864 * 496 * 4 * 24 / 1024 / 1000) == billable_units(864, 496, 4)
     estimate = estimate_cost("480p", "4", "16:9")

@@ -675,7 +675,7 @@ class Engine:
         job.billable_units = billable_units(width, height, seconds)
         self.billed_units += job.billable_units
         job.log("Generation finished")
-        self._finish(job, 200, output, headers={"x-fal-billable-units": f"{job.billable_units:g}"})
+        self._finish(job, 200, output, headers={"x-fal-billable-units": repr(job.billable_units)})
         self.stats["completed"] += 1
 
     def _finish(
