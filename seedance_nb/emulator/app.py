@@ -594,7 +594,8 @@ def create_app(config: EmulatorConfig, storage: Path, base_url: str) -> Starlett
         body = None if request.method == "GET" else await request.body()
         client = clients.get("proxy")
         if client is None:
-            client = clients["proxy"] = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10))
+            # Always this emulator on loopback: no environment proxy may sit in between.
+            client = clients["proxy"] = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10), trust_env=False)
         upstream = await client.send(
             client.build_request(request.method, url, headers=headers, content=body), stream=True
         )
