@@ -578,12 +578,12 @@ def test_server_proxy_streams_the_status_stream(http, emu, png_bytes):
     emu.configure(speed=1.0)
     sub = submit(http, emu, png_bytes)
     target = f"https://queue.fal.run/bytedance/seedance-2.0/requests/{sub['request_id']}/status/stream"
-    started = time.monotonic()
     with http.stream("GET", emu.proxy_url, headers={"x-fal-target-url": target}) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         first = next(line for line in r.iter_lines() if line.startswith("data: "))
-    assert json.loads(first[6:])["status"] in ("IN_QUEUE", "IN_PROGRESS"), "the first event arrives before the end"
-    assert time.monotonic() - started < 5
+        # The event came through while the job still runs: the proxy relays the stream, it does not buffer it.
+        assert http.get(sub["status_url"]).status_code == 202
+    assert json.loads(first[6:])["status"] in ("IN_QUEUE", "IN_PROGRESS")
     http.put(sub["cancel_url"])
 
 
