@@ -566,8 +566,8 @@ def _billed(job: Any) -> bool:
 
 
 def _images_of(job: Any) -> Mapping[str, Any]:
-    """A job's loaded input images by field (``Job.image_data``; ``_image_data`` on older runners)."""
-    return getattr(job, "image_data", None) or getattr(job, "_image_data", None) or {}
+    """A job's loaded input images by field."""
+    return job.image_data or {}
 
 
 def round_cost(sweep: Any) -> float:
@@ -752,8 +752,6 @@ class Promotion:
         The run folder is created first and ``round.json`` written into it before anything is sent, so
         the link to the parent survives a crash of the round.
         """
-        import inspect
-
         from .sweep import Sweep
 
         self._check(budget_usd)
@@ -761,10 +759,7 @@ class Promotion:
             from .connect import connect
 
             client = connect()
-        options = {}
-        if "backend" in inspect.signature(Sweep.create).parameters and hasattr(client, "backend"):
-            options["backend"] = client.backend  # runners that record the backend in sweep.json
-        sweep = Sweep.create(self.grid, self.run_dir, **options)
+        sweep = Sweep.create(self.grid, self.run_dir, backend=client.backend)
         try:
             self._write_round(budget_usd)
             await sweep.run(client, budget_usd=budget_usd, **run_kwargs)
@@ -797,8 +792,6 @@ async def _with_client(client: Any, body: Callable[[Any], Any]) -> Any:
 def _grid_from_jobs(
     jobs: Sequence[Any], endpoint: str, takes: int, changes: Mapping[str, Any], *, same_seed_ok: bool = False
 ) -> Grid:
-    import inspect
-
     from .sweep import Grid
 
     seeded = takes > 1 and any(
@@ -848,9 +841,7 @@ def _grid_from_jobs(
                 fields[name] = column[0]
         else:
             fields[name] = column
-    if same_seed_ok and "same_seed_ok" in inspect.signature(Grid).parameters:
-        fields["same_seed_ok"] = True  # runners that refuse repeated seeded takes unless told
-    return Grid(takes=takes, mode="zip", endpoint=endpoint, **fields)
+    return Grid(takes=takes, mode="zip", endpoint=endpoint, same_seed_ok=same_seed_ok, **fields)
 
 
 #: Inputs a promoted round may change (``**changes`` of :meth:`DuelsMixin.promote`).
