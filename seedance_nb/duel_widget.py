@@ -182,7 +182,6 @@ class Duel(W.VBox):
             self.stage.append_display_data(HTML(markup + script))
         for button in self.buttons.values():
             button.disabled = self.pair is None
-        self.buttons["skip"].disabled = self.pair is None
         self._refresh(df, votes)
 
     def _refresh(self, df: Any, votes: Any) -> None:
