@@ -6,7 +6,7 @@
     sweep.vote(3, 7, "a")                      # or in code: job 3 beat job 7 ("a", "b", "tie", "both_bad")
     sweep.leaderboard(by="prompt")             # strength, 95 % interval, wins, losses, ties, votes, videos
     top = sweep.promote(by="prompt", top=2, takes=2, resolution="720p")   # the next round, for the winners
-    sd.run_adaptive(grid, budget_usd=5, rounds=2, keep=0.5, score="motion")  # successive halving
+    sd.run_adaptive(grid, budget_usd=5, rounds=2, keep=0.5, score=my_metric)  # successive halving
 
 **Votes** are sweep-level journal lines ``{"event": "vote", "at", "a", "b", "winner", "voter"}``
 (fsynced like every other line), so they survive a crash and a reload; ``sweep.votes`` reads them
@@ -1263,6 +1263,8 @@ def run_adaptive(
     The budget is a hard stop: the first round is refused (``BudgetExceeded``, nothing sent) when its
     high estimate is over it; a later round that no longer fits in what is left is not started
     (``status == "budget"``). Each round's estimate and the money left are shown before it starts.
+    The estimate counts every video of a round, those the cache will serve included (they then cost
+    nothing and are not counted as spent), so the check errs on the safe side.
     ``score`` is a column (a metric, ``"rating"``), a callable over the DataFrame, or ``"votes"``;
     with ``"votes"``/``"rating"`` (or None) the run stops after each round (``status == "waiting"``)
     for people to vote (``.duel()``) or rate, and ``.resume()`` goes on. Every round is its own run
