@@ -435,6 +435,7 @@ class _RunContext:
     download: bool
     force: bool
     resubmit_unknown: bool
+    disable_fallbacks: bool = True
 
 
 class Sweep:
@@ -680,6 +681,7 @@ class Sweep:
         force: bool = False,
         progress: bool | None = None,
         resubmit_unknown: bool = False,
+        disable_fallbacks: bool = True,
     ) -> Sweep:
         """Run every unfinished job; re-attach to submitted ones by request id (holding the folder's lock).
 
@@ -693,6 +695,8 @@ class Sweep:
             progress: a progress bar (default: when no ``on_update`` is given).
             resubmit_unknown: submit again the jobs whose earlier submit may have reached fal but could
                 not be settled through fal's history (this may pay twice; a warning says how much).
+            disable_fallbacks: ask fal not to reroute a job to "an equivalent endpoint" (on by default: a
+                sweep compares takes, and a silent reroute would corrupt the comparison).
         """
         _check_concurrency(concurrency)
         if client is None:
@@ -701,12 +705,21 @@ class Sweep:
             client = connect()
         with self._submitting("run"):
             return await self._run_locked(
-                client, concurrency, budget_usd, download, on_update, force, progress, resubmit_unknown
+                client,
+                concurrency=concurrency,
+                budget_usd=budget_usd,
+                download=download,
+                on_update=on_update,
+                force=force,
+                progress=progress,
+                resubmit_unknown=resubmit_unknown,
+                disable_fallbacks=disable_fallbacks,
             )
 
     async def _run_locked(
         self,
         client: AsyncClient,
+        *,
         concurrency: int,
         budget_usd: float | None,
         download: bool,
@@ -714,6 +727,7 @@ class Sweep:
         force: bool,
         progress: bool | None,
         resubmit_unknown: bool,
+        disable_fallbacks: bool,
     ) -> Sweep:
         _check_budget(
             sum(not j.done for j in self.jobs), self.estimate_usd(high=True), self.estimate_usd(high=False), budget_usd
@@ -752,6 +766,7 @@ class Sweep:
             download,
             force,
             resubmit_unknown,
+            disable_fallbacks,
         )
         # Cache look-ups for every job at once, before any job takes a slot: jobs are then submitted in grid order.
         hits = await asyncio.to_thread(self._cache_hits, ctx, pending)
@@ -870,8 +885,15 @@ class Sweep:
             handle = client.handle(job.request_id, endpoint=self.endpoint, **job.urls)
             async with contextlib.aclosing(handle.events()) as events:
                 await self._follow(job, events, release)
-            output = await handle.result()
-            await self._arecord(job, "result", output=output.to_json(), completed_at=now())
+            details = await handle.result_details()
+            await self._arecord(
+                job,
+                "result",
+                output=details.output.to_json(),
+                completed_at=now(),
+                billable_units=details.billable_units,
+                inference_time=job.inference_seconds,
+            )
             # The request is finished and paid for: nothing remote left to cancel, slot free.
             handle = None
             release()
@@ -925,7 +947,9 @@ class Sweep:
             sent = payload.to_payload()
             await self._arecord(job, "submitting", digest=field_digests(sent))
             try:
-                handle = await ctx.client.submit(payload, endpoint=self.endpoint)
+                handle = await ctx.client.submit(
+                    payload, endpoint=self.endpoint, disable_fallbacks=ctx.disable_fallbacks
+                )
             except AmbiguousSubmit as exc:
                 self._record(job, "unknown", error_type="ambiguous_submit", error=str(exc))
                 continue  # settle it through fal's history before anything is sent again
@@ -985,6 +1009,9 @@ class Sweep:
             elif isinstance(event, Completed):
                 # The server has finished with it: its slot can take the next job while this result is read.
                 release()
+                inference = event.metrics.get("inference_time")
+                if isinstance(inference, int | float) and not isinstance(inference, bool):
+                    job.inference_seconds = float(inference)
                 if job.started_at is None:
                     self._record(job, "started")
 
