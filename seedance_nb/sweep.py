@@ -946,20 +946,29 @@ class Sweep:
             payload = await self._payload(job, ctx.client)
             sent = payload.to_payload()
             await self._arecord(job, "submitting", digest=field_digests(sent))
+            sending = asyncio.ensure_future(
+                ctx.client.submit(payload, endpoint=self.endpoint, disable_fallbacks=ctx.disable_fallbacks)
+            )
             try:
-                handle = await ctx.client.submit(
-                    payload, endpoint=self.endpoint, disable_fallbacks=ctx.disable_fallbacks
-                )
+                handle = await asyncio.shield(sending)
             except AmbiguousSubmit as exc:
                 self._record(job, "unknown", error_type="ambiguous_submit", error=str(exc))
                 continue  # settle it through fal's history before anything is sent again
             except asyncio.CancelledError:
-                self._record(
-                    job,
-                    "unknown",
-                    error_type="cancelled_mid_submit",
-                    error="cancelled while its submit was on the wire: it may have reached fal; resume() settles it",
-                )
+                # The POST is on the wire: wait (briefly) for its answer, so that the request can be cancelled
+                # on fal rather than left to run and be billed.
+                answered = await _answer_of(sending)
+                if answered is None:
+                    self._record(
+                        job,
+                        "unknown",
+                        error_type="cancelled_mid_submit",
+                        error="cancelled while its submit was on the wire: it may have reached fal; "
+                        "resume() settles it",
+                    )
+                else:
+                    urls = answered.urls()
+                    self._record(job, "submitted", request_id=answered.request_id, urls=urls, sent_at=job.sent_at)
                 raise
             await self._arecord(job, "submitted", request_id=handle.request_id, urls=handle.urls(), sent_at=job.sent_at)
             return True
@@ -1181,6 +1190,16 @@ class Sweep:
                 if job.status == JobStatus.FAILED and job.retryable is not False:
                     self._record(job, "retry")
             return await self.run(client, **run_kwargs)
+
+
+async def _answer_of(sending: asyncio.Future[Any], timeout: float = 15.0) -> Any:
+    """The handle a submit in flight returns, waited for at most ``timeout`` s; None if it does not come."""
+    try:
+        return await asyncio.wait_for(asyncio.shield(sending), timeout)
+    except (asyncio.CancelledError, asyncio.TimeoutError, Exception):
+        if not sending.done():
+            sending.cancel()
+        return None
 
 
 def normalize_rating(rating: Any) -> int:
