@@ -53,6 +53,7 @@ from .errors import (
     RequestFailed,
 )
 from .files import DATA_URI_LIMIT, ImageData, load_image
+from .openapi_schema import SNAPSHOT_ENDPOINTS, check_drift_daily_async, current_schema, warn_unsupported_fields
 from .runs import (
     INPUT_COLUMNS,
     CacheIndex,
@@ -732,6 +733,7 @@ class Sweep:
         _check_budget(
             sum(not j.done for j in self.jobs), self.estimate_usd(high=True), self.estimate_usd(high=False), budget_usd
         )
+        await self._check_schema(client)
         self.client = client
         if self.meta.get("backend") is None:
             self.meta["backend"] = client.backend
@@ -802,6 +804,20 @@ class Sweep:
                 left,
             )
         return self
+
+    async def _check_schema(self, client: AsyncClient) -> None:
+        """Before money is spent: say which fields fal's schema for this endpoint does not list (fal may ignore
+        them: today possibly ``seed``), and on fal check the schema for drift once a day."""
+        if self.endpoint not in SNAPSHOT_ENDPOINTS:
+            return
+        if client.backend == "fal":
+            try:
+                await check_drift_daily_async(self.endpoint)
+            except Exception as exc:  # a courtesy check: it never stops a run
+                logger.info("the daily schema check could not run: %s", exc)
+        pending = [job.input for job in self.jobs if not job.done]
+        for message in warn_unsupported_fields(pending, current_schema(self.endpoint)):
+            logger.warning("%s", message)
 
     def _cache_hits(self, ctx: _RunContext, jobs: list[Job]) -> dict[int, dict[str, Any]]:
         """The per-user cache's entry for every job that has never been sent (none with ``force``)."""
