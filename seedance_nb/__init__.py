@@ -14,6 +14,7 @@ from .catalog import catalog, recover, search, set_budget, spend
 from .client import AsyncClient, Completed, InProgress, Queued, RequestHandle
 from .connect import connect
 from .display import LargeOutputWarning, compare, grid, show
+from .duels import AdaptiveRun, run_adaptive, run_adaptive_async
 from .errors import (
     APIError,
     AuthenticationError,
@@ -52,6 +53,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "APIError",
+    "AdaptiveRun",
     "AsyncClient",
     "AuthenticationError",
     "BudgetExceeded",
@@ -96,6 +98,8 @@ __all__ = [
     "output_size",
     "recover",
     "report",
+    "run_adaptive",
+    "run_adaptive_async",
     "run_sweep",
     "run_sweep_async",
     "search",

@@ -33,6 +33,7 @@ import pandas as pd
 from PIL import Image
 
 from . import display as d
+from .duels import leaderboard_section
 
 __all__ = ["report", "report_html"]
 
@@ -551,6 +552,7 @@ def report_html(
         _timeline(df),
         _jobs_table(df, sources),
         _ratings(df, sources),
+        leaderboard_section(df, run_dir),  # only when the run has votes (seedance_nb.duels)
         '<footer>Made with seedance-nb. Videos play in place; "Play all" plays each grid together.</footer>',
         "</main></body></html>",
     ]

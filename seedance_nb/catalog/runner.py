@@ -9,7 +9,7 @@ cache and the claims need a configured catalog)::
     await hooks.before_run(estimate_high_usd, label)     # BudgetExceeded (nothing sent) or a reservation
     hit = await hooks.lookup(key)                        # a video completed by anyone sharing the catalog
     info = await hooks.fetch(client, hit, video, poster) # copy it (or download it from fal's URL) here
-    handle, mine = await hooks.submit(client, key, payload, endpoint)  # submit once across processes
+    handle = await hooks.submit(client, key, payload, endpoint)  # submit once across processes
     await hooks.settled(key, request_id)                 # an ambiguous submit found in fal's history
     await hooks.completed(key, output) / hooks.failed(key)
     await hooks.after_run()                              # index the run, release the reservation
@@ -39,6 +39,8 @@ class RunHooks:
         #: merely under the sweeps root gets the cap and the index only; the per-user cache covers one person.
         self.team = team
         self.reservation: int | None = None
+        #: Cache keys of requests another process submitted and this run only follows.
+        self.following: set[str] = set()
 
     @classmethod
     def for_run(cls, run_dir: str | os.PathLike[str], catalog: Catalog | bool | None = None) -> RunHooks | None:
@@ -95,10 +97,15 @@ class RunHooks:
             return None
         return {**hit, "path": str(video), "poster": str(poster), "info": info.to_json()}
 
-    async def submit(self, client: Any, key: str, payload: Any, endpoint: str) -> tuple[Any, bool]:
+    async def submit(self, client: Any, key: str, payload: Any, endpoint: str, **submit_kw: Any) -> Any:
+        """Submit once across everyone sharing the catalog; returns the request's handle. A request another
+        process submitted is followed by id, and its key is kept in :attr:`following` (never cancel it)."""
         if not self.team:
-            return await client.submit(payload, endpoint=endpoint), True
-        return await self.catalog.submit_once(client, key, payload, endpoint=endpoint)
+            return await client.submit(payload, endpoint=endpoint, **submit_kw)
+        handle, mine = await self.catalog.submit_once(client, key, payload, endpoint=endpoint, **submit_kw)
+        if not mine:
+            self.following.add(key)
+        return handle
 
     async def settled(self, key: str, request_id: str) -> None:
         """An ambiguous submit was found in fal's history: the claim now names its request id."""
