@@ -94,7 +94,8 @@ def test_caption_shows_what_varies_off_the_axes_with_timing_and_cost(run_dir: Pa
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", markup)
     assert len(captions) == 8
     text = [re.sub(r"<[^>]+>", "", c) for c in captions]
-    assert text[0] == "duration 4queue 1.0 s · gen 10.0 s · $0.56"
+    assert text[0] == "#0duration 4queue 1.0 s · gen 10.0 s · $0.56"  # the job number rate() takes, first
+    assert [t.split("duration")[0] for t in text] == [f"#{i}" for i in (0, 2, 1, 3, 4, 6, 5, 7)]
     assert all("duration" in t for t in text)
     # constant inputs (resolution, image) and the axes themselves are not repeated in captions
     assert not any("480p" in t or "cat.png" in t or "seed" in t or "prompt" in t for t in text)
@@ -165,8 +166,9 @@ def test_a_file_name_with_quotes_stays_inside_its_attribute(run_dir: Path) -> No
     markup = display.result_html({"path": str(video), "poster": str(poster), "status": "completed"})
     (tag,) = Tree(markup).find("video")
     assert unquote(tag["src"] or "") == 'runs/demo/videos/it\'s "quoted" <&>.mp4'
-    assert unquote(tag["poster"] or "") == 'runs/demo/posters/it\'s "quoted".jpg'
-    assert set(tag) == {"src", "poster", "width", "preload", "muted", "loop", "controls", "playsinline"}
+    (img,) = Tree(markup).find("img", "sd-poster")
+    assert unquote(img["src"] or "") == 'runs/demo/posters/it\'s "quoted".jpg'
+    assert set(tag) == {"src", "preload", "muted", "loop", "controls", "playsinline"}
     assert """it's "quoted" <&>.mp4""" in Tree(display.compare_html(str(video), str(video))).all_text
 
 
@@ -181,10 +183,13 @@ def test_script_json_cannot_close_its_script() -> None:
 
 def test_files_under_the_working_directory_are_linked_relatively(run_dir: Path) -> None:
     df = sweep_frame(run_dir, prompts=("a",), seeds=(1,), video_url=True)
-    (tag,) = Tree(display.grid_html(df)).find("video")
+    tree = Tree(display.grid_html(df))
+    (tag,) = tree.find("video")
     assert tag["src"] == "runs/demo/videos/j000-abcdef12.mp4"
-    assert tag["poster"] == "runs/demo/posters/j000-abcdef12.jpg"
     assert tag["preload"] == "metadata"
+    # the poster is an <img> under the video: JupyterLab rewrites its relative src (it leaves poster= alone)
+    (img,) = tree.find("img", "sd-poster")
+    assert img["src"] == "runs/demo/posters/j000-abcdef12.jpg" and "poster" not in tag
     (tag,) = Tree(display.grid_html(df, base_dir=run_dir)).find("video")
     assert tag["src"] == "videos/j000-abcdef12.mp4"
 
@@ -222,7 +227,8 @@ def test_embed_inlines_the_video_and_poster_bytes(run_dir: Path) -> None:
     (tag,) = Tree(display.grid_html(df, embed=True)).find("video")
     assert (tag["src"] or "").startswith("data:video/mp4;base64,")
     assert base64.b64decode((tag["src"] or "").split(",", 1)[1]) == Path(df["path"][0]).read_bytes()
-    assert base64.b64decode((tag["poster"] or "").split(",", 1)[1]) == Path(df["poster"][0]).read_bytes()
+    (img,) = Tree(display.grid_html(df, embed=True)).find("img", "sd-poster")
+    assert base64.b64decode((img["src"] or "").split(",", 1)[1]) == Path(df["poster"][0]).read_bytes()
 
 
 def test_embedding_past_the_threshold_warns(run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -251,7 +257,8 @@ def test_a_24_video_grid_by_reference_stays_small(run_dir: Path) -> None:
         markup = display.grid_html(df, rows="prompt", cols=("duration", "seed"), sync=sync)
         tree = Tree(markup)
         videos = tree.find("video")
-        assert len(videos) == 24 and all(v["preload"] == "metadata" and v["poster"] for v in videos)
+        assert len(videos) == 24 and all(v["preload"] == "metadata" for v in videos)
+        assert len(tree.find("img", "sd-poster")) == 24
         assert len(markup.encode()) < 50_000, len(markup.encode())
     assert len(display.sweep_html(df).encode()) < 50_000
 
@@ -282,7 +289,11 @@ def test_compare_is_synchronized_by_default_and_larger(run_dir: Path) -> None:
     df = sweep_frame(run_dir, prompts=("a",), seeds=(1, 2, 3))
     tree = Tree(display.compare_html(df.iloc[0], df.iloc[2]))
     videos = tree.find("video")
-    assert len(videos) == 2 and all(v["width"] == "480" for v in videos)
+    assert len(videos) == 2
+    # side by side, each up to 480 px and down to the readable minimum, then the row scrolls in its box
+    (row,) = tree.find("div", "sd-compare")
+    assert "min-width:492px" in (row["style"] or "") and "max-width:972px" in (row["style"] or "")
+    assert [f["style"] for f in tree.find("figure", "sd-fig")] == ["max-width:480px"] * 2
     assert len(tree.scripts) == 1 and tree.find("div", "sd-syncbar")
     assert [a.get("class") for a in tree.find("div", "sd-title")] == ["sd-title", "sd-title"]
     assert "seed 1" in tree.all_text and "seed 3" in tree.all_text
@@ -311,8 +322,10 @@ def test_result_html_for_a_row_a_model_output_a_path_and_a_url(run_dir: Path) ->
 
 def test_video_html_options(run_dir: Path) -> None:
     video = write_mp4(run_dir / "v.mp4")
-    (tag,) = Tree(display.video_html(video, autoplay=True, muted=False, loop=False, width=320)).find("video")
-    assert "autoplay" in tag and "muted" in tag and "loop" not in tag and tag["width"] == "320"
+    tree = Tree(display.video_html(video, autoplay=True, muted=False, loop=False, width=320))
+    (tag,) = tree.find("video")
+    assert "autoplay" in tag and "muted" in tag and "loop" not in tag
+    assert "max-width:320px" in (tree.find("div", "sd-fig")[0]["style"] or "")
     fig = display.video_html(video, caption=XSS)
     assert XSS not in fig and XSS in Tree(fig).all_text
     with pytest.raises(FileNotFoundError):

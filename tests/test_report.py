@@ -132,7 +132,8 @@ def test_report_videos_elsewhere_use_urls_or_file_links_and_embed_inlines_them(t
     df = mixed_sweep(tmp_path / "run")
     shared = report(df, tmp_path / "share" / "r.html")
     srcs = [v["src"] for v in Tree(shared.read_text()).find("video")]
-    assert srcs and all(s == Path(p).as_uri() for s, p in zip(srcs, df["path"].dropna(), strict=True))
+    # relative links, which play from disk and from any web server (never file:// or an emulator's URL)
+    assert srcs == [f"../run/videos/{Path(p).name}" for p in df["path"].dropna()]
 
     with_urls = sweep_frame(tmp_path / "run2", prompts=("a",), seeds=(1, 2), video_url=True)
     srcs = [v["src"] for v in Tree(report(with_urls, tmp_path / "share" / "u.html").read_text()).find("video")]
@@ -155,12 +156,11 @@ def test_report_embedding_a_large_sweep_warns(tmp_path: Path, monkeypatch: pytes
 
 def test_report_timeline_has_a_queue_and_a_generation_bar_per_job(tmp_path: Path) -> None:
     markup = report_html(mixed_sweep(tmp_path / "run"))
-    svg = markup.split('<svg class="timeline"')[1].split("</svg>")[0]
-    assert svg.count('class="tl-queue"') == 8
-    assert svg.count('class="tl-gen"') == 8  # the running job's bar runs to the end of the chart
-    failed = [m for m in re.findall(r'<rect class="tl-gen"[^>]*>', svg) if "var(--fail)" in m]
-    assert len(failed) == 1
-    assert "j003 · failed · queue 1.0 s · generation 13.0 s" in svg
+    svg = markup.split('<div class="timeline"')[1].split("</section>")[0]
+    assert svg.count('class="tl-queue') == 8
+    assert svg.count('class="tl-gen') == 8  # the running job's bar runs to the end of the chart
+    assert svg.count('class="tl-gen tl-failed"') == 1
+    assert "#3 · failed · queue 1.0 s · generation 13.0 s" in svg
     assert "running, 15.0 s so far" in svg
 
 
@@ -168,16 +168,16 @@ def test_report_timeline_from_durations_alone(tmp_path: Path) -> None:
     df = mixed_sweep(tmp_path / "run")
     df[["submitted_at", "started_at", "completed_at"]] = None
     df.loc[7, "queue_seconds"] = None  # unknown timing: named, not drawn
-    svg = report_html(df).split('<svg class="timeline"')[1].split("</svg>")[0]
-    assert svg.count('class="tl-queue"') == 7 and svg.count('class="tl-gen"') == 7
-    assert ">running</text>" in svg
+    svg = report_html(df).split('<div class="timeline"')[1].split("</section>")[0]
+    assert svg.count('class="tl-queue') == 7 and svg.count('class="tl-gen') == 7
+    assert '<span class="tl-end">running</span>' in svg
 
 
 def test_report_ratings_and_notes_only_when_given(tmp_path: Path) -> None:
     df = mixed_sweep(tmp_path / "run")
     markup = report_html(df)
     section = markup.split('id="ratings"')[1].split("</section>")[0]
-    assert section.index("j000") < section.index("j002")  # best rated first
+    assert section.index("#0<") < section.index("#2<")  # best rated first
     assert "best motion" in section and "★★★★★" in section
     df["rating"], df["notes"] = None, None
     assert 'id="ratings"' not in report_html(df)
@@ -195,7 +195,7 @@ def test_report_shows_the_input_image_as_an_embedded_thumbnail(tmp_path: Path) -
     # without the file, the first frame of a video stands in, and says so
     (run / "inputs" / "cat.png").unlink()
     section = report_html(df).split('id="inputs"')[1].split("</section>")[0]
-    assert "first frame of job j000" in section and Tree(section).find("img")
+    assert "first frame of job 0" in section and Tree(section).find("img")
 
 
 def test_report_reads_the_run_description_but_never_secrets(tmp_path: Path) -> None:
