@@ -4,7 +4,7 @@
 
     import seedance_nb as sd
     client = sd.connect()          # fal when FAL_KEY is set, else the built-in emulator
-    sweep = sd.run_sweep(sd.Grid(image="cat.png", prompt=["a slow push-in", "a whip pan"], seed=[1, 2]))
+    sweep = sd.run_sweep(sd.Grid(image=sd.sample_image(), prompt=["a slow push-in", "a whip pan"], seed=[1, 2]))
     sweep.df                       # one row per video; `sweep` alone shows the grid
 
 See README.md for the tour and ``docs/contracts.md`` for how the layers fit.
@@ -35,6 +35,7 @@ from .errors import (
 )
 from .generate import Result, generate, generate_async
 from .report import report
+from .samples import sample_image
 from .schema import (
     DEFAULT_ENDPOINT,
     CostEstimate,
@@ -95,6 +96,7 @@ __all__ = [
     "report",
     "run_sweep",
     "run_sweep_async",
+    "sample_image",
     "show",
     "start_sweep",
 ]

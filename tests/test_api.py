@@ -14,7 +14,7 @@ PUBLIC = [
     "RejectedInput", "RequestCancelled", "RequestFailed", "RequestHandle", "Result", "SeedanceError", "ServerError",
     "StartTimeout", "Sweep", "VideoInput", "VideoOutput", "WaitTimeout", "__version__", "compare", "connect",
     "estimate_cost", "generate", "generate_async", "grid", "load_sweep", "output_size", "report", "run_sweep",
-    "run_sweep_async", "show", "start_sweep",
+    "run_sweep_async", "sample_image", "show", "start_sweep",
 ]  # fmt: skip
 
 
