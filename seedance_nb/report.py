@@ -622,7 +622,7 @@ class ReportPath(type(Path())):  # type: ignore[misc]  # PosixPath or WindowsPat
         note = (
             f'<p class="sd-cap">Wrote <code>{_e(str(self))}</code>. Open it from a file manager or in a browser '
             f'(<a href="{_e(uri)}" target="_blank" rel="noopener">{_e(uri)}</a>): the videos play there. '
-            "JupyterLab's file browser shows the thumbnails only (its server refuses video requests from "
+            "JupyterLab's file browser shows the thumbnails only (its server answers 403 to video requests from "
             "HTML files it serves), so the report is shown here too:</p>"
         )
         if self._sweep is None:

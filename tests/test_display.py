@@ -371,3 +371,145 @@ def test_show_grid_and_compare_display_html_or_return_it(run_dir: Path, monkeypa
     assert [s.count("<video") for s in shown] == [1, 2, 2]
     assert display.grid(df, return_html=True) is not None and len(shown) == 3
     assert (display.show(df, return_html=True) or "").count("<video") == 2
+
+
+# --------------------------------------------------------------------------- issue 16: how people really see it
+
+HOSTILE = [
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    " javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "file:///etc/passwd",
+    "//evil.test/x.mp4",
+]
+
+
+def _links(markup: str) -> list[str]:
+    tree = Tree(markup)
+    return [v for _, attrs in tree.tags for k, v in attrs.items() if k in ("src", "href", "poster") and v]
+
+
+@pytest.mark.parametrize("url", HOSTILE)
+def test_a_result_url_that_is_not_http_never_becomes_a_src_or_href(run_dir: Path, url: str) -> None:
+    df = sweep_frame(run_dir, prompts=("a",), seeds=(1, 2), write_files=False)
+    df["video_url"], df["poster"] = url, url
+    for markup in (
+        display.grid_html(df),
+        display.sweep_html(df),
+        display.compare_html(df.iloc[0], df.iloc[1]),
+        display.result_html(df.iloc[0]),
+        display.result_html({"video_url": url, "status": "completed"}),
+    ):
+        links = _links(markup)
+        assert all(link.startswith(("http://", "https://", "runs/")) for link in links), links
+        assert "no video file" in markup
+    if ":" in url:
+        with pytest.raises(ValueError, match="only http"):
+            display.video_html(url.strip())
+    else:  # no scheme: looked up as a file, which is not there
+        with pytest.raises(FileNotFoundError):
+            display.video_html(url)
+
+
+def test_safe_url_accepts_only_http_and_optionally_refuses_loopback() -> None:
+    assert display.safe_url("https://v3.fal.media/files/a.mp4") == "https://v3.fal.media/files/a.mp4"
+    assert display.safe_url("http://127.0.0.1:8787/cdn/a.mp4") == "http://127.0.0.1:8787/cdn/a.mp4"
+    assert display.safe_url("http://127.0.0.1:8787/cdn/a.mp4", loopback=False) is None
+    assert display.safe_url("http://localhost/a.mp4", loopback=False) is None
+    assert all(display.safe_url(u) is None for u in HOSTILE)
+    assert display.safe_url(None) is None and display.safe_url(float("nan")) is None
+
+
+def test_the_poster_is_an_img_under_the_video_with_the_videos_aspect_ratio(run_dir: Path) -> None:
+    df = sweep_frame(run_dir, prompts=("a",), seeds=(1,), size=(96, 54))
+    tree = Tree(display.grid_html(df))
+    (media,) = tree.find("div", "sd-media")
+    assert "aspect-ratio:96 / 54" in (media["style"] or "")
+    (img,) = tree.find("img", "sd-poster")
+    assert img["src"] == "runs/demo/posters/j000-abcdef12.jpg" and img["alt"] == ""
+    # the img comes before the video, so the transparent video paints over it once it has a frame
+    order = [t for t, a in tree.tags if t in ("img", "video")]
+    assert order == ["img", "video"]
+
+
+def test_grids_fit_the_output_then_scroll_in_their_own_box(run_dir: Path) -> None:
+    df = sweep_frame(run_dir, prompts=("a", "b"), seeds=(1, 2, 3, 4), write_files=False)
+    tree = Tree(display.grid_html(df, rows="prompt", cols="seed", width=240))
+    (table,) = tree.find("table", "sd-grid")
+    style = table["style"] or ""
+    minimum = int(re.search(r"min-width:(\d+)px", style).group(1))
+    maximum = int(re.search(r"max-width:(\d+)px", style).group(1))
+    assert minimum == 170 + 4 * display.MIN_VIDEO_PX + 6 * 6 and maximum == 170 + 4 * 240 + 6 * 6
+    assert all((f["style"] or "") == "max-width:240px" for f in tree.find("figure", "sd-fig"))
+    assert "overflow-x:auto" in display.CSS and ".sd-grid{" in display.CSS and "table-layout:fixed" in display.CSS
+
+
+def test_prompts_with_a_long_shared_opening_are_told_apart_with_the_full_text_on_hover(run_dir: Path) -> None:
+    opening = "A cinematic slow dolly shot over a quiet alpine lake at golden hour, mist rising, then "
+    prompts = (opening + "a heron takes off", opening + "a boat drifts in")
+    assert display.distinct_labels(prompts) == ["…a heron takes off", "…a boat drifts in"]
+    assert display.distinct_labels(["a", "b", "a"]) == ["a", "b", "a"]  # short texts stay as they are
+    df = sweep_frame(run_dir, prompts=prompts, seeds=(1, 2), write_files=False)
+    tree = Tree(display.grid_html(df))
+    heads = [
+        re.sub(r"\s+", " ", h) for h in re.findall(r'<th class="sd-rowhead"[^>]*>(.*?)</th>', display.grid_html(df))
+    ]
+    assert [Tree(h).all_text for h in heads] == ["…a heron takes off", "…a boat drifts in"]
+    assert tree.find("span") and any(a.get("title") == prompts[0] for a in tree.find("span"))
+
+
+def test_sweep_and_grid_lay_out_one_sweep_the_same_way(run_dir: Path) -> None:
+    df = sweep_frame(run_dir, prompts=("a", "b"), durations=("4", "8"), seeds=(1, 2, 3), write_files=False)
+
+    def layout(markup: str) -> tuple:
+        tree = Tree(markup)
+        return (
+            [Tree(h).all_text for h in re.findall(r"<th[^>]*>(.*?)</th>", markup)],
+            [f["style"] for f in tree.find("figure", "sd-fig")],
+            [f["data-job"] for f in tree.find("figure", "sd-fig")],
+        )
+
+    assert layout(display.sweep_html(df)) == layout(display.grid_html(df))
+
+
+def test_backend_and_cost_line_say_the_emulator_bills_nothing(run_dir: Path) -> None:
+    df = sweep_frame(run_dir, prompts=("a",), seeds=(1, 2), write_files=False)
+    df["backend"] = "emulator"
+    summary = Tree(display.summary_html(df))
+    (chip,) = summary.find("span", "sd-backend")
+    assert chip["data-backend"] == "emulator"
+    assert "emulated, nothing billed (about $1.13 on fal)" in summary.all_text
+    assert "emulated, nothing billed" in display.grid_html(df)  # each caption too
+    df["backend"] = "fal"
+    text = Tree(display.summary_html(df)).all_text
+    assert "fal" in text and "$1.13 (estimated, completed jobs)" in text and "emulated" not in text
+    # an old run folder names no backend: loopback video URLs mean the emulator
+    df = df.drop(columns="backend")
+    df["video_url"] = "http://127.0.0.1:8787/cdn/files/x.mp4"
+    assert display.backend_of(df) == "emulator"
+
+
+def test_wall_clock_counts_only_this_runs_jobs_and_cached_ones_are_named(run_dir: Path) -> None:
+    df = sweep_frame(run_dir, prompts=("a",), seeds=(1, 2, 3), write_files=False)
+    # job 0 was made two and a half minutes earlier by another run and is a cache hit now
+    df.loc[0, "status"] = "cached"
+    df.loc[0, "submitted_at"] = df.loc[1, "submitted_at"] - pd.Timedelta(minutes=2, seconds=30)
+    t = display.totals(df)
+    fresh = df.iloc[1:]
+    expected = (fresh["completed_at"].max() - fresh["submitted_at"].min()).total_seconds()
+    assert t["wall_seconds"] == expected and t["cached"] == 1
+    assert t["generation_seconds"] == fresh["generation_seconds"].sum()
+    assert "1 cached, no charge" in display.cost_text(t)
+
+
+def test_rating_scale_is_one_for_stars_and_thumbs() -> None:
+    assert [display.rating_stars(v) for v in (1, 5, 3.0, "up", "down", True, False, None, 0, 7, "x")] == [
+        1, 5, 3, 5, 1, 5, 1, None, None, None, None,
+    ]  # fmt: skip
+
+
+def test_timestamps_are_formatted() -> None:
+    assert display.fmt_when("2026-11-25T08:41:07.123456+00:00") == "2026-11-25 08:41 UTC"
+    assert display.fmt_when(None) == "—"

@@ -283,3 +283,84 @@ def test_report_in_headless_chromium(tmp_path: Path) -> None:
             assert errors == []
         finally:
             browser.close()
+
+
+# --------------------------------------------------------------------------- issue 16: reports people can open
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,<script>x</script>", "vbscript:x"])
+def test_a_hostile_result_url_never_becomes_a_link_or_src_in_the_report(tmp_path: Path, url: str) -> None:
+    df = sweep_frame(tmp_path / "run", prompts=("a",), seeds=(1, 2), write_files=False)
+    df["video_url"], df["image"] = url, url
+    tree = Tree(report_html(df))
+    links = [v for _, a in tree.tags for k, v in a.items() if k in ("src", "href") and v]
+    assert links and all(v.startswith(("#", "data:image/jpeg;base64,")) for v in links), links
+
+
+def test_the_report_never_references_a_loopback_emulator_url(tmp_path: Path) -> None:
+    df = sweep_frame(tmp_path / "run", prompts=("a",), seeds=(1, 2))
+    df["video_url"] = "http://127.0.0.1:8787/cdn/files/x.mp4"
+    (tmp_path / "run" / "videos" / "j001-abcdef12.mp4").unlink()  # one file gone: its emulator URL is dead too
+    markup = report(df).read_text()
+    assert "127.0.0.1" not in markup
+    srcs = [v["src"] for v in Tree(markup).find("video")]
+    assert srcs == ["videos/j000-abcdef12.mp4"] and "no video file" in markup
+
+
+def test_report_posters_are_embedded_so_thumbnails_show_wherever_it_is_opened(tmp_path: Path) -> None:
+    df = mixed_sweep(tmp_path / "run")
+    tree = Tree(report_html(df))
+    posters = tree.find("img", "sd-poster")
+    assert len(posters) == 6 and all((p["src"] or "").startswith("data:image/jpeg;base64,") for p in posters)
+
+
+def test_report_names_the_backend_and_the_emulator_bills_nothing(tmp_path: Path) -> None:
+    df = mixed_sweep(tmp_path / "run")
+    df["backend"] = "emulator"
+    markup = report_html(df)
+    assert 'data-backend="emulator"' in markup and "the emulator (nothing billed)" in markup
+    assert card(markup, "cost") == "$0.00" and "emulated, nothing billed" in markup
+    jobs = markup.split('id="sd-jobs"')[1]
+    assert "$0.00 (emulated)" in jobs
+    df["backend"] = "fal"
+    markup = report_html(df)
+    assert card(markup, "backend") == "fal" and card(markup, "cost (completed)") == "$3.39"
+    assert "emulated" not in markup
+
+
+def test_report_header_describes_this_run_with_cached_jobs_counted_as_such(tmp_path: Path) -> None:
+    df = mixed_sweep(tmp_path / "run")
+    df.loc[[0, 1], "status"] = "cached"
+    # cached jobs keep the timings of the run that made them, long before this one
+    df.loc[[0, 1], "submitted_at"] = df.loc[2, "submitted_at"] - pd.Timedelta(minutes=2, seconds=33)
+    markup = report_html(df)
+    fresh = df[df["status"] != "cached"]
+    wall = (fresh["completed_at"].max() - fresh["submitted_at"].min()).total_seconds()
+    assert card(markup, "wall clock") == display.fmt_seconds(wall) and "min" not in card(markup, "wall clock")
+    assert card(markup, "videos") == "6" and "2 cached from earlier runs" in markup
+    assert "cached (made in an earlier run)" in markup.split('id="timeline"')[1]
+
+
+def test_report_formats_dates_and_tells_long_prompts_apart(tmp_path: Path) -> None:
+    opening = "A cinematic slow dolly shot over a quiet alpine lake at golden hour, mist rising, then "
+    df = sweep_frame(tmp_path / "run", prompts=(opening + "a heron", opening + "a boat"), seeds=(1,))
+    (tmp_path / "run" / "sweep.json").write_text(json.dumps({"name": "r", "created_at": "2026-11-25T08:41:07+00:00"}))
+    markup = report_html(df)
+    assert "2026-11-25 08:41 UTC" in markup and "2026-11-25T08:41:07" not in markup
+    cells = re.findall(r'<td class="txt wide"[^>]*>(.*?)</td>', markup.split('id="sd-jobs"')[1])
+    assert cells == ["…a heron", "…a boat"]
+    assert f'title="{opening}a heron"' in markup
+
+
+def test_report_path_shows_the_report_inline_with_a_file_link(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    df = mixed_sweep(tmp_path / "run")
+    path = report(df)
+    assert isinstance(path, Path) and path == tmp_path / "run" / "report.html"
+    inline = path._repr_html_()
+    assert path.resolve().as_uri() in inline and "403" in inline
+    tree = Tree(inline)
+    # inline, media are referenced for JupyterLab: relative to the notebook's folder, posters by reference
+    assert [v["src"] for v in tree.find("video")][0] == "run/videos/j000-abcdef12.mp4"
+    assert tree.find("img", "sd-poster")[0]["src"] == "run/posters/j000-abcdef12.jpg"
+    assert "<html" not in inline and "<body" not in inline and 'class="sd-report"' in inline
