@@ -12,9 +12,27 @@ current working directory (the notebook's folder, or ``base_dir=``) is linked
 by a relative path, which JupyterLab serves through ``/files/`` with seeking;
 otherwise its ``video_url``; otherwise a ``file://`` link (logged, because
 browsers refuse those inside Jupyter). ``embed=True`` writes the bytes into
-the output as base64 (Colab, portable reports) and warns past
-:data:`EMBED_WARN_BYTES`. Posters (the first-frame JPEGs) follow the same
-rule, and every video has ``preload="metadata"``, so a grid of 48 opens fast.
+the output as base64 (Colab, which cannot serve local files; portable
+reports) and warns past :data:`EMBED_WARN_BYTES`. Only http(s) URLs, paths
+and the ``data:`` URIs made here ever become a ``src`` or ``href``: a
+``javascript:`` (or any other) result URL is dropped (:func:`safe_url`).
+
+Thumbnails: each video's first frame is an ``<img>`` under a transparent
+``<video>`` in a box of the video's aspect ratio. JupyterLab 4 and Notebook 7
+rewrite a relative ``src`` to ``/files/…`` but not a ``poster`` attribute, so
+the image shows before anything plays, and the video paints over it once
+loaded; VS Code shows the same markup, and Colab needs ``embed=True``. Every
+video has ``preload="metadata"``, so a grid of 48 opens fast.
+
+Widths: videos take the output's width up to their preferred width and
+shrink down to :data:`MIN_VIDEO_PX` (:data:`MIN_COMPARE_PX` in
+:func:`compare`); below that the grid scrolls inside its own box. Captions
+start with the job number (``#3``, as :meth:`Sweep.rate` takes it); long
+texts that share an opening (prompts) are shown by the part that differs,
+the full text on hover (:func:`distinct_labels`). The summary names the
+backend; on the emulator the cost reads "emulated, nothing billed", and the
+figures are this run's (cached jobs counted as cached, their old timings
+left out of the wall clock).
 
 Grid layout: one table row per distinct value (or tuple of values) of
 ``rows`` and one column per value of ``cols``, in the order the data lists
@@ -586,10 +604,13 @@ max-width:100%;overflow-x:auto;box-sizing:border-box}
 .sd-media>video{position:relative;z-index:1;display:block;width:100%;height:100%;max-width:none;
 object-fit:contain;background:transparent;border-radius:4px}
 .sd-media>img.sd-poster{position:absolute;inset:0;width:100%;height:100%;object-fit:contain;display:block}
-.sd-grid{border-collapse:separate;border-spacing:6px;margin:0;table-layout:fixed;width:100%}
-.sd-grid th{font-weight:600;text-align:left;vertical-align:bottom;padding:2px 4px;overflow-wrap:anywhere}
-.sd-grid th.sd-rowhead{vertical-align:top;font-weight:500;white-space:normal}
-.sd-cell{vertical-align:top;padding:0}
+.sd-out table.sd-grid{border-collapse:separate;border-spacing:6px;margin:0;table-layout:fixed;width:100%;
+border:none;font-size:inherit}
+.sd-out table.sd-grid tr,.sd-out table.sd-grid tbody tr:nth-child(odd){background:transparent}
+.sd-out table.sd-grid th{font-weight:600;text-align:left;vertical-align:bottom;padding:2px 4px;
+overflow-wrap:anywhere;border:none}
+.sd-out table.sd-grid th.sd-rowhead{vertical-align:top;font-weight:500;white-space:normal}
+.sd-out table.sd-grid td.sd-cell{vertical-align:top;padding:0;text-align:left;border:none}
 .sd-takes{display:flex;gap:6px;flex-wrap:nowrap}
 .sd-fig{margin:0;flex:1 1 0;min-width:0;width:100%}
 .sd-fig figcaption,.sd-cap{font-size:11.5px;opacity:.85;margin-top:2px;max-width:100%;overflow-wrap:anywhere}
@@ -769,6 +790,8 @@ def _meta(row: Mapping[str, Any], backend: str | None = None) -> str:
     status = str(row.get("status") or "")
     cost = row.get("est_cost_usd")
     row_backend = row.get("backend") if not _missing(row.get("backend")) else backend
+    if row_backend is None and is_loopback_url(row.get("video_url")):
+        row_backend = "emulator"  # an older run folder that names no backend
     if status == "cached":
         bits.append("cached, no charge")
     elif row_backend == "emulator" and status not in ("failed", "cancelled"):

@@ -465,6 +465,14 @@ def _jobs_table(df: pd.DataFrame, sources: d._Sources, backend: str | None) -> s
         ("error", "error"),
     ]
     present = [(c, h) for c, h in columns if c in df.columns or c == "size"]
+    # Columns with nothing to say stay out, so the table fits a laptop screen: no ratings, notes or errors yet,
+    # or output seeds that only repeat the seeds asked for.
+    optional = {"rating", "notes", "error", "output_seed"}
+    present = [(c, h) for c, h in present if c not in optional or df[c].map(lambda v: not d._missing(v)).any()]
+    if "output_seed" in df.columns and "seed" in df.columns:
+        same = (df["output_seed"].map(d._plain) == df["seed"].map(d._plain)) | df["output_seed"].isna()
+        if same.all():
+            present = [(c, h) for c, h in present if c != "output_seed"]
     num_attr = ' data-type="num"'
     head = "".join(
         f'<th scope="col"{num_attr if c in _NUMERIC else ""} title="sort by {_e(h)}">{_e(h)}</th>' for c, h in present
