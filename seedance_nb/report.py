@@ -269,8 +269,34 @@ def _image_candidates(label: str, run_dir: Path | None) -> list[Path]:
     return found
 
 
+def _stored_inputs(run_dir: Path | None) -> dict[str, Path]:
+    """The input images a run folder keeps under ``inputs/`` (by content hash), by the name the user gave them."""
+    found: dict[str, Path] = {}
+    journal = run_dir / "journal.jsonl" if run_dir is not None else None
+    if journal is None or not journal.is_file():
+        return found
+    try:
+        lines = journal.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        if '"planned"' not in line:
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        for value in (event.get("payload") or {}).values():
+            if isinstance(value, Mapping) and value.get("$file") and value.get("name"):
+                path = run_dir / str(value["$file"])  # type: ignore[operator]
+                if path.is_file():
+                    found.setdefault(str(value["name"]), path)
+    return found
+
+
 def _input_images(df: pd.DataFrame, run_dir: Path | None) -> str:
     figures = []
+    stored = _stored_inputs(run_dir)
     for column in ("image", "end_image"):
         if column not in df.columns:
             continue
@@ -284,7 +310,8 @@ def _input_images(df: pd.DataFrame, run_dir: Path | None) -> str:
                 src = text
             else:
                 extra = [str(p) for p in rows.get("image_path", pd.Series(dtype=object)) if not d._missing(p)]
-                for candidate in [*map(Path, extra), *_image_candidates(text, run_dir)]:
+                kept = [stored[text]] if text in stored else []
+                for candidate in [*kept, *map(Path, extra), *_image_candidates(text, run_dir)]:
                     if candidate.is_file():
                         src = _thumb_data_uri(candidate)
                         if src:

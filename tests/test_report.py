@@ -364,3 +364,17 @@ def test_report_path_shows_the_report_inline_with_a_file_link(tmp_path: Path, mo
     assert [v["src"] for v in tree.find("video")][0] == "run/videos/j000-abcdef12.mp4"
     assert tree.find("img", "sd-poster")[0]["src"] == "run/posters/j000-abcdef12.jpg"
     assert "<html" not in inline and "<body" not in inline and 'class="sd-report"' in inline
+
+
+def test_report_shows_the_input_image_a_run_folder_keeps_by_hash(client, png_path, tmp_path: Path) -> None:
+    from seedance_nb.sweep import Grid, run_sweep
+
+    sweep = run_sweep(
+        Grid(image=png_path, prompt="a", resolution="480p", duration=4),
+        client=client, run_dir=tmp_path / "run", progress=False,
+    )  # fmt: skip
+    section = report_html(sweep).split('id="inputs"')[1].split("</section>")[0]
+    assert "first frame" not in section and "image: landscape.png" in section
+    (img,) = Tree(section).find("img")
+    with Image.open(io.BytesIO(base64.b64decode((img["src"] or "").split(",", 1)[1]))) as thumb:
+        assert thumb.size == (320, 180)  # the 800x450 input itself, not a video frame
