@@ -1,4 +1,5 @@
-"""A real browser: JupyterLab on 127.0.0.1, Debian's Chromium driven by Playwright, the tutorials run in it.
+"""A real browser: JupyterLab (and Notebook 7) on 127.0.0.1, Debian's Chromium driven by Playwright, the
+tutorials run in it.
 
 What a person would see, checked on the DOM:
 
@@ -9,7 +10,8 @@ What a person would see, checked on the DOM:
   cancel; the sweep builder's Cancel all leaves no ``planned`` job and the board says the run is over;
 - the report tutorial: the report shown inline plays; ``report.html`` opened through JupyterLab's file
   browser shows its (embedded) posters. JupyterLab's server answers 403 to media requests from HTML it serves,
-  which is why the notebook shows the report inline (documented in seedance_nb.report).
+  which is why the notebook shows the report inline (documented in seedance_nb.report);
+- Notebook 7: the prompt-sweep tutorial's posters load and its videos play too.
 
 The server runs with XSRF checks on, as a user's does. Skipped when Chromium is missing, unless
 SEEDANCE_REQUIRE_BROWSER=1 (CI sets it, so there it must run).
@@ -53,8 +55,17 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lab")
-    for name in ("02-prompt-sweep", "04-widgets", "05-report"):
+    yield from _server(tmp_path_factory.mktemp("lab"), "jupyterlab", ("02-prompt-sweep", "04-widgets", "05-report"))
+
+
+@pytest.fixture(scope="module")
+def notebook7(tmp_path_factory):
+    yield from _server(tmp_path_factory.mktemp("nb7"), "notebook", ("02-prompt-sweep",))
+
+
+def _server(root: Path, app: str, notebooks: tuple[str, ...]):
+    """JupyterLab or Notebook 7 on 127.0.0.1 (no token, XSRF checks on), serving copies of the tutorials."""
+    for name in notebooks:
         shutil.copy(ROOT / "notebooks" / f"{name}.ipynb", root / f"{name}.ipynb")
     port = free_port()
     env = {
@@ -66,10 +77,11 @@ def lab(tmp_path_factory):
     env.pop("FAL_KEY", None)
     log = (root / "lab.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+        [sys.executable, "-m", app, "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
          "--IdentityProvider.token=", "--allow-root", "--ServerApp.password=",
-         f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+         f"--ServerApp.root_dir={root}",
+         *(["--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+           if app == "jupyterlab" else [])],
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -84,7 +96,7 @@ def lab(tmp_path_factory):
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
-        raise AssertionError("JupyterLab did not start: " + (root / "lab.log").read_text()[-2000:])
+        raise AssertionError(f"{app} did not start: " + (root / "lab.log").read_text()[-2000:])
     yield base, root
     proc.terminate()
     try:
@@ -125,11 +137,11 @@ ANY_STARTED = """() => [...document.querySelectorAll('.jp-InputArea-prompt')]
   .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"""
 
 
-def run_notebook(page, base: str, name: str, timeout_s: float = 180) -> None:
+def run_notebook(page, base: str, name: str, timeout_s: float = 180, *, url: str | None = None) -> None:
     """Open a notebook on a fresh kernel and run all its cells; wait until every code cell has run."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    page.goto(f"{base}/lab/tree/{name}?reset", wait_until="domcontentloaded")
+    page.goto(url or f"{base}/lab/tree/{name}?reset", wait_until="domcontentloaded")
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     page.wait_for_selector("[data-status='idle']", timeout=60_000)
     # "Run All Cells" clicked before the kernel's session is connected is dropped: try again.
@@ -317,3 +329,10 @@ def test_report_plays_inline_and_shows_its_posters_from_the_file_browser(lab, pa
     frame.wait_for_selector(".sd-report", timeout=30_000)
     assert_posters_loaded(frame, "img.sd-poster", 4)
     assert frame.locator("video").count() == 4
+
+
+def test_notebook_7_shows_the_posters_and_plays(notebook7, page):
+    base, _root = notebook7
+    run_notebook(page, base, "02-prompt-sweep.ipynb", url=f"{base}/notebooks/02-prompt-sweep.ipynb")
+    assert_posters_loaded(page, ".jp-OutputArea-output img.sd-poster", 8)
+    assert_plays(page.locator(".jp-OutputArea-output .sd-gridwrap video").first)
