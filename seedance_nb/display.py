@@ -1042,10 +1042,22 @@ def grid_html(
     """
     df = frame_of(data)
     rows, cols, width = _layout(df, rows, cols, width)
+    backend = backend_of(data)
     sources = _Sources(base_dir, embed)
-    body = grid_body(df, rows, cols, sync=sync, sources=sources, width=width, backend=backend_of(data))
+    body = grid_body(df, rows, cols, sync=sync, sources=sources, width=width, backend=backend)
     sources.finish()
-    return CSS + body
+    return CSS + backend_header(backend) + body
+
+
+def backend_header(backend: str | None) -> str:
+    """One chip naming where the videos came from (a grid's header); empty when unknown."""
+    if not backend:
+        return ""
+    note = " · emulated, nothing billed" if backend == "emulator" else " · billed by fal"
+    return (
+        f'<div class="sd-out"><div class="sd-summary"><span class="sd-chip sd-backend" data-backend="{_esc(backend)}">'
+        f"{_esc(backend)}{note}</span></div></div>"
+    )
 
 
 # --------------------------------------------------------------------------- compare, result, summary

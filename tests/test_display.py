@@ -481,7 +481,12 @@ def test_backend_and_cost_line_say_the_emulator_bills_nothing(run_dir: Path) -> 
     (chip,) = summary.find("span", "sd-backend")
     assert chip["data-backend"] == "emulator"
     assert "emulated, nothing billed (about $1.13 on fal)" in summary.all_text
-    assert "emulated, nothing billed" in display.grid_html(df)  # each caption too
+    grid = Tree(display.grid_html(df))
+    assert grid.find("span", "sd-backend")[0]["data-backend"] == "emulator"  # the grid's header names it
+    assert (
+        sum("emulated, nothing billed" in t for t in re.findall(r"<figcaption>.*?</figcaption>", display.grid_html(df)))
+        == 2
+    )
     df["backend"] = "fal"
     text = Tree(display.summary_html(df)).all_text
     assert "fal" in text and "$1.13 (estimated, completed jobs)" in text and "emulated" not in text
