@@ -672,6 +672,9 @@ class ResultBrowser(_Base):
         self.saved.add_class("seedance-saved")
         self.more = W.Button(description="More takes", icon="plus")
         self.more.add_class("seedance-more")
+        # A take of a job with a fixed seed likely repeats the same (paid) video: only when asked for.
+        self.same_seed = W.Checkbox(value=False, description="even with the same seed", indent=False)
+        self.same_seed.add_class("seedance-same-seed")
         self.grid_out = W.Output()
         self.grid_out.add_class("seedance-grid")
         wrap = W.Layout(flex_flow="row wrap")
@@ -680,7 +683,7 @@ class ResultBrowser(_Base):
                 W.HBox(list(self.filters.values()), layout=wrap),
                 self.grid_out,
                 W.HBox([self.job, self.rating, self.thumbs_up, self.thumbs_down], layout=wrap),
-                W.HBox([self.note, self.save, self.more, self.saved], layout=wrap),
+                W.HBox([self.note, self.save, self.more, self.same_seed, self.saved], layout=wrap),
             ],
             "Seedance: results",
         )
@@ -744,8 +747,10 @@ class ResultBrowser(_Base):
             self.show_error(exc)
 
     def more_takes(self, n: int = 1) -> None:
+        """Plan and run ``n`` more takes of the chosen video (a fixed seed needs "even with the same seed")."""
         try:
-            self.sweep.add_takes(self.job.value, n)
+            self.error.value = ""
+            self.sweep.add_takes(self.job.value, n, same_seed_ok=self.same_seed.value)
             self.job.options = self._job_options()
             client = self.client or self.sweep.client
             self.task = _in_background(self._run_more(client), self.show_error)

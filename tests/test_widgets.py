@@ -165,6 +165,9 @@ def test_result_browser_filters_rates_and_adds_takes(client, emu, png_path, tmp_
         browser.save.click()
         browser.job.value = 3
         assert browser.rating.value == 5  # picking a video shows its rating
+        browser.more.click()  # job 3 has a fixed seed: another take would likely pay for the same video
+        assert browser.task is None and "same_seed_ok" in browser.error.value
+        browser.same_seed.value = True
         browser.more.click()
         await browser.task
         await client.aclose()
