@@ -618,7 +618,8 @@ overflow-wrap:anywhere;border:none}
 .sd-vary{display:block;font-weight:600}
 .sd-k{opacity:.65;font-weight:400}
 .sd-slot{min-height:80px;width:100%;border:1px dashed rgba(128,128,128,.45);border-radius:4px;
-display:flex;align-items:center;justify-content:center;opacity:.7;font-size:12px;padding:6px;box-sizing:border-box}
+display:flex;align-items:center;justify-content:center;opacity:.7;font-size:12px;padding:6px;box-sizing:border-box;
+text-align:center}
 .sd-error{border-color:rgba(200,40,40,.7);color:#c62828;opacity:1;white-space:pre-wrap;word-break:break-word;
 align-items:flex-start;justify-content:flex-start}
 .sd-status{font-weight:600;text-transform:uppercase;letter-spacing:.04em}
@@ -870,7 +871,7 @@ def _figure(
         if not _missing(row.get("error")):  # e.g. interrupted: say why and what finishes it
             message = _text(row.get("error"))
             badge += f'<br><small title="{_esc(message)}">{_esc(_short(message, 160))}</small>'
-        body = f'<div class="sd-slot"{slot}>{badge}</div>'
+        body = f'<div class="sd-slot"{slot}><span>{badge}</span></div>'
         return f'<figure class="sd-fig" data-status="{_esc(status)}"{id_attr}>{head}{body}{cap}</figure>'
     src = sources.video(row.get("path"), row.get("video_url"))
     if src is None:

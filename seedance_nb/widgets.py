@@ -587,7 +587,11 @@ class JobBoard(_Base):
         self.progress.max = max(1, len(jobs))
         self.progress.value = done
         self.progress.description = f"{done} / {len(jobs)}"
-        self.progress.bar_style = "danger" if failed else ("success" if done == len(jobs) else "info")
+        ok = sum(j.status in ("completed", "cached") for j in jobs)
+        stopped = done > ok + failed  # cancelled (or otherwise ended without a video)
+        self.progress.bar_style = (
+            "danger" if failed else "warning" if stopped and over else "success" if ok == len(jobs) else "info"
+        )
         now = datetime.now(timezone.utc).timestamp()
         prompts = distinct_labels([j.input.prompt for j in jobs], 50)
         rows = []
@@ -605,7 +609,10 @@ class JobBoard(_Base):
                 f'<td title="{html.escape(j.error or "")}">{html.escape((j.error or "")[:120])}</td></tr>'
             )
         self.table.value = (
-            '<div style="overflow-x:auto;max-width:100%"><table style="border-collapse:collapse;font-size:12px">'
+            "<style>.seedance-jobtable td,.seedance-jobtable th{padding:2px 8px;text-align:left;"
+            "vertical-align:top}</style>"
+            '<div style="overflow-x:auto;max-width:100%">'
+            '<table class="seedance-jobtable" style="border-collapse:collapse;font-size:12px">'
             "<thead><tr><th>#</th><th>prompt</th><th>dur</th><th>seed</th><th>status</th><th>queue</th>"
             f"<th>elapsed</th><th>error</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         )

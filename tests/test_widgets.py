@@ -138,6 +138,7 @@ def test_job_board_cancel_all(client, emu, png_path, tmp_path):
     assert emu.stats()["queued"] == 0
     board = builder.board
     assert board.over and board.cancel_all.disabled and 'data-over="1"' in board.state.value
+    assert board.progress.bar_style == "warning"  # over, but not a success
     assert "cancelled" in board.state.value and board.grid_out.outputs
 
 
