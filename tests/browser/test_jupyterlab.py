@@ -276,7 +276,11 @@ def test_widgets_finish_generate_is_ready_again_and_cancel_all_ends_the_run(lab,
     page.wait_for_selector(".seedance-generate:not([disabled])", timeout=10_000)
 
     # Slow jobs from now on (one slot, 30 s each), so Cancel and Cancel all meet running work.
-    run_code(page, "sd.connect.__globals__['embedded_emulator'](slots=1, speed=1.0, fixed_generation_time=30)")
+    run_code(
+        page,
+        "from seedance_nb.connect import embedded_emulator; "
+        "embedded_emulator(slots=1, speed=1.0, fixed_generation_time=30)",
+    )
 
     # A cancelled run: Generate is enabled again.
     page.locator(".seedance-prompt textarea").first.fill("a gentle breeze ripples the lake")
