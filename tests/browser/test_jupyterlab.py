@@ -311,7 +311,10 @@ def test_widgets_finish_generate_is_ready_again_and_cancel_all_ends_the_run(lab,
     board.locator("tr[data-status='submitted'], tr[data-status='running']").first.wait_for(timeout=60_000)
     page.locator(".seedance-output .seedance-cancel").last.click()
     page.wait_for_selector(".seedance-run-state [data-over='1']", timeout=60_000)
-    statuses = board.evaluate("t => [...t.querySelectorAll('tr[data-status]')].map(r => r.dataset.status)")
+    # the board is redrawn as each unsent job is journalled as cancelled: wait for the last redraw
+    rows = "t => [...t.querySelectorAll('tr[data-status]')].map(r => r.dataset.status)"
+    board.page.wait_for_function(f"t => !({rows})(t).includes('planned')", arg=board.element_handle(), timeout=10_000)
+    statuses = board.evaluate(rows)
     assert len(statuses) == 6 and "planned" not in statuses and set(statuses) <= {"cancelled", "completed"}, statuses
     assert page.locator(".seedance-output .seedance-cancel").last.is_disabled()
     page.wait_for_selector(".seedance-run:not([disabled])", timeout=10_000)
