@@ -38,6 +38,7 @@ from typing import Any
 import pandas as pd
 
 from . import display as d
+from .duels import leaderboard_section
 
 __all__ = ["ReportPath", "report", "report_html"]
 
@@ -629,6 +630,7 @@ def report_html(
         _timeline(df),
         _jobs_table(df, sources, backend),
         _ratings(df, sources),
+        leaderboard_section(df, run_dir),  # only when the run has votes (seedance_nb.duels)
         '<footer>Made with seedance-nb. Videos play in place; "Play all" plays each grid together.</footer>',
         "</main>",
     ]

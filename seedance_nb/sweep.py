@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import AsyncClient, Completed, InProgress, Queued
+from .duels import DuelsMixin
 from .errors import (
     AmbiguousSubmit,
     BudgetExceeded,
@@ -53,6 +54,7 @@ from .errors import (
     RequestFailed,
 )
 from .files import DATA_URI_LIMIT, ImageData, load_image
+from .openapi_schema import SNAPSHOT_ENDPOINTS, check_drift_daily_async, current_schema, warn_unsupported_fields
 from .runs import (
     INPUT_COLUMNS,
     CacheIndex,
@@ -435,9 +437,10 @@ class _RunContext:
     download: bool
     force: bool
     resubmit_unknown: bool
+    disable_fallbacks: bool = True
 
 
-class Sweep:
+class Sweep(DuelsMixin):
     """A run folder and its jobs. ``df`` is a fresh DataFrame; a bare ``sweep`` in a cell shows the grid."""
 
     def __init__(
@@ -680,6 +683,7 @@ class Sweep:
         force: bool = False,
         progress: bool | None = None,
         resubmit_unknown: bool = False,
+        disable_fallbacks: bool = True,
     ) -> Sweep:
         """Run every unfinished job; re-attach to submitted ones by request id (holding the folder's lock).
 
@@ -693,6 +697,8 @@ class Sweep:
             progress: a progress bar (default: when no ``on_update`` is given).
             resubmit_unknown: submit again the jobs whose earlier submit may have reached fal but could
                 not be settled through fal's history (this may pay twice; a warning says how much).
+            disable_fallbacks: ask fal not to reroute a job to "an equivalent endpoint" (on by default: a
+                sweep compares takes, and a silent reroute would corrupt the comparison).
         """
         _check_concurrency(concurrency)
         if client is None:
@@ -701,12 +707,21 @@ class Sweep:
             client = connect()
         with self._submitting("run"):
             return await self._run_locked(
-                client, concurrency, budget_usd, download, on_update, force, progress, resubmit_unknown
+                client,
+                concurrency=concurrency,
+                budget_usd=budget_usd,
+                download=download,
+                on_update=on_update,
+                force=force,
+                progress=progress,
+                resubmit_unknown=resubmit_unknown,
+                disable_fallbacks=disable_fallbacks,
             )
 
     async def _run_locked(
         self,
         client: AsyncClient,
+        *,
         concurrency: int,
         budget_usd: float | None,
         download: bool,
@@ -714,10 +729,12 @@ class Sweep:
         force: bool,
         progress: bool | None,
         resubmit_unknown: bool,
+        disable_fallbacks: bool,
     ) -> Sweep:
         _check_budget(
             sum(not j.done for j in self.jobs), self.estimate_usd(high=True), self.estimate_usd(high=False), budget_usd
         )
+        await self._check_schema(client)
         self.client = client
         if self.meta.get("backend") is None:
             self.meta["backend"] = client.backend
@@ -752,6 +769,7 @@ class Sweep:
             download,
             force,
             resubmit_unknown,
+            disable_fallbacks,
         )
         # Cache look-ups for every job at once, before any job takes a slot: jobs are then submitted in grid order.
         hits = await asyncio.to_thread(self._cache_hits, ctx, pending)
@@ -787,6 +805,20 @@ class Sweep:
                 left,
             )
         return self
+
+    async def _check_schema(self, client: AsyncClient) -> None:
+        """Before money is spent: say which fields fal's schema for this endpoint does not list (fal may ignore
+        them: today possibly ``seed``), and on fal check the schema for drift once a day."""
+        if self.endpoint not in SNAPSHOT_ENDPOINTS:
+            return
+        if client.backend == "fal":
+            try:
+                await check_drift_daily_async(self.endpoint)
+            except Exception as exc:  # a courtesy check: it never stops a run
+                logger.info("the daily schema check could not run: %s", exc)
+        pending = [job.input for job in self.jobs if not job.done]
+        for message in warn_unsupported_fields(pending, current_schema(self.endpoint)):
+            logger.warning("%s", message)
 
     def _cache_hits(self, ctx: _RunContext, jobs: list[Job]) -> dict[int, dict[str, Any]]:
         """The per-user cache's entry for every job that has never been sent (none with ``force``)."""
@@ -870,8 +902,15 @@ class Sweep:
             handle = client.handle(job.request_id, endpoint=self.endpoint, **job.urls)
             async with contextlib.aclosing(handle.events()) as events:
                 await self._follow(job, events, release)
-            output = await handle.result()
-            await self._arecord(job, "result", output=output.to_json(), completed_at=now())
+            details = await handle.result_details()
+            await self._arecord(
+                job,
+                "result",
+                output=details.output.to_json(),
+                completed_at=now(),
+                billable_units=details.billable_units,
+                inference_time=job.inference_seconds,
+            )
             # The request is finished and paid for: nothing remote left to cancel, slot free.
             handle = None
             release()
@@ -924,18 +963,29 @@ class Sweep:
             payload = await self._payload(job, ctx.client)
             sent = payload.to_payload()
             await self._arecord(job, "submitting", digest=field_digests(sent))
+            sending = asyncio.ensure_future(
+                ctx.client.submit(payload, endpoint=self.endpoint, disable_fallbacks=ctx.disable_fallbacks)
+            )
             try:
-                handle = await ctx.client.submit(payload, endpoint=self.endpoint)
+                handle = await asyncio.shield(sending)
             except AmbiguousSubmit as exc:
                 self._record(job, "unknown", error_type="ambiguous_submit", error=str(exc))
                 continue  # settle it through fal's history before anything is sent again
             except asyncio.CancelledError:
-                self._record(
-                    job,
-                    "unknown",
-                    error_type="cancelled_mid_submit",
-                    error="cancelled while its submit was on the wire: it may have reached fal; resume() settles it",
-                )
+                # The POST is on the wire: wait (briefly) for its answer, so that the request can be cancelled
+                # on fal rather than left to run and be billed.
+                answered = await _answer_of(sending)
+                if answered is None:
+                    self._record(
+                        job,
+                        "unknown",
+                        error_type="cancelled_mid_submit",
+                        error="cancelled while its submit was on the wire: it may have reached fal; "
+                        "resume() settles it",
+                    )
+                else:
+                    urls = answered.urls()
+                    self._record(job, "submitted", request_id=answered.request_id, urls=urls, sent_at=job.sent_at)
                 raise
             await self._arecord(job, "submitted", request_id=handle.request_id, urls=handle.urls(), sent_at=job.sent_at)
             return True
@@ -985,6 +1035,9 @@ class Sweep:
             elif isinstance(event, Completed):
                 # The server has finished with it: its slot can take the next job while this result is read.
                 release()
+                inference = event.metrics.get("inference_time")
+                if isinstance(inference, int | float) and not isinstance(inference, bool):
+                    job.inference_seconds = float(inference)
                 if job.started_at is None:
                     self._record(job, "started")
 
@@ -1154,6 +1207,16 @@ class Sweep:
                 if job.status == JobStatus.FAILED and job.retryable is not False:
                     self._record(job, "retry")
             return await self.run(client, **run_kwargs)
+
+
+async def _answer_of(sending: asyncio.Future[Any], timeout: float = 15.0) -> Any:
+    """The handle a submit in flight returns, waited for at most ``timeout`` s; None if it does not come."""
+    try:
+        return await asyncio.wait_for(asyncio.shield(sending), timeout)
+    except (asyncio.CancelledError, asyncio.TimeoutError, Exception):
+        if not sending.done():
+            sending.cancel()
+        return None
 
 
 def normalize_rating(rating: Any) -> int:

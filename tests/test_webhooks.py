@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import re
 import socket
 import threading
 import time
@@ -154,7 +155,9 @@ def test_tampered_body_wrong_key_and_stale_timestamp_do_not_verify(emu, png_byte
     with Receiver(emu.jwks_url) as receiver:
         submit_with_webhook(emu, png_bytes, receiver.url)
         first, second = receiver.wait(2)
-    assert "is 400 s old (tolerance 300 s)" in first["error"] and second["error"]
+    assert (
+        re.search(r"is 40[0-9] s old \(tolerance 300 s\)", first["error"]) and second["error"]
+    )  # a busy machine adds seconds
     assert emu.stats()["webhooks_delivered"] == 1  # only the first, fresh one
     with pytest.raises(WebhookVerificationError, match="s old"):
         verify(first["headers"], first["body"], jwks=emu.jwks())
