@@ -34,6 +34,7 @@ from .errors import (
     WaitTimeout,
 )
 from .generate import Result, generate, generate_async
+from .metrics import VideoMetrics, filmstrip, metrics
 from .report import report
 from .schema import (
     DEFAULT_ENDPOINT,
@@ -81,16 +82,19 @@ __all__ = [
     "StartTimeout",
     "Sweep",
     "VideoInput",
+    "VideoMetrics",
     "VideoOutput",
     "WaitTimeout",
     "__version__",
     "compare",
     "connect",
     "estimate_cost",
+    "filmstrip",
     "generate",
     "generate_async",
     "grid",
     "load_sweep",
+    "metrics",
     "output_size",
     "report",
     "run_sweep",

@@ -566,9 +566,12 @@ def _meta(row: Mapping[str, Any]) -> str:
 
 
 def _caption(row: Mapping[str, Any], vary: Sequence[str]) -> str:
+    from .metrics import flags_html
+
     parts = []
     if vary:
         parts.append(f'<span class="sd-vary">{_pairs(row, vary)}</span>')
+    parts.append(flags_html(row))  # frozen, black, cut, silent, short: "" for a clean take
     meta = _meta(row)
     if meta:
         parts.append(_esc(meta))
@@ -656,6 +659,7 @@ def grid_body(
     sources: _Sources,
     width: int = 240,
     anchors: Mapping[int, str] | None = None,
+    sort_by: str | None = None,
 ) -> str:
     """The grid without its ``<style>`` block (the report shares one). See :func:`grid_html`."""
     row_cols, col_cols = _axis(rows), _axis(cols)
@@ -677,6 +681,11 @@ def grid_body(
         row_keys.setdefault(rk)
         col_keys.setdefault(ck)
         cells.setdefault((rk, ck), []).append(i)
+    if sort_by is not None:  # each row lists its takes best first by a metric; captions say what the columns were
+        from .metrics import ranked_cells
+
+        vary = [*vary, *(c for c in col_cols if c not in vary)]
+        col_cols, col_keys, cells = ranked_cells(records, row_keys, cells, col_keys, sort_by)  # type: ignore[assignment]
 
     # Placeholders take the size of the grid's videos, so rows line up.
     ratios = [
@@ -728,14 +737,16 @@ def grid_html(
     embed: bool = False,
     base_dir: str | os.PathLike[str] | None = None,
     width: int = 240,
+    sort_by: str | None = None,
 ) -> str:
     """A table of videos pivoted by ``rows`` and ``cols`` (a column name, a tuple of names, or None).
 
     ``data`` is a sweep, its DataFrame, or a list of rows. See the module docstring for the layout.
+    ``sort_by="motion"`` (any metric column) lists each row's takes best first instead of by column.
     """
     df = frame_of(data)
     sources = _Sources(base_dir, embed)
-    body = grid_body(df, rows, cols, sync=sync, sources=sources, width=width)
+    body = grid_body(df, rows, cols, sync=sync, sources=sources, width=width, sort_by=sort_by)
     sources.finish()
     return CSS + body
 
@@ -865,8 +876,9 @@ def sweep_html(
     embed: bool = False,
     base_dir: str | os.PathLike[str] | None = None,
     width: int | None = None,
+    sort_by: str | None = None,
 ) -> str:
-    """The summary and the grid of a sweep (``Sweep._repr_html_``).
+    """The summary and the grid of a sweep (``Sweep._repr_html_``); ``sort_by`` as in :func:`grid_html`.
 
     Axes are chosen from what varies (:func:`auto_axes`) unless given; ``width=None`` shrinks the
     videos (240 down to 160 px) when a row holds more than four.
@@ -880,7 +892,7 @@ def sweep_html(
         per_row = len(df) / max(1, groups)
         width = 240 if per_row <= 4 else max(160, int(1000 // per_row))
     sources = _Sources(base_dir, embed)
-    body = grid_body(df, rows, cols, sync=sync, sources=sources, width=width)
+    body = grid_body(df, rows, cols, sync=sync, sources=sources, width=width, sort_by=sort_by)
     sources.finish()
     return f'{CSS}<div class="sd-out">{summary_body(df)}</div>{body}'
 

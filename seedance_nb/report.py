@@ -10,7 +10,9 @@ The page holds the sweep's parameters (what varies and what is fixed), the
 input image(s) as small embedded thumbnails, the grid(s) of videos with
 synchronized playback, a timeline of each job's queue wait and generation
 time, a sortable table of every job (click a header), the totals of cost and
-time, and the ratings and notes people gave. CSS and scripts are inline and
+time, the metrics of every measured take (a sortable table with flags and
+filmstrips, and a plot of one metric per parameter value: seedance_nb.metrics),
+and the ratings and notes people gave. CSS and scripts are inline and
 nothing is fetched from the network; videos are referenced relative to the
 report's folder (or by URL when they live elsewhere), or embedded as base64
 with ``embed=True``. Every piece of user text is HTML-escaped.
@@ -33,6 +35,7 @@ import pandas as pd
 from PIL import Image
 
 from . import display as d
+from .metrics import metrics_section_html
 
 __all__ = ["report", "report_html"]
 
@@ -550,6 +553,7 @@ def report_html(
         _grids(df, sources, rows, cols, anchors) if len(df) else "",
         _timeline(df),
         _jobs_table(df, sources),
+        metrics_section_html(df, image_src=sources.poster, run_dir=run_dir),  # "" until takes are measured
         _ratings(df, sources),
         '<footer>Made with seedance-nb. Videos play in place; "Play all" plays each grid together.</footer>',
         "</main></body></html>",

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .metrics import METRIC_COLUMNS
 from .schema import VideoInput
 
 __all__ = ["COLUMNS", "OUTCOME_COLUMNS", "TERMINAL", "CacheIndex", "Job", "Journal", "cache_key", "to_dataframe"]
@@ -72,7 +73,7 @@ COLUMNS = [
 
 
 #: Columns that describe a job's outcome rather than its input (the display captions what varies among inputs).
-OUTCOME_COLUMNS: frozenset[str] = frozenset(COLUMNS) - set(INPUT_COLUMNS) - {"take"}
+OUTCOME_COLUMNS: frozenset[str] = (frozenset(COLUMNS) - set(INPUT_COLUMNS) - {"take"}) | set(METRIC_COLUMNS)
 
 
 def now() -> float:
@@ -163,6 +164,8 @@ class Job:
     rating: Any = None
     notes: str | None = None
     last_log: str | None = None
+    #: The video's measures (seedance_nb.metrics.VideoMetrics.to_json()), from the journal's "metrics" event.
+    metrics: dict[str, Any] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
@@ -188,6 +191,7 @@ class Job:
             self.status = "completed" if kind == "downloaded" else "cached"
             self.path, self.poster = event.get("path"), event.get("poster")
             self.info = dict(event.get("info") or {})
+            self.metrics = {}  # a new video: its own "metrics" event follows
             self.file_size = self.info.get("size_bytes", self.file_size)
             if kind == "cached":
                 # The original run's timings: how long this video took to make (it costs nothing now).
@@ -214,6 +218,8 @@ class Job:
             self.status, self.request_id = "planned", None
             self.error_type = self.error = None
             self.submitted_at = self.started_at = self.completed_at = None
+        elif kind == "metrics":
+            self.metrics = dict(event["metrics"])
         elif kind == "rated":
             if "rating" in event:
                 self.rating = event["rating"]
@@ -262,6 +268,7 @@ class Job:
             rating=self.rating,
             notes=self.notes,
         )
+        row.update({name: self.metrics.get(name) for name in METRIC_COLUMNS})
         return row
 
 

@@ -43,6 +43,7 @@ from .errors import (
     RequestFailed,
 )
 from .files import DATA_URI_LIMIT, ImageData, is_url, load_image
+from .metrics import MetricsMixin
 from .runs import INPUT_COLUMNS, TERMINAL, CacheIndex, Job, Journal, cache_key, now, to_dataframe
 from .schema import DEFAULT_ENDPOINT, VideoInput
 
@@ -292,7 +293,7 @@ def _digest(job: Job, name: str, image: ImageData) -> str:
 _PROGRESS_EVENTS = frozenset({"started"})
 
 
-class Sweep:
+class Sweep(MetricsMixin):
     """A run folder and its jobs. ``df`` is a fresh DataFrame; a bare ``sweep`` in a cell shows the grid."""
 
     def __init__(
