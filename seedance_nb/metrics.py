@@ -1384,8 +1384,9 @@ def metrics_section_html(
         cells = [f'<td class="n" data-v="{_esc(job if job is not None else "")}">{_esc(_text(job))}</td>']
         for c in vary:
             text = _text(rec.get(c), 400)
+            wide = " wide" if c in ("prompt", "image", "end_image") else ""
             cells.append(
-                f'<td class="txt" data-v="{_esc(text)}" title="{_esc(text)}">{_esc(_text(rec.get(c), 80))}</td>'
+                f'<td class="txt{wide}" data-v="{_esc(text)}" title="{_esc(text)}">{_esc(_text(rec.get(c), 80))}</td>'
             )
         flags = _flag_list(rec.get("flags"))
         cells.append(f'<td data-v="{_esc(", ".join(flags))}">{flags_html(rec)}</td>')
