@@ -13,6 +13,13 @@ stream (SSE), result, and the video download. When the stream is unavailable
 the handle polls, starting at 0.5 s and backing off to 5 s (not fal_client's
 0.1 s). Base URLs are arguments, never import-time constants, and ``transport=``
 takes any httpx transport (tests use ``httpx.MockTransport``).
+
+The key goes only to fal's API hosts (the configured queue, rest and api URLs):
+it is added per request, never as a client-wide header, so a video download or
+a URL a server names on another host never receives it, and an API call to a
+foreign host is refused. Everything read from a server is bounded: a status
+stream line, a result body, and a status stream that goes silent (see
+:class:`Limits`).
 """
 
 from __future__ import annotations
@@ -28,12 +35,14 @@ import random
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Union
 
 import httpx
 
 from .errors import (
+    AmbiguousSubmit,
     APIError,
     AuthenticationError,
     ModerationError,
@@ -53,16 +62,19 @@ from .retry import RetryPolicy, backoff_seconds, retry_after_seconds, should_ret
 from .schema import DEFAULT_ENDPOINT, EndpointId, VideoInput, VideoOutput
 
 __all__ = [
+    "FAL_API_URL",
     "FAL_CDN_URL",
     "FAL_QUEUE_URL",
     "FAL_REST_URL",
     "AsyncClient",
     "Completed",
     "InProgress",
+    "Limits",
     "LogEntry",
     "Queued",
     "RequestHandle",
     "Status",
+    "cancel_status",
     "parse_status",
     "resolve_key",
 ]
@@ -72,6 +84,7 @@ logger = logging.getLogger("seedance_nb.client")
 FAL_QUEUE_URL = "https://queue.fal.run"
 FAL_REST_URL = "https://rest.fal.ai"
 FAL_CDN_URL = "https://v3.fal.media"
+FAL_API_URL = "https://api.fal.ai"
 USER_AGENT = "seedance-nb/0.1 (python)"
 
 
@@ -161,6 +174,44 @@ class _Logs:
         return tuple(self.entries)
 
 
+# --------------------------------------------------------------------------- bounds
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much a server may send, and how long it may stay silent, before a wait is given up.
+
+    - ``max_event_bytes``: one line of the status stream (fal's events are a few KB; 1 MiB is generous);
+    - ``max_result_bytes``: a result body (fal's is a few hundred bytes: the video is a URL);
+    - ``stall_seconds``: a status stream that sends nothing (not even a keep-alive) for this long is dropped
+      for polling; a download that receives less than ``min_download_bytes`` in this long is a stall (the
+      job is ``interrupted`` and resumable: the video stays on fal).
+    """
+
+    max_event_bytes: int = 1 << 20
+    max_result_bytes: int = 8 << 20
+    stall_seconds: float = 60.0
+    min_download_bytes: int = 64 << 10
+
+
+class _Secret:
+    """Holds the key so that no ``repr``, ``vars()`` or traceback local shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | None) -> None:
+        self._value = value
+
+    def get(self) -> str | None:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<secret>" if self._value else "<none>"
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
 # --------------------------------------------------------------------------- key
 
 
@@ -189,8 +240,20 @@ def _detail(response: httpx.Response) -> tuple[Any, str | None]:
     return body, response.headers.get("x-fal-error-type")
 
 
+def _redact_json(value: Any, key: str | None) -> Any:
+    """``value`` (server JSON) with the key removed from every string in it."""
+    if isinstance(value, str):
+        return redact(value, key)
+    if isinstance(value, Mapping):
+        return {redact(str(k), key): _redact_json(v, key) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_json(v, key) for v in value]
+    return value
+
+
 def _api_error(response: httpx.Response, request_id: str | None, key: str | None) -> APIError:
     detail, error_type = _detail(response)
+    detail = _redact_json(detail, key)
     code = response.status_code
     text = redact(detail if isinstance(detail, str) else json.dumps(detail)[:500], key)
     where = f" for request {request_id}" if request_id else ""
@@ -216,9 +279,11 @@ def _api_error(response: httpx.Response, request_id: str | None, key: str | None
     return APIError(f"fal answered {code}{where}: {text}", **kwargs)
 
 
-def _failure(response: httpx.Response, request_id: str) -> RequestFailed | RequestCancelled:
-    """The error a failed request's result endpoint describes."""
+def _failure(response: httpx.Response, request_id: str, key: str | None) -> RequestFailed | RequestCancelled:
+    """The error a failed request's result endpoint describes (server text redacted of the key)."""
     detail, error_type = _detail(response)
+    detail = _redact_json(detail, key)
+    error_type = redact(error_type, key) if error_type else error_type
     code = response.status_code
     retryable_header = response.headers.get("x-fal-retryable")
     retryable = None if retryable_header is None else retryable_header.lower() == "true"
@@ -256,6 +321,15 @@ def _ssl_context() -> ssl.SSLContext:
 class AsyncClient:
     """fal's queue over one ``httpx.AsyncClient`` per event loop. Use as an async context manager.
 
+    Args:
+        key: the API key; default ``FAL_KEY`` (or ``FAL_KEY_ID`` + ``FAL_KEY_SECRET``), read when the first
+            request is sent. It is sent only to ``queue_url``, ``rest_url`` and ``api_url``.
+        queue_url, rest_url, cdn_url, api_url: fal's hosts (``SEEDANCE_QUEUE_URL`` ... override them).
+        transport: any httpx transport (tests).
+        timeout: seconds for one HTTP exchange.
+        retry: the retry policy (:class:`seedance_nb.retry.RetryPolicy`).
+        limits: bounds on what a server may send (:class:`Limits`).
+
     ``backend`` is ``"fal"`` or ``"emulator"`` (set by :func:`seedance_nb.connect`).
     """
 
@@ -266,21 +340,25 @@ class AsyncClient:
         queue_url: str | None = None,
         rest_url: str | None = None,
         cdn_url: str | None = None,
+        api_url: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 60.0,
         retry: RetryPolicy | None = None,
+        limits: Limits | None = None,
         poll_interval: float = 0.5,
         max_poll_interval: float = 5.0,
         backend: str | None = None,
         emulator: Any = None,
     ) -> None:
-        self._explicit_key = key
+        self._secret = _Secret(key)
         self.queue_url = (queue_url or os.environ.get("SEEDANCE_QUEUE_URL") or FAL_QUEUE_URL).rstrip("/")
         self.rest_url = (rest_url or os.environ.get("SEEDANCE_REST_URL") or FAL_REST_URL).rstrip("/")
         self.cdn_url = (cdn_url or os.environ.get("SEEDANCE_CDN_URL") or FAL_CDN_URL).rstrip("/")
+        self.api_url = (api_url or os.environ.get("SEEDANCE_API_URL") or FAL_API_URL).rstrip("/")
         self.transport = transport
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
+        self.limits = limits or Limits()
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         self.backend = backend or ("fal" if self.queue_url == FAL_QUEUE_URL else "emulator")
@@ -293,26 +371,43 @@ class AsyncClient:
         return f"<AsyncClient backend={self.backend} queue_url={self.queue_url!r} key={key}>"
 
     def _key(self) -> str | None:
-        return resolve_key(self._explicit_key)
+        return resolve_key(self._secret.get())
+
+    @property
+    def api_origins(self) -> frozenset[tuple[str, str, int | None]]:
+        """The (scheme, host, port) of every host that may receive the key: fal's API hosts as configured."""
+        return frozenset(_origin(url) for url in (self.queue_url, self.rest_url, self.api_url))
+
+    def is_api_url(self, url: str) -> bool:
+        """Whether ``url`` is on one of fal's API hosts (the only places the key is sent)."""
+        return _origin(url) in self.api_origins
+
+    def _auth(self, url: str) -> dict[str, str]:
+        """The Authorization header for ``url``; refuses (sending nothing) when ``url`` is on a foreign host."""
+        if not self.is_api_url(url):
+            raise ProtocolError(
+                f"refusing to send the API key to {_origin_text(url)}: it is not one of fal's API hosts "
+                f"({', '.join(sorted(_origin_text(u) for u in (self.queue_url, self.rest_url, self.api_url)))}). "
+                "A server named this URL; nothing was sent to it."
+            )
+        key = self._key()
+        return {"Authorization": f"Key {key}"} if key else {}
 
     @property
     def http(self) -> httpx.AsyncClient:
-        """The httpx client of the running loop (one per loop, created lazily)."""
+        """The httpx client of the running loop (one per loop, created lazily). It carries no key."""
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None or client.is_closed:
             for other in [lp for lp in self._clients if lp.is_closed()]:
                 self._clients.pop(other, None)
-            headers = {"User-Agent": USER_AGENT}
-            key = self._key()
-            if key:
-                headers["Authorization"] = f"Key {key}"
             client = httpx.AsyncClient(
                 verify=_ssl_context(),
-                headers=headers,
+                headers={"User-Agent": USER_AGENT},
                 timeout=httpx.Timeout(self.timeout, connect=min(30.0, self.timeout)),
                 transport=self.transport,
-                follow_redirects=True,
+                # Redirects are followed by hand for API calls (a redirect could name another host).
+                follow_redirects=False,
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
             )
             self._clients[loop] = client
@@ -343,14 +438,28 @@ class AsyncClient:
         after_completed: bool = False,
         ok: tuple[int, ...] = (200, 201, 202, 204),
         raise_for_status: bool = True,
+        auth: bool = True,
+        max_bytes: int | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        """Send one request, retrying only what :func:`seedance_nb.retry.should_retry` allows."""
+        """Send one request, retrying only what :func:`seedance_nb.retry.should_retry` allows.
+
+        With ``auth`` (API calls) the key is attached, and ``url`` must be on one of fal's API hosts.
+        A submit whose answer is lost or a 5xx raises :class:`~seedance_nb.errors.AmbiguousSubmit`: it may
+        have been queued, so it is never sent again here.
+        """
+        headers = dict(kwargs.pop("headers", None) or {})
+        if auth:
+            headers.update(self._auth(url))
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = await self.http.request(method, url, **kwargs)
+                response = await self._send(method, url, headers, max_bytes or self.limits.max_result_bytes, kwargs)
+            except ProtocolError as exc:
+                if is_submit:
+                    raise AmbiguousSubmit(f"{exc}; the submit may have been queued", url=url) from exc
+                raise
             except httpx.TransportError as exc:
                 if attempt < self.retry.max_attempts and should_retry(method, error=exc, is_submit=is_submit):
                     delay = backoff_seconds(attempt, self.retry)
@@ -358,17 +467,17 @@ class AsyncClient:
                     await asyncio.sleep(delay)
                     continue
                 what = f" request {request_id}" if request_id else ""
-                hint = (
-                    " The submit may or may not have reached fal, so it was not repeated (that could pay twice)."
-                    if is_submit and not isinstance(exc, httpx.ConnectError)
-                    else ""
-                )
-                raise APIError(
+                text = (
                     f"network error on {method} {_path(url)}{what}: {type(exc).__name__}: "
-                    f"{redact(str(exc), self._key())}.{hint}",
-                    request_id=request_id,
-                    url=url,
-                ) from exc
+                    f"{redact(str(exc), self._key())}."
+                )
+                if is_submit and not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                    raise AmbiguousSubmit(
+                        text + " The submit may or may not have reached fal, so it was not sent again "
+                        "(that could pay twice); the sweep settles it through fal's request history.",
+                        url=url,
+                    ) from exc
+                raise APIError(text, request_id=request_id, url=url) from exc
             if response.status_code in ok:
                 return response
             if attempt < self.retry.max_attempts and should_retry(
@@ -380,9 +489,41 @@ class AsyncClient:
                 )
                 await asyncio.sleep(delay)
                 continue
+            if is_submit and response.status_code >= 500:
+                error = _api_error(response, request_id, self._key())
+                raise AmbiguousSubmit(
+                    f"the submit was answered {response.status_code}, which does not say whether fal queued it; "
+                    "it was not sent again (that could pay twice); the sweep settles it through fal's request "
+                    f"history. ({error})",
+                    status_code=response.status_code,
+                    detail=error.detail,
+                    url=url,
+                )
             if not raise_for_status:
                 return response
             raise _api_error(response, request_id, self._key())
+
+    async def _send(
+        self, method: str, url: str, headers: dict[str, str], max_bytes: int, kwargs: dict[str, Any]
+    ) -> httpx.Response:
+        """One exchange, its body read up to ``max_bytes`` (a larger answer is refused, not buffered)."""
+        request = self.http.build_request(method, url, headers=headers, **kwargs)
+        response = await self.http.send(request, stream=True)
+        try:
+            length = response.headers.get("content-length")
+            if length and length.isdigit() and int(length) > max_bytes:
+                raise ProtocolError(
+                    f"{method} {_path(url)} answered {int(length)} bytes, over the {max_bytes}-byte limit"
+                )
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise ProtocolError(f"{method} {_path(url)} answered more than the {max_bytes}-byte limit")
+        finally:
+            await response.aclose()
+        headers_out = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-encoding"]
+        return httpx.Response(response.status_code, headers=headers_out, content=bytes(body), request=request)
 
     # ------------------------------------------------------------------ queue
 
@@ -397,7 +538,11 @@ class AsyncClient:
         hint: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> RequestHandle:
-        """Validate ``input`` locally (nothing is sent if it is invalid), queue it, return its handle."""
+        """Validate ``input`` locally (nothing is sent if it is invalid), queue it, return its handle.
+
+        Raises :class:`~seedance_nb.errors.AmbiguousSubmit` when the POST may have been queued but no answer
+        came back (a dropped connection, a 5xx): never sent twice here.
+        """
         payload = _payload(input, endpoint)
         if priority is not None and priority not in ("normal", "low"):
             raise ValueError(f"priority must be 'normal' or 'low', got {priority!r}")
@@ -418,29 +563,102 @@ class AsyncClient:
         try:
             data = response.json()
             request_id = data["request_id"]
+            if not isinstance(request_id, str) or not request_id or len(request_id) > 200:
+                raise TypeError(f"bad request_id {str(request_id)[:80]!r}")
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ProtocolError(f"submit answered without a request_id: {response.text[:200]!r}") from exc
+            raise AmbiguousSubmit(
+                f"submit answered {response.status_code} without a usable request_id "
+                f"({redact(response.text[:200], self._key())!r}); it may have been queued",
+                status_code=response.status_code,
+            ) from exc
         logger.info("submitted %s to %s", request_id, endpoint)
         return RequestHandle(
             self,
             request_id,
             endpoint,
-            status_url=data.get("status_url") or ep.status_url(self.queue_url, request_id),
-            response_url=data.get("response_url") or ep.request_url(self.queue_url, request_id),
-            cancel_url=data.get("cancel_url") or ep.cancel_url(self.queue_url, request_id),
+            status_url=self._named_url(data.get("status_url"), ep.status_url(self.queue_url, request_id)),
+            response_url=self._named_url(data.get("response_url"), ep.request_url(self.queue_url, request_id)),
+            cancel_url=self._named_url(data.get("cancel_url"), ep.cancel_url(self.queue_url, request_id)),
         )
 
-    def handle(self, request_id: str, *, endpoint: str = DEFAULT_ENDPOINT) -> RequestHandle:
-        """Re-attach to a request submitted earlier (by another process, before a crash)."""
+    def _named_url(self, named: Any, built: str) -> str:
+        """A URL the server named for this request, when it is on fal's API hosts (else the queue's own)."""
+        if isinstance(named, str) and named.startswith(("http://", "https://")) and self.is_api_url(named):
+            return named
+        if named:
+            logger.warning(
+                "the server named a request URL on %s, which is not one of fal's API hosts; using %s instead "
+                "(the key is never sent to another host)",
+                _origin_text(str(named)),
+                _origin_text(built),
+            )
+        return built
+
+    def handle(
+        self,
+        request_id: str,
+        *,
+        endpoint: str = DEFAULT_ENDPOINT,
+        status_url: str | None = None,
+        response_url: str | None = None,
+        cancel_url: str | None = None,
+    ) -> RequestHandle:
+        """Re-attach to a request submitted earlier (by another process, before a crash).
+
+        Pass the URLs submit returned when you have them (fal: "do not build these URLs yourself"); they are
+        built from the endpoint id only when missing.
+        """
         ep = EndpointId.parse(endpoint)
         return RequestHandle(
             self,
             request_id,
             endpoint,
-            status_url=ep.status_url(self.queue_url, request_id),
-            response_url=ep.request_url(self.queue_url, request_id),
-            cancel_url=ep.cancel_url(self.queue_url, request_id),
+            status_url=self._named_url(status_url, ep.status_url(self.queue_url, request_id)),
+            response_url=self._named_url(response_url, ep.request_url(self.queue_url, request_id)),
+            cancel_url=self._named_url(cancel_url, ep.cancel_url(self.queue_url, request_id)),
         )
+
+    async def request_history(
+        self,
+        endpoint: str = DEFAULT_ENDPOINT,
+        *,
+        start: datetime | float | None = None,
+        end: datetime | float | None = None,
+        status: str | None = None,
+        request_id: str | None = None,
+        payloads: bool = True,
+        max_items: int = 5000,
+    ) -> list[dict[str, Any]]:
+        """This account's requests for ``endpoint`` from fal's request history, newest first.
+
+        ``GET https://api.fal.ai/v1/models/requests/by-endpoint`` (paged by ``cursor``). ``start`` defaults
+        to 24 hours ago (fal's default); ``end`` is exclusive. With ``payloads`` every item carries
+        ``json_input`` and ``json_output``. At most ``max_items`` items are read.
+        """
+        params: dict[str, Any] = {"endpoint_id": endpoint, "limit": 25 if payloads else 100}
+        if start is not None:
+            params["start"] = _iso_time(start)
+        if end is not None:
+            params["end"] = _iso_time(end)
+        if status is not None:
+            params["status"] = status
+        if request_id is not None:
+            params["request_id"] = request_id
+        if payloads:
+            params["expand"] = "payloads"
+        items: list[dict[str, Any]] = []
+        url = f"{self.api_url}/v1/models/requests/by-endpoint"
+        for _page in range(max(1, max_items // params["limit"] + 1)):
+            response = await self.request("GET", url, params=params, max_bytes=256 << 20)
+            body = await _bounded_json(response, 256 << 20, "request history")
+            if not isinstance(body, Mapping) or not isinstance(body.get("items"), list):
+                raise ProtocolError(f"request history answered without an items list: {str(body)[:200]!r}")
+            items.extend(item for item in body["items"] if isinstance(item, Mapping))
+            cursor = body.get("next_cursor")
+            if not body.get("has_more") or not cursor or len(items) >= max_items:
+                break
+            params["cursor"] = cursor
+        return [dict(item) for item in items[:max_items]]
 
     async def subscribe(
         self,
@@ -471,17 +689,59 @@ class AsyncClient:
         headers = {"Content-Type": content_type, "Authorization": auth}
         if file_name:
             headers["X-Fal-File-Name"] = file_name
-        response = await self.request("POST", f"{self.cdn_url}/files/upload", content=data, headers=headers)
+        response = await self.request("POST", f"{self.cdn_url}/files/upload", content=data, headers=headers, auth=False)
         try:
             return response.json()["access_url"]
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ProtocolError(f"upload answered without an access_url: {response.text[:200]!r}") from exc
 
     async def download(self, url: str, dest: str | Path, *, expected_size: int | None = None) -> Path:
-        """Stream a file to ``dest`` atomically (see :func:`seedance_nb.media.download`)."""
+        """Stream a file to ``dest`` atomically (see :func:`seedance_nb.media.download`). No key is sent."""
         from .media import download
 
-        return await download(self.http, url, dest, expected_size=expected_size)
+        return await download(
+            self.http,
+            url,
+            dest,
+            expected_size=expected_size,
+            stall_seconds=self.limits.stall_seconds,
+            min_bytes=self.limits.min_download_bytes,
+        )
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parsed = httpx.URL(url)
+    port = parsed.port or {"http": 80, "https": 443}.get(parsed.scheme)
+    return (parsed.scheme, parsed.host.lower(), port)
+
+
+def _origin_text(url: str) -> str:
+    try:
+        parsed = httpx.URL(url)
+    except Exception:  # noqa: BLE001 (only for a message)
+        return "an unreadable URL"
+    return f"{parsed.scheme}://{parsed.host}" + (f":{parsed.port}" if parsed.port else "")
+
+
+def _iso_time(value: datetime | float) -> str:
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    else:
+        moment = datetime.fromtimestamp(float(value), tz=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+async def _bounded_json(response: httpx.Response, limit: int, what: str) -> Any:
+    """The JSON body of ``response``, refusing one over ``limit`` bytes."""
+    length = response.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise ProtocolError(f"the {what} is {int(length)} bytes, over the {limit}-byte limit")
+    if len(response.content) > limit:
+        raise ProtocolError(f"the {what} is over the {limit}-byte limit")
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"the {what} was not JSON: {response.text[:200]!r}") from exc
 
 
 def _path(url: str) -> str:
@@ -509,7 +769,7 @@ async def _call(callback: Callable[..., Any], *args: Any) -> None:
 
 @dataclass(frozen=True)
 class RequestHandle:
-    """One submitted request: its id and the URLs the server returned."""
+    """One submitted request: its id and the URLs the server returned (journal them; resume uses them)."""
 
     client: AsyncClient = field(repr=False)
     request_id: str
@@ -517,6 +777,10 @@ class RequestHandle:
     status_url: str = ""
     response_url: str = ""
     cancel_url: str = ""
+
+    def urls(self) -> dict[str, str]:
+        """The request's URLs, as submit returned them (what the journal keeps)."""
+        return {"status_url": self.status_url, "response_url": self.response_url, "cancel_url": self.cancel_url}
 
     async def status(self, logs: bool = False) -> Status:
         response = await self.client.request(
@@ -528,7 +792,7 @@ class RequestHandle:
             raise ProtocolError(f"status of {self.request_id} was not JSON: {response.text[:200]!r}") from exc
 
     async def events(self, logs: bool = True) -> AsyncIterator[Status]:
-        """Every status change until COMPLETED: the SSE stream, or polling when it is unavailable."""
+        """Every status change until COMPLETED: the SSE stream, or polling when it is unavailable or stalls."""
         seen = _Logs()
         last: Status | None = None
         try:
@@ -559,21 +823,27 @@ class RequestHandle:
             interval = min(interval * 1.5, self.client.max_poll_interval)
 
     async def _stream(self, logs: bool, seen: _Logs) -> AsyncIterator[Status]:
+        client = self.client
         url = self.status_url.rstrip("/") + "/stream"
-        async with self.client.http.stream(
+        headers = {"Accept": "text/event-stream", **client._auth(url)}
+        limit = client.limits.max_event_bytes
+        async with client.http.stream(
             "GET",
             url,
             params={"logs": "1" if logs else "0"},
-            headers={"Accept": "text/event-stream"},
-            timeout=httpx.Timeout(self.client.timeout, read=60.0),
+            headers=headers,
+            # A stream that sends nothing, not even a keep-alive, for this long has stalled: poll instead.
+            timeout=httpx.Timeout(client.timeout, read=client.limits.stall_seconds),
         ) as response:
             if response.status_code != 200:
                 await response.aread()
-                raise _api_error(response, self.request_id, self.client._key())
+                raise _api_error(response, self.request_id, client._key())
             data_lines: list[str] = []
-            async for line in response.aiter_lines():
+            async for line in _bounded_lines(response, limit, self.request_id):
                 if line.startswith("data:"):
                     data_lines.append(line[5:].lstrip())
+                    if sum(len(part) for part in data_lines) > limit:
+                        raise ProtocolError(f"an event on the status stream of {self.request_id} is over {limit} bytes")
                 elif line == "" and data_lines:
                     try:
                         data = json.loads("\n".join(data_lines))
@@ -585,28 +855,34 @@ class RequestHandle:
 
     async def result(self) -> VideoOutput:
         """The output, or the error the result endpoint gives (a ``RequestFailed`` subclass)."""
+        key = self.client._key()
         response = await self.client.request(
             "GET", self.response_url, request_id=self.request_id, after_completed=True, raise_for_status=False
         )
         if response.status_code == 200:
             try:
                 return VideoOutput.from_json(response.json())
-            except json.JSONDecodeError as exc:
-                raise ProtocolError(f"result of {self.request_id} was not JSON: {response.text[:200]!r}") from exc
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ProtocolError(
+                    f"result of {self.request_id} was not JSON: {redact(response.text[:200], key)!r}"
+                ) from exc
         if response.status_code == 400 and "progress" in response.text.lower():
             raise APIError(
                 f"request {self.request_id} has not finished yet", status_code=400, request_id=self.request_id
             )
-        if response.status_code in (401, 403, 404, 429):
-            raise _api_error(response, self.request_id, self.client._key())
-        raise _failure(response, self.request_id)
+        if response.status_code in (401, 403, 404, 429) or response.status_code >= 500 and not _is_failure(response):
+            raise _api_error(response, self.request_id, key)
+        raise _failure(response, self.request_id, key)
 
     async def cancel(self) -> bool:
-        """Ask fal to cancel; True when accepted, False when it had already completed."""
+        """Ask fal to cancel. True when fal will cancel it (``OK`` / ``CANCELLATION_REQUESTED``), False when
+        it had already completed (or is unknown to fal: ``NOT_FOUND``). Reads the body's ``status`` first, as
+        fal's current reference answers; the HTTP code decides only when there is no body status."""
         response = await self.client.request("PUT", self.cancel_url, request_id=self.request_id, raise_for_status=False)
-        if response.status_code in (200, 202):
+        status = cancel_status(response)
+        if status in ("OK", "CANCELLATION_REQUESTED"):
             return True
-        if response.status_code == 400:
+        if status in ("ALREADY_COMPLETED", "NOT_FOUND"):
             return False
         raise _api_error(response, self.request_id, self.client._key())
 
@@ -643,6 +919,48 @@ class RequestHandle:
             await self.cancel()
         except Exception as exc:  # best effort: the original error matters more
             logger.warning("could not cancel %s: %s", self.request_id, redact(str(exc), self.client._key()))
+
+
+def cancel_status(response: httpx.Response) -> str | None:
+    """fal's cancel outcome: the body's ``status`` when there is one, else read from the legacy HTTP code
+    (202 accepted, 400 already completed, 404 not found). None when neither says."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, Mapping) and isinstance(body.get("status"), str):
+        status = body["status"].upper()
+        if status in ("OK", "CANCELLATION_REQUESTED", "ALREADY_COMPLETED", "NOT_FOUND"):
+            return status
+    return {200: "OK", 202: "CANCELLATION_REQUESTED", 400: "ALREADY_COMPLETED", 404: "NOT_FOUND"}.get(
+        response.status_code
+    )
+
+
+def _is_failure(response: httpx.Response) -> bool:
+    """A 5xx from the result endpoint that describes the request's own failure (JSON with a detail)."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return isinstance(body, Mapping) and ("detail" in body or "error_type" in body)
+
+
+async def _bounded_lines(response: httpx.Response, limit: int, request_id: str) -> AsyncIterator[str]:
+    """The lines of a text stream, refusing any line longer than ``limit`` bytes (never buffering more)."""
+    buffer = b""
+    async for chunk in response.aiter_bytes():
+        buffer += chunk
+        while True:
+            cut = buffer.find(b"\n")
+            if cut < 0:
+                break
+            line, buffer = buffer[:cut], buffer[cut + 1 :]
+            yield line.rstrip(b"\r").decode("utf-8", errors="replace")
+        if len(buffer) > limit:
+            raise ProtocolError(f"a line of the status stream of {request_id} is over the {limit}-byte limit")
+    if buffer:
+        yield buffer.rstrip(b"\r").decode("utf-8", errors="replace")
 
 
 Callback = Callable[[Status], Union[Any, Awaitable[Any]]]  # noqa: UP007

@@ -60,6 +60,7 @@ def connect(
         queue_url=emu.queue_url,
         rest_url=emu.rest_url,
         cdn_url=emu.cdn_url,
+        api_url=emu.api_url,
         backend="emulator",
         emulator=emu,
         **client_kwargs,

@@ -13,7 +13,10 @@ The API key never appears in any message (see :func:`redact`).
     │   ├── AuthenticationError             401 / 403: the key is wrong, missing or out of balance
     │   ├── NotFoundError                   404: unknown endpoint or request id
     │   ├── RateLimitError                  429 still answered after every retry
-    │   └── ServerError                     5xx still answered after every retry
+    │   ├── ServerError                     5xx still answered after every retry
+    │   └── AmbiguousSubmit                 a submit that may or may not have been queued (its answer
+    │                                       was lost, or a 5xx): never sent again blindly; settled
+    │                                       through fal's request history
     ├── RequestFailed                       the request COMPLETED with an error (the result endpoint said why)
     │   ├── RejectedInput (also InputError) 422: fal refused an input field
     │   ├── ModerationError                 422 content_policy_violation
@@ -34,6 +37,7 @@ from typing import Any
 
 __all__ = [
     "APIError",
+    "AmbiguousSubmit",
     "AuthenticationError",
     "BudgetExceeded",
     "ConfigurationError",
@@ -127,11 +131,11 @@ class InputError(SeedanceError, ValueError):
         return tuple(p.field for p in self.problems)
 
     def _message(self) -> str:
-        head = context = self.context or "invalid input"
+        context = self.context or "invalid input"
         if len(self.problems) == 1:
-            return f"{context}: {self.problems[0]}"
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        return f"{head}: {len(self.problems)} problems\n{lines}"
+            return f"{context}: {self.problems[0]}."
+        lines = "\n".join(f"  - {p}." for p in self.problems)
+        return f"{context}: {len(self.problems)} problems:\n{lines}"
 
 
 class ConfigurationError(SeedanceError):
@@ -175,6 +179,12 @@ class ServerError(APIError):
     """A 5xx answered even after every retry."""
 
 
+class AmbiguousSubmit(APIError):
+    """A submit whose answer never arrived (a dropped connection, a 5xx, a garbled body): fal may have queued
+    it, and fal has no idempotency key, so sending it again could pay twice. A sweep journals the job as
+    ``unknown`` and settles it through fal's request history before anything is sent again."""
+
+
 class RequestFailed(SeedanceError):
     """The request finished (fal says COMPLETED) but with an error instead of a video.
 
@@ -197,7 +207,8 @@ class RequestFailed(SeedanceError):
         self.detail = detail
         self.error_type = error_type
         self.retryable = retryable
-        super().__init__(message)
+        # Not super(): in RejectedInput the next class in the MRO is InputError, which takes problems.
+        SeedanceError.__init__(self, message)
 
 
 class RejectedInput(RequestFailed, InputError):

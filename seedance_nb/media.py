@@ -25,7 +25,7 @@ import httpx
 
 from .errors import DownloadError
 
-__all__ = ["VideoInfo", "download", "poster", "probe"]
+__all__ = ["DownloadStalled", "VideoInfo", "download", "poster", "probe"]
 
 logger = logging.getLogger("seedance_nb.media")
 
@@ -57,31 +57,53 @@ async def download(
     expected_size: int | None = None,
     attempts: int = 3,
     max_bytes: int = MAX_DOWNLOAD_BYTES,
+    stall_seconds: float = 60.0,
+    min_bytes: int = 64 * 1024,
 ) -> Path:
-    """Stream ``url`` to ``dest`` atomically; retries dropped connections from the start."""
+    """Stream ``url`` to ``dest`` atomically; retries dropped connections from the start.
+
+    A download that receives less than ``min_bytes`` in any ``stall_seconds`` (a trickle, or silence)
+    raises :class:`DownloadStalled` at once rather than waiting on. No API key is ever sent: ``http``
+    carries none, and this is not one of fal's API hosts.
+    """
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise DownloadError(f"refusing to download {str(url)[:80]!r}: only http(s) URLs are downloaded")
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     last: Exception | None = None
     for attempt in range(1, attempts + 1):
         try:
-            await _download_once(http, url, part, expected_size, max_bytes)
+            await _download_once(http, url, part, expected_size, max_bytes, stall_seconds, min_bytes)
             os.replace(part, dest)
             return dest
         except (httpx.TransportError, DownloadError) as exc:
             last = exc
             part.unlink(missing_ok=True)
-            if isinstance(exc, DownloadError) and not exc.args[0].startswith("incomplete"):
+            if isinstance(exc, DownloadStalled) or (
+                isinstance(exc, DownloadError) and not exc.args[0].startswith("incomplete")
+            ):
                 raise
             logger.debug("download of %s failed (%s), attempt %d", url, exc, attempt)
             await asyncio.sleep(0.2 * attempt)
     raise DownloadError(f"could not download {url} after {attempts} attempts: {last}") from last
 
 
+class DownloadStalled(DownloadError):
+    """A download made (almost) no progress for ``stall_seconds``: the video is still on fal."""
+
+
 async def _download_once(
-    http: httpx.AsyncClient, url: str, part: Path, expected_size: int | None, max_bytes: int
+    http: httpx.AsyncClient,
+    url: str,
+    part: Path,
+    expected_size: int | None,
+    max_bytes: int,
+    stall_seconds: float,
+    min_bytes: int,
 ) -> None:
-    async with http.stream("GET", url, timeout=httpx.Timeout(60.0, connect=30.0)) as response:
+    timeout = httpx.Timeout(60.0, connect=30.0, read=stall_seconds)
+    async with http.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
         if response.status_code != 200:
             await response.aread()
             raise DownloadError(f"download of {url} answered {response.status_code}: {response.text[:200]!r}")
@@ -90,12 +112,24 @@ async def _download_once(
         if promised is not None and promised > max_bytes:
             raise DownloadError(f"download of {url} is {promised} bytes, over the {max_bytes}-byte limit")
         written = 0
+        loop = asyncio.get_running_loop()
+        window_start, window_bytes = loop.time(), 0
         with part.open("wb") as fh:
-            async for chunk in response.aiter_bytes(1 << 20):
-                written += len(chunk)
-                if written > max_bytes:
-                    raise DownloadError(f"download of {url} exceeded the {max_bytes}-byte limit")
-                fh.write(chunk)
+            try:
+                async for chunk in response.aiter_bytes(1 << 20):
+                    written += len(chunk)
+                    window_bytes += len(chunk)
+                    if written > max_bytes:
+                        raise DownloadError(f"download of {url} exceeded the {max_bytes}-byte limit")
+                    fh.write(chunk)
+                    if loop.time() - window_start >= stall_seconds:
+                        if window_bytes < min_bytes and written != promised:
+                            raise DownloadStalled(
+                                f"download of {url} stalled: {window_bytes} bytes in the last {stall_seconds:.0f} s"
+                            )
+                        window_start, window_bytes = loop.time(), 0
+            except httpx.ReadTimeout as exc:
+                raise DownloadStalled(f"download of {url} stalled: nothing received for {stall_seconds:.0f} s") from exc
             fh.flush()
             os.fsync(fh.fileno())
     if promised is not None and written != promised:

@@ -151,7 +151,7 @@ def test_submit_dropped_mid_response_is_not_repeated():
         async with mock_client(handler) as c:
             await c.submit(INPUT)
 
-    with pytest.raises(errors.APIError, match="not repeated"):
+    with pytest.raises(errors.AmbiguousSubmit, match="not sent again"):
         run(go())
     assert len(calls) == 1
 
@@ -174,7 +174,8 @@ def test_invalid_input_sends_nothing():
         (401, {"detail": "No user found for Key ID and Secret"}, errors.AuthenticationError, "FAL_KEY"),
         (403, {"detail": "User is locked. Reason: Exhausted balance."}, errors.AuthenticationError, "balance"),
         (404, {"detail": "Application not found"}, errors.NotFoundError, "not found"),
-        (500, {"detail": "Internal Server Error"}, errors.ServerError, "500"),
+        # A 5xx answer to a submit does not say whether fal queued it: ambiguous, never re-sent blindly.
+        (500, {"detail": "Internal Server Error"}, errors.AmbiguousSubmit, "500"),
     ],
 )
 def test_http_errors_map_to_the_tree_and_never_show_the_key(code, body, kind, text):

@@ -7,8 +7,9 @@ notebooks, demo and benchmarks run on::
     with serve(slots=4, speed=0.01) as emu:
         print(emu.queue_url, emu.stats()["completed"])
 
-One port carries fal's three hosts as path prefixes: ``/queue`` (queue.fal.run),
-``/rest`` (rest.fal.ai) and ``/cdn`` (v3.fal.media), plus ``/_emulator/stats``
+One port carries fal's hosts as path prefixes: ``/queue`` (queue.fal.run),
+``/rest`` (rest.fal.ai), ``/cdn`` (v3.fal.media) and ``/api`` (api.fal.ai: the
+request history, ``/api/v1/models/requests/by-endpoint``), plus ``/_emulator/stats``
 and ``/_emulator/config``. Behaviour (slots, latency, faults) is set by
 :class:`EmulatorConfig` fields, at start or later through :meth:`Emulator.configure`.
 Injected connection drops only hit idempotent GETs (status, stream, result,
@@ -57,6 +58,7 @@ class Emulator:
         self.queue_url = f"{self.base_url}/queue"
         self.rest_url = f"{self.base_url}/rest"
         self.cdn_url = f"{self.base_url}/cdn"
+        self.api_url = f"{self.base_url}/api"  # api.fal.ai (the platform API: request history)
         self.app = create_app(self.config, self.storage, self.base_url)
         self.engine = self.app.state.engine
         self._server: uvicorn.Server | None = None

@@ -329,6 +329,39 @@ def create_app(config: EmulatorConfig, storage: Path, base_url: str) -> Starlett
 
     # -------------------------------------------------------------- admin
 
+    # -------------------------------------------------------------- platform API (api.fal.ai)
+
+    async def requests_by_endpoint(request: Request) -> Response:
+        """fal's request history: ``GET https://api.fal.ai/v1/models/requests/by-endpoint`` (REAL_FAL.md)."""
+        engine.routes["history"] += 1
+        if not authorised(request):
+            return unauthorised()
+        q = request.query_params
+        endpoint_id = q.get("endpoint_id")
+        if not endpoint_id:
+            return _json({"detail": "endpoint_id is required"}, 422)
+        try:
+            start = _parse_time(q.get("start")) if q.get("start") else time.time() - 86400
+            end = _parse_time(q.get("end")) if q.get("end") else None
+            limit = int(q.get("limit", "50"))
+            offset = int(q.get("cursor") or 0)
+        except ValueError as exc:
+            return _json({"detail": f"bad query parameter: {exc}"}, 422)
+        if not 1 <= limit <= 100:
+            return _json({"detail": "limit must be between 1 and 100"}, 422)
+        expand = {part.strip() for part in q.getlist("expand") for part in part.split(",")}
+        items = engine.requests_by_endpoint(
+            endpoint_id,
+            start=start,
+            end=end,
+            status=q.get("status"),
+            request_id=q.get("request_id"),
+            payloads="payloads" in expand,
+        )
+        page = items[offset : offset + limit]
+        more = offset + limit < len(items)
+        return _json({"items": page, "next_cursor": str(offset + limit) if more else None, "has_more": more})
+
     async def stats(request: Request) -> Response:
         return _json(engine.snapshot())
 
@@ -354,6 +387,7 @@ def create_app(config: EmulatorConfig, storage: Path, base_url: str) -> Starlett
 
     routes = [
         Route("/_emulator/stats", stats, methods=["GET"]),
+        Route("/api/v1/models/requests/by-endpoint", requests_by_endpoint, methods=["GET"]),
         Route("/_emulator/config", configure, methods=["POST"]),
         Route("/_emulator/reset", reset, methods=["POST"]),
         Route("/rest/storage/auth/token", storage_token, methods=["POST"]),
@@ -370,3 +404,11 @@ def create_app(config: EmulatorConfig, storage: Path, base_url: str) -> Starlett
     app.state.engine = engine
     app.state.started = time.time()
     return app
+
+
+def _parse_time(value: str) -> float:
+    """An ISO 8601 time (``Z`` or an offset; naive means UTC) as a Unix timestamp."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()

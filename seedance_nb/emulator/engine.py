@@ -144,6 +144,8 @@ class Engine:
         self.waiting: list[Job] = []
         self.running: set[str] = set()
         self.files: dict[str, tuple[Path, str]] = {}
+        #: Every request ever submitted (fal's request history outlives the queue's result retention).
+        self.history: list[Job] = []
         self.stats: Counter[str] = Counter()
         self.routes: Counter[str] = Counter()
         self.billed_seconds = 0.0
@@ -196,12 +198,52 @@ class Engine:
         if start_timeout is not None:
             job.deadline = time.monotonic() + start_timeout
         self.jobs[job.id] = job
+        self.history.append(job)
         self.waiting.append(job)
         self.waiting.sort(key=lambda j: (j.priority == "low", j.submitted_at))
         self.stats["submissions"] += 1
         self._pump()
         self._spawn(self._watch_deadline(job)) if job.deadline else None
         return job
+
+    def requests_by_endpoint(
+        self,
+        endpoint_id: str,
+        *,
+        start: float,
+        end: float | None,
+        status: str | None,
+        request_id: str | None,
+        payloads: bool,
+    ) -> list[dict[str, Any]]:
+        """fal's request history for one endpoint, newest first (``GET /v1/models/requests/by-endpoint``)."""
+        items = []
+        for job in reversed(self.history):
+            if f"{job.app}/{job.path}".rstrip("/") != endpoint_id.rstrip("/"):
+                continue
+            if job.submitted_at < start or (end is not None and job.submitted_at >= end):
+                continue
+            if request_id is not None and job.id != request_id:
+                continue
+            state = _history_status(job)
+            if status is not None and status != state:
+                continue
+            item: dict[str, Any] = {
+                "request_id": job.id,
+                "endpoint_id": f"{job.app}/{job.path}",
+                "sent_at": _iso(job.submitted_at),
+                "started_at": _iso(job.started_at),
+                "ended_at": _iso(job.completed_at),
+                "status_code": job.status_code,
+                "duration": round(job.completed_at - job.started_at, 3)
+                if job.completed_at is not None and job.started_at is not None
+                else None,
+            }
+            if payloads:
+                item["json_input"] = job.payload
+                item["json_output"] = job.body if job.state == "COMPLETED" else None
+            items.append(item)
+        return items
 
     def position(self, job: Job) -> int:
         try:
@@ -510,3 +552,14 @@ class Engine:
         self.routes.clear()
         self.billed_seconds = 0.0
         self.peak_running = len(self.running)
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+
+
+def _history_status(job: Job) -> str:
+    """The request's state as the history route reports it: in_queue, in_progress, success or error."""
+    if job.state != "COMPLETED":
+        return job.state.lower()
+    return "success" if job.status_code == 200 else "error"
