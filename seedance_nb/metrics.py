@@ -1363,8 +1363,10 @@ def metrics_section_html(
     was measured."""
     from .display import varying_columns
 
-    if metric not in df.columns or "flags" not in df.columns:
+    if "flags" not in df.columns:
         return ""
+    if metric not in df.columns:
+        _check_metric(df, metric, "metric")
     measured = df[df["frames"].notna()] if "frames" in df.columns else df.iloc[0:0]
     if measured.empty:
         return ""

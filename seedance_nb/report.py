@@ -529,8 +529,11 @@ def report_html(
     title: str | None = None,
     rows: str | Sequence[str] | None = None,
     cols: str | Sequence[str] | None = None,
+    metric: str = "motion",
 ) -> str:
-    """The report as a string; videos are linked relative to ``base_dir`` (the report's folder)."""
+    """The report as a string; videos are linked relative to ``base_dir`` (the report's folder).
+
+    ``metric`` is the one the metrics section plots per parameter value (any seedance_nb.metrics column)."""
     df = d.frame_of(sweep_or_df)
     run_dir = d.run_dir_of(sweep_or_df)
     if base_dir is None:
@@ -553,7 +556,7 @@ def report_html(
         _grids(df, sources, rows, cols, anchors) if len(df) else "",
         _timeline(df),
         _jobs_table(df, sources),
-        metrics_section_html(df, image_src=sources.poster, run_dir=run_dir),  # "" until takes are measured
+        metrics_section_html(df, metric=metric, image_src=sources.poster, run_dir=run_dir),  # "" if none measured
         _ratings(df, sources),
         '<footer>Made with seedance-nb. Videos play in place; "Play all" plays each grid together.</footer>',
         "</main></body></html>",
@@ -570,11 +573,13 @@ def report(
     title: str | None = None,
     rows: str | Sequence[str] | None = None,
     cols: str | Sequence[str] | None = None,
+    metric: str = "motion",
 ) -> Path:
     """Write the sweep's report to ``path`` (default ``<run_dir>/report.html``) and return its path.
 
     ``embed=True`` puts every video inside the file (portable, but large; warns past
-    :data:`seedance_nb.display.EMBED_WARN_BYTES`). ``rows``/``cols`` choose the grid's pivot.
+    :data:`seedance_nb.display.EMBED_WARN_BYTES`). ``rows``/``cols`` choose the grid's pivot; ``metric`` the
+    metric plotted per parameter value in the metrics section.
     """
     run_dir = d.run_dir_of(sweep_or_df)
     if path is None:
@@ -586,7 +591,9 @@ def report(
         if target.is_dir():
             target = target / "report.html"
     target.parent.mkdir(parents=True, exist_ok=True)
-    markup = report_html(sweep_or_df, base_dir=target.parent, embed=embed, title=title, rows=rows, cols=cols)
+    markup = report_html(
+        sweep_or_df, base_dir=target.parent, embed=embed, title=title, rows=rows, cols=cols, metric=metric
+    )
     part = target.with_name(target.name + ".part")
     part.write_text(markup, encoding="utf-8")
     os.replace(part, target)

@@ -324,8 +324,11 @@ def test_previews_escape_what_the_user_wrote(emu, client, tmp_path, png_path):
     assert markdown_text(hostile) in text
     section = metrics_section_html(sweep.df, run_dir=sweep.run_dir, image_src=str)
     assert "<script>alert" not in section and "&lt;script&gt;" in section and "<svg" in section
-    report = (sd.report(sweep)).read_text()
-    assert 'id="metrics"' in report and "<script>alert(2)" not in report
+    report = sd.report(sweep, metric="start_fidelity").read_text()
+    assert 'id="metrics"' in report and "<script>alert(2)" not in report and "start_fidelity by prompt" in report
+    with pytest.raises(InputError) as info:
+        sd.report(sweep, metric="sharpness")
+    assert info.value.fields == ("metric",)
     assert (sweep.run_dir / "filmstrips").is_dir()
 
 
