@@ -633,8 +633,10 @@ def record_metrics(sweep: Any, job: Any, measured: VideoMetrics) -> None:
 async def measure_download(sweep: Any, job: Any, path: str | os.PathLike[str]) -> None:
     """Measure a just-downloaded video in a worker thread and journal the result; never fails the job.
 
-    The event loop only appends one journal line; decoding and arithmetic run in the thread (PyAV, NumPy and
-    scikit-image release the GIL for their heavy parts).
+    The event loop only appends one journal line (flushed, not fsynced); decoding and arithmetic run in the
+    thread, and the GIL they hold between C calls stalled the loop by 15 ms at most while 720p clips were
+    measured (tests/benchmarks/RESULTS.md). The runner awaits this after each download unless
+    ``run_sweep(..., metrics=False)``.
     """
     try:
         measured = await asyncio.to_thread(measure_job, sweep, job, path)
@@ -653,7 +655,7 @@ def _direction(by: str, ascending: bool | None) -> bool:
 def _check_metric(df: Any, by: str, field: str = "by") -> None:
     if by not in df.columns:
         known = ", ".join(c for c in (*METRIC_COLUMNS, "rating") if c in df.columns and c != "flags")
-        raise InputError([Problem(field, f"no column {by!r} to rank by", by, known)], context="cannot rank the takes")
+        raise InputError([Problem(field, f"no column {by!r}", by, known)], context="cannot rank or plot the takes")
 
 
 def rank_frame(
