@@ -1158,7 +1158,18 @@ def export_previews(
         raise InputError([Problem("sweep", "has no downloaded video yet", None, "run the sweep first")])
     row_cols, col_cols, vary = _axes(shown, rows, cols)
     layout = _layout(shown, row_cols, col_cols, sort_by)
-    per_row = max(len(m) for _, m in layout)
+
+    def col_key(rec: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(_plain(rec.get(c)) for c in col_cols)
+
+    # Columns as in the notebook grid (one per value of what varies across; several takes share a cell), or
+    # with ``sort_by`` one per rank.
+    if sort_by is not None:
+        columns: list[Any] = list(range(1, max(len(m) for _, m in layout) + 1))
+        headers = [f"#{k}" for k in columns]
+    else:
+        columns = list(dict.fromkeys(col_key(rec) for _, members in layout for rec in members))
+        headers = [" · ".join(f"{c} {_text(v, 40)}" for c, v in zip(col_cols, k, strict=True)) for k in columns]
     lines = [
         "# Previews",
         "",
@@ -1166,31 +1177,32 @@ def export_previews(
         + (f"Rows: {markdown_text(', '.join(row_cols))}. " if row_cols else "")
         + (f"Ordered by {markdown_text(sort_by)}, best first." if sort_by else ""),
         "",
+        "| "
+        + " | ".join([markdown_text(" · ".join(row_cols)) if row_cols else "", *map(markdown_text, headers)])
+        + " |",
+        "|" + "---|" * (len(columns) + 1),
     ]
-    head = [markdown_text(" · ".join(row_cols)) if row_cols else ""] + [""] * per_row
-    lines.append("| " + " | ".join(head) + " |")
-    lines.append("|" + "---|" * (per_row + 1))
+    caption_cols = [*col_cols, *vary] if sort_by is not None else list(vary)
     for key, members in layout:
-        cells = [markdown_text(" · ".join(_text(v, 200) for v in key)) if row_cols else ""]
-        for rec in members:
-            stem = (
-                f"{int(_plain(rec.get('job')) or 0):03d}" if _plain(rec.get("job")) is not None else f"{len(cells):03d}"
-            )
+        slots: dict[Any, list[str]] = {k: [] for k in columns}
+        for position, rec in enumerate(members, 1):
+            job = _plain(rec.get("job"))
+            stem = f"{int(job):03d}" if isinstance(job, int | float) else f"take-{len(lines):03d}-{position}"
             frames = _sample(_video_path(rec["path"]), fps=fps, width=width)  # decoded once for both formats
             preview(rec["path"], out / f"{stem}.webp", width=width, fps=fps, max_bytes=max_bytes, frames=frames)
-            caption = " · ".join(f"{c} {_text(rec.get(c), 40)}" for c in (*col_cols, *vary)) or f"job {stem}"
-            flags = _flag_list(rec.get("flags"))
+            caption = " · ".join(f"{c} {_text(rec.get(c), 40)}" for c in caption_cols) or f"job {stem}"
             cell = f"![{markdown_text(caption)}]({stem}.webp)<br>{markdown_text(caption)}"
             if sort_by is not None:
                 cell += f"<br>{markdown_text(sort_by)} {markdown_text(_text(rec.get(sort_by), 12))}"
+            flags = _flag_list(rec.get("flags"))
             if flags:
                 cell += "<br>flags: " + markdown_text(", ".join(flags))
             if gif:
                 preview(rec["path"], out / f"{stem}.gif", width=width, fps=fps, max_bytes=max_bytes, frames=frames)
                 cell += f" · [GIF]({stem}.gif)"
-            cells.append(cell)
-        cells += [""] * (per_row + 1 - len(cells))
-        lines.append("| " + " | ".join(cells) + " |")
+            slots[position if sort_by is not None else col_key(rec)].append(cell)
+        label = markdown_text(" · ".join(_text(v, 200) for v in key)) if row_cols else ""
+        lines.append("| " + " | ".join([label, *("<br>".join(slots[k]) for k in columns)]) + " |")
     page = out / "README.md"
     page.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return page
