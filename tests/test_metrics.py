@@ -271,6 +271,7 @@ def test_best_and_rank_sort_by_a_metric_and_leave_flagged_takes_out(measured):
     ranked = measured.rank("motion")
     assert list(ranked["rank"]) == list(range(1, len(CASES) + 1))
     assert CASES[ranked["prompt"].iloc[-1]] == "frozen"
+    assert measured.rank("motion", within="prompt")["rank"].eq(1).all(), "one take per prompt: each is its best"
     calm = measured.rank("motion", ascending=True)
     assert CASES[calm["prompt"].iloc[0]] == "frozen"
     closest = measured.rank("duration_error")
