@@ -25,7 +25,8 @@ The API key never appears in any message (see :func:`redact`).
     ├── WaitTimeout (also TimeoutError)     a local wait ran out; the remote request was cancelled
     ├── ProtocolError                       the server sent something malformed
     ├── DownloadError                       a video could not be downloaded or verified
-    └── BudgetExceeded                      a sweep's estimate is over its budget; nothing was sent
+    ├── BudgetExceeded                      a sweep's estimate is over its budget; nothing was sent
+    └── RunFolderBusy                       another process (or sweep) holds the run folder's lock
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ __all__ = [
     "RejectedInput",
     "RequestCancelled",
     "RequestFailed",
+    "RunFolderBusy",
     "SeedanceError",
     "ServerError",
     "StartTimeout",
@@ -263,6 +265,18 @@ class BudgetExceeded(SeedanceError):
     def __init__(self, message: str, *, estimate_usd: float, budget_usd: float) -> None:
         self.estimate_usd = estimate_usd
         self.budget_usd = budget_usd
+        super().__init__(message)
+
+
+class RunFolderBusy(SeedanceError):
+    """Another process (another kernel, a widget's run, a script) is submitting from this run folder.
+
+    Two submitters on one folder would pay twice for the same jobs, so only one may hold it. Reading
+    (``load_sweep``, ``df``, reports, display) needs no lock.
+    """
+
+    def __init__(self, message: str, *, holder: dict[str, Any] | None = None) -> None:
+        self.holder = dict(holder or {})
         super().__init__(message)
 
 

@@ -11,9 +11,12 @@ width / height between 0.4 and 2.5::
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import io
 import logging
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,27 +72,54 @@ def _fail(field: str, message: str, value: Any = None, allowed: str | None = Non
     return InputError([Problem(field, message, value, allowed)], context=f"bad {field}")
 
 
+_DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(;[\w-]+=[\w.-]+)*;base64,", re.I)
+
+
 def load_image(image: Any, *, field: str = "image_url") -> ImageData:
-    """Read and check an image from a path, bytes, a PIL image or a numpy array."""
+    """Read and check an image from a path, bytes, a PIL image, a numpy array or a data URI.
+
+    Every failure is an :class:`~seedance_nb.errors.InputError` naming ``field`` (never another exception).
+    """
     name = "image"
     if isinstance(image, ImageData):
         return image
+    if isinstance(image, str) and image.startswith("data:"):
+        return _from_data_uri(image, field)
+    if isinstance(image, str) and image.startswith(("http://", "https://")):
+        raise _fail(field, "is a URL; it is sent as it is, not read here", image[:80], "a local image")
     if isinstance(image, str | Path):
-        path = Path(image).expanduser()
-        if not path.is_file():
-            raise _fail(field, "file not found", str(image), "a path to a JPEG, PNG or WebP file, or a URL")
-        size = path.stat().st_size
+        text = str(image)
+        if not text.strip() or "\x00" in text or not _encodable(text):
+            raise _fail(field, "is not a file path", text[:80], "a path to a JPEG, PNG or WebP file, or a URL")
+        try:
+            path = Path(image).expanduser()
+            exists = path.is_file()
+            size = path.stat().st_size if exists else 0
+        except (OSError, ValueError) as exc:  # a name too long, a bad path on this OS
+            raise _fail(
+                field, f"is not a usable file path ({type(exc).__name__})", text[:80], "a path to an image, or a URL"
+            ) from exc
+        if not exists:
+            raise _fail(field, "file not found", text[:200], "a path to a JPEG, PNG or WebP file, or a URL")
         if size > MAX_IMAGE_BYTES:
             raise _fail(field, f"{path.name} is {size / 1e6:.1f} MB; the limit is 30 MB", None, "images up to 30 MB")
-        data, name = path.read_bytes(), path.name
+        try:
+            data, name = path.read_bytes(), path.name
+        except OSError as exc:
+            raise _fail(
+                field, f"could not be read ({exc.strerror or exc})", text[:200], "a readable image file"
+            ) from exc
     elif isinstance(image, bytes | bytearray | memoryview):
         data = bytes(image)
     elif isinstance(image, Image.Image):
         return _from_pil(image, field, "image")
     elif type(image).__module__ == "numpy" and hasattr(image, "shape"):
+        shape = tuple(getattr(image, "shape", ()))
+        if len(shape) not in (2, 3) or 0 in shape:
+            raise _fail(field, f"an array of shape {shape} is not an image", None, "an HxWx3 or HxW uint8 array")
         try:
             pil = Image.fromarray(image)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, KeyError) as exc:
             raise _fail(
                 field,
                 f"cannot make an image of an array {image.shape} {image.dtype}: {exc}",
@@ -109,15 +139,42 @@ def load_image(image: Any, *, field: str = "image_url") -> ImageData:
     if len(data) > MAX_IMAGE_BYTES:
         raise _fail(field, f"{name} is {len(data) / 1e6:.1f} MB; the limit is 30 MB", None, "images up to 30 MB")
     try:
-        pil = Image.open(io.BytesIO(data))
-        pil.load()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            pil = Image.open(io.BytesIO(data))
+            _check_dimensions(pil.width, pil.height, field, name)  # before decoding a huge one
+            pil.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _fail(
+            field, f"{name} is far too large to be an input image ({exc})", None, f"sides up to {MAX_IMAGE_SIDE} px"
+        ) from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise _fail(field, f"{name} is not a readable image ({exc})", None, "a JPEG, PNG or WebP image") from exc
     if pil.format not in _MIME:
         logger.info("%s is %s; converting it to PNG", name, pil.format)
         return _from_pil(pil, field, name)
     _check_dimensions(pil.width, pil.height, field, name)
     return ImageData(data, _MIME[pil.format], pil.width, pil.height, name)
+
+
+def _from_data_uri(uri: str, field: str) -> ImageData:
+    """A data URI, decoded and checked like a file (so the model never refuses it after it was sent)."""
+    match = _DATA_URI.match(uri)
+    if not match:
+        raise _fail(field, "is not a base64 data URI", uri[:60], "data:image/png;base64,...")
+    try:
+        data = base64.b64decode(uri[match.end() :], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _fail(field, "data URI is not valid base64", f"<data URI, {len(uri)} chars>", None) from exc
+    return load_image(data, field=field)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _from_pil(pil: Image.Image, field: str, name: str) -> ImageData:
@@ -135,6 +192,8 @@ def _from_pil(pil: Image.Image, field: str, name: str) -> ImageData:
 
 
 def _check_dimensions(width: int, height: int, field: str, name: str) -> None:
+    if width <= 0 or height <= 0:
+        raise _fail(field, f"{name} is {width}x{height}: it has no pixels", None, "an image")
     problems = []
     if min(width, height) < MIN_IMAGE_SIDE:
         problems.append(

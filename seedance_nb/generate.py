@@ -8,12 +8,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from .client import AsyncClient
-from .runs import Job
+from .errors import InputError, Problem
+from .runs import Job, RunFolder
 from .sweep import Grid, Sweep
 
 __all__ = ["Result", "generate", "generate_async"]
@@ -65,10 +65,16 @@ async def generate_async(
     run_dir: str | Path | None = None,
     **inputs: Any,
 ) -> Result:
-    """Generate one video (await in a cell). Inputs are the model's fields (duration, seed, ...)."""
+    """Generate one video (await in a cell). Inputs are the model's fields (duration, seed, ...).
+
+    One call makes exactly one video: a list of prompts or durations is refused (use
+    :func:`seedance_nb.run_sweep` with a :class:`seedance_nb.Grid` for several). The same request made
+    before, by ``generate`` or a sweep, from any folder, is served from the cache (nothing paid).
+    """
     from .sweep import run_sweep_async
 
-    run_dir = Path(run_dir) if run_dir else _run_dir()
+    _refuse_axes(image=image, prompt=prompt, **inputs)
+    run_dir = Path(run_dir) if run_dir else RunFolder.new(kind="generation").path
     sweep = await run_sweep_async(
         Grid(image=image, prompt=prompt, **inputs), client=client, run_dir=run_dir, progress=False
     )
@@ -85,6 +91,17 @@ def generate(
     return run_sync(_closing(client, lambda c: generate_async(image, prompt, client=c, run_dir=run_dir, **inputs)))
 
 
-def _run_dir() -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
-    return Path("sweeps") / "generations" / stamp
+def _refuse_axes(**inputs: Any) -> None:
+    """generate() makes one video: lists, tuples and ranges (a sweep's axes) are refused, naming the field."""
+    problems = [
+        Problem(
+            name,
+            f"has {len(value)} values; generate() makes one video",
+            None,
+            "one value; for several, sd.run_sweep(sd.Grid(image=..., prompt=[...], ...))",
+        )
+        for name, value in inputs.items()
+        if isinstance(value, list | tuple | range | set | frozenset)
+    ]
+    if problems:
+        raise InputError(problems, context="generate() takes single values; nothing was sent")

@@ -116,7 +116,7 @@ async def _download_once(
         window_start, window_bytes = loop.time(), 0
         with part.open("wb") as fh:
             try:
-                async for chunk in response.aiter_bytes(1 << 20):
+                async for chunk in response.aiter_bytes():  # as it arrives (a chunk size would buffer)
                     written += len(chunk)
                     window_bytes += len(chunk)
                     if written > max_bytes:

@@ -6,8 +6,10 @@ A request is retried only when repeating it cannot make you pay twice:
   when the connection was never made (connect error), so fal never saw it;
 - 408, 409, 429 (honouring ``Retry-After``) for every method: fal refused the
   request, so nothing was queued;
-- "ingress" 502/503/504: an nginx error page with no ``x-fal-request-id``,
-  meaning the request never reached fal's queue;
+- "ingress" 502/503/504 (an nginx error page with no ``x-fal-request-id``) for
+  GETs and PUTs. Never for a submit: the edge can answer 5xx after the queue
+  accepted the POST, so a 5xx to a submit is ambiguous (the client raises
+  ``AmbiguousSubmit`` and the sweep settles it through fal's request history);
 - a result GET answering 504 right after the status said COMPLETED.
 
 4xx answers with meaning (401, 403, 404, 422, ...) are never retried.
@@ -61,7 +63,7 @@ def should_retry(
     code = response.status_code
     if code in RETRYABLE_STATUS:
         return True
-    if code in (502, 503, 504) and is_ingress_error(code, response.headers, response.text):
+    if code in (502, 503, 504) and not is_submit and is_ingress_error(code, response.headers, response.text):
         return True
     if (
         after_completed

@@ -1,35 +1,107 @@
-"""A run folder: the append-only journal (the record of truth), the cache index, and the DataFrame.
+"""A run folder (one owner: :class:`RunFolder`), its append-only journal (the record of truth), the job
+statuses, the per-user cache index, and the DataFrame.
 
-Layout of ``sweeps/<name>/`` (not hidden, so Jupyter can serve the videos)::
+Layout of a run folder, ``sweeps/<name>/`` under the working folder by default (not hidden, so
+JupyterLab can serve the videos; ``SEEDANCE_RUNS`` moves the root)::
 
     journal.jsonl      one JSON line per state change, fsynced before the next network wait
+    sweep.json         what the sweep is (name, endpoint, axes, backend), for people and tools
     inputs/            the input images, by sha256 (so a resume can rebuild every request)
-    videos/            downloaded MP4s, named <job>-<cache key>.mp4
+    videos/            the MP4s, named <job>-<cache key>.mp4 (a cached job's video is linked or copied in)
     posters/           first-frame JPEGs
     report.html        written by seedance_nb.report
+    .lock              held by the one process that may submit from this folder (filelock)
 
-The cache index ``cache.jsonl`` lives in the parent folder (``sweeps/``), shared by every run there.
+``generate()`` writes to ``sweeps/generations/<stamp>/``. The cache index is one per user, not per
+folder: ``$SEEDANCE_HOME/cache.sqlite`` (default: the user's cache folder, e.g.
+``~/.cache/seedance-nb``), shared by ``generate``, ``run_sweep``, the widgets and the CLI from any
+working folder, and safe under concurrent writers (SQLite in WAL mode).
+
+Why filelock and SQLite: filelock is the well-kept cross-platform file lock (flock on Unix,
+LockFileEx on Windows; released by the OS when a process dies, so a crashed kernel never leaves a
+folder locked); sqlite3 is in the standard library and gives atomic, concurrent-safe updates of
+the cache index that a JSONL file cannot.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
+import shutil
+import socket
+import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from .errors import RunFolderBusy
 from .metrics import METRIC_COLUMNS
 from .schema import VideoInput
 
-__all__ = ["COLUMNS", "OUTCOME_COLUMNS", "TERMINAL", "CacheIndex", "Job", "Journal", "cache_key", "to_dataframe"]
+__all__ = [
+    "BILLED",
+    "COLUMNS",
+    "OUTCOME_COLUMNS",
+    "PENDING",
+    "TERMINAL",
+    "CacheIndex",
+    "Job",
+    "JobStatus",
+    "Journal",
+    "RunFolder",
+    "cache_key",
+    "seedance_home",
+    "to_dataframe",
+]
+
+logger = logging.getLogger("seedance_nb.runs")
+
+
+class JobStatus(str, Enum):
+    """Where a job stands. The one vocabulary for the journal, the DataFrame, the display and the report."""
+
+    PLANNED = "planned"  # in the grid, nothing sent
+    SUBMITTING = "submitting"  # the submit is being sent (journalled first)
+    SUBMITTED = "submitted"  # fal gave a request id: it is queued, and will be billed when it runs
+    RUNNING = "running"  # generating on fal
+    DOWNLOADING = "downloading"  # finished and paid; the video is being fetched
+    COMPLETED = "completed"  # paid and downloaded
+    CACHED = "cached"  # the same request finished before: nothing sent, nothing paid now
+    FAILED = "failed"  # refused or failed: fal bills no failed request
+    CANCELLED = "cancelled"  # cancelled before it finished (on fal too, or never sent)
+    INTERRUPTED = "interrupted"  # our side stopped following it; it may still run (and be paid) on fal: resume
+    UNKNOWN = "unknown"  # a submit that may have reached fal; settled through fal's request history
+
+    def __str__(self) -> str:
+        return self.value
+
 
 #: Statuses a job does not leave by itself.
-TERMINAL = frozenset({"completed", "failed", "cancelled", "cached"})
+TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.CACHED})
+#: Statuses of a job that still needs work (a run or a resume picks it up).
+PENDING = frozenset(JobStatus) - TERMINAL
+#: Statuses of a job whose video was paid for (now, or by an earlier run for ``cached``).
+BILLED = frozenset({JobStatus.COMPLETED, JobStatus.CACHED, JobStatus.DOWNLOADING})
+
+
+def seedance_home() -> Path:
+    """The per-user folder of seedance-nb's own state (the cache index): ``$SEEDANCE_HOME``, else the
+    user's cache folder."""
+    env = os.environ.get("SEEDANCE_HOME")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("seedance-nb", appauthor=False))
+
 
 INPUT_COLUMNS = [
     "prompt",
@@ -69,6 +141,7 @@ COLUMNS = [
     "cache_key",
     "rating",
     "notes",
+    "backend",
 ]
 
 
@@ -92,22 +165,36 @@ def cache_key(endpoint: str, inp: VideoInput, image_hashes: Mapping[str, str], t
 
 class Journal:
     """Append-only JSON lines, each flushed to the OS before ``append`` returns (so a killed process
-    loses nothing) and, unless ``durable=False``, fsynced too (so a crashed machine loses nothing)."""
+    loses nothing) and, unless ``durable=False``, fsynced too (so a crashed machine loses nothing).
+
+    A torn last line (a crash mid-write) is never glued to the next one: before appending, a file that
+    does not end in a newline is given one, so the torn fragment stays a line of its own (skipped on
+    reading) and every later line is kept.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = path.open("a", encoding="utf-8")
+        self._fh = path.open("a+b")  # read too: the torn-tail check reads the last byte
 
     def append(self, event: Mapping[str, Any], *, durable: bool = True) -> None:
         self.extend([event], durable=durable)
 
     def extend(self, events: Iterable[Mapping[str, Any]], *, durable: bool = True) -> None:
-        """Append several lines with one flush and one fsync."""
-        self._fh.write("".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")) + "\n" for e in events))
+        """Append several lines with one write, one flush and one fsync."""
+        text = "".join(encode_line(e) for e in events)
+        if self._torn():
+            text = "\n" + text
+        self._fh.write(text.encode("utf-8"))
         self._fh.flush()
         if durable:
             self.sync()
+
+    def _torn(self) -> bool:
+        """Whether the file's last byte is not a newline (someone crashed mid-line)."""
+        fd = self._fh.fileno()
+        size = os.fstat(fd).st_size
+        return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
 
     def sync(self) -> None:
         """fsync what has been appended (safe to call from a worker thread)."""
@@ -120,19 +207,184 @@ class Journal:
 
     @staticmethod
     def read(path: Path) -> list[dict[str, Any]]:
-        """Every complete line (a torn last line from a crash is skipped)."""
-        events = []
+        """Every complete line; torn or garbled lines (from a crash) are skipped, and nothing after them."""
+        events: list[dict[str, Any]] = []
         if not path.exists():
             return events
-        with path.open(encoding="utf-8") as fh:
+        with path.open(encoding="utf-8", errors="replace") as fh:
             for line in fh:
                 if not line.endswith("\n"):
                     break
                 try:
-                    events.append(json.loads(line))
+                    event = json.loads(line)
                 except json.JSONDecodeError:
                     continue
+                if isinstance(event, dict):
+                    events.append(event)
         return events
+
+
+def encode_line(event: Mapping[str, Any]) -> str:
+    """One journal line (compact JSON, UTF-8, newline-terminated)."""
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+
+
+# --------------------------------------------------------------------------- the run folder
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """The one owner of a run folder's location, names and lock.
+
+    ::
+
+        folder = RunFolder.new("my-sweep")          # sweeps/my-sweep (not created yet)
+        with folder.lock():                          # the only process that may submit from it
+            ...
+    """
+
+    path: Path
+
+    JOURNAL = "journal.jsonl"
+    META = "sweep.json"
+
+    @staticmethod
+    def root() -> Path:
+        """Where new run folders go: ``$SEEDANCE_RUNS``, else ``sweeps/`` under the working folder."""
+        return Path(os.environ.get("SEEDANCE_RUNS") or "sweeps")
+
+    @classmethod
+    def new(cls, name: str | None = None, *, kind: str = "sweep", root: str | Path | None = None) -> RunFolder:
+        """A fresh run folder path: ``<root>/<name>``, or a timestamped one (``generation`` runs go under
+        ``<root>/generations/``)."""
+        base = Path(root) if root is not None else cls.root()
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
+        if kind == "generation":
+            return cls(base / "generations" / (name or stamp))
+        return cls(base / (name or f"sweep-{stamp}"))
+
+    @property
+    def journal(self) -> Path:
+        return self.path / self.JOURNAL
+
+    @property
+    def meta(self) -> Path:
+        return self.path / self.META
+
+    @property
+    def inputs(self) -> Path:
+        return self.path / "inputs"
+
+    @property
+    def videos(self) -> Path:
+        return self.path / "videos"
+
+    @property
+    def posters(self) -> Path:
+        return self.path / "posters"
+
+    @property
+    def report(self) -> Path:
+        return self.path / "report.html"
+
+    def exists(self) -> bool:
+        return self.journal.exists()
+
+    def create(self, write: Any) -> None:
+        """Create the folder atomically: ``write(tmp_folder)`` fills a hidden sibling, which is then renamed
+        into place. A crash leaves either no run folder or a complete one (never a headless journal)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.exists():
+            raise FileExistsError(
+                f"{self.path} already holds a sweep; use Sweep.resume({str(self.path)!r}) or a new folder"
+            )
+        _sweep_stale_temps(self.path.parent)
+        tmp = self.path.parent / f".{self.path.name}.creating-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            write(tmp)
+            for sub in ("journal.jsonl",):
+                with (tmp / sub).open("rb") as fh:
+                    os.fsync(fh.fileno())
+            if self.path.exists():
+                # An empty folder (made by hand, or a crashed run before this version) is taken over.
+                if any(self.path.iterdir()):
+                    raise FileExistsError(f"{self.path} exists and is not empty; choose another run folder")
+                self.path.rmdir()
+            os.rename(tmp, self.path)
+            _fsync_dir(self.path.parent)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    @contextlib.contextmanager
+    def lock(self, *, purpose: str = "submit") -> Iterator[None]:
+        """Hold the folder's exclusive lock for the ``with`` block.
+
+        Raises :class:`~seedance_nb.errors.RunFolderBusy` at once, naming the holder, when another process,
+        or another sweep object in this process, holds it. The OS releases it if the holder dies.
+        """
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.path / ".lock"), timeout=0, thread_local=False)
+        try:
+            lock.acquire()
+        except Timeout:
+            holder = self.holder()
+            who = (
+                f"process {holder.get('pid')} on {holder.get('host')} ({holder.get('purpose', 'submit')}, "
+                f"since {holder.get('since', '?')})"
+                if holder
+                else "another process"
+            )
+            raise RunFolderBusy(
+                f"{self.path} is in use by {who}: only one process may submit from a run folder (two would pay "
+                "twice). Wait for it to finish, stop it, or read the folder with load_sweep() (no lock needed).",
+                holder=holder,
+            ) from None
+        owner = self.path / ".lock.owner"
+        with contextlib.suppress(OSError):  # who holds it is a courtesy; the lock itself is what protects
+            owner.write_text(
+                json.dumps(
+                    {
+                        "pid": os.getpid(),
+                        "host": socket.gethostname(),
+                        "purpose": purpose,
+                        "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    }
+                ),
+                encoding="utf-8",
+            )
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                owner.unlink()
+            lock.release()
+
+    def holder(self) -> dict[str, Any]:
+        """Who holds the lock (pid, host, purpose, since), as far as the holder said."""
+        try:
+            return dict(json.loads((self.path / ".lock.owner").read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return {}
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _sweep_stale_temps(parent: Path, max_age: float = 3600.0) -> None:
+    """Remove half-created run folders a crash left behind (older than an hour)."""
+    with contextlib.suppress(OSError):
+        for tmp in parent.glob(".*.creating-*"):
+            if time.time() - tmp.stat().st_mtime > max_age:
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 @dataclass
@@ -164,6 +416,13 @@ class Job:
     rating: Any = None
     notes: str | None = None
     last_log: str | None = None
+    #: The request's URLs as submit returned them (resume uses these, never rebuilt ones).
+    urls: dict[str, str] = field(default_factory=dict)
+    #: When the last submit was sent, and sha256 of each field of its payload (to settle an ``unknown``).
+    sent_at: float | None = None
+    sent_digest: dict[str, str] = field(default_factory=dict)
+    #: The images to send (ImageData or URL by payload field), held once per grid; not journalled.
+    image_data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     #: The video's measures (seedance_nb.metrics.VideoMetrics.to_json()), from the journal's "metrics" event.
     metrics: dict[str, Any] = field(default_factory=dict)
 
@@ -177,8 +436,16 @@ class Job:
         at = event.get("at")
         if kind == "submitting":
             self.status = "submitting"
+            self.sent_at = at
+            self.sent_digest = dict(event.get("digest") or {})
         elif kind == "submitted":
-            self.status, self.request_id, self.submitted_at = "submitted", event["request_id"], at
+            self.status, self.request_id = "submitted", event["request_id"]
+            self.submitted_at = event.get("sent_at") or at
+            self.urls = dict(event.get("urls") or {})
+            self.error_type = self.error = None
+        elif kind == "unknown":
+            self.status = "unknown"
+            self.error_type, self.error = event.get("error_type"), event.get("error")
         elif kind == "started":
             self.status, self.started_at = "running", at
         elif kind == "result":
@@ -187,6 +454,11 @@ class Job:
             self.video_url = event["output"]["video"]["url"]
             self.file_size = event["output"]["video"].get("file_size")
             self.output_seed = event["output"].get("seed")
+        elif kind == "rated":
+            if "rating" in event:
+                self.rating = event["rating"]
+            if "notes" in event:
+                self.notes = event["notes"]
         elif kind in ("downloaded", "cached"):
             self.status = "completed" if kind == "downloaded" else "cached"
             self.path, self.poster = event.get("path"), event.get("poster")
@@ -215,16 +487,12 @@ class Job:
             self.status, self.completed_at = "cancelled", at
             self.error_type, self.error = "client_cancelled", event.get("error", "cancelled")
         elif kind == "retry":
-            self.status, self.request_id = "planned", None
+            self.status, self.request_id, self.urls = "planned", None, {}
             self.error_type = self.error = None
             self.submitted_at = self.started_at = self.completed_at = None
+            self.sent_at, self.sent_digest = None, {}
         elif kind == "metrics":
             self.metrics = dict(event["metrics"])
-        elif kind == "rated":
-            if "rating" in event:
-                self.rating = event["rating"]
-            if "notes" in event:
-                self.notes = event["notes"]
 
     def row(self, run_dir: Path | None = None) -> dict[str, Any]:
         inp = self.input
@@ -289,11 +557,14 @@ def _abs(path: str | None, run_dir: Path | None) -> str | None:
     return str(p.resolve())
 
 
-def to_dataframe(jobs: Iterable[Job], run_dir: Path | None = None) -> Any:
-    """One row per job, in grid order, with the columns of docs/contracts.md."""
+def to_dataframe(jobs: Iterable[Job], run_dir: Path | None = None, *, backend: str | None = None) -> Any:
+    """One row per job, in grid order, with the columns of docs/contracts.md (``backend`` says whether the
+    videos came from fal or the emulator)."""
     import pandas as pd
 
     rows = [job.row(run_dir) for job in jobs]
+    for row in rows:
+        row["backend"] = backend
     columns = list(COLUMNS)
     for row in rows:
         columns += [k for k in row if k not in columns]
@@ -305,27 +576,77 @@ def to_dataframe(jobs: Iterable[Job], run_dir: Path | None = None) -> Any:
 
 
 class CacheIndex:
-    """Finished videos by cache key, shared by the runs in one folder (``cache.jsonl``)."""
+    """Finished videos by cache key, one index per user (``$SEEDANCE_HOME/cache.sqlite``).
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.entries: dict[str, dict[str, Any]] = {}
-        for entry in Journal.read(path):
-            self.entries[entry["key"]] = entry
+    Shared by every run folder, every working folder and every process of the user; safe under
+    concurrent writers (SQLite, WAL). An entry is usable while its video file is there with the size
+    it had; :meth:`materialize` links (or copies) it into a new run folder, so run folders stay
+    self-contained.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path) if path is not None else seedance_home() / "cache.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS videos (key TEXT PRIMARY KEY, entry TEXT NOT NULL, at REAL)")
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            with db:  # one transaction
+                yield db
+        finally:
+            db.close()
 
     def lookup(self, key: str) -> dict[str, Any] | None:
-        entry = self.entries.get(key)
-        if entry is None:
+        """The entry for ``key`` when its video is still on disk as it was, else None."""
+        with self._connect() as db:
+            row = db.execute("SELECT entry FROM videos WHERE key = ?", (key,)).fetchone()
+        if row is None:
             return None
+        entry = json.loads(row[0])
         video = Path(entry["path"])
-        if not video.is_file() or video.stat().st_size != entry.get("info", {}).get("size_bytes"):
+        try:
+            if video.stat().st_size != (entry.get("info") or {}).get("size_bytes"):
+                return None
+        except OSError:
             return None
         return entry
 
-    def add(self, entry: dict[str, Any]) -> None:
-        self.entries[entry["key"]] = entry
-        journal = Journal(self.path)
-        try:
-            journal.append(entry)
-        finally:
-            journal.close()
+    def add(self, entry: Mapping[str, Any]) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO videos (key, entry, at) VALUES (?, ?, ?)",
+                (entry["key"], json.dumps(dict(entry), default=str), time.time()),
+            )
+
+    def __len__(self) -> int:
+        with self._connect() as db:
+            return int(db.execute("SELECT COUNT(*) FROM videos").fetchone()[0])
+
+    @staticmethod
+    def materialize(entry: Mapping[str, Any], run_dir: Path, stem: str) -> tuple[str, str | None]:
+        """Bring a cached video (and its poster) into ``run_dir`` as ``videos/<stem>.mp4`` and
+        ``posters/<stem>.jpg``: a hard link where the file system allows, a copy otherwise. Returns the
+        paths relative to ``run_dir``."""
+        rel_video = Path("videos") / f"{stem}.mp4"
+        _link_or_copy(Path(entry["path"]), run_dir / rel_video)
+        rel_poster: Path | None = None
+        if entry.get("poster") and Path(entry["poster"]).is_file():
+            rel_poster = Path("posters") / f"{stem}.jpg"
+            _link_or_copy(Path(entry["poster"]), run_dir / rel_poster)
+        return str(rel_video), (str(rel_poster) if rel_poster else None)
+
+
+def _link_or_copy(source: Path, dest: Path) -> None:
+    if dest.exists() and dest.stat().st_size == source.stat().st_size:
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + f".{uuid.uuid4().hex[:6]}.part")
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copy2(source, tmp)
+    os.replace(tmp, dest)

@@ -258,6 +258,34 @@ def _check_image_url(name: str, url: str) -> Problem | None:
     return None
 
 
+#: ByteDance advises prompts of at most 1,000 English words (MODEL.md); fal states no limit. Longer prompts
+#: are refused locally (a word count, and a character count for scripts written without spaces).
+MAX_PROMPT_WORDS = 1000
+MAX_PROMPT_CHARS = 10_000
+#: fal's request body limit (ByteDance: 64 MB); payloads are kept under it with room for headers.
+MAX_BODY_BYTES = 60 * 1024 * 1024
+
+
+def _text_problem(name: str, value: str) -> Problem | None:
+    """A problem when ``value`` cannot be sent as UTF-8 JSON (a lone surrogate, a NUL)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return Problem(name, "contains characters that are not valid text (a lone surrogate)", None, "valid Unicode")
+    if "\x00" in value:
+        return Problem(name, "contains a NUL character", None, "text without NUL characters")
+    return None
+
+
+def _json_problem(name: str, value: Any) -> Problem | None:
+    """A problem when ``value`` is not plain JSON (a set, NaN, infinity, bytes, invalid text...)."""
+    try:
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return Problem(name, f"cannot be sent as JSON ({type(exc).__name__})", None, "text, numbers, booleans, lists")
+    return _text_problem(name, text)
+
+
 def check_payload(payload: Mapping[str, Any]) -> list[Problem]:
     """Every problem in a raw input payload (fal's JSON), without raising.
 
@@ -275,6 +303,19 @@ def check_payload(payload: Mapping[str, Any]) -> list[Problem]:
         problems.append(Problem("prompt", "must be text", prompt, "a non-empty text", type="string_type"))
     elif not prompt.strip():
         problems.append(Problem("prompt", "must not be empty or only whitespace", prompt, "a non-empty text"))
+    elif _text_problem("prompt", prompt):
+        problems.append(_text_problem("prompt", prompt))  # type: ignore[arg-type]
+    elif len(prompt) > MAX_PROMPT_CHARS or len(prompt.split()) > MAX_PROMPT_WORDS:
+        problems.append(
+            Problem(
+                "prompt",
+                f"is {len(prompt.split())} words / {len(prompt)} characters; ByteDance advises at most "
+                f"{MAX_PROMPT_WORDS} words",
+                None,
+                f"at most {MAX_PROMPT_WORDS} words and {MAX_PROMPT_CHARS} characters",
+                type="string_too_long",
+            )
+        )
 
     for name, required in (("image_url", True), ("end_image_url", False)):
         url = payload.get(name)
@@ -288,7 +329,7 @@ def check_payload(payload: Mapping[str, Any]) -> list[Problem]:
                 Problem(name, "must be a URL string", url, "an http(s) URL or a data:image/... URI", type="string_type")
             )
         else:
-            problem = _check_image_url(name, url)
+            problem = _text_problem(name, url) or _check_image_url(name, url)
             if problem:
                 problems.append(problem)
 
@@ -324,8 +365,32 @@ def check_payload(payload: Mapping[str, Any]) -> list[Problem]:
             problems.append(Problem("seed", "must be a whole number", seed, f"0..{SEED_MAX}", type="int_type"))
         elif not 0 <= seed <= SEED_MAX:
             problems.append(Problem("seed", "is out of range", seed, f"0..{SEED_MAX}", type="less_than_equal"))
-    if payload.get("end_user_id") is not None and not isinstance(payload["end_user_id"], str):
-        problems.append(Problem("end_user_id", "must be text", payload["end_user_id"], "a string", type="string_type"))
+    if payload.get("end_user_id") is not None:
+        if not isinstance(payload["end_user_id"], str):
+            problems.append(
+                Problem("end_user_id", "must be text", payload["end_user_id"], "a string", type="string_type")
+            )
+        elif _text_problem("end_user_id", payload["end_user_id"]):
+            problems.append(_text_problem("end_user_id", payload["end_user_id"]))  # type: ignore[arg-type]
+    known = {"prompt", "image_url", "end_image_url", "resolution", "duration", "aspect_ratio", "generate_audio"}
+    for name, value in payload.items():
+        if not isinstance(name, str) or _text_problem("field name", name):
+            problems.append(Problem("input", "has a field name that is not text", None, "text field names"))
+        elif name not in known | {"seed", "end_user_id"}:
+            problem = _json_problem(name, value)
+            if problem:
+                problems.append(problem)
+    size = sum(len(v) for v in payload.values() if isinstance(v, str))
+    if size > MAX_BODY_BYTES:
+        problems.append(
+            Problem(
+                "input",
+                f"the request would be about {size / 1e6:.0f} MB, over fal's body limit",
+                None,
+                "images under 4 MB each are inlined; larger ones are uploaded (pass a path, not a data URI)",
+                type="body_too_large",
+            )
+        )
     return problems
 
 
@@ -369,11 +434,15 @@ class VideoInput:
         if not isinstance(self.extra, Mapping):
             problems.append(Problem("extra", "must be a mapping of field names to values", self.extra, "a dict"))
         else:
-            clash = sorted(set(self.extra) & set(payload))
+            clash = sorted(set(self.extra) & set(payload), key=str)
             if clash:
                 problems.append(
                     Problem("extra", f"repeats known fields {clash}", None, "pass known fields as arguments")
                 )
+            for name, value in self.extra.items():
+                problem = _json_problem(str(name), value)
+                if problem:
+                    problems.append(problem)
         if problems:
             raise InputError(problems, context="invalid VideoInput")
         object.__setattr__(self, "duration", _normalise_duration(self.duration))

@@ -2,28 +2,40 @@
 
 ::
 
-    grid = Grid(image="cat.png", prompt=["push in", "whip pan"], duration=[4, 8], seed=[1, 2], takes=2)
+    grid = Grid(image="cat.png", prompt=["push in", "whip pan"], duration=[4, 8], takes=2)  # random seed per take
     len(grid), grid.estimate()          # 16 videos and their cost, before anything is sent
     sweep = run_sweep(grid, budget_usd=10)
     sweep.df                            # one row per video
     Sweep.resume("sweeps/<name>")       # after a crash: re-attaches by request id, pays for nothing twice
 
 Every state change is journalled (and fsynced) before the next network wait;
-the request id is written the moment fal returns it. A job journalled as
-``submitting`` with no request id (the process died between sending the POST
-and reading the answer) is the one case nobody can settle: fal has no
-idempotency key, so ``resume`` submits it again and logs a warning.
+the request id is written the moment fal returns it, with the URLs fal named
+for it. Only one process may submit from a run folder (a lock; a second one
+gets :class:`~seedance_nb.errors.RunFolderBusy`). One job's failure, of any
+kind (a full disk included), ends that job only; a remote request is
+cancelled only when the user cancels.
+
+fal has no idempotency key, so a submit whose answer was lost (a dropped
+connection, a 5xx, a crash between sending it and journalling its id) may or
+may not have been queued. Such a job is ``unknown``: the runner, ``resume()``
+and ``retry_failed()`` settle it through fal's request history (matching the
+endpoint, the send time and every input field), attach to the request when it
+is there, and submit again only when it is proven absent. One that cannot be
+settled is left ``unknown`` unless ``resubmit_unknown=True``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
+import json
 import logging
-import re
+import os
+import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,27 +43,39 @@ from typing import Any
 
 from .client import AsyncClient, Completed, InProgress, Queued
 from .errors import (
-    APIError,
+    AmbiguousSubmit,
     BudgetExceeded,
-    DownloadError,
     InputError,
     ModerationError,
     Problem,
-    ProtocolError,
     RejectedInput,
     RequestCancelled,
     RequestFailed,
 )
-from .files import DATA_URI_LIMIT, ImageData, is_url, load_image
+from .files import DATA_URI_LIMIT, ImageData, load_image
 from .metrics import MetricsMixin
-from .runs import INPUT_COLUMNS, TERMINAL, CacheIndex, Job, Journal, cache_key, now, to_dataframe
-from .schema import DEFAULT_ENDPOINT, VideoInput
+from .runs import (
+    INPUT_COLUMNS,
+    CacheIndex,
+    Job,
+    JobStatus,
+    Journal,
+    RunFolder,
+    cache_key,
+    encode_line,
+    now,
+    to_dataframe,
+)
+from .schema import DEFAULT_ENDPOINT, EndpointId, VideoInput
 
 __all__ = ["Grid", "Sweep", "load_sweep", "run_sweep", "run_sweep_async", "start_sweep"]
 
 logger = logging.getLogger("seedance_nb.sweep")
 
 _IMAGE_FIELDS = {"image": "image_url", "end_image": "end_image_url"}
+_SHORT = {v: k for k, v in _IMAGE_FIELDS.items()}
+_KNOWN = {"prompt", "image_url", "end_image_url", "resolution", "duration", "aspect_ratio", "generate_audio", "seed"}
+_KNOWN |= {"end_user_id"}
 
 
 # --------------------------------------------------------------------------- grid
@@ -71,17 +95,51 @@ class Grid:
     """The product (or zip) of input axes, times ``takes``; grids concatenate with ``+``.
 
     Lists, tuples and ranges are axes; anything else is fixed. ``image`` and
-    ``end_image`` take paths, bytes, PIL images, arrays or URLs (a list of them
-    is an axis). Invalid combinations are reported all at once.
+    ``end_image`` take paths, bytes, PIL images, arrays, data URIs or URLs (a
+    list of them is an axis); each image is read, checked and held once, however
+    many jobs use it. Invalid combinations are reported all at once, naming the
+    field as you wrote it.
+
+    Args:
+        takes: how many times each cell runs. With a fixed ``seed`` the takes would
+            likely be the same video paid for again, so that is refused unless
+            ``same_seed_ok=True`` (or vary the seed: ``seed=[1, 2]``).
+        mode: ``"product"`` (every combination) or ``"zip"`` (axes in step).
+        endpoint: the fal endpoint id.
+        **inputs: the model's fields (``prompt``, ``image``, ``duration``, ...).
     """
 
     def __init__(
-        self, *, takes: int = 1, mode: str = "product", endpoint: str = DEFAULT_ENDPOINT, **inputs: Any
+        self,
+        *,
+        takes: int = 1,
+        mode: str = "product",
+        endpoint: str = DEFAULT_ENDPOINT,
+        same_seed_ok: bool = False,
+        **inputs: Any,
     ) -> None:
         if mode not in ("product", "zip"):
-            raise ValueError(f"mode must be 'product' or 'zip', got {mode!r}")
+            raise InputError([Problem("mode", "unknown grid mode", mode, "'product' or 'zip'")])
         if isinstance(takes, bool) or not isinstance(takes, int) or takes < 1:
             raise InputError([Problem("takes", "must be a whole number of at least 1", takes, "1, 2, 3, ...")])
+        if not isinstance(endpoint, str) or not endpoint.strip():
+            raise InputError([Problem("endpoint", "must be a fal endpoint id", endpoint, DEFAULT_ENDPOINT)])
+        if takes > 1 and not same_seed_ok:
+            seeds = inputs.get("seed")
+            fixed = seeds is not None and not (_is_axis(seeds) and None in list(seeds))
+            if fixed:
+                raise InputError(
+                    [
+                        Problem(
+                            "takes",
+                            f"takes={takes} with a fixed seed repeats the same request, which likely pays again "
+                            "for the same video",
+                            takes,
+                            "leave seed unset (each take then gets its own random seed), vary seeds instead of takes "
+                            "(seed=[1, 2, 3], takes=1), or pass same_seed_ok=True",
+                        )
+                    ]
+                )
         self.endpoint = endpoint
         self.takes = takes
         self.mode = mode
@@ -93,8 +151,8 @@ class Grid:
         if mode == "zip" and len({len(v) for v in self.axes.values()}) > 1:
             lengths = {k: len(v) for k, v in self.axes.items()}
             raise InputError([Problem("mode", f"zip needs axes of equal length, got {lengths}", None, None)])
-        self._parts: list[Grid] = [self]
         self._images: dict[int, ImageData | str] = {}
+        self._uris: dict[int, str] = {}
         self._cells = self._expand()
         self._inputs = self._validate()
 
@@ -111,26 +169,40 @@ class Grid:
         ]
 
     def _image(self, value: Any, field: str) -> ImageData | str:
-        if is_url(value):
-            return value
+        """The checked image for ``value``, read once per grid (http(s) URLs pass through unread)."""
         cache_id = id(value)
         if cache_id not in self._images:
-            self._images[cache_id] = load_image(value, field=field)
+            if isinstance(value, str) and value.startswith(("http://", "https://")):
+                self._images[cache_id] = value
+            else:
+                # Paths, bytes, arrays, PIL images and data URIs are all checked locally.
+                self._images[cache_id] = load_image(value, field=field)
         return self._images[cache_id]
+
+    def _uri(self, image: ImageData | str) -> str:
+        """One data URI per image, shared by every job's input (never one copy per job)."""
+        if isinstance(image, str):
+            return image
+        uri = self._uris.get(id(image))
+        if uri is None:
+            uri = self._uris[id(image)] = image.data_uri()
+        return uri
 
     def _validate(self) -> list[tuple[VideoInput, dict[str, ImageData | str]]]:
         out, problems = [], []
         for index, cell in enumerate(self._cells):
             fields = dict(cell.fields)
             images: dict[str, ImageData | str] = {}
+            where = ", ".join(f"{k}={_short(v)}" for k, v in cell.fields.items() if k in self.axes)
+            suffix = f" [in job {index}{': ' + where if where else ''}]" if len(self._cells) > 1 else ""
             try:
                 for short, name in _IMAGE_FIELDS.items():
+                    written = short if short in fields else name
                     value = fields.pop(short, None)
                     value = fields.pop(name, value)
                     if value is not None:
-                        images[name] = self._image(value, name)
-                        image = images[name]
-                        fields[name] = image if isinstance(image, str) else image.data_uri()
+                        images[name] = self._image(value, written)
+                        fields[name] = self._uri(images[name])
                 if "image_url" not in fields:
                     raise InputError(
                         [
@@ -143,36 +215,15 @@ class Grid:
                             )
                         ]
                     )
-                known = {
-                    "prompt",
-                    "image_url",
-                    "end_image_url",
-                    "resolution",
-                    "duration",
-                    "aspect_ratio",
-                    "generate_audio",
-                    "seed",
-                    "end_user_id",
-                }
-                extra = {k: v for k, v in fields.items() if k not in known}
-                kwargs = {k: v for k, v in fields.items() if k in known}
+                extra = {k: v for k, v in fields.items() if k not in _KNOWN}
+                kwargs = {k: v for k, v in fields.items() if k in _KNOWN}
                 out.append((VideoInput(**kwargs, extra=extra), images))
-            except TypeError as exc:
-                problems.append(Problem(f"job {index}", str(exc)))
             except InputError as exc:
-                where = ", ".join(f"{k}={_short(v)}" for k, v in cell.fields.items() if k in self.axes)
                 for p in exc.problems:
-                    problems.append(
-                        Problem(
-                            p.field,
-                            f"{p.message} [in job {index}{': ' + where if where else ''}]",
-                            p.value,
-                            p.allowed,
-                            p.type,
-                        )
-                    )
+                    field_name = _SHORT.get(p.field, p.field) if p.field not in cell.fields else p.field
+                    problems.append(Problem(field_name, f"{p.message}{suffix}", p.value, p.allowed, p.type))
         if problems:
-            unique = list(dict.fromkeys(problems))
+            unique = list({str(p): p for p in problems}.values())  # values may be unhashable (a set)
             raise InputError(unique, context=f"the grid has {len(unique)} invalid input(s); nothing was sent")
         return out
 
@@ -185,8 +236,8 @@ class Grid:
         joined.endpoint, joined.takes, joined.mode = self.endpoint, 1, "concat"
         joined.axes = {k: v for g in (self, other) for k, v in g.axes.items()}
         joined.fixed = {}
-        joined._parts = self._parts + other._parts
-        joined._images = {}
+        joined._images = {**self._images, **other._images}
+        joined._uris = {**self._uris, **other._uris}
         joined._cells = self._cells + other._cells
         joined._inputs = self._inputs + other._inputs
         return joined
@@ -215,9 +266,9 @@ class Grid:
                 key=cache_key(self.endpoint, inp, hashes, cell.take),
                 labels=labels,
                 images=hashes,
+                image_data=images,
             )
             job.est_cost_usd = round(inp.estimate(size).usd, 6)
-            job._image_data = images  # type: ignore[attr-defined]  # kept in memory for the runner
             out.append(job)
         return out
 
@@ -263,34 +314,128 @@ def _label(url: str) -> str:
 
 
 def _url_hash(url: str) -> str:
-    import base64
-    import hashlib
-
-    if url.startswith("data:"):
-        return hashlib.sha256(base64.b64decode(url.split(",", 1)[1])).hexdigest()
     return hashlib.sha256(url.encode()).hexdigest()
 
 
 # --------------------------------------------------------------------------- sweep
 
 
-def _default_run_dir(name: str | None) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
-    return Path("sweeps") / (name or f"sweep-{stamp}")
-
-
 #: Images used by more than one job of a run and larger than this are uploaded once and sent by URL,
 #: rather than inlined as a data URI in every submit (below it, inlining is cheaper than the upload).
 SHARED_UPLOAD_MIN = 256 * 1024
 
-
-def _digest(job: Job, name: str, image: ImageData) -> str:
-    """The sha256 of a job's image input (journalled with the job; hashed again only if missing)."""
-    return job.images.get(name) or image.sha256
-
-
 #: Journal events that only record progress (re-derivable from the server): flushed, not fsynced.
 _PROGRESS_EVENTS = frozenset({"started"})
+
+#: How many times one run submits a job again after fal's history proved an ambiguous submit absent.
+MAX_RESUBMITS = 5
+
+#: How far fal's clock may be behind ours when matching a journalled send time to fal's history (both are
+#: NTP time; a wider window would let an older identical request from another run be taken for this one).
+CLOCK_SKEW_SECONDS = 10.0
+
+
+def field_digests(payload: Mapping[str, Any]) -> dict[str, str]:
+    """sha256 of each field of a payload as sent (compact canonical JSON): what identifies a request in
+    fal's history without journalling its images twice."""
+    return {
+        name: hashlib.sha256(
+            json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        ).hexdigest()
+        for name, value in payload.items()
+    }
+
+
+def match_history(
+    items: Iterable[Mapping[str, Any]], digest: Mapping[str, str], sent_at: float, claimed: set[str]
+) -> str | None:
+    """The request id in fal's history that is this submit, or None. Pure.
+
+    A candidate has every field we sent equal and is not already another job's. The journal's send time is
+    written before the POST goes out, so the request is the candidate sent soonest after it; candidates a
+    little before it (fal's clock may trail ours) count only when none came after.
+    """
+    after: list[tuple[int, float, str]] = []
+    before: list[tuple[float, str]] = []
+    for item in items:
+        request_id = item.get("request_id")
+        if not isinstance(request_id, str) or request_id in claimed:
+            continue
+        inp = item.get("json_input")
+        if not isinstance(inp, Mapping) or not digest:
+            continue
+        if field_digests({k: inp[k] for k in digest if k in inp}) != dict(digest):
+            continue
+        at = _parse_time(item.get("sent_at"))
+        at = sent_at if at is None else at
+        if at >= sent_at - 1.0:
+            # Sent at or after the journalled time first (that is the order on one clock), the closest.
+            after.append((0 if at >= sent_at else 1, abs(at - sent_at), request_id))
+        elif at >= sent_at - CLOCK_SKEW_SECONDS:
+            before.append((sent_at - at, request_id))
+    if after:
+        return min(after)[2]
+    return min(before)[1] if before else None
+
+
+def classify_failure(exc: BaseException, job: Job) -> tuple[str, dict[str, Any]]:
+    """The journal event (and its fields) that ends ``job`` after ``exc``. Pure; one job only.
+
+    - an ambiguous submit → ``unknown`` (settled through fal's history, never re-sent blindly);
+    - fal's own verdicts → ``failed`` (refusals marked not retryable) or ``cancelled``;
+    - anything else once fal has the request (a paid result to fetch, or a request still running) →
+      ``interrupted``: resumable, and never cancelled remotely because of a local error;
+    - anything else before anything was sent → ``failed``, retryable.
+    """
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, AmbiguousSubmit):
+        return "unknown", {"error_type": "ambiguous_submit", "error": message}
+    if isinstance(exc, RequestCancelled):
+        return "cancelled", {"error": message}
+    if isinstance(exc, RequestFailed):
+        retryable = exc.retryable
+        if isinstance(exc, ModerationError) and retryable is None:
+            retryable = "prompt" not in message.lower()
+        if isinstance(exc, RejectedInput):
+            retryable = False
+        return "failed", {
+            "error_type": exc.error_type or type(exc).__name__,
+            "error": message,
+            "retryable": retryable,
+        }
+    if isinstance(exc, InputError):
+        return "failed", {"error_type": "input_error", "error": message, "retryable": False}
+    error_type = getattr(exc, "error_type", None) or type(exc).__name__
+    if job.status == JobStatus.DOWNLOADING or job.request_id is not None:
+        what = "the video is paid for" if job.status == JobStatus.DOWNLOADING else "the request may still run on fal"
+        return "interrupted", {
+            "error_type": error_type,
+            "error": f"{message} ({what}; resume() picks it up without submitting again)",
+        }
+    return "failed", {"error_type": error_type, "error": message, "retryable": True}
+
+
+def _parse_time(value: Any) -> float | None:
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+@dataclass
+class _RunContext:
+    client: AsyncClient
+    request_slots: asyncio.Semaphore
+    download_slots: asyncio.Semaphore
+    cache: CacheIndex
+    download: bool
+    force: bool
+    resubmit_unknown: bool
 
 
 class Sweep(MetricsMixin):
@@ -299,7 +444,9 @@ class Sweep(MetricsMixin):
     def __init__(
         self, run_dir: Path, jobs: list[Job], *, endpoint: str = DEFAULT_ENDPOINT, meta: Mapping[str, Any] | None = None
     ) -> None:
-        self.run_dir = Path(run_dir)
+        # Absolute, so a later change of working folder (a notebook's os.chdir) never loses the videos.
+        self.folder = RunFolder(Path(run_dir).absolute())
+        self.run_dir = self.folder.path
         self.jobs = jobs
         self.endpoint = endpoint
         self.meta = dict(meta or {})
@@ -307,52 +454,67 @@ class Sweep(MetricsMixin):
         self.client: AsyncClient | None = None
         self.task: asyncio.Task | None = None
         self._journal: Journal | None = None
-        self._handles: dict[int, Any] = {}
         self._uploads: dict[str, asyncio.Future[str]] = {}
         self._image_uses: Counter[str] = Counter()
         self._listeners: list[Callable[[Sweep, Job], Any]] = []
         self._cancelled = False
+        self._lock_depth = 0
+        self._lock_stack: contextlib.ExitStack | None = None
+        #: The journal's (size, mtime) when this object last knew it whole: reloaded under the lock if changed.
+        self._seen: tuple[int, int] | None = None
+
+    @property
+    def backend(self) -> str | None:
+        """``"fal"`` or ``"emulator"``: where this sweep's videos come from."""
+        return self.meta.get("backend")
 
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def create(cls, grid: Grid, run_dir: str | Path | None = None, *, name: str | None = None) -> Sweep:
-        run_dir = Path(run_dir) if run_dir else _default_run_dir(name)
-        if (run_dir / "journal.jsonl").exists():
-            raise FileExistsError(
-                f"{run_dir} already holds a sweep; use Sweep.resume({str(run_dir)!r}) or a new folder"
-            )
+    def create(
+        cls, grid: Grid, run_dir: str | Path | None = None, *, name: str | None = None, backend: str | None = None
+    ) -> Sweep:
+        """A new run folder for ``grid``, created atomically (a crash leaves none or a complete one)."""
+        folder = RunFolder(Path(run_dir)) if run_dir else RunFolder.new(name)
         jobs = grid.jobs()
         meta = {
-            "name": name or run_dir.name,
+            "name": name or folder.path.name,
             "endpoint": grid.endpoint,
+            "backend": backend,
             "jobs": len(jobs),
             "axes": {k: [_describe(v) for v in vals] for k, vals in grid.axes.items()},
             "fixed": {k: _describe(v) for k, v in grid.fixed.items()},
             "takes": grid.takes,
             "created_at": datetime.now(timezone.utc).isoformat(),
         }
-        sweep = cls(run_dir, jobs, endpoint=grid.endpoint, meta=meta)
-        sweep._write_header()
+        sweep = cls(folder.path, jobs, endpoint=grid.endpoint, meta=meta)
+        folder.create(sweep._write_header)
+        sweep._seen = _journal_stat(folder.journal)
         return sweep
 
-    def _write_header(self) -> None:
-        inputs = self.run_dir / "inputs"
-        inputs.mkdir(parents=True, exist_ok=True)
-        journal = self._open()
-        (self.run_dir / "sweep.json").write_text(_json_dump(self.meta), encoding="utf-8")
-        journal.extend([{"event": "sweep", "at": now(), **self.meta}, *(self._planned(job) for job in self.jobs)])
+    def _write_header(self, into: Path) -> None:
+        """Write sweep.json, the journal's header and planned lines, and the input images into ``into``."""
+        (into / "inputs").mkdir(parents=True, exist_ok=True)
+        (into / RunFolder.META).write_text(_json_dump(self.meta), encoding="utf-8")
+        lines = [{"event": "sweep", "at": now(), **self.meta}, *(self._planned(job, into) for job in self.jobs)]
+        with (into / RunFolder.JOURNAL).open("w", encoding="utf-8") as fh:
+            fh.write("".join(encode_line(line) for line in lines))
+            fh.flush()
+            os.fsync(fh.fileno())
 
-    def _planned(self, job: Job) -> dict[str, Any]:
+    def _planned(self, job: Job, into: Path | None = None) -> dict[str, Any]:
         """The journal's ``planned`` event for ``job``; images are stored once under ``inputs/``."""
+        into = into or self.run_dir
         payload = job.input.to_payload()
-        for name, image in getattr(job, "_image_data", {}).items():
+        for name, image in job.image_data.items():
             if isinstance(image, ImageData):
                 ext = image.mime.split("/")[1].replace("jpeg", "jpg")
-                target = self.run_dir / "inputs" / f"{image.sha256}.{ext}"
+                target = into / "inputs" / f"{image.sha256}.{ext}"
                 if not target.exists():
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(image.data)
+                    tmp = target.with_name(target.name + ".part")
+                    tmp.write_bytes(image.data)
+                    os.replace(tmp, target)
                 payload[name] = {"$file": f"inputs/{target.name}", "mime": image.mime, "name": image.name}
         return {
             "event": "planned",
@@ -368,7 +530,7 @@ class Sweep(MetricsMixin):
 
     def _open(self) -> Journal:
         if self._journal is None:
-            self._journal = Journal(self.run_dir / "journal.jsonl")
+            self._journal = Journal(self.folder.journal)
         return self._journal
 
     def close(self) -> None:
@@ -376,16 +538,50 @@ class Sweep(MetricsMixin):
             self._journal.close()
             self._journal = None
 
+    @contextlib.contextmanager
+    def _submitting(self, purpose: str) -> Iterator[None]:
+        """Hold the run folder's lock while this sweep may submit (re-entrant for this sweep object)."""
+        if self._lock_depth == 0:
+            stack = contextlib.ExitStack()
+            stack.enter_context(self.folder.lock(purpose=purpose))
+            self._lock_stack = stack
+            # Another process may have written since this object read the journal: start from it as it is.
+            if _journal_stat(self.folder.journal) != self._seen:
+                self._reload()
+        self._lock_depth += 1
+        try:
+            yield
+        finally:
+            self._lock_depth -= 1
+            if self._lock_depth == 0 and self._lock_stack is not None:
+                self.close()
+                self._seen = _journal_stat(self.folder.journal)
+                self._lock_stack.close()
+                self._lock_stack = None
+
+    def _reload(self) -> None:
+        """Bring every job up to the journal on disk (another process may have run this folder)."""
+        if not self.folder.journal.exists():
+            return
+        fresh = {job.job: job for job in load_sweep(self.run_dir).jobs}
+        for job in self.jobs:
+            other = fresh.get(job.job)
+            if other is not None:
+                other.image_data = job.image_data or other.image_data
+                job.__dict__.update(other.__dict__)
+        known = {job.job for job in self.jobs}
+        self.jobs.extend(job for number, job in sorted(fresh.items()) if number not in known)
+
     # ------------------------------------------------------------------ views
 
     @property
     def df(self) -> Any:
-        return to_dataframe(self.jobs, self.run_dir.resolve())
+        return to_dataframe(self.jobs, self.run_dir.resolve(), backend=self.backend)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for job in self.jobs:
-            out[job.status] = out.get(job.status, 0) + 1
+            out[str(job.status)] = out.get(str(job.status), 0) + 1
         return out
 
     @property
@@ -438,16 +634,30 @@ class Sweep(MetricsMixin):
                 logger.exception("sweep listener failed")
 
     def rate(self, job: int, rating: Any = None, note: str | None = None) -> None:
-        """Rate a video (thumbs, stars, anything JSON) and/or note it; kept in the journal and ``df``."""
-        target = self.jobs[job]
+        """Rate a video and/or note it; kept in the journal and ``df``.
+
+        Args:
+            job: the job number (the ``job`` column).
+            rating: stars, a whole number 1-5; ``"up"``/``True`` are stored as 5 and ``"down"``/``False``
+                as 1 (one scale everywhere). None leaves the rating as it is.
+            note: free text.
+        """
+        target = self._job(job)
         fields: dict[str, Any] = {}
         if rating is not None:
-            fields["rating"] = rating
+            fields["rating"] = normalize_rating(rating)
         if note is not None:
+            if not isinstance(note, str):
+                raise InputError([Problem("note", "must be text", note, "a string")])
             fields["notes"] = note
         self._record(target, "rated", **fields)
         if self.task is None or self.task.done():
             self.close()
+
+    def _job(self, number: Any) -> Job:
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < len(self.jobs):
+            raise InputError([Problem("job", "no such job in this sweep", number, f"0..{len(self.jobs) - 1}")])
+        return self.jobs[number]
 
     # ------------------------------------------------------------------ running
 
@@ -470,20 +680,49 @@ class Sweep(MetricsMixin):
         on_update: Callable[[Sweep, Job], Any] | None = None,
         force: bool = False,
         progress: bool | None = None,
+        resubmit_unknown: bool = False,
     ) -> Sweep:
-        """Run every unfinished job; re-attach to submitted ones by request id."""
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        _check_budget(
-            sum(not j.done for j in self.jobs), self.estimate_usd(high=True), self.estimate_usd(high=False), budget_usd
-        )
+        """Run every unfinished job; re-attach to submitted ones by request id (holding the folder's lock).
+
+        Args:
+            client: the client (default: :func:`seedance_nb.connect`).
+            concurrency: requests on fal at once (a slot frees when fal says COMPLETED).
+            budget_usd: refuse to start (sending nothing) when the estimate's high end is above it.
+            download: fetch each video into the run folder.
+            on_update: ``callback(sweep, job)`` on every change.
+            force: ignore the cache (pay again for requests made before).
+            progress: a progress bar (default: when no ``on_update`` is given).
+            resubmit_unknown: submit again the jobs whose earlier submit may have reached fal but could
+                not be settled through fal's history (this may pay twice; a warning says how much).
+        """
+        _check_concurrency(concurrency)
         if client is None:
             from .connect import connect
 
             client = connect()
+        with self._submitting("run"):
+            return await self._run_locked(
+                client, concurrency, budget_usd, download, on_update, force, progress, resubmit_unknown
+            )
+
+    async def _run_locked(
+        self,
+        client: AsyncClient,
+        concurrency: int,
+        budget_usd: float | None,
+        download: bool,
+        on_update: Callable[[Sweep, Job], Any] | None,
+        force: bool,
+        progress: bool | None,
+        resubmit_unknown: bool,
+    ) -> Sweep:
+        _check_budget(
+            sum(not j.done for j in self.jobs), self.estimate_usd(high=True), self.estimate_usd(high=False), budget_usd
+        )
         self.client = client
+        if self.meta.get("backend") is None:
+            self.meta["backend"] = client.backend
         self._cancelled = False
-        cache = CacheIndex(self.run_dir.parent / "cache.jsonl")
         if on_update is not None:
             self.add_listener(on_update)
         bar = _progress(self) if (progress or (progress is None and on_update is None)) else None
@@ -492,13 +731,32 @@ class Sweep(MetricsMixin):
         self._image_uses = Counter(
             _digest(job, name, image)
             for job in pending
-            for name, image in getattr(job, "_image_data", {}).items()
+            for name, image in job.image_data.items()
             if isinstance(image, ImageData)
         )
+        unknown = [job for job in pending if job.status in (JobStatus.UNKNOWN, JobStatus.SUBMITTING)]
+        if unknown and resubmit_unknown:
+            cost = sum(job.est_cost_usd or 0.0 for job in unknown)
+            logger.warning(
+                "resubmit_unknown=True: %d job(s) whose earlier submit may have reached fal will be submitted "
+                "again if fal's history cannot settle them; that may pay twice (up to $%.2f)",
+                len(unknown),
+                cost,
+            )
         # One slot per remote request; downloads have their own slots, so a slot's next job is
         # submitted while the last one's video is still downloading and being probed.
-        slots = (asyncio.Semaphore(concurrency), asyncio.Semaphore(concurrency))
-        tasks = [asyncio.ensure_future(self._run_job(job, client, slots, cache, download, force)) for job in pending]
+        ctx = _RunContext(
+            client,
+            asyncio.Semaphore(concurrency),
+            asyncio.Semaphore(concurrency),
+            await asyncio.to_thread(CacheIndex),
+            download,
+            force,
+            resubmit_unknown,
+        )
+        # Cache look-ups for every job at once, before any job takes a slot: jobs are then submitted in grid order.
+        hits = await asyncio.to_thread(self._cache_hits, ctx, pending)
+        tasks = [asyncio.ensure_future(self._run_job(job, ctx, hits.get(job.job))) for job in pending]
         try:
             await asyncio.gather(*tasks)
         except (asyncio.CancelledError, KeyboardInterrupt):
@@ -509,6 +767,7 @@ class Sweep(MetricsMixin):
                 if not task.done() and not task.cancelling():
                     task.cancel()
             await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
+            self._cancel_unsent()
             raise
         finally:
             stray = [upload for upload in self._uploads.values() if not upload.done()]
@@ -521,125 +780,196 @@ class Sweep(MetricsMixin):
             if bar is not None:
                 bar.close()
             self.close()
+        left = [job.job for job in self.jobs if job.status == JobStatus.UNKNOWN]
+        if left:
+            logger.warning(
+                "job(s) %s may have been submitted (the answer was lost) and fal's history could not settle "
+                "them; resume() tries again, resume(resubmit_unknown=True) submits them again (may pay twice)",
+                left,
+            )
         return self
 
-    async def _run_job(
-        self,
-        job: Job,
-        client: AsyncClient,
-        slots: tuple[asyncio.Semaphore, asyncio.Semaphore],
-        cache: CacheIndex,
-        download: bool,
-        force: bool,
-    ) -> None:
-        if job.request_id is None and not force:
-            hit = cache.lookup(job.key)
-            if hit is not None:
-                await self._arecord(
-                    job,
-                    "cached",
-                    path=hit["path"],
-                    poster=hit.get("poster"),
-                    info=hit.get("info"),
-                    video_url=hit.get("video_url"),
-                    output_seed=hit.get("output_seed"),
-                    source_request_id=hit.get("request_id"),
-                    timings=hit.get("timings"),
-                )
+    def _cache_hits(self, ctx: _RunContext, jobs: list[Job]) -> dict[int, dict[str, Any]]:
+        """The per-user cache's entry for every job that has never been sent (none with ``force``)."""
+        if ctx.force:
+            return {}
+        hits = {}
+        for job in jobs:
+            if job.request_id is None and job.status == JobStatus.PLANNED:
+                hit = ctx.cache.lookup(job.key)
+                if hit is not None:
+                    hits[job.job] = hit
+        return hits
+
+    async def _run_job(self, job: Job, ctx: _RunContext, hit: dict[str, Any] | None = None) -> None:
+        """One job from where it stands to its end. Any error ends this job only (see classify_failure)."""
+        try:
+            if hit is not None and await self._from_cache(job, hit):
                 return
-        request_slots, download_slots = slots
-        await request_slots.acquire()
+            await self._follow_job(job, ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # per-job isolation: one job's failure (a full disk too) never stops the rest
+            event, fields = classify_failure(exc, job)
+            if event == "interrupted" or not isinstance(exc, RequestFailed | RequestCancelled | AmbiguousSubmit):
+                logger.warning("job %d: %s", job.job, fields.get("error"))
+            try:
+                self._record(job, event, **fields)
+            except OSError as write_error:  # the journal itself cannot be written (a full disk)
+                job.apply({"event": event, "at": now(), "job": job.job, **fields})
+                self._notify(job)
+                logger.error("job %d: could not journal %r (%s); resume() settles it", job.job, event, write_error)
+
+    async def _from_cache(self, job: Job, hit: dict[str, Any]) -> bool:
+        """Serve ``job`` from the per-user cache (nothing sent, nothing paid): the video and poster are linked
+        or copied into this run folder, so the folder stays self-contained."""
+        stem = f"{job.job:03d}-{job.key[:8]}"
+        try:
+            path, poster = await asyncio.to_thread(CacheIndex.materialize, hit, self.run_dir, stem)
+        except OSError as exc:
+            logger.warning("job %d: the cached video could not be brought into %s (%s)", job.job, self.run_dir, exc)
+            return False
+        await self._arecord(
+            job,
+            "cached",
+            path=path,
+            poster=poster,
+            info=hit.get("info"),
+            video_url=hit.get("video_url"),
+            output_seed=hit.get("output_seed"),
+            source_request_id=hit.get("request_id"),
+            source=hit.get("path"),
+            timings=hit.get("timings"),
+        )
+        return True
+
+    async def _follow_job(self, job: Job, ctx: _RunContext) -> None:
+        client = ctx.client
+        await ctx.request_slots.acquire()
         held = True
 
         def release() -> None:
             nonlocal held
             if held:
                 held = False
-                request_slots.release()
+                ctx.request_slots.release()
 
+        handle = None
         try:
             if self._cancelled:
                 self._record(job, "cancelled", error="cancelled before it was submitted")
                 return
-            handle = None
-            try:
-                if job.status == "downloading" and job.video_url:
-                    release()
-                    async with download_slots:
-                        await self._download(job, client, cache, download)
-                    return
-                if job.request_id is None:
-                    if job.status == "submitting":
-                        logger.warning(
-                            "job %d may have been submitted before a crash (no request id was "
-                            "returned); submitting it again",
-                            job.job,
-                        )
-                    payload = await self._payload(job, client)
-                    await self._arecord(job, "submitting")
-                    handle = await client.submit(payload, endpoint=self.endpoint)
-                    await self._arecord(job, "submitted", request_id=handle.request_id)
-                else:
-                    handle = client.handle(job.request_id, endpoint=self.endpoint)
-                self._handles[job.job] = handle
-                async with contextlib.aclosing(handle.events()) as events:
-                    await self._follow(job, events, release)
-                output = await handle.result()
-                await self._arecord(job, "result", output=output.to_json(), completed_at=now())
-                # The request is finished and paid for: nothing remote left to cancel, slot free.
-                handle = None
+            if job.status == JobStatus.DOWNLOADING and job.video_url:
                 release()
-                async with download_slots:
-                    await self._download(job, client, cache, download)
-            except asyncio.CancelledError:
-                if handle is not None:
-                    remote = asyncio.ensure_future(handle.cancel())
-                    try:
-                        await asyncio.shield(remote)
-                    except (asyncio.CancelledError, Exception):
-                        # Cancelled again: still let the remote cancel finish (it is what stops billing).
-                        with contextlib.suppress(BaseException):
-                            await asyncio.wait_for(asyncio.shield(remote), 10)
-                if job.status == "downloading":
-                    # Paid for and finished on the server: keep it resumable rather than lose it.
-                    self._record(
-                        job,
-                        "interrupted",
-                        error_type="download_cancelled",
-                        error="cancelled while downloading; the video is paid for, resume() downloads it",
-                    )
-                else:
-                    self._record(job, "cancelled", error="cancelled by the user")
-                raise
-            except RequestCancelled as exc:
-                self._record(job, "cancelled", error=str(exc))
-            except (ModerationError, RejectedInput, RequestFailed) as exc:
-                retryable = exc.retryable
-                if isinstance(exc, ModerationError) and retryable is None:
-                    retryable = "prompt" not in str(exc).lower()
-                if isinstance(exc, RejectedInput):
-                    retryable = False
+                async with ctx.download_slots:
+                    await self._download(job, ctx)
+                return
+            if job.request_id is None:
+                if not await self._submit(job, ctx):
+                    return
+            assert job.request_id is not None
+            handle = client.handle(job.request_id, endpoint=self.endpoint, **job.urls)
+            async with contextlib.aclosing(handle.events()) as events:
+                await self._follow(job, events, release)
+            output = await handle.result()
+            await self._arecord(job, "result", output=output.to_json(), completed_at=now())
+            # The request is finished and paid for: nothing remote left to cancel, slot free.
+            handle = None
+            release()
+            async with ctx.download_slots:
+                await self._download(job, ctx)
+        except asyncio.CancelledError:
+            # Only the user's cancel gets here (an interrupted cell, Cancel, a cancelled task): stop billing.
+            if handle is None and job.request_id is not None and job.status != JobStatus.DOWNLOADING:
+                handle = client.handle(job.request_id, endpoint=self.endpoint, **job.urls)
+            if handle is not None:
+                remote = asyncio.ensure_future(handle.cancel())
+                try:
+                    await asyncio.shield(remote)
+                except (asyncio.CancelledError, Exception):
+                    # Cancelled again: still let the remote cancel finish (it is what stops billing).
+                    with contextlib.suppress(BaseException):
+                        await asyncio.wait_for(asyncio.shield(remote), 10)
+            if job.status == JobStatus.DOWNLOADING:
+                # Paid for and finished on the server: keep it resumable rather than lose it.
                 self._record(
-                    job, "failed", error_type=exc.error_type or type(exc).__name__, error=str(exc), retryable=retryable
+                    job,
+                    "interrupted",
+                    error_type="download_cancelled",
+                    error="cancelled while downloading; the video is paid for, resume() downloads it",
                 )
-            except InputError as exc:
-                self._record(job, "failed", error_type="input_error", error=str(exc), retryable=False)
-            except (APIError, ProtocolError, DownloadError) as exc:
-                if job.request_id is not None and not isinstance(exc, DownloadError):
-                    # The request may still be running (and billed) on fal: keep it for resume.
-                    self._record(job, "interrupted", error_type=type(exc).__name__, error=str(exc))
-                else:
-                    self._record(
-                        job,
-                        "failed",
-                        error_type=getattr(exc, "error_type", None) or type(exc).__name__,
-                        error=str(exc),
-                        retryable=True,
-                    )
-            finally:
-                self._handles.pop(job.job, None)
+            elif job.status == JobStatus.UNKNOWN:
+                pass  # it may be on fal: left for resume() to settle, never marked cancelled blindly
+            else:
+                self._record(job, "cancelled", error="cancelled by the user")
+            raise
         finally:
             release()
+
+    async def _submit(self, job: Job, ctx: _RunContext) -> bool:
+        """Submit ``job`` (first settling an earlier ambiguous submit). True when it has a request id."""
+        for _attempt in range(MAX_RESUBMITS + 1):
+            if job.status in (JobStatus.UNKNOWN, JobStatus.SUBMITTING) and job.sent_at is not None:
+                verdict = await self._settle(job, ctx.client)
+                if verdict == "found":
+                    return True
+                if verdict == "unsettled" and not ctx.resubmit_unknown:
+                    if job.status != JobStatus.UNKNOWN:
+                        self._record(
+                            job,
+                            "unknown",
+                            error_type="ambiguous_submit",
+                            error="the submit may have reached fal and its history could not settle it",
+                        )
+                    return False
+            payload = await self._payload(job, ctx.client)
+            sent = payload.to_payload()
+            await self._arecord(job, "submitting", digest=field_digests(sent))
+            try:
+                handle = await ctx.client.submit(payload, endpoint=self.endpoint)
+            except AmbiguousSubmit as exc:
+                self._record(job, "unknown", error_type="ambiguous_submit", error=str(exc))
+                continue  # settle it through fal's history before anything is sent again
+            except asyncio.CancelledError:
+                self._record(
+                    job,
+                    "unknown",
+                    error_type="cancelled_mid_submit",
+                    error="cancelled while its submit was on the wire: it may have reached fal; resume() settles it",
+                )
+                raise
+            await self._arecord(job, "submitted", request_id=handle.request_id, urls=handle.urls(), sent_at=job.sent_at)
+            return True
+        return False
+
+    async def _settle(self, job: Job, client: AsyncClient) -> str:
+        """Whether a submit that may have reached fal did: ``found`` (attached to it), ``absent`` (proven
+        not there: safe to submit) or ``unsettled`` (fal's history could not tell)."""
+        assert job.sent_at is not None
+        if not job.sent_digest:
+            return "unsettled"  # a journal from before digests were kept: nothing to match by
+        wait = job.sent_at + history_lag(client) - now()
+        if wait > 0:
+            await asyncio.sleep(wait)  # fal's history may trail the queue by a moment
+        claimed = {j.request_id for j in self.jobs if j.request_id and j is not job}
+        try:
+            items = await client.request_history(self.endpoint, start=job.sent_at - CLOCK_SKEW_SECONDS, payloads=True)
+        except Exception as exc:  # the history is a second opinion: when it fails, leave the job unknown
+            logger.warning("job %d: fal's request history could not be read (%s)", job.job, exc)
+            return "unsettled"
+        request_id = match_history(items, job.sent_digest, job.sent_at, claimed)
+        if request_id is None:
+            logger.info("job %d: fal's history shows its earlier submit never arrived; submitting it", job.job)
+            return "absent"
+        ep = EndpointId.parse(self.endpoint)
+        urls = {
+            "status_url": ep.status_url(client.queue_url, request_id),
+            "response_url": ep.request_url(client.queue_url, request_id),
+            "cancel_url": ep.cancel_url(client.queue_url, request_id),
+        }
+        await self._arecord(job, "submitted", request_id=request_id, urls=urls, sent_at=job.sent_at, settled=True)
+        logger.info("job %d: settled through fal's history as request %s (not submitted again)", job.job, request_id)
+        return "found"
 
     async def _follow(self, job: Job, events: Any, release: Callable[[], None]) -> None:
         async for event in events:
@@ -649,7 +979,7 @@ class Sweep(MetricsMixin):
             elif isinstance(event, InProgress):
                 if event.logs:
                     job.last_log = event.logs[-1].message
-                if job.status != "running":
+                if job.status != JobStatus.RUNNING:
                     self._record(job, "started")
                 else:
                     self._notify(job)
@@ -660,12 +990,8 @@ class Sweep(MetricsMixin):
                     self._record(job, "started")
 
     async def _payload(self, job: Job, client: AsyncClient) -> VideoInput:
-        images = getattr(job, "_image_data", None)
-        if images is None:
-            images = self._load_images(job)
-            job._image_data = images  # type: ignore[attr-defined]
         changes = {}
-        for name, image in images.items():
+        for name, image in job.image_data.items():
             if not isinstance(image, ImageData):
                 continue
             digest = _digest(job, name, image)
@@ -688,11 +1014,8 @@ class Sweep(MetricsMixin):
                 self._uploads.pop(digest, None)  # the next job tries again
             raise
 
-    def _load_images(self, job: Job) -> dict[str, ImageData | str]:
-        return getattr(job, "_image_data", {})
-
-    async def _download(self, job: Job, client: AsyncClient, cache: CacheIndex, download: bool) -> None:
-        if not download:
+    async def _download(self, job: Job, ctx: _RunContext) -> None:
+        if not ctx.download:
             await self._arecord(job, "completed_no_download")
             return
         from .media import poster, probe
@@ -701,73 +1024,111 @@ class Sweep(MetricsMixin):
         rel_video = Path("videos") / f"{stem}.mp4"
         rel_poster = Path("posters") / f"{stem}.jpg"
         assert job.video_url is not None
-        path = await client.download(job.video_url, self.run_dir / rel_video, expected_size=job.file_size)
+        path = await ctx.client.download(job.video_url, self.run_dir / rel_video, expected_size=job.file_size)
         try:
             info = await asyncio.to_thread(probe, path)
-        except DownloadError:
+        except Exception:
             path.unlink(missing_ok=True)  # never leave a file that looks like a video but is not one
             raise
         await asyncio.to_thread(poster, path, self.run_dir / rel_poster)
         await self._arecord(job, "downloaded", path=str(rel_video), poster=str(rel_poster), info=info.to_json())
-        await asyncio.to_thread(
-            cache.add,
-            {
-                "key": job.key,
-                "path": str((self.run_dir / rel_video).resolve()),
-                "poster": str((self.run_dir / rel_poster).resolve()),
-                "info": info.to_json(),
-                "video_url": job.video_url,
-                "output_seed": job.output_seed,
-                "request_id": job.request_id,
-                "timings": {
-                    "submitted_at": job.submitted_at,
-                    "started_at": job.started_at,
-                    "completed_at": job.completed_at,
+        try:
+            await asyncio.to_thread(
+                ctx.cache.add,
+                {
+                    "key": job.key,
+                    "path": str((self.run_dir / rel_video).resolve()),
+                    "poster": str((self.run_dir / rel_poster).resolve()),
+                    "info": info.to_json(),
+                    "video_url": job.video_url,
+                    "output_seed": job.output_seed,
+                    "request_id": job.request_id,
+                    "timings": {
+                        "submitted_at": job.submitted_at,
+                        "started_at": job.started_at,
+                        "completed_at": job.completed_at,
+                    },
                 },
-            },
-        )
-
-    def add_takes(self, job: int, n: int = 1) -> list[Job]:
-        """Plan ``n`` more takes of job ``job``'s input (journalled); run them with :meth:`run`."""
-        if n < 1:
-            raise ValueError("n must be at least 1")
-        source = self.jobs[job]
-        same = [j for j in self.jobs if j.input == source.input]
-        images = getattr(source, "_image_data", {})
-        hashes = dict(source.images)
-        added = []
-        for take in range(max(j.take for j in same) + 1, max(j.take for j in same) + 1 + n):
-            new = Job(
-                job=len(self.jobs),
-                input=source.input,
-                take=take,
-                key=cache_key(self.endpoint, source.input, hashes, take),
-                labels=dict(source.labels),
-                images=hashes,
-                est_cost_usd=source.est_cost_usd,
             )
-            new._image_data = images  # type: ignore[attr-defined]
-            self._open().append(self._planned(new))
-            self.jobs.append(new)
-            added.append(new)
-        if self.task is None or self.task.done():
-            self.close()
+        except (OSError, sqlite3.Error) as exc:  # the video is safe in the run folder; only the cache missed it
+            logger.warning("job %d: the cache index could not be updated (%s)", job.job, exc)
+
+    def add_takes(self, job: int, n: int = 1, *, same_seed_ok: bool = False) -> list[Job]:
+        """Plan ``n`` more takes of job ``job``'s input (journalled); run them with :meth:`run`.
+
+        A job with a fixed ``seed`` would likely give the same video again, paid again: refused unless
+        ``same_seed_ok=True``.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise InputError([Problem("n", "must be a whole number of at least 1", n, "1, 2, 3, ...")])
+        source = self._job(job)
+        if source.input.seed is not None and not same_seed_ok:
+            raise InputError(
+                [
+                    Problem(
+                        "seed",
+                        f"job {job} has a fixed seed ({source.input.seed}): another take likely pays again for "
+                        "the same video",
+                        source.input.seed,
+                        "pass same_seed_ok=True to take it anyway",
+                    )
+                ]
+            )
+        with self._submitting("add_takes"):
+            same = [j for j in self.jobs if j.input == source.input]
+            hashes = dict(source.images)
+            first = max(j.take for j in same) + 1
+            added = []
+            for take in range(first, first + n):
+                new = Job(
+                    job=len(self.jobs),
+                    input=source.input,
+                    take=take,
+                    key=cache_key(self.endpoint, source.input, hashes, take),
+                    labels=dict(source.labels),
+                    images=hashes,
+                    est_cost_usd=source.est_cost_usd,
+                    image_data=source.image_data,
+                )
+                self._open().append(self._planned(new))
+                self.jobs.append(new)
+                added.append(new)
         return added
 
+    def _cancel_unsent(self) -> None:
+        """Journal every job never sent as ``cancelled`` (nothing was paid for it): the run is over."""
+        for job in self.jobs:
+            if job.status == JobStatus.PLANNED:
+                with contextlib.suppress(OSError):
+                    self._record(job, "cancelled", error="cancelled before it was submitted")
+        self.close()
+
     def cancel(self) -> None:
-        """Cancel the running sweep: every in-flight request is cancelled on the server too."""
+        """Cancel the running sweep: every in-flight request is cancelled on the server too, and every job
+        never sent is ``cancelled`` (nothing was paid for it)."""
         self._cancelled = True
         if self.task is not None and not self.task.done():
             self.task.cancel()
 
-    async def resume_async(self, client: AsyncClient | None = None, **run_kwargs: Any) -> Sweep:
-        """Finish every unfinished job: re-attach by request id, submit only what never was."""
-        for job in self.jobs:
-            if job.status == "interrupted":
-                job.status = "submitted"
-            if job.status == "cancelled" and run_kwargs.pop("include_cancelled", False):
-                job.status = "planned"
-        return await self.run(client, **run_kwargs)
+    async def resume_async(
+        self, client: AsyncClient | None = None, *, include_cancelled: bool = False, **run_kwargs: Any
+    ) -> Sweep:
+        """Finish every unfinished job: re-attach by request id, settle ambiguous submits through fal's
+        history, submit only what never was. ``include_cancelled`` runs every cancelled job again as a
+        new request (those cancelled after submission too)."""
+        if client is None:
+            from .connect import connect
+
+            client = connect()
+        with self._submitting("resume"):
+            for job in self.jobs:
+                if job.status == JobStatus.INTERRUPTED:
+                    job.status = JobStatus.DOWNLOADING if job.video_url else JobStatus.SUBMITTED
+                    if job.request_id is None and not job.video_url:
+                        job.status = JobStatus.PLANNED
+                if include_cancelled and job.status == JobStatus.CANCELLED:
+                    self._record(job, "retry")
+            return await self.run(client, **run_kwargs)
 
     @classmethod
     def resume(cls, run_dir: str | Path, client: AsyncClient | None = None, **run_kwargs: Any) -> Sweep:
@@ -778,21 +1139,59 @@ class Sweep(MetricsMixin):
         return run_sync(_closing(client, lambda c: sweep.resume_async(c, **run_kwargs)))
 
     def retry_failed(self, client: AsyncClient | None = None, **run_kwargs: Any) -> Sweep:
-        """Run failed jobs again, except refusals that would fail the same way (bad input, input moderation)."""
+        """Run failed jobs again, except refusals that would fail the same way (bad input, input moderation).
+        Jobs whose submit may have reached fal (``unknown``) are settled first, never simply re-sent."""
         from ._sync import run_sync
 
         return run_sync(_closing(client, lambda c: self.retry_failed_async(c, **run_kwargs)))
 
     async def retry_failed_async(self, client: AsyncClient | None = None, **run_kwargs: Any) -> Sweep:
-        for job in self.jobs:
-            if job.status == "failed" and job.retryable is not False:
-                self._record(job, "retry")
-        return await self.run(client, **run_kwargs)
+        if client is None:
+            from .connect import connect
+
+            client = connect()
+        with self._submitting("retry"):
+            for job in self.jobs:
+                if job.status == JobStatus.FAILED and job.retryable is not False:
+                    self._record(job, "retry")
+            return await self.run(client, **run_kwargs)
+
+
+def normalize_rating(rating: Any) -> int:
+    """One rating scale: stars 1-5. ``"up"``/``True`` → 5, ``"down"``/``False`` → 1."""
+    if rating is True or (isinstance(rating, str) and rating.strip().lower() in ("up", "👍", "+1", "good")):
+        return 5
+    if rating is False or (isinstance(rating, str) and rating.strip().lower() in ("down", "👎", "-1", "bad")):
+        return 1
+    if isinstance(rating, int) and 1 <= rating <= 5:
+        return int(rating)
+    if isinstance(rating, float) and rating.is_integer() and 1 <= rating <= 5:
+        return int(rating)
+    raise InputError([Problem("rating", "is not a rating", rating, "stars 1..5, or 'up' (5) / 'down' (1)")])
+
+
+def history_lag(client: AsyncClient) -> float:
+    """Seconds fal's request history may trail the queue: absence is trusted only after this long."""
+    return 0.0 if client.backend == "emulator" else 30.0
+
+
+def _check_concurrency(concurrency: Any) -> None:
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise InputError([Problem("concurrency", "must be a whole number of at least 1", concurrency, "1, 2, 4, ...")])
+
+
+def _digest(job: Job, name: str, image: ImageData) -> str:
+    """The sha256 of a job's image input (journalled with the job; hashed again only if missing)."""
+    return job.images.get(name) or image.sha256
 
 
 def _check_budget(jobs: int, high_usd: float, usd: float, budget_usd: float | None) -> None:
     """Refuse (sending nothing) when the high end of the estimate is over the budget."""
-    if budget_usd is not None and high_usd > budget_usd + 1e-9:
+    if budget_usd is None:
+        return
+    if isinstance(budget_usd, bool) or not isinstance(budget_usd, int | float) or not budget_usd >= 0:
+        raise InputError([Problem("budget_usd", "must be a number of dollars, 0 or more", budget_usd, "e.g. 10")])
+    if high_usd > budget_usd + 1e-9:
         raise BudgetExceeded(
             f"{jobs} videos may cost up to ${high_usd:.2f} (about ${usd:.2f}), over the budget of "
             f"${budget_usd:.2f}; nothing was sent. Raise budget_usd or shrink the grid.",
@@ -802,7 +1201,7 @@ def _check_budget(jobs: int, high_usd: float, usd: float, budget_usd: float | No
 
 
 def _image_size(job: Job) -> tuple[int, int] | None:
-    image = getattr(job, "_image_data", {}).get("image_url")
+    image = job.image_data.get("image_url")
     return image.size if isinstance(image, ImageData) else None
 
 
@@ -817,8 +1216,6 @@ def _describe(value: Any) -> Any:
 
 
 def _json_dump(data: Any) -> str:
-    import json
-
     return json.dumps(data, indent=2, ensure_ascii=False, default=str)
 
 
@@ -832,7 +1229,7 @@ def _progress(sweep: Sweep) -> Any:
     def update(_sweep: Sweep, _job: Job) -> None:
         done = sum(j.done for j in _sweep.jobs)
         if done != bar.n:
-            failed = sum(j.status == "failed" for j in _sweep.jobs)
+            failed = sum(j.status == JobStatus.FAILED for j in _sweep.jobs)
             if failed:
                 bar.set_postfix_str(f"failed={failed}", refresh=False)
             bar.update(done - bar.n)
@@ -853,24 +1250,28 @@ def _progress(sweep: Sweep) -> Any:
 
 
 def load_sweep(run_dir: str | Path) -> Sweep:
-    """Rebuild a sweep from its journal alone."""
+    """Rebuild a sweep from its journal alone (no lock needed: reading is always allowed)."""
     run_dir = Path(run_dir)
-    events = Journal.read(run_dir / "journal.jsonl")
+    events = Journal.read(run_dir / RunFolder.JOURNAL)
     if not events or events[0].get("event") != "sweep":
         raise FileNotFoundError(f"{run_dir} holds no sweep journal (journal.jsonl)")
     meta = {k: v for k, v in events[0].items() if k not in ("event", "at")}
     jobs: dict[int, Job] = {}
+    images_by_file: dict[str, tuple[ImageData, str]] = {}
     for event in events[1:]:
-        if event["event"] == "planned":
+        if event.get("event") == "planned":
             payload = dict(event["payload"])
             images: dict[str, ImageData | str] = {}
             for name, value in list(payload.items()):
                 if isinstance(value, dict) and "$file" in value:
-                    data = (run_dir / value["$file"]).read_bytes()
-                    image = load_image(data, field=name)
-                    image = ImageData(image.data, image.mime, image.width, image.height, value.get("name", "image"))
-                    images[name] = image
-                    payload[name] = image.data_uri()
+                    # Each input image is read once and its data URI shared by every job that uses it.
+                    if value["$file"] not in images_by_file:
+                        loaded = load_image((run_dir / value["$file"]).read_bytes(), field=name)
+                        image = ImageData(
+                            loaded.data, loaded.mime, loaded.width, loaded.height, value.get("name", "image")
+                        )
+                        images_by_file[value["$file"]] = (image, image.data_uri())
+                    images[name], payload[name] = images_by_file[value["$file"]]
                 elif name in ("image_url", "end_image_url"):
                     images[name] = value
             job = Job(
@@ -881,17 +1282,27 @@ def load_sweep(run_dir: str | Path) -> Sweep:
                 labels=event.get("labels", {}),
                 images=event.get("images", {}),
                 est_cost_usd=event.get("est_cost_usd"),
+                image_data=images,
             )
-            job._image_data = images  # type: ignore[attr-defined]
             jobs[job.job] = job
         elif event.get("job") in jobs:
             jobs[event["job"]].apply(event)
     ordered = [jobs[i] for i in sorted(jobs)]
     # A download that never finished is redone from the stored URL; a .part file is never a video.
     for job in ordered:
-        if job.status == "completed" and job.path and not (run_dir / job.path).exists():
-            job.status = "downloading"
-    return Sweep(run_dir, ordered, endpoint=meta.get("endpoint", DEFAULT_ENDPOINT), meta=meta)
+        if job.status in (JobStatus.COMPLETED, JobStatus.CACHED) and job.path and not (run_dir / job.path).exists():
+            job.status = JobStatus.DOWNLOADING if job.video_url else JobStatus.PLANNED
+    sweep = Sweep(run_dir, ordered, endpoint=meta.get("endpoint", DEFAULT_ENDPOINT), meta=meta)
+    sweep._seen = _journal_stat(sweep.folder.journal)
+    return sweep
+
+
+def _journal_stat(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_size, stat.st_mtime_ns)
 
 
 async def run_sweep_async(
@@ -907,10 +1318,20 @@ async def run_sweep_async(
     force: bool = False,
     progress: bool | None = None,
 ) -> Sweep:
-    """Run a grid and return its :class:`Sweep` (await this in a notebook cell)."""
+    """Run a grid and return its :class:`Sweep` (await this in a notebook cell).
+
+    Every argument is checked (and the budget) before the run folder is created or anything is sent.
+    """
+    if not isinstance(grid, Grid):
+        raise InputError([Problem("grid", "must be a Grid", type(grid).__name__, "sd.Grid(image=..., prompt=...)")])
+    _check_concurrency(concurrency)
     estimate = grid.estimate()
     _check_budget(estimate.jobs, estimate.high_usd, estimate.usd, budget_usd)
-    sweep = Sweep.create(grid, run_dir, name=name)
+    if client is None:
+        from .connect import connect
+
+        client = connect()
+    sweep = Sweep.create(grid, run_dir, name=name, backend=client.backend)
     try:
         await sweep.run(
             client,
@@ -927,7 +1348,7 @@ async def run_sweep_async(
 
 
 def run_sweep(grid: Grid, *, client: AsyncClient | None = None, **kwargs: Any) -> Sweep:
-    """Sync :func:`run_sweep_async` for scripts and notebook cells (nests in Jupyter's loop)."""
+    """Sync :func:`run_sweep_async` for scripts and notebook cells (runs in a worker thread in Jupyter)."""
     from ._sync import run_sync
 
     return run_sync(_closing(client, lambda c: run_sweep_async(grid, client=c, **kwargs)))
@@ -943,10 +1364,20 @@ def start_sweep(
 ) -> Sweep:
     """Start a sweep in the background on the running loop and return it at once (widgets use this)."""
     loop = asyncio.get_running_loop()
-    sweep = Sweep.create(grid, run_dir, name=name)
+    if client is None:
+        from .connect import connect
+
+        client = connect()
+    sweep = Sweep.create(grid, run_dir, name=name, backend=client.backend)
     run_kwargs.setdefault("progress", False)
     sweep.task = loop.create_task(sweep.run(client, **run_kwargs))
-    sweep.task.add_done_callback(lambda _t: sweep.close())
+
+    def finished(task: asyncio.Task) -> None:
+        sweep.close()
+        if task.cancelled() or sweep._cancelled:
+            sweep._cancel_unsent()  # also when it was cancelled before the run began
+
+    sweep.task.add_done_callback(finished)
     return sweep
 
 
@@ -961,10 +1392,3 @@ async def _closing(client: AsyncClient | None, body: Callable[[AsyncClient], Any
     finally:
         with contextlib.suppress(RuntimeError):
             await client.aclose()
-
-
-def iter_rows(sweep: Sweep) -> Iterable[dict[str, Any]]:
-    return (job.row(sweep.run_dir) for job in sweep.jobs)
-
-
-_ = (re, TERMINAL)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 import time
 
 # Import hypothesis's plugin module now, not in pytest's terminal summary: parsing it that late can meet a
@@ -12,6 +14,16 @@ import pytest
 from PIL import Image, ImageDraw
 
 from seedance_nb.emulator import serve
+
+# A fresh per-user home for the whole run (notebook kernels inherit it): nothing a developer's own runs left
+# in their cache can make a test pass. Each test gets its own below.
+os.environ["SEEDANCE_HOME"] = tempfile.mkdtemp(prefix="seedance-test-home-")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_home(tmp_path_factory, monkeypatch):
+    """Every test starts with an empty per-user cache index."""
+    monkeypatch.setenv("SEEDANCE_HOME", str(tmp_path_factory.mktemp("home")))
 
 
 def make_png(width: int = 800, height: int = 450, colour: tuple[int, int, int] = (30, 120, 200)) -> bytes:
@@ -81,4 +93,4 @@ def png_path(tmp_path_factory, png_bytes):
 def client(emu):
     from seedance_nb.client import AsyncClient
 
-    return AsyncClient(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url)
+    return AsyncClient(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url, api_url=emu.api_url)

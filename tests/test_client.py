@@ -60,7 +60,9 @@ def test_retryable_codes(code):
 def test_ingress_errors_are_retried_but_fal_5xx_are_not():
     nginx = "<html><center>nginx</center></html>"
     assert is_ingress_error(503, {}, nginx)
-    assert should_retry("POST", response=resp(502, nginx), is_submit=True)
+    assert should_retry("GET", response=resp(502, nginx))
+    # A submit answered 5xx may have been queued behind the edge: never re-sent (AmbiguousSubmit, settled later).
+    assert not should_retry("POST", response=resp(502, nginx), is_submit=True)
     assert not should_retry("POST", response=resp(503, nginx, {"x-fal-request-id": "r"}), is_submit=True)
     assert not should_retry("GET", response=resp(500, "boom"))
 
@@ -353,7 +355,7 @@ def test_wait_timeout_cancels_the_remote_request(client, emu, png_bytes):
 
 def test_reattach_from_a_second_client(emu, png_bytes):
     def make():
-        return AsyncClient(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url)
+        return AsyncClient(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url, api_url=emu.api_url)
 
     async def go():
         async with make() as first:

@@ -46,7 +46,9 @@ def test_hundred_jobs_through_every_fault_lose_nothing_and_pay_once(emu, png_pat
     grid = Grid(
         image=png_path, prompt=[f"prompt {i}" for i in range(25)], seed=[1, 2, 3, 4], resolution="480p", duration=4
     )
-    client = AsyncClient(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url, poll_interval=0.02)
+    client = AsyncClient(
+        queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url, api_url=emu.api_url, poll_interval=0.02
+    )
     sweep = run_sweep(grid, client=client, run_dir=tmp_path / "sweeps" / "faults", concurrency=16, progress=False)
     df = sweep.df
     assert len(df) == 100 and set(df["status"]) <= {"completed", "failed"}
@@ -152,7 +154,7 @@ def test_bad_images_are_refused_locally_and_nothing_is_sent(emu, client, tmp_pat
     path.write_bytes(make())
     with pytest.raises(errors.InputError) as info:
         run_sweep(Grid(image=path, prompt="p"), client=client, run_dir=tmp_path / "sweeps" / "x", progress=False)
-    assert info.value.fields == ("image_url",) and message in str(info.value)
+    assert info.value.fields == ("image",) and message in str(info.value)  # the field the user wrote
     assert emu.stats()["http_requests"] == 0
 
 
@@ -168,7 +170,7 @@ def test_the_key_appears_nowhere(emu, png_path, tmp_path, caplog, monkeypatch):
     caplog.set_level(logging.DEBUG)
     emu.configure(api_key=FAKE_KEY)
     monkeypatch.setenv("FAL_KEY", FAKE_KEY)
-    client = AsyncClient(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url)
+    client = AsyncClient(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url, api_url=emu.api_url)
     sweep = run_sweep(
         Grid(image=png_path, prompt=["a", "b"], resolution="480p", duration=4),
         client=client,
@@ -213,6 +215,7 @@ def test_notebooks_run_with_a_key_show_it_nowhere(name, tmp_path, monkeypatch):
         monkeypatch.setenv("SEEDANCE_QUEUE_URL", emu.queue_url)
         monkeypatch.setenv("SEEDANCE_REST_URL", emu.rest_url)
         monkeypatch.setenv("SEEDANCE_CDN_URL", emu.cdn_url)
+        monkeypatch.setenv("SEEDANCE_API_URL", emu.api_url)
         nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
         runner = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
         runner.execute()

@@ -27,7 +27,15 @@ from seedance_nb.sweep import Grid, Sweep, load_sweep, run_sweep, run_sweep_asyn
 
 
 def test_grid_product_takes_and_estimate(png_path):
-    grid = Grid(image=png_path, prompt=["a", "b", "c"], duration=[4, 8], seed=[1, 2], takes=2, resolution="480p")
+    grid = Grid(
+        image=png_path,
+        prompt=["a", "b", "c"],
+        duration=[4, 8],
+        seed=[1, 2],
+        takes=2,
+        resolution="480p",
+        same_seed_ok=True,
+    )
     assert len(grid) == 24
     inputs = grid.inputs()
     assert {i.duration for i in inputs} == {"4", "8"} and all(i.resolution == "480p" for i in inputs)
@@ -88,7 +96,11 @@ def test_twelve_job_sweep_gives_twelve_probed_rows_then_a_rerun_sends_nothing(cl
 
     again = run_sweep(grid, client=client, run_dir=run_root / "two", progress=False)
     assert (again.df["status"] == "cached").all() and emu.stats()["submissions"] == 12
-    assert list(again.df["path"]) == list(df["path"])
+    # The second run folder is self-contained: every cached video and poster is a file inside it, the same bytes.
+    for old, new in zip(df.itertuples(), again.df.itertuples(), strict=True):
+        assert Path(new.path).parent == (run_root / "two" / "videos").resolve() and Path(new.poster).is_file()
+        assert Path(new.path).read_bytes() == Path(old.path).read_bytes()
+        assert Path(new.poster).resolve().is_relative_to((run_root / "two").resolve())
     # A cached row keeps the original run's timings (how long the video took to make) but costs nothing now.
     assert list(again.df["generation_seconds"]) == list(df["generation_seconds"])
 
@@ -236,7 +248,9 @@ def test_a_download_does_not_hold_the_slot(emu, png_path, run_root):
     grid = Grid(image=png_path, prompt=["a", "b"], resolution="480p", duration=4)
 
     async def go():
-        async with HeldDownloads(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url) as client:
+        async with HeldDownloads(
+            queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url, api_url=emu.api_url
+        ) as client:
             sweep = start_sweep(grid, client=client, run_dir=run_root / "slot", concurrency=1, progress=False)
             # With one slot, the second job is submitted while the first one's download is still held.
             deadline = time.monotonic() + 30
@@ -257,7 +271,9 @@ def test_cancel_while_downloading_keeps_the_paid_video_for_resume(emu, png_path,
     grid = Grid(image=png_path, prompt="a", resolution="480p", duration=4)
 
     async def go():
-        async with HeldDownloads(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url) as client:
+        async with HeldDownloads(
+            queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url, api_url=emu.api_url
+        ) as client:
             sweep = start_sweep(grid, client=client, run_dir=run_root / "dl", progress=False)
             while client.started == 0:
                 await asyncio.sleep(0.01)
@@ -271,7 +287,7 @@ def test_cancel_while_downloading_keeps_the_paid_video_for_resume(emu, png_path,
     assert row["status"] == "interrupted" and "resume()" in row["error"]
     resumed = Sweep.resume(
         sweep.run_dir,
-        client=AsyncClient(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url),
+        client=AsyncClient(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url, api_url=emu.api_url),
         progress=False,
     )
     assert resumed.df["status"].tolist() == ["completed"]
@@ -334,7 +350,7 @@ def test_sigkill_then_resume_pays_once_per_job(png_path, tmp_path, moment):
         # Killed between our check and the kill, a submit may have left without its id being journalled.
         ambiguous = sum(job.status == "submitting" for job in before.jobs)
         assert ambiguous <= 2
-        client = AsyncClient(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url)
+        client = AsyncClient(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url, api_url=emu.api_url)
         resumed = Sweep.resume(run_dir, client=client, progress=False)
         df = resumed.df
         assert (df["status"] == "completed").all(), df[["status", "error"]]
@@ -345,15 +361,74 @@ def test_sigkill_then_resume_pays_once_per_job(png_path, tmp_path, moment):
         assert not list(run_dir.glob("videos/*.part"))
 
 
-def test_a_submit_cut_off_before_its_id_is_journalled_is_resent_with_a_warning(client, emu, png_path, run_root, caplog):
-    sweep = Sweep.create(Grid(image=png_path, prompt="p", resolution="480p", duration=4), run_root / "cut")
-    # What a kill between sending the POST and reading its id leaves behind.
-    sweep._record(sweep.jobs[0], "submitting")
+def _cut_off(sweep, client, *, reached_fal: bool):
+    """What a kill between sending the POST and journalling its id leaves behind: a ``submitting`` line
+    (with the digest of what was sent), and on fal either the request or nothing."""
+    import asyncio
+
+    from seedance_nb.sweep import field_digests
+
+    job = sweep.jobs[0]
+    sweep._record(job, "submitting", digest=field_digests(job.input.to_payload()))
+    if reached_fal:
+
+        async def send():
+            async with client:
+                return (await client.submit(job.input)).request_id
+
+        request_id = asyncio.run(send())
     sweep.close()
-    with caplog.at_level("WARNING", logger="seedance_nb"):
+    return request_id if reached_fal else None
+
+
+def test_a_submit_cut_off_that_never_reached_fal_is_proven_absent_then_sent(client, emu, png_path, run_root, caplog):
+    sweep = Sweep.create(Grid(image=png_path, prompt="cut p", resolution="480p", duration=4), run_root / "cut")
+    _cut_off(sweep, client, reached_fal=False)
+    with caplog.at_level("INFO", logger="seedance_nb"):
         done = Sweep.resume(sweep.run_dir, client=client, progress=False)
     assert done.df["status"].tolist() == ["completed"]
-    assert "may have been submitted before a crash" in caplog.text
+    assert emu.stats()["submissions"] == 1 and emu.stats()["requests"]["history"] >= 1
+    assert "history shows its earlier submit never arrived" in caplog.text
+
+
+def test_a_submit_cut_off_after_fal_queued_it_is_settled_not_paid_twice(client, emu, png_path, run_root, caplog):
+    sweep = Sweep.create(Grid(image=png_path, prompt="cut2 p", resolution="480p", duration=4), run_root / "cut2")
+    request_id = _cut_off(sweep, client, reached_fal=True)
+    with caplog.at_level("INFO", logger="seedance_nb"):
+        done = Sweep.resume(sweep.run_dir, client=client, progress=False)
+    row = done.df.iloc[0]
+    assert row["status"] == "completed" and row["request_id"] == request_id and Path(row["path"]).is_file()
+    assert emu.stats()["submissions"] == 1, "settled through fal's history, never submitted again"
+    assert "settled through fal's history" in caplog.text
+
+
+def test_an_unsettleable_submit_stays_unknown_until_the_user_says_resubmit(emu, png_path, run_root, caplog):
+    # fal's history unreachable (a closed port): nobody can tell whether the submit arrived.
+    import socket
+
+    from seedance_nb.client import AsyncClient
+    from seedance_nb.retry import RetryPolicy
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: every connection is refused at once
+    blind = AsyncClient(
+        queue_url=emu.queue_url,
+        rest_url=emu.rest_url,
+        cdn_url=emu.cdn_url,
+        api_url=f"http://127.0.0.1:{closed.getsockname()[1]}",
+        retry=RetryPolicy(max_attempts=2, base_delay=0.01),
+    )
+    sweep = Sweep.create(Grid(image=png_path, prompt="blind p", resolution="480p", duration=4), run_root / "blind")
+    _cut_off(sweep, blind, reached_fal=False)
+    with caplog.at_level("WARNING", logger="seedance_nb"):
+        kept = Sweep.resume(sweep.run_dir, client=blind, progress=False)
+    assert kept.df["status"].tolist() == ["unknown"] and emu.stats()["submissions"] == 0
+    assert "resubmit_unknown=True" in caplog.text
+    with caplog.at_level("WARNING", logger="seedance_nb"):
+        sent = Sweep.resume(sweep.run_dir, client=blind, progress=False, resubmit_unknown=True)
+    assert sent.df["status"].tolist() == ["completed"] and emu.stats()["submissions"] == 1
+    assert "may pay twice (up to $0.45)" in caplog.text
+    closed.close()
 
 
 def test_a_half_written_video_is_never_taken_for_a_finished_one(client, png_path, run_root):

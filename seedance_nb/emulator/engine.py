@@ -50,7 +50,7 @@ class EmulatorConfig:
     fixed_generation_time: float | None = None
     result_ttl: float = 3600.0
     #: When set, requests must carry ``Authorization: Key <api_key>``.
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     fault_seed: int = 0
     rate_429: float = 0.0
     rate_ingress: float = 0.0
@@ -114,6 +114,8 @@ class Job:
     error_type: str | None = None
     inference_time: float | None = None
     task: asyncio.Task | None = None
+    #: The input as fal's request history returns it (large strings shared between requests).
+    history_input: Any = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def log(self, message: str, level: str = "INFO") -> None:
@@ -146,6 +148,7 @@ class Engine:
         self.files: dict[str, tuple[Path, str]] = {}
         #: Every request ever submitted (fal's request history outlives the queue's result retention).
         self.history: list[Job] = []
+        self._blobs: dict[str, str] = {}
         self.stats: Counter[str] = Counter()
         self.routes: Counter[str] = Counter()
         self.billed_seconds = 0.0
@@ -198,6 +201,7 @@ class Engine:
         if start_timeout is not None:
             job.deadline = time.monotonic() + start_timeout
         self.jobs[job.id] = job
+        job.history_input = self._intern(payload)
         self.history.append(job)
         self.waiting.append(job)
         self.waiting.sort(key=lambda j: (j.priority == "low", j.submitted_at))
@@ -205,6 +209,18 @@ class Engine:
         self._pump()
         self._spawn(self._watch_deadline(job)) if job.deadline else None
         return job
+
+    def _intern(self, payload: Any) -> Any:
+        """``payload`` with every long string (a data URI) replaced by one shared copy: the history keeps
+        each request's input without one copy of the same image per request."""
+        if not isinstance(payload, dict):
+            return payload
+        out = {}
+        for key, value in payload.items():
+            if isinstance(value, str) and len(value) > 1024:
+                value = self._blobs.setdefault(value, value)
+            out[key] = value
+        return out
 
     def requests_by_endpoint(
         self,
@@ -240,7 +256,7 @@ class Engine:
                 else None,
             }
             if payloads:
-                item["json_input"] = job.payload
+                item["json_input"] = job.history_input
                 item["json_output"] = job.body if job.state == "COMPLETED" else None
             items.append(item)
         return items
