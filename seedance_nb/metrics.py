@@ -10,7 +10,8 @@
 
 A sweep measures every video as it downloads (in a worker thread, off the event loop) and journals the result
 as its own ``metrics`` event, so the numbers are DataFrame columns (``sweep.df.motion``) and survive a reload;
-``sweep.compute_metrics()`` fills them in for run folders made before, or with ``metrics=False``.
+``run_sweep(..., metrics=False)`` turns that off. ``sweep.compute_metrics()`` fills them in for takes served from
+the cache, run folders made before, or sweeps run with ``metrics=False`` (``best``/``rank`` call it for you).
 
 What is measured (see :class:`VideoMetrics` for each field's definition, range and what "good" looks like):
 one streamed pass over the decoded frames, each scaled by FFmpeg's area filter to a fixed analysis area of

@@ -53,7 +53,7 @@ from .errors import (
     RequestFailed,
 )
 from .files import DATA_URI_LIMIT, ImageData, load_image
-from .metrics import MetricsMixin
+from .metrics import MetricsMixin, measure_download
 from .runs import (
     INPUT_COLUMNS,
     CacheIndex,
@@ -436,6 +436,7 @@ class _RunContext:
     download: bool
     force: bool
     resubmit_unknown: bool
+    metrics: bool = True
 
 
 class Sweep(MetricsMixin):
@@ -681,6 +682,7 @@ class Sweep(MetricsMixin):
         force: bool = False,
         progress: bool | None = None,
         resubmit_unknown: bool = False,
+        metrics: bool = True,
     ) -> Sweep:
         """Run every unfinished job; re-attach to submitted ones by request id (holding the folder's lock).
 
@@ -694,6 +696,7 @@ class Sweep(MetricsMixin):
             progress: a progress bar (default: when no ``on_update`` is given).
             resubmit_unknown: submit again the jobs whose earlier submit may have reached fal but could
                 not be settled through fal's history (this may pay twice; a warning says how much).
+            metrics: measure each downloaded video (seedance_nb.metrics, in a worker thread) into ``df``.
         """
         _check_concurrency(concurrency)
         if client is None:
@@ -702,7 +705,7 @@ class Sweep(MetricsMixin):
             client = connect()
         with self._submitting("run"):
             return await self._run_locked(
-                client, concurrency, budget_usd, download, on_update, force, progress, resubmit_unknown
+                client, concurrency, budget_usd, download, on_update, force, progress, resubmit_unknown, metrics
             )
 
     async def _run_locked(
@@ -715,6 +718,7 @@ class Sweep(MetricsMixin):
         force: bool,
         progress: bool | None,
         resubmit_unknown: bool,
+        metrics: bool = True,
     ) -> Sweep:
         _check_budget(
             sum(not j.done for j in self.jobs), self.estimate_usd(high=True), self.estimate_usd(high=False), budget_usd
@@ -753,6 +757,7 @@ class Sweep(MetricsMixin):
             download,
             force,
             resubmit_unknown,
+            metrics,
         )
         # Cache look-ups for every job at once, before any job takes a slot: jobs are then submitted in grid order.
         hits = await asyncio.to_thread(self._cache_hits, ctx, pending)
@@ -1052,6 +1057,8 @@ class Sweep(MetricsMixin):
             )
         except (OSError, sqlite3.Error) as exc:  # the video is safe in the run folder; only the cache missed it
             logger.warning("job %d: the cache index could not be updated (%s)", job.job, exc)
+        if ctx.metrics:
+            await measure_download(self, job, path)  # in a worker thread; journals a "metrics" event
 
     def add_takes(self, job: int, n: int = 1, *, same_seed_ok: bool = False) -> list[Job]:
         """Plan ``n`` more takes of job ``job``'s input (journalled); run them with :meth:`run`.
@@ -1317,6 +1324,7 @@ async def run_sweep_async(
     on_update: Callable[[Sweep, Job], Any] | None = None,
     force: bool = False,
     progress: bool | None = None,
+    metrics: bool = True,
 ) -> Sweep:
     """Run a grid and return its :class:`Sweep` (await this in a notebook cell).
 
@@ -1341,6 +1349,7 @@ async def run_sweep_async(
             on_update=on_update,
             force=force,
             progress=progress,
+            metrics=metrics,
         )
     finally:
         sweep.close()

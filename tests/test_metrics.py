@@ -5,7 +5,6 @@ previews and the HTML that shows them."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from seedance_nb.metrics import (
     metrics_section_html,
 )
 from seedance_nb.runs import OUTCOME_COLUMNS
-from seedance_nb.sweep import Grid, load_sweep, run_sweep, run_sweep_async
+from seedance_nb.sweep import Grid, load_sweep, run_sweep
 
 W, H, FPS = 320, 180, 24
 
@@ -385,13 +384,9 @@ def test_measure_download_journals_from_a_worker_thread(emu, client, tmp_path, p
     asyncio.run(measure_download(sweep, job, sweep.run_dir / job.path))
 
 
-@pytest.mark.skipif(
-    "metrics" not in inspect.signature(run_sweep_async).parameters,
-    reason="the runner does not call measure_download yet (the lead wires it with the issue-13 runner)",
-)
 def test_every_download_is_measured_unless_turned_off(emu, client, tmp_path, png_path):
     grid = Grid(image=png_path, prompt="calm", seed=[1, 2], duration=4, resolution="480p")
-    on = run_sweep(grid, client=client, run_dir=tmp_path / "sweeps" / "on", progress=False)
+    on = run_sweep(grid, client=client, run_dir=tmp_path / "sweeps" / "on", progress=False, force=True)
     assert on.df["motion"].notna().all()
     off = run_sweep(grid, client=client, run_dir=tmp_path / "sweeps" / "off", progress=False, metrics=False, force=True)
     assert off.df["motion"].isna().all()
