@@ -635,8 +635,8 @@ async def measure_download(sweep: Any, job: Any, path: str | os.PathLike[str]) -
     """Measure a just-downloaded video in a worker thread and journal the result; never fails the job.
 
     The event loop only appends one journal line (flushed, not fsynced); decoding and arithmetic run in the
-    thread, and the GIL they hold between C calls stalled the loop by 15 ms at most while 720p clips were
-    measured (tests/benchmarks/RESULTS.md). The runner awaits this after each download unless
+    thread, and the GIL they hold between C calls stalled an otherwise idle loop by under 20 ms while 720p clips
+    were measured (17.9 ms at most; tests/benchmarks/RESULTS.md). The runner awaits this after each download unless
     ``run_sweep(..., metrics=False)``.
     """
     try:
