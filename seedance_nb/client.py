@@ -30,9 +30,11 @@ import functools
 import inspect
 import json
 import logging
+import math
 import os
 import random
 import ssl
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -73,6 +75,7 @@ __all__ = [
     "LogEntry",
     "Queued",
     "RequestHandle",
+    "ResultDetails",
     "Status",
     "cancel_status",
     "parse_status",
@@ -85,6 +88,8 @@ FAL_QUEUE_URL = "https://queue.fal.run"
 FAL_REST_URL = "https://rest.fal.ai"
 FAL_CDN_URL = "https://v3.fal.media"
 FAL_API_URL = "https://api.fal.ai"
+#: fal-client 1.0.3 falls back to these when it cannot connect to fal's main hosts (REAL_FAL.md).
+BACKUP_HOSTS = {"queue.fal.run": "queue.falrun.com", "fal.run": "falrun.com"}
 USER_AGENT = "seedance-nb/0.1 (python)"
 
 
@@ -364,7 +369,8 @@ class AsyncClient:
         self.backend = backend or ("fal" if self.queue_url == FAL_QUEUE_URL else "emulator")
         self.emulator = emulator
         self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
-        self._cdn_token: tuple[str, str] | None = None
+        #: (Authorization value, base URL, expires at as a Unix time or None) of the CDN upload token.
+        self._cdn_token: tuple[str, str, float | None] | None = None
 
     def __repr__(self) -> str:
         key = "set" if self._key() else "none"
@@ -376,7 +382,9 @@ class AsyncClient:
     @property
     def api_origins(self) -> frozenset[tuple[str, str, int | None]]:
         """The (scheme, host, port) of every host that may receive the key: fal's API hosts as configured."""
-        return frozenset(_origin(url) for url in (self.queue_url, self.rest_url, self.api_url))
+        urls = [self.queue_url, self.rest_url, self.api_url]
+        urls += [backup for url in urls if (backup := _backup_url(url))]
+        return frozenset(_origin(url) for url in urls)
 
     def is_api_url(self, url: str) -> bool:
         """Whether ``url`` is on one of fal's API hosts (the only places the key is sent)."""
@@ -440,6 +448,7 @@ class AsyncClient:
         raise_for_status: bool = True,
         auth: bool = True,
         max_bytes: int | None = None,
+        status_read: bool = False,
         **kwargs: Any,
     ) -> httpx.Response:
         """Send one request, retrying only what :func:`seedance_nb.retry.should_retry` allows.
@@ -461,6 +470,12 @@ class AsyncClient:
                     raise AmbiguousSubmit(f"{exc}; the submit may have been queued", url=url) from exc
                 raise
             except httpx.TransportError as exc:
+                backup = _backup_url(url) if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) else None
+                if backup is not None:
+                    # fal's main host cannot be reached: its backup host, as fal-client does (nothing was sent).
+                    logger.info("cannot connect to %s; trying fal's backup host %s", _origin_text(url), backup)
+                    url = backup
+                    continue
                 if attempt < self.retry.max_attempts and should_retry(method, error=exc, is_submit=is_submit):
                     delay = backoff_seconds(attempt, self.retry)
                     logger.debug("%s %s: %s; retry %d in %.2fs", method, _path(url), type(exc).__name__, attempt, delay)
@@ -481,7 +496,11 @@ class AsyncClient:
             if response.status_code in ok:
                 return response
             if attempt < self.retry.max_attempts and should_retry(
-                method, response=response, is_submit=is_submit, after_completed=after_completed
+                method,
+                response=response,
+                is_submit=is_submit,
+                after_completed=after_completed,
+                status_read=status_read,
             ):
                 delay = backoff_seconds(attempt, self.retry, retry_after_seconds(response.headers))
                 logger.debug(
@@ -537,8 +556,18 @@ class AsyncClient:
         start_timeout: float | None = None,
         hint: str | None = None,
         headers: Mapping[str, str] | None = None,
+        disable_fallbacks: bool = False,
+        lifecycle: Mapping[str, Any] | None = None,
+        store_io: bool | None = None,
+        no_retry: bool = False,
     ) -> RequestHandle:
         """Validate ``input`` locally (nothing is sent if it is invalid), queue it, return its handle.
+
+        fal's data and routing controls, as named options: ``disable_fallbacks`` (``x-fal-disable-fallbacks``:
+        fal must not reroute the request to "an equivalent endpoint"; sweeps turn it on so takes stay
+        comparable), ``lifecycle`` (``X-Fal-Object-Lifecycle-Preference``, e.g.
+        ``{"expiration_duration_seconds": 86400}``), ``store_io`` (``X-Fal-Store-IO``: False asks fal not to
+        keep the payloads) and ``no_retry`` (``X-Fal-No-Retry``: fal must not retry the request itself).
 
         Raises :class:`~seedance_nb.errors.AmbiguousSubmit` when the POST may have been queued but no answer
         came back (a dropped connection, a 5xx): never sent twice here.
@@ -556,6 +585,14 @@ class AsyncClient:
             extra["X-Fal-Request-Timeout"] = str(float(start_timeout))
         if hint:
             extra["X-Fal-Runner-Hint"] = hint
+        if disable_fallbacks:
+            extra["x-fal-disable-fallbacks"] = "true"
+        if lifecycle is not None:
+            extra["X-Fal-Object-Lifecycle-Preference"] = json.dumps(dict(lifecycle))
+        if store_io is not None:
+            extra["X-Fal-Store-IO"] = "1" if store_io else "0"
+        if no_retry:
+            extra["X-Fal-No-Retry"] = "1"
         params = {"fal_webhook": webhook_url} if webhook_url else None
         response = await self.request(
             "POST", ep.submit_url(self.queue_url), json=payload, headers=extra, params=params, is_submit=True
@@ -677,23 +714,64 @@ class AsyncClient:
 
     # ------------------------------------------------------------------ storage
 
-    async def upload(self, data: bytes, content_type: str, file_name: str | None = None) -> str:
-        """Store bytes on fal's CDN (token, then one POST) and return their URL."""
-        if self._cdn_token is None:
-            response = await self.request(
-                "POST", f"{self.rest_url}/storage/auth/token", params={"storage_type": "fal-cdn-v3"}, json={}
-            )
-            token = response.json()
-            self._cdn_token = (f"{token['token_type']} {token['token']}", token.get("base_url") or self.cdn_url)
-        auth, _base = self._cdn_token
-        headers = {"Content-Type": content_type, "Authorization": auth}
+    async def upload(
+        self,
+        data: bytes,
+        content_type: str,
+        file_name: str | None = None,
+        *,
+        lifecycle: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Store bytes on fal's CDN (a token, then one POST) and return their URL.
+
+        The CDN token is fetched again shortly before it expires (``expires_at``) and once more if the CDN
+        refuses it; a refusal after that names the token, not the key. ``lifecycle`` is fal's
+        ``X-Fal-Object-Lifecycle-Preference`` (e.g. ``{"expiration_duration_seconds": 86400}``).
+        """
+        headers = {"Content-Type": content_type}
         if file_name:
             headers["X-Fal-File-Name"] = file_name
-        response = await self.request("POST", f"{self.cdn_url}/files/upload", content=data, headers=headers, auth=False)
+        if lifecycle is not None:
+            headers["X-Fal-Object-Lifecycle-Preference"] = json.dumps(dict(lifecycle))
+        for attempt in (1, 2):
+            auth = await self._cdn_auth(refresh=attempt == 2)
+            response = await self.request(
+                "POST",
+                f"{self.cdn_url}/files/upload",
+                content=data,
+                headers={**headers, "Authorization": auth},
+                auth=False,
+                raise_for_status=False,
+            )
+            if response.status_code not in (401, 403):
+                break
+            self._cdn_token = None
+        if response.status_code in (401, 403):
+            raise AuthenticationError(
+                f"fal's CDN refused the upload token ({response.status_code}) even after a fresh one was fetched; "
+                "the API key itself was accepted when the token was issued. Try again later.",
+                status_code=response.status_code,
+                url=redact(str(response.request.url), self._key()),
+            )
+        if response.status_code not in (200, 201):
+            raise _api_error(response, None, self._key())
         try:
             return response.json()["access_url"]
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ProtocolError(f"upload answered without an access_url: {response.text[:200]!r}") from exc
+
+    async def _cdn_auth(self, *, refresh: bool = False) -> str:
+        """The CDN token's Authorization value, fetched when missing, expiring within a minute, or refused."""
+        token = self._cdn_token
+        if refresh or token is None or (token[2] is not None and token[2] - 60 < time.time()):
+            response = await self.request(
+                "POST", f"{self.rest_url}/storage/auth/token", params={"storage_type": "fal-cdn-v3"}, json={}
+            )
+            body = response.json()
+            expires = _parse_expiry(body.get("expires_at"))
+            token = (f"{body['token_type']} {body['token']}", body.get("base_url") or self.cdn_url, expires)
+            self._cdn_token = token
+        return token[0]
 
     async def download(self, url: str, dest: str | Path, *, expected_size: int | None = None) -> Path:
         """Stream a file to ``dest`` atomically (see :func:`seedance_nb.media.download`). No key is sent."""
@@ -707,6 +785,23 @@ class AsyncClient:
             stall_seconds=self.limits.stall_seconds,
             min_bytes=self.limits.min_download_bytes,
         )
+
+
+def _parse_expiry(value: Any) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def _backup_url(url: str) -> str | None:
+    """``url`` on fal's backup host (queue.fal.run → queue.falrun.com), or None when it has none."""
+    parsed = httpx.URL(url)
+    backup = BACKUP_HOSTS.get(parsed.host)
+    return str(parsed.copy_with(host=backup)) if backup else None
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -784,7 +879,11 @@ class RequestHandle:
 
     async def status(self, logs: bool = False) -> Status:
         response = await self.client.request(
-            "GET", self.status_url, params={"logs": "1" if logs else "0"}, request_id=self.request_id
+            "GET",
+            self.status_url,
+            params={"logs": "1" if logs else "0"},
+            request_id=self.request_id,
+            status_read=True,
         )
         try:
             return parse_status(response.json())
@@ -807,7 +906,11 @@ class RequestHandle:
         interval = self.client.poll_interval
         while True:
             response = await self.client.request(
-                "GET", self.status_url, params={"logs": "1" if logs else "0"}, request_id=self.request_id
+                "GET",
+                self.status_url,
+                params={"logs": "1" if logs else "0"},
+                request_id=self.request_id,
+                status_read=True,
             )
             try:
                 data = response.json()
@@ -855,17 +958,22 @@ class RequestHandle:
 
     async def result(self) -> VideoOutput:
         """The output, or the error the result endpoint gives (a ``RequestFailed`` subclass)."""
+        return (await self.result_details()).output
+
+    async def result_details(self) -> ResultDetails:
+        """:meth:`result` with what fal said about its cost: ``x-fal-billable-units``."""
         key = self.client._key()
         response = await self.client.request(
             "GET", self.response_url, request_id=self.request_id, after_completed=True, raise_for_status=False
         )
         if response.status_code == 200:
             try:
-                return VideoOutput.from_json(response.json())
+                output = VideoOutput.from_json(response.json())
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise ProtocolError(
                     f"result of {self.request_id} was not JSON: {redact(response.text[:200], key)!r}"
                 ) from exc
+            return ResultDetails(output, _billable_units(response.headers))
         if response.status_code == 400 and "progress" in response.text.lower():
             raise APIError(
                 f"request {self.request_id} has not finished yet", status_code=400, request_id=self.request_id
@@ -919,6 +1027,23 @@ class RequestHandle:
             await self.cancel()
         except Exception as exc:  # best effort: the original error matters more
             logger.warning("could not cancel %s: %s", self.request_id, redact(str(exc), self.client._key()))
+
+
+@dataclass(frozen=True)
+class ResultDetails:
+    """A request's output and what fal billed for it (``x-fal-billable-units``; None when not sent)."""
+
+    output: VideoOutput
+    billable_units: float | None = None
+
+
+def _billable_units(headers: httpx.Headers) -> float | None:
+    value = headers.get("x-fal-billable-units")
+    try:
+        units = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return units if units is not None and math.isfinite(units) and units >= 0 else None
 
 
 def cancel_status(response: httpx.Response) -> str | None:

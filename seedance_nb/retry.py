@@ -10,7 +10,9 @@ A request is retried only when repeating it cannot make you pay twice:
   GETs and PUTs. Never for a submit: the edge can answer 5xx after the queue
   accepted the POST, so a 5xx to a submit is ambiguous (the client raises
   ``AmbiguousSubmit`` and the sweep settles it through fal's request history);
-- a result GET answering 504 right after the status said COMPLETED.
+- a result GET answering 504 right after the status said COMPLETED;
+- any 5xx to a status poll (``status_read``): the request's state is only being
+  read, so asking again is harmless (fal-js retries status 5xx up to 5 times).
 
 4xx answers with meaning (401, 403, 404, 422, ...) are never retried.
 """
@@ -49,6 +51,7 @@ def should_retry(
     error: Exception | None = None,
     is_submit: bool = False,
     after_completed: bool = False,
+    status_read: bool = False,
 ) -> bool:
     """Whether to send the same request again (see the module docstring)."""
     if error is not None:
@@ -62,6 +65,8 @@ def should_retry(
         return False
     code = response.status_code
     if code in RETRYABLE_STATUS:
+        return True
+    if status_read and method == "GET" and 500 <= code <= 599:
         return True
     if code in (502, 503, 504) and not is_submit and is_ingress_error(code, response.headers, response.text):
         return True

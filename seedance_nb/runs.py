@@ -138,6 +138,9 @@ COLUMNS = [
     "has_audio",
     "output_seed",
     "est_cost_usd",
+    "billed_units",
+    "cost_usd",
+    "inference_seconds",
     "cache_key",
     "rating",
     "notes",
@@ -421,6 +424,9 @@ class Job:
     #: When the last submit was sent, and sha256 of each field of its payload (to settle an ``unknown``).
     sent_at: float | None = None
     sent_digest: dict[str, str] = field(default_factory=dict)
+    #: What fal said the job cost (``x-fal-billable-units``) and how long it ran (status ``metrics``).
+    billed_units: float | None = None
+    inference_seconds: float | None = None
     #: The images to send (ImageData or URL by payload field), held once per grid; not journalled.
     image_data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     #: The video's measures (seedance_nb.metrics.VideoMetrics.to_json()), from the journal's "metrics" event.
@@ -454,6 +460,9 @@ class Job:
             self.video_url = event["output"]["video"]["url"]
             self.file_size = event["output"]["video"].get("file_size")
             self.output_seed = event["output"].get("seed")
+            self.billed_units = event.get("billable_units")
+            if event.get("inference_time") is not None:
+                self.inference_seconds = event["inference_time"]
         elif kind == "rated":
             if "rating" in event:
                 self.rating = event["rating"]
@@ -532,12 +541,27 @@ class Job:
             has_audio=self.info.get("has_audio"),
             output_seed=self.output_seed,
             est_cost_usd=self.est_cost_usd,
+            billed_units=self.billed_units,
+            cost_usd=actual_cost_usd(self.billed_units),
+            inference_seconds=self.inference_seconds,
             cache_key=self.key,
             rating=self.rating,
             notes=self.notes,
         )
         row.update({name: self.metrics.get(name) for name in METRIC_COLUMNS})
         return row
+
+
+def actual_cost_usd(billed_units: float | None) -> float | None:
+    """What a job cost, from fal's ``x-fal-billable-units`` (None when fal did not say: see ``est_cost_usd``).
+
+    The units are read as fal's price unit for this endpoint, thousands of video tokens at
+    :data:`seedance_nb.schema.PRICE_PER_1K_TOKENS` (an assumption fal does not document; the emulator sends
+    the same unit, docs/fal-fidelity.md).
+    """
+    from .schema import PRICE_PER_1K_TOKENS
+
+    return None if billed_units is None else round(billed_units * PRICE_PER_1K_TOKENS, 6)
 
 
 def _ts(value: float | None) -> datetime | None:

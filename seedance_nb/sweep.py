@@ -436,6 +436,7 @@ class _RunContext:
     download: bool
     force: bool
     resubmit_unknown: bool
+    disable_fallbacks: bool = True
     metrics: bool = True
 
 
@@ -682,6 +683,7 @@ class Sweep(MetricsMixin):
         force: bool = False,
         progress: bool | None = None,
         resubmit_unknown: bool = False,
+        disable_fallbacks: bool = True,
         metrics: bool = True,
     ) -> Sweep:
         """Run every unfinished job; re-attach to submitted ones by request id (holding the folder's lock).
@@ -696,6 +698,8 @@ class Sweep(MetricsMixin):
             progress: a progress bar (default: when no ``on_update`` is given).
             resubmit_unknown: submit again the jobs whose earlier submit may have reached fal but could
                 not be settled through fal's history (this may pay twice; a warning says how much).
+            disable_fallbacks: ask fal not to reroute a job to "an equivalent endpoint" (on by default: a
+                sweep compares takes, and a silent reroute would corrupt the comparison).
             metrics: measure each downloaded video (seedance_nb.metrics, in a worker thread) into ``df``.
         """
         _check_concurrency(concurrency)
@@ -705,12 +709,22 @@ class Sweep(MetricsMixin):
             client = connect()
         with self._submitting("run"):
             return await self._run_locked(
-                client, concurrency, budget_usd, download, on_update, force, progress, resubmit_unknown, metrics
+                client,
+                concurrency=concurrency,
+                budget_usd=budget_usd,
+                download=download,
+                on_update=on_update,
+                force=force,
+                progress=progress,
+                resubmit_unknown=resubmit_unknown,
+                disable_fallbacks=disable_fallbacks,
+                metrics=metrics,
             )
 
     async def _run_locked(
         self,
         client: AsyncClient,
+        *,
         concurrency: int,
         budget_usd: float | None,
         download: bool,
@@ -718,7 +732,8 @@ class Sweep(MetricsMixin):
         force: bool,
         progress: bool | None,
         resubmit_unknown: bool,
-        metrics: bool = True,
+        disable_fallbacks: bool,
+        metrics: bool,
     ) -> Sweep:
         _check_budget(
             sum(not j.done for j in self.jobs), self.estimate_usd(high=True), self.estimate_usd(high=False), budget_usd
@@ -757,6 +772,7 @@ class Sweep(MetricsMixin):
             download,
             force,
             resubmit_unknown,
+            disable_fallbacks,
             metrics,
         )
         # Cache look-ups for every job at once, before any job takes a slot: jobs are then submitted in grid order.
@@ -876,8 +892,15 @@ class Sweep(MetricsMixin):
             handle = client.handle(job.request_id, endpoint=self.endpoint, **job.urls)
             async with contextlib.aclosing(handle.events()) as events:
                 await self._follow(job, events, release)
-            output = await handle.result()
-            await self._arecord(job, "result", output=output.to_json(), completed_at=now())
+            details = await handle.result_details()
+            await self._arecord(
+                job,
+                "result",
+                output=details.output.to_json(),
+                completed_at=now(),
+                billable_units=details.billable_units,
+                inference_time=job.inference_seconds,
+            )
             # The request is finished and paid for: nothing remote left to cancel, slot free.
             handle = None
             release()
@@ -931,7 +954,9 @@ class Sweep(MetricsMixin):
             sent = payload.to_payload()
             await self._arecord(job, "submitting", digest=field_digests(sent))
             try:
-                handle = await ctx.client.submit(payload, endpoint=self.endpoint)
+                handle = await ctx.client.submit(
+                    payload, endpoint=self.endpoint, disable_fallbacks=ctx.disable_fallbacks
+                )
             except AmbiguousSubmit as exc:
                 self._record(job, "unknown", error_type="ambiguous_submit", error=str(exc))
                 continue  # settle it through fal's history before anything is sent again
@@ -991,6 +1016,9 @@ class Sweep(MetricsMixin):
             elif isinstance(event, Completed):
                 # The server has finished with it: its slot can take the next job while this result is read.
                 release()
+                inference = event.metrics.get("inference_time")
+                if isinstance(inference, int | float) and not isinstance(inference, bool):
+                    job.inference_seconds = float(inference)
                 if job.started_at is None:
                     self._record(job, "started")
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
-import gc
+import dataclasses
+import hashlib
 import json
+import socket
+import threading
 import time
-import warnings
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import av
@@ -14,8 +18,9 @@ import httpx
 import pytest
 from conftest import make_png
 
+from seedance_nb.emulator.engine import billable_units
 from seedance_nb.emulator.render import auto_duration
-from seedance_nb.schema import DEFAULT_ENDPOINT, SIZES
+from seedance_nb.schema import DEFAULT_ENDPOINT, SIZES, estimate_cost
 
 SUBMIT = "/bytedance/seedance-2.0/fast/image-to-video"
 
@@ -28,6 +33,14 @@ def data_uri(png: bytes) -> str:
 def http():
     with httpx.Client(timeout=30) as client:
         yield client
+
+
+@pytest.fixture(autouse=True)
+def _restore_config(emulator):
+    """Options outside conftest's TEST_CONFIG (retention, tokens, fetching, webhooks...) go back after each test."""
+    before = dataclasses.asdict(emulator.config)
+    yield
+    emulator.configure(**before)
 
 
 def submit(http, emu, png_bytes, **fields):
@@ -319,51 +332,316 @@ def test_storage_flows_and_upload_url_is_usable_as_input(http, emu, png_bytes):
     assert wait_done(http, sub).get("error") is None
 
 
-# --------------------------------------------------------------------------- the official client, unchanged
+# --------------------------------------------------------------------------- fal as it really is (REAL_FAL.md)
+
+
+class _Files(BaseHTTPRequestHandler):
+    routes: dict = {}
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        status, body, delay = self.routes.get(self.path, (404, b"not here", 0.0))
+        time.sleep(delay)
+        self.send_response(status)
+        if status in (301, 302):
+            self.send_header("Location", body.decode())
+            body = b""
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
 
 
 @pytest.fixture
-def fal(emu, monkeypatch):
-    fal_client = pytest.importorskip("fal_client")
-    import fal_client.client as fc
-
-    monkeypatch.setattr(fc, "QUEUE_URL_FORMAT", emu.queue_url + "/")
-    monkeypatch.setattr(fc, "RUN_URL_FORMAT", emu.base_url + "/run/")
-    monkeypatch.setattr(fc, "REST_URL", emu.rest_url)
-    monkeypatch.setattr(fc, "CDN_URL", emu.cdn_url)
-    monkeypatch.setenv("FAL_KEY", "test-id:test-secret")
-    client = fal_client.SyncClient()
-    yield client
-    # fal_client caches an httpx.Client it never closes; close it so no socket leaks into later tests.
-    for name in ("_client",):
-        cached = client.__dict__.get(name)
-        if cached is not None:
-            cached.close()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
+def image_server():
+    """An ordinary http host on loopback serving images: {path: (status, body, delay)}."""
+    handler = type("Files", (_Files,), {"routes": {}})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads, server.block_on_close = True, False
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_address[1]}"
+    server.routes = handler.routes
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
 
 
-def test_official_fal_client_runs_the_queue_unchanged(fal, emu, png_bytes):
-    args = {"prompt": "official", "image_url": data_uri(png_bytes), "resolution": "480p", "duration": "4"}
-    handle = fal.submit(DEFAULT_ENDPOINT, args)
-    status = handle.status(with_logs=True)
-    assert type(status).__name__ in ("Queued", "InProgress", "Completed")
-    result = handle.get()
-    assert result["video"]["url"].startswith(emu.cdn_url)
-    updates = []
-    out = fal.subscribe(DEFAULT_ENDPOINT, args, with_logs=True, on_queue_update=updates.append)
-    assert out["video"]["file_size"] > 0 and type(updates[-1]).__name__ == "Completed"
+def result_of(http, sub):
+    wait_done(http, sub)
+    return http.get(sub["response_url"])
+
+
+def test_image_urls_on_an_http_host_are_downloaded(http, emu, image_server, png_bytes, tmp_path):
+    red = make_png(colour=(250, 20, 20))
+    image_server.routes.update({"/first.png": (200, png_bytes, 0), "/moved": (302, b"/last.png", 0)})
+    image_server.routes["/last.png"] = (200, red, 0)
+    sub = submit(
+        http, emu, png_bytes, image_url=image_server.url + "/first.png", end_image_url=image_server.url + "/moved"
+    )
+    r = result_of(http, sub)
+    assert r.status_code == 200, r.text
+    info = probe(http.get(r.json()["video"]["url"]).content, tmp_path)
+    assert info["size"] == SIZES[("480p", "16:9")] and info["frames"] == 97
+
+
+@pytest.mark.parametrize(
+    ("route", "config", "says"),
+    [
+        ({"/a.png": (404, b"gone", 0)}, {}, "answered 404"),
+        ({"/a.png": (200, make_png(), 0)}, {"fetch_max_bytes": 1000}, "limit"),
+        ({"/a.png": (200, make_png(), 1.5)}, {"fetch_timeout": 0.3}, "Timeout"),
+        ({"/a.png": (200, make_png(), 0)}, {"fetch_hosts": ("images.example.org",)}, "fetch_hosts"),
+    ],
+    ids=["http-404", "too-large", "too-slow", "host-not-allowed"],
+)
+def test_a_failed_download_is_fals_422_file_download_error(http, emu, image_server, route, config, says):
+    image_server.routes.update(route)
+    emu.configure(**config)
+    r = result_of(http, submit(http, emu, b"", image_url=image_server.url + "/a.png"))
+    assert r.status_code == 422
+    (item,) = r.json()["detail"]
+    assert item["type"] == "file_download_error" and item["loc"] == ["body", "image_url"] and says in item["msg"]
+
+
+def test_an_unreachable_loopback_port_is_a_file_download_error(http, emu, png_bytes):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: nothing listens there
+    r = result_of(http, submit(http, emu, png_bytes, end_image_url=f"http://127.0.0.1:{port}/x.png"))
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "file_download_error"
+    assert r.json()["detail"][0]["loc"] == ["body", "end_image_url"]
+
+
+def test_cdn_tokens_expire_and_a_fresh_token_uploads_again(http, emu, png_bytes):
+    emu.configure(cdn_token_ttl=0.5)
+
+    def token():
+        body = http.post(emu.rest_url + "/storage/auth/token", params={"storage_type": "fal-cdn-v3"}, json={}).json()
+        return body, f"{body['token_type']} {body['token']}"
+
+    def upload(auth):
+        return http.post(
+            emu.cdn_url + "/files/upload",
+            content=png_bytes,
+            headers={"Content-Type": "image/png", "Authorization": auth},
+        )
+
+    body, auth = token()
+    expires = body["expires_at"]
+    assert 0 < (datetime.fromisoformat(expires) - datetime.now(timezone.utc)).total_seconds() <= 0.5
+    assert upload(auth).status_code == 200
+    time.sleep(0.6)
+    expired = upload(auth)
+    assert (expired.status_code, expired.json()) == (401, {"detail": "Token expired"})
+    assert upload("Bearer not-a-token").json() == {"detail": "Invalid token"}
+    _, fresh = token()
+    again = upload(fresh)
+    assert again.status_code == 200 and http.get(again.json()["access_url"]).content == png_bytes
+
+
+def test_result_retention_follows_fals_rules(http, emu, png_bytes):
+    emu.configure(result_ttl=0.4)
+    sub = submit(http, emu, png_bytes)
+    assert result_of(http, sub).status_code == 200
+    time.sleep(0.5)
+    assert http.get(sub["response_url"]).status_code == 404
+    assert http.get(sub["status_url"]).status_code == 404
+    # A result of 10 KB or more is kept 6 minutes, not an hour (the threshold lowered to our small result).
+    emu.configure(result_ttl=3600, large_result_bytes=50, large_result_ttl=0.4)
+    sub = submit(http, emu, png_bytes)
+    assert result_of(http, sub).status_code == 200
+    time.sleep(0.5)
+    assert http.get(sub["response_url"]).status_code == 404
+    # With payload storage on, the storage period applies, unless the request said X-Fal-Store-IO: 0.
+    emu.configure(payload_storage_ttl=3600)
+    kept = submit(http, emu, png_bytes)
+    opted_out = http.post(
+        emu.queue_url + SUBMIT,
+        headers={"X-Fal-Store-IO": "0"},
+        json={"prompt": "x", "image_url": data_uri(png_bytes), "resolution": "480p", "duration": "4"},
+    ).json()
+    wait_done(http, kept), wait_done(http, opted_out)
+    time.sleep(0.5)
+    assert http.get(kept["response_url"]).status_code == 200
+    assert http.get(opted_out["response_url"]).status_code == 404
+    assert emu.stats()["expired"] >= 3  # older tests' results expire too once the TTL is this short
+
+
+def test_results_carry_billable_units_in_fals_unit(http, emu, png_bytes):
+    r = result_of(http, submit(http, emu, png_bytes))
+    assert r.headers["x-fal-billable-units"] == "40.176"
+    units = float(r.headers["x-fal-billable-units"])
+    assert units == pytest.approx(864 * 496 * 4 * 24 / 1024 / 1000) == billable_units(864, 496, 4)
+    estimate = estimate_cost("480p", "4", "16:9")
+    assert units * 0.0112 == pytest.approx(estimate.usd)
+    assert emu.stats()["billable_units"] == pytest.approx(units)
+    failed = result_of(http, submit(http, emu, png_bytes, prompt="forbidden"))
+    assert failed.status_code == 422 and "x-fal-billable-units" not in failed.headers
+
+
+def test_openapi_document_is_served_at_fals_path(http, emu):
+    r = http.get(emu.openapi_url, params={"endpoint_id": DEFAULT_ENDPOINT})
+    assert r.status_code == 200
+    doc = r.json()
+    schema = doc["components"]["schemas"]["BytedanceSeedance20FastImageToVideoInput"]
+    assert schema["properties"]["bitrate_mode"]["enum"] == ["standard", "high"]
+    assert schema["properties"]["duration"]["enum"][:2] == ["auto", "4"] and "seed" not in schema["properties"]
+    assert schema["required"] == ["prompt", "image_url"] and doc["servers"] == [{"url": emu.queue_url}]
+    post = doc["paths"]["/" + DEFAULT_ENDPOINT]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert post == {"$ref": "#/components/schemas/BytedanceSeedance20FastImageToVideoInput"}
+    assert http.get(emu.openapi_url, params={"endpoint_id": "fal-ai/nope"}).status_code == 404
+    emu.configure(openapi={"openapi": "3.0.4", "paths": {}})
+    assert http.get(emu.openapi_url, params={"endpoint_id": DEFAULT_ENDPOINT}).json() == {
+        "openapi": "3.0.4",
+        "paths": {},
+    }
+
+
+def test_bitrate_mode_is_accepted_and_checked(http, emu, png_bytes):
+    assert result_of(http, submit(http, emu, png_bytes, bitrate_mode="high")).status_code == 200
+    bad = result_of(http, submit(http, emu, png_bytes, bitrate_mode="ultra"))
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "bitrate_mode"]
+
+
+def test_cancel_of_a_queued_request_can_answer_ok(http, emu, png_bytes):
+    emu.configure(speed=1.0, slots=1, cancel_queued_ok=True)
+    running, queued = submit(http, emu, png_bytes), submit(http, emu, png_bytes)
+    r = http.put(queued["cancel_url"])
+    assert (r.status_code, r.json(), r.headers["x-fal-request-id"]) == (200, {"status": "OK"}, queued["request_id"])
+    r = http.put(running["cancel_url"])
+    assert (r.status_code, r.json()) == (202, {"status": "CANCELLATION_REQUESTED"})
+    assert result_of(http, queued).status_code == 499 and result_of(http, running).status_code == 499
+
+
+def test_sync_run_route_answers_the_output(http, emu, png_bytes, tmp_path):
+    payload = {"prompt": "sync", "image_url": data_uri(png_bytes), "resolution": "480p", "duration": "4", "seed": 5}
+    r = http.post(emu.run_url + SUBMIT, json=payload)
+    assert r.status_code == 200 and r.json()["seed"] == 5 and r.headers["x-fal-request-id"]
+    assert float(r.headers["x-fal-billable-units"]) == billable_units(864, 496, 4)
+    assert probe(http.get(r.json()["video"]["url"]).content, tmp_path)["frames"] == 97
+    bad = http.post(emu.run_url + SUBMIT, json={"prompt": "x", "image_url": data_uri(png_bytes), "duration": "99"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "duration"]
+    emu.configure(api_key="id:secret")
+    assert http.post(emu.run_url + SUBMIT, json=payload).status_code == 401
+    assert emu.stats()["requests"]["run"] == 3
+
+
+def test_server_proxy_forwards_fals_allowed_targets(http, emu, png_bytes):
+    emu.configure(api_key="id:secret")  # the proxy holds the key; the browser-side caller has none
+    target = "https://queue.fal.run/" + DEFAULT_ENDPOINT
+    payload = {"prompt": "proxied", "image_url": data_uri(png_bytes), "resolution": "480p", "duration": "4"}
+    r = http.post(emu.proxy_url, json=payload, headers={"x-fal-target-url": target, "X-Fal-Queue-Priority": "low"})
+    assert r.status_code == 200, r.text
+    sub = r.json()
+    assert sub["status_url"].startswith(emu.queue_url) and r.headers["x-fal-request-id"] == sub["request_id"]
+    status_target = f"https://queue.fal.run/bytedance/seedance-2.0/requests/{sub['request_id']}/status?logs=1"
+    deadline = time.monotonic() + 30
+    while (s := http.get(emu.proxy_url, headers={"x-fal-target-url": status_target})).status_code == 202:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert s.status_code == 200 and s.json()["logs"]
+    out = http.get(emu.proxy_url, headers={"x-fal-target-url": status_target.rsplit("/status", 1)[0]})
+    assert out.status_code == 200 and out.json()["video"]["url"] and out.headers["x-fal-billable-units"]
+    # fal.run and the storage initiate route are allowed too (mapped onto /run and /rest).
+    ran = http.post(emu.proxy_url, json=payload, headers={"x-fal-target-url": "https://fal.run/" + DEFAULT_ENDPOINT})
+    assert ran.status_code == 200 and ran.json()["video"]["file_size"] > 0
+    init = http.post(
+        emu.proxy_url,
+        json={"content_type": "image/png", "file_name": "a.png"},
+        headers={"x-fal-target-url": "https://rest.fal.ai/storage/upload/initiate?storage_type=fal-cdn-v3"},
+    )
+    assert init.status_code == 200 and set(init.json()) == {"upload_url", "file_url"}
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        None,
+        "https://example.com/bytedance/seedance-2.0",
+        "https://rest.fal.ai/storage/auth/token?storage_type=fal-cdn-v3",
+        "https://rest.fal.ai/storage/upload/initiate?storage_type=gcs",
+        "https://rest.fal.ai/storage/upload/initiate-multipart?storage_type=fal-cdn-v3",
+        "ftp://queue.fal.run/a/b",
+    ],
+)
+def test_server_proxy_refuses_what_fals_refuses(http, emu, target):
+    headers = {"x-fal-target-url": target} if target else {}
+    r = http.post(emu.proxy_url, json={}, headers=headers)
+    assert (r.status_code, r.text) == (400, "Invalid request")
+
+
+def test_server_proxy_streams_the_status_stream(http, emu, png_bytes):
     emu.configure(speed=1.0)
-    slow = fal.submit(DEFAULT_ENDPOINT, args)
-    slow.cancel()
-    # fal_client.SyncClient.upload opens an httpx.Client for the CDN and never closes it (its defect,
-    # not ours); collect it here, with its ResourceWarning silenced, so the socket cannot surface later.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        url = fal.upload(png_bytes, "image/png", "x.png")
-        gc.collect()
-    assert httpx.get(url).content == png_bytes
+    sub = submit(http, emu, png_bytes)
+    target = f"https://queue.fal.run/bytedance/seedance-2.0/requests/{sub['request_id']}/status/stream"
+    with http.stream("GET", emu.proxy_url, headers={"x-fal-target-url": target}) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        first = next(line for line in r.iter_lines() if line.startswith("data: "))
+        # The event came through while the job still runs: the proxy relays the stream, it does not buffer it.
+        assert http.get(sub["status_url"]).status_code == 202
+    assert json.loads(first[6:])["status"] in ("IN_QUEUE", "IN_PROGRESS")
+    http.put(sub["cancel_url"])
+
+
+def test_jwks_route_serves_the_webhook_key(http, emu):
+    jwks = http.get(emu.jwks_url).json()
+    (key,) = jwks["keys"]
+    assert (key["kty"], key["crv"], key["alg"]) == ("OKP", "Ed25519", "EdDSA") and len(key["x"]) == 43
+    assert jwks == emu.jwks() == http.get(emu.base_url + "/.well-known/jwks.json").json()
+    emu.configure(webhook_private_key="11" * 32)
+    assert http.get(emu.jwks_url).json()["keys"][0]["x"] != key["x"]
+    with pytest.raises(ValueError, match="ED25519"):
+        emu.configure(webhook_private_key="not a key")
+
+
+def test_cdn_multipart_upload_of_fal_client(http, emu):
+    token = http.post(emu.rest_url + "/storage/auth/token", json={}).json()
+    auth = {"Authorization": f"Bearer {token['token']}"}
+    start = http.post(
+        emu.cdn_url + "/files/upload/multipart",
+        headers={**auth, "Content-Type": "video/mp4", "X-Fal-File-Name": "big.mp4"},
+    ).json()
+    chunks = [bytes([n]) * (300_000 + n) for n in range(1, 4)]
+    parts = []
+    for number in (3, 1, 2):  # fal-client sends parts from 10 threads: any order
+        r = http.put(
+            f"{start['access_url']}/multipart/{start['uploadId']}/{number}", content=chunks[number - 1], headers=auth
+        )
+        assert r.status_code == 200
+        assert r.headers["etag"].strip('"') == hashlib.md5(chunks[number - 1]).hexdigest()
+        parts.append({"partNumber": number, "etag": r.headers["etag"]})
+    assert http.put(f"{start['access_url']}/multipart/{start['uploadId']}/1", content=b"x").status_code == 401
+    wrong = http.post(
+        f"{start['access_url']}/multipart/{start['uploadId']}/complete",
+        json={"parts": [{"partNumber": 1, "etag": "nope"}]},
+        headers=auth,
+    )
+    assert wrong.status_code == 400
+    done = http.post(
+        f"{start['access_url']}/multipart/{start['uploadId']}/complete", json={"parts": parts}, headers=auth
+    )
+    assert done.json() == {"access_url": start["access_url"]}
+    got = http.get(start["access_url"])
+    assert got.content == b"".join(chunks) and got.headers["content-type"] == "video/mp4"
+
+
+def test_js_client_multipart_routes(http, emu):
+    init = http.post(
+        emu.rest_url + "/storage/upload/initiate-multipart",
+        params={"storage_type": "fal-cdn-v3"},
+        json={"content_type": "application/octet-stream", "file_name": "big.bin"},
+    ).json()
+    chunks = [b"a" * 200_000, b"b" * 100]
+    parts = [http.put(f"{init['upload_url']}/{n}", content=c).json() for n, c in enumerate(chunks, 1)]
+    assert [p["partNumber"] for p in parts] == [1, 2] and all(len(p["etag"]) == 32 for p in parts)
+    done = http.post(init["upload_url"] + "/complete", json={"parts": parts})
+    assert done.status_code == 200
+    assert http.get(init["file_url"]).content == b"".join(chunks)
+    assert http.post(init["upload_url"] + "/complete", json={"parts": parts}).status_code == 404
 
 
 # --------------------------------------------------------------------------- rendered files

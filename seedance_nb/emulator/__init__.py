@@ -8,9 +8,13 @@ notebooks, demo and benchmarks run on::
         print(emu.queue_url, emu.stats()["completed"])
 
 One port carries fal's hosts as path prefixes: ``/queue`` (queue.fal.run),
-``/rest`` (rest.fal.ai), ``/cdn`` (v3.fal.media) and ``/api`` (api.fal.ai: the
-request history, ``/api/v1/models/requests/by-endpoint``), plus ``/_emulator/stats``
-and ``/_emulator/config``. Behaviour (slots, latency, faults) is set by
+``/run`` (fal.run, the sync route), ``/rest`` (rest.fal.ai), ``/cdn``
+(v3.fal.media) and ``/api`` (api.fal.ai: the request history,
+``/api/v1/models/requests/by-endpoint``); fal's server-proxy route
+``/api/fal/proxy``; the webhook JWKS (``jwks_url``); the endpoint's OpenAPI
+document (``openapi_url``); plus ``/_emulator/stats`` and ``/_emulator/config``.
+Pointing fal's own clients at it is described in docs/fal-fidelity.md.
+Behaviour (slots, latency, faults) is set by
 :class:`EmulatorConfig` fields, at start or later through :meth:`Emulator.configure`.
 Injected connection drops only hit idempotent GETs (status, stream, result,
 files): a dropped submit would leave the caller unable to know whether it was
@@ -59,6 +63,11 @@ class Emulator:
         self.rest_url = f"{self.base_url}/rest"
         self.cdn_url = f"{self.base_url}/cdn"
         self.api_url = f"{self.base_url}/api"  # api.fal.ai (the platform API: request history)
+        #: ``fal.run`` (the sync route), fal's server proxy, the webhook JWKS and the OpenAPI document.
+        self.run_url = f"{self.base_url}/run"
+        self.proxy_url = f"{self.base_url}/api/fal/proxy"
+        self.jwks_url = f"{self.rest_url}/.well-known/jwks.json"
+        self.openapi_url = f"{self.base_url}/api/openapi/queue/openapi.json"
         self.app = create_app(self.config, self.storage, self.base_url)
         self.engine = self.app.state.engine
         self._server: uvicorn.Server | None = None
@@ -128,6 +137,10 @@ class Emulator:
     def reset_stats(self) -> None:
         self.engine.reset_stats()
 
+    def jwks(self) -> dict[str, Any]:
+        """The public key that verifies this emulator's webhooks, as a JWKS (what ``jwks_url`` serves)."""
+        return self.engine.jwks()
+
 
 @contextlib.contextmanager
 def serve(**config: Any) -> Iterator[Emulator]:
@@ -159,7 +172,18 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("429", "ingress", "drop", "slow", "moderation"):
         parser.add_argument(f"--rate-{name}", type=float, default=0.0, help=f"fraction of {name} faults")
     parser.add_argument("--fault-seed", type=int, default=0)
+    parser.add_argument("--result-ttl", type=float, default=3600.0, help="seconds results are kept (fal: 1 h)")
+    parser.add_argument("--cdn-token-ttl", type=float, default=3600.0, help="lifetime of a CDN upload token")
+    parser.add_argument(
+        "--fetch-host",
+        action="append",
+        default=None,
+        help="a host whose image URLs are downloaded (repeatable; default: loopback only; '*' for any)",
+    )
     args = parser.parse_args(argv)
+    extra: dict[str, Any] = {}
+    if args.fetch_host:
+        extra["fetch_hosts"] = tuple(args.fetch_host)
     emulator = Emulator(
         host=args.host,
         port=args.port,
@@ -172,11 +196,17 @@ def main(argv: list[str] | None = None) -> int:
         rate_drop=args.rate_drop,
         rate_slow=args.rate_slow,
         rate_moderation=args.rate_moderation,
+        result_ttl=args.result_ttl,
+        cdn_token_ttl=args.cdn_token_ttl,
+        **extra,
     ).start()
     print(f"seedance-nb emulator on {emulator.base_url}")
     print(f"  queue  {emulator.queue_url}   (queue.fal.run)")
     print(f"  rest   {emulator.rest_url}    (rest.fal.ai)")
     print(f"  cdn    {emulator.cdn_url}     (v3.fal.media)")
+    print(f"  run    {emulator.run_url}     (fal.run)")
+    print(f"  proxy  {emulator.proxy_url}   (fal's server proxy; x-fal-target-url)")
+    print(f"  jwks   {emulator.jwks_url}   (webhook keys)")
     print("  stats  " + emulator.base_url + "/_emulator/stats    Ctrl-C stops it")
     sys.stdout.flush()
     try:

@@ -2,6 +2,24 @@
 
 State per request follows fal: IN_QUEUE -> IN_PROGRESS -> COMPLETED (a failed
 or cancelled request is COMPLETED too; the result endpoint says why).
+
+What fal does and the engine copies (docs/fal-fidelity.md has each source):
+
+- results are kept 1 h after completion, 6 min when the result is 10 KB or more,
+  the payload-storage period when that is on (``result_ttl``, ``large_result_ttl``,
+  ``large_result_bytes``, ``payload_storage_ttl``);
+- a result carries ``x-fal-billable-units``: the unit fal's price is quoted in for
+  this model, 1,000 tokens (tokens = width x height x seconds x 24 / 1024), so
+  units x $0.0112 is what the job cost;
+- webhooks are signed with ED25519 (``X-Fal-Webhook-Request-Id``, ``-User-Id``,
+  ``-Timestamp``, ``-Signature``; hex over ``request_id\nuser_id\ntimestamp\n
+  sha256hex(body)``), the public key served as a JWKS. ``cryptography`` (PyPI, the
+  Python Cryptographic Authority's package) does the ED25519 maths: the standard
+  library has none, and ``seedance_nb.webhooks`` verifies with the same library;
+- ``image_url`` / ``end_image_url`` on http(s) hosts are downloaded (hosts in
+  ``fetch_hosts`` only, loopback by default; ``fetch_timeout`` and
+  ``fetch_max_bytes`` bound it); any failure is fal's 422 ``file_download_error``;
+- CDN upload tokens expire after ``cdn_token_ttl`` seconds (401 afterwards).
 """
 
 from __future__ import annotations
@@ -9,7 +27,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import functools
+import hashlib
+import ipaddress
 import json
 import logging
 import os
@@ -19,20 +40,62 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..errors import Problem
-from ..schema import SEED_MAX, VideoInput, check_payload, output_size
+from ..schema import FPS, MAX_IMAGE_BYTES, SEED_MAX, VideoInput, check_payload, output_size
 from .render import DEFECTS, auto_duration, check_image, render_mp4
 
 logger = logging.getLogger("seedance_nb.emulator")
 
-__all__ = ["EmulatorConfig", "Engine", "Job"]
+__all__ = ["DEFAULT_PROXY_ALLOWED_URLS", "EmulatorConfig", "Engine", "Job", "billable_units"]
+
+#: fal's server proxy (@fal-ai/server-proxy, ``DEFAULT_ALLOWED_URL_PATTERNS``): picomatch globs over
+#: ``host + path + query`` of the ``x-fal-target-url``; ``\\?`` is a literal question mark.
+DEFAULT_PROXY_ALLOWED_URLS: tuple[str, ...] = (
+    "fal.run/**",
+    "queue.fal.run/**",
+    "rest.fal.ai/storage/upload/initiate\\?storage_type=fal-cdn-v3",
+    "rest.fal.ai/storage/upload/complete-multipart\\?storage_type=fal-cdn-v3",
+)
+#: Hosts whose image URLs the emulator downloads by default: this machine only.
+LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+BITRATE_MODES: tuple[str, ...] = ("standard", "high")
+_BILLABLE_TOKENS_PER_UNIT = 1000
+
+
+def billable_units(width: int, height: int, seconds: int) -> float:
+    """What fal bills for one clip, in its unit for this model: thousands of tokens (MODEL.md's formula)."""
+    return round(width * height * seconds * FPS / 1024 / _BILLABLE_TOKENS_PER_UNIT, 6)
+
+
+def _load_private_key(value: str) -> Ed25519PrivateKey:
+    """An ED25519 private key from PEM (PKCS#8) text or 64 hex digits (the 32-byte seed)."""
+    text = value.strip()
+    if text.startswith("-----BEGIN"):
+        key = serialization.load_pem_private_key(text.encode(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError("webhook_private_key must be an ED25519 key")
+        return key
+    try:
+        seed = bytes.fromhex(text)
+    except ValueError:
+        seed = b""
+    if len(seed) != 32:
+        raise ValueError("webhook_private_key must be PEM (PKCS#8) or 64 hex digits (an ED25519 seed)")
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 @dataclass
@@ -48,7 +111,32 @@ class EmulatorConfig:
     generation_time: float = 20.0
     #: When set, every job takes exactly this long (before ``speed``).
     fixed_generation_time: float | None = None
+    #: fal keeps a result 1 h after completion ...
     result_ttl: float = 3600.0
+    #: ... but only 6 min when the result is 10 KB or larger ...
+    large_result_ttl: float = 360.0
+    large_result_bytes: int = 10 * 1024
+    #: ... and for the storage period when payload storage is on (None: off). ``X-Fal-Store-IO: 0`` opts out.
+    payload_storage_ttl: float | None = None
+    #: Lifetime of a CDN upload token (its ``expires_at``); an expired token gets 401.
+    cdn_token_ttl: float = 3600.0
+    #: Hosts whose http(s) image URLs are downloaded; "*" allows any host.
+    fetch_hosts: tuple[str, ...] = LOOPBACK_HOSTS
+    fetch_timeout: float = 10.0
+    fetch_max_bytes: int = MAX_IMAGE_BYTES
+    #: ED25519 key that signs webhooks (PEM or 64 hex digits); None: a fresh key per emulator.
+    webhook_private_key: str | None = None
+    webhook_user_id: str = "emulator-user"
+    #: Sign webhooks (fal always does); False sends them unsigned, as the emulator used to.
+    webhook_sign: bool = True
+    #: Seconds added to the signed timestamp (negative: a stale delivery, to test receivers).
+    webhook_timestamp_offset: float = 0.0
+    #: Cancel of a queued request: 202 CANCELLATION_REQUESTED (legacy docs) or, when True, 200 OK.
+    cancel_queued_ok: bool = False
+    #: The server proxy's allow-list (fal's defaults).
+    proxy_allowed_urls: tuple[str, ...] = DEFAULT_PROXY_ALLOWED_URLS
+    #: The OpenAPI document served for the endpoint; None: the built-in one (fal-js 1.10.1's types).
+    openapi: dict[str, Any] | None = None
     #: When set, requests must carry ``Authorization: Key <api_key>``.
     api_key: str | None = field(default=None, repr=False)
     fault_seed: int = 0
@@ -72,12 +160,17 @@ class EmulatorConfig:
     keepalive: float = 15.0
 
     def update(self, **changes: Any) -> None:
+        """Apply ``changes`` all at once, or none of them when one is invalid (ValueError says which)."""
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)
         if unknown:
             raise ValueError(f"unknown emulator option(s) {unknown}; known: {sorted(known)}")
-        for key, value in changes.items():
-            setattr(self, key, value)
+        candidate = replace(self, **changes)
+        candidate._check()
+        for f in fields(self):
+            setattr(self, f.name, getattr(candidate, f.name))
+
+    def _check(self) -> None:
         if self.slots < 1:
             raise ValueError("slots must be at least 1")
         if self.render not in ("full", "tiny"):
@@ -86,10 +179,19 @@ class EmulatorConfig:
         if isinstance(self.defects, str) or unknown_defects:
             raise ValueError(f"defects must be a list of {sorted(DEFECTS)}; got {self.defects!r}")
         self.defects = list(self.defects)
+        if isinstance(self.fetch_hosts, str):
+            self.fetch_hosts = (self.fetch_hosts,)
+        self.fetch_hosts = tuple(self.fetch_hosts)
+        self.proxy_allowed_urls = tuple(self.proxy_allowed_urls)
+        if self.webhook_private_key is not None:
+            _load_private_key(self.webhook_private_key)
+        if self.cdn_token_ttl <= 0 or self.fetch_timeout <= 0:
+            raise ValueError("cdn_token_ttl and fetch_timeout must be positive")
 
     def as_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["api_key"] = "***" if self.api_key else None
+        out["webhook_private_key"] = "***" if self.webhook_private_key else None
         return out
 
 
@@ -101,6 +203,8 @@ class Job:
     payload: Any
     priority: str = "normal"
     webhook_url: str | None = None
+    #: False when the submit said ``X-Fal-Store-IO: 0`` (no payload storage for this request).
+    store_io: bool = True
     deadline: float | None = None
     state: str = "IN_QUEUE"
     submitted_at: float = field(default_factory=time.time)
@@ -113,6 +217,9 @@ class Job:
     error: str | None = None
     error_type: str | None = None
     inference_time: float | None = None
+    billable_units: float | None = None
+    #: Size of the result body as JSON (fal's retention rule depends on it).
+    result_bytes: int = 0
     task: asyncio.Task | None = None
     #: The input as fal's request history returns it (large strings shared between requests).
     history_input: Any = None
@@ -135,6 +242,10 @@ class Job:
         self.changed = asyncio.Event()
 
 
+class _DownloadFailed(Exception):
+    """An image URL could not be downloaded (becomes fal's 422 ``file_download_error``)."""
+
+
 class Engine:
     """Runs jobs on a fixed number of slots; renders in worker threads."""
 
@@ -152,8 +263,12 @@ class Engine:
         self.stats: Counter[str] = Counter()
         self.routes: Counter[str] = Counter()
         self.billed_seconds = 0.0
+        self.billed_units = 0.0
         self.peak_running = 0
         self.rng = random.Random(config.fault_seed)
+        #: CDN upload tokens issued: token -> expiry (epoch seconds).
+        self.tokens: dict[str, float] = {}
+        self._signing: tuple[str | None, Ed25519PrivateKey] | None = None
         self._tasks: set[asyncio.Task] = set()
         # Renders and image checks run here, one thread per core: more threads would not render faster,
         # they would only contend for the GIL with the loop that answers requests (slow submits and streams).
@@ -161,14 +276,19 @@ class Engine:
 
     # ------------------------------------------------------------------ files
 
-    def store_file(self, data: bytes, content_type: str, name: str | None = None) -> str:
-        """Keep bytes on the emulator's CDN and return their URL."""
+    def new_file(self, name: str | None = None) -> tuple[str, Path]:
+        """A fresh CDN key (keeping a sanitised ``name`` as suffix) and the path its bytes go to."""
         suffix = ""
         if name:
             suffix = "-" + re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name)[-80:]
         key = uuid.uuid4().hex + suffix
         path = self.storage / "files" / key
         path.parent.mkdir(parents=True, exist_ok=True)
+        return key, path
+
+    def store_file(self, data: bytes, content_type: str, name: str | None = None) -> str:
+        """Keep bytes on the emulator's CDN and return their URL."""
+        key, path = self.new_file(name)
         path.write_bytes(data)
         self.files[key] = (path, content_type)
         return f"{self.cdn_url}/files/{key}"
@@ -188,16 +308,126 @@ class Engine:
         prefix = f"{self.cdn_url}/files/"
         if url.startswith(prefix) and url[len(prefix) :] in self.files:
             return self.files[url[len(prefix) :]][0].read_bytes(), None
-        return None, Problem(
-            field_name, f"could not download the file from {url[:120]}", url[:200], type="file_download_error"
-        )
+        try:
+            return self._download(url), None
+        except _DownloadFailed as exc:
+            message = f"could not download the file from {url[:120]}: {exc}"
+            return None, Problem(field_name, message, url[:200], type="file_download_error")
+
+    def _host_allowed(self, url: str) -> bool:
+        hosts = self.config.fetch_hosts
+        if "*" in hosts:
+            return True
+        host = (urlsplit(url).hostname or "").lower()
+        if host in hosts:
+            return True
+        with contextlib.suppress(ValueError):  # 127.0.0.2 and friends are loopback too
+            return ipaddress.ip_address(host).is_loopback and any(h in LOOPBACK_HOSTS for h in hosts)
+        return False
+
+    def _download(self, url: str) -> bytes:
+        """GET ``url`` as a runner would: allowed hosts only, bounded in time and size, up to 5 redirects."""
+        limit, timeout = self.config.fetch_max_bytes, self.config.fetch_timeout
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            for _hop in range(6):
+                if urlsplit(url).scheme not in ("http", "https"):
+                    raise _DownloadFailed("only http(s) URLs can be downloaded")
+                if not self._host_allowed(url):
+                    raise _DownloadFailed("the host is not reachable from the emulator (see fetch_hosts)")
+                try:
+                    with client.stream("GET", url) as response:
+                        if response.is_redirect and "location" in response.headers:
+                            url = urljoin(url, response.headers["location"])
+                            continue
+                        if response.status_code != 200:
+                            raise _DownloadFailed(f"the server answered {response.status_code}")
+                        declared = response.headers.get("content-length", "")
+                        if declared.isdigit() and int(declared) > limit:
+                            raise _DownloadFailed(f"the file is {int(declared)} bytes; the limit is {limit}")
+                        data = bytearray()
+                        for chunk in response.iter_bytes():
+                            data += chunk
+                            if len(data) > limit:
+                                raise _DownloadFailed(f"the file is over the limit of {limit} bytes")
+                            if time.monotonic() > deadline:
+                                raise _DownloadFailed(f"the download took over {timeout:g} s")
+                        return bytes(data)
+                except httpx.HTTPError as exc:
+                    raise _DownloadFailed(type(exc).__name__) from exc
+        raise _DownloadFailed("too many redirects")
+
+    # ------------------------------------------------------------------ CDN tokens
+
+    def issue_token(self) -> tuple[str, float]:
+        """A new CDN upload token and its expiry (epoch seconds)."""
+        now = time.time()
+        for token in [t for t, exp in self.tokens.items() if exp < now - 3600]:
+            del self.tokens[token]  # forget long-dead tokens
+        token, expires = uuid.uuid4().hex, now + self.config.cdn_token_ttl
+        self.tokens[token] = expires
+        return token, expires
+
+    def token_problem(self, authorization: str) -> str | None:
+        """Why a CDN ``Authorization`` header is refused, or None when its token is valid."""
+        _scheme, _, token = authorization.partition(" ")
+        expires = self.tokens.get(token.strip())
+        if expires is None:
+            return "Invalid token"
+        if time.time() >= expires:
+            return "Token expired"
+        return None
+
+    # ------------------------------------------------------------------ webhook keys
+
+    @property
+    def signing_key(self) -> Ed25519PrivateKey:
+        configured = self.config.webhook_private_key
+        if self._signing is None or self._signing[0] != configured:
+            key = _load_private_key(configured) if configured else Ed25519PrivateKey.generate()
+            self._signing = (configured, key)
+        return self._signing[1]
+
+    def jwks(self) -> dict[str, Any]:
+        """The webhook public key as fal publishes its own (an OKP/Ed25519 JWK set)."""
+        raw = self.signing_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        kid = hashlib.sha256(raw).hexdigest()[:16]
+        return {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": _b64url(raw), "kid": kid, "use": "sig", "alg": "EdDSA"}]}
+
+    def sign_webhook(self, request_id: str, body: bytes) -> dict[str, str]:
+        """fal's four webhook headers for ``body``."""
+        timestamp = str(int(time.time() + self.config.webhook_timestamp_offset))
+        user_id = self.config.webhook_user_id
+        message = "\n".join((request_id, user_id, timestamp, hashlib.sha256(body).hexdigest())).encode()
+        return {
+            "X-Fal-Webhook-Request-Id": request_id,
+            "X-Fal-Webhook-User-Id": user_id,
+            "X-Fal-Webhook-Timestamp": timestamp,
+            "X-Fal-Webhook-Signature": self.signing_key.sign(message).hex(),
+        }
 
     # ------------------------------------------------------------------ queue
 
     def submit(
-        self, app: str, path: str, payload: Any, *, priority: str, webhook_url: str | None, start_timeout: float | None
+        self,
+        app: str,
+        path: str,
+        payload: Any,
+        *,
+        priority: str,
+        webhook_url: str | None,
+        start_timeout: float | None,
+        store_io: bool = True,
     ) -> Job:
-        job = Job(id=str(uuid.uuid4()), app=app, path=path, payload=payload, priority=priority, webhook_url=webhook_url)
+        job = Job(
+            id=str(uuid.uuid4()),
+            app=app,
+            path=path,
+            payload=payload,
+            priority=priority,
+            webhook_url=webhook_url,
+            store_io=store_io,
+        )
         if start_timeout is not None:
             job.deadline = time.monotonic() + start_timeout
         self.jobs[job.id] = job
@@ -378,6 +608,11 @@ class Engine:
         reading and checking its inputs included."""
         payload = job.payload
         problems = check_payload(payload)
+        mode = payload.get("bitrate_mode", "standard") if isinstance(payload, dict) else "standard"
+        if mode not in BITRATE_MODES and not any(p.field == "bitrate_mode" for p in problems):
+            # fal-js 1.10.1's types: bitrate_mode is "standard" | "high" (the emulator renders both alike).
+            allowed = ", ".join(repr(m) for m in BITRATE_MODES)
+            problems.append(Problem("bitrate_mode", "unknown bitrate mode", mode, allowed, type="enum"))
         if problems:
             return self._reject(job, problems)
         inp = VideoInput.from_payload(payload)
@@ -458,8 +693,10 @@ class Engine:
             "seed": seed,
         }
         self.billed_seconds += seconds
+        job.billable_units = billable_units(width, height, seconds)
+        self.billed_units += job.billable_units
         job.log("Generation finished")
-        self._finish(job, 200, output)
+        self._finish(job, 200, output, headers={"x-fal-billable-units": repr(job.billable_units)})
         self.stats["completed"] += 1
 
     def _finish(
@@ -479,6 +716,7 @@ class Engine:
         job.status_code, job.body = status_code, body
         job.error, job.error_type = error, error_type
         job.headers = headers or {}
+        job.result_bytes = len(json.dumps(body).encode())
         if job.started_at is not None:
             job.inference_time = round(job.completed_at - job.started_at, 4)
         job.touch()
@@ -486,27 +724,43 @@ class Engine:
             self._spawn(self._deliver_webhook(job))
         self._expire()
 
+    def retention(self, job: Job) -> float:
+        """Seconds fal keeps ``job``'s result after completion (fal's rules, read from the config now)."""
+        config = self.config
+        if config.payload_storage_ttl is not None and job.store_io:
+            return config.payload_storage_ttl
+        if job.result_bytes >= config.large_result_bytes:
+            return config.large_result_ttl
+        return config.result_ttl
+
+    def _expired(self, job: Job, now: float) -> bool:
+        return job.completed_at is not None and now - job.completed_at >= self.retention(job)
+
     def _expire(self) -> None:
-        """Forget results older than ``result_ttl`` (checked lazily; no timer per job)."""
-        cutoff = time.time() - self.config.result_ttl
-        stale = [jid for jid, j in self.jobs.items() if j.completed_at is not None and j.completed_at < cutoff]
-        for jid in stale:
+        """Forget results past their retention (checked lazily; no timer per job)."""
+        now = time.time()
+        for jid in [jid for jid, j in self.jobs.items() if self._expired(j, now)]:
             del self.jobs[jid]
+            self.stats["expired"] += 1
 
     def get(self, request_id: str) -> Job | None:
         job = self.jobs.get(request_id)
-        if job is not None and job.completed_at is not None and job.completed_at < time.time() - self.config.result_ttl:
+        if job is not None and self._expired(job, time.time()):
             del self.jobs[request_id]
+            self.stats["expired"] += 1
             return None
         return job
 
     def cancel(self, job: Job) -> tuple[int, str]:
+        """Cancel ``job``: the HTTP code and the body ``status`` fal answers."""
         if job.state == "COMPLETED":
             return 400, "ALREADY_COMPLETED"
         if job in self.waiting:
             self.waiting.remove(job)
             self._cancelled(job)
             self._pump()
+            if self.config.cancel_queued_ok:
+                return 200, "OK"
         elif job.task is not None:
             job.task.cancel()
         return 202, "CANCELLATION_REQUESTED"
@@ -520,16 +774,17 @@ class Engine:
             "payload": job.body,
             "error": None if ok else f"Invalid status code: {job.status_code}",
         }
-        raw = json.dumps(body, sort_keys=True)
+        raw = json.dumps(body, sort_keys=True).encode()
         delay = 0.05
         async with httpx.AsyncClient(timeout=15) as client:
             for attempt in range(self.config.webhook_retries):
+                headers = {"Content-Type": "application/json"}
+                if self.config.webhook_sign:
+                    headers.update(self.sign_webhook(job.id, raw))  # signed per attempt: a fresh timestamp
+                else:
+                    headers["X-Fal-Webhook-Request-Id"] = job.id
                 try:
-                    response = await client.post(
-                        job.webhook_url,
-                        content=raw,
-                        headers={"Content-Type": "application/json", "x-fal-webhook-request-id": job.id},
-                    )
+                    response = await client.post(job.webhook_url, content=raw, headers=headers)
                     if response.status_code < 300:
                         self.stats["webhooks_delivered"] += 1
                         return
@@ -558,6 +813,8 @@ class Engine:
             "faults": {k[6:]: v for k, v in self.stats.items() if k.startswith("fault_")},
             "webhooks_delivered": self.stats["webhooks_delivered"],
             "billed_video_seconds": self.billed_seconds,
+            "billable_units": round(self.billed_units, 6),
+            "expired": self.stats["expired"],
             "peak_running": self.peak_running,
             "queued": len(self.waiting),
             "running": len(self.running),
@@ -567,6 +824,7 @@ class Engine:
         self.stats.clear()
         self.routes.clear()
         self.billed_seconds = 0.0
+        self.billed_units = 0.0
         self.peak_running = len(self.running)
 
 

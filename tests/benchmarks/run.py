@@ -482,11 +482,16 @@ def download_memory(tmp: Path) -> None:
         with source.open("wb") as fh:
             for _ in range(DOWNLOAD_MB):
                 fh.write(block)
+        token = httpx.post(emu.rest + "/storage/auth/token", json={}, timeout=30).json()  # the CDN wants one
         with source.open("rb") as fh:
             response = httpx.post(
                 emu.cdn + "/files/upload",
                 content=iter(lambda: fh.read(1024**2), b""),
-                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(size),
+                    "Authorization": f"{token['token_type']} {token['token']}",
+                },
                 timeout=120,
             )
         response.raise_for_status()
