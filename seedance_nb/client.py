@@ -61,7 +61,7 @@ from .errors import (
     redact,
 )
 from .retry import RetryPolicy, backoff_seconds, retry_after_seconds, should_retry
-from .schema import DEFAULT_ENDPOINT, EndpointId, VideoInput, VideoOutput
+from .schema import DEFAULT_ENDPOINT, SNAPSHOT_ENDPOINTS, EndpointId, VideoInput, VideoOutput, validate_payload
 
 __all__ = [
     "FAL_API_URL",
@@ -850,6 +850,8 @@ def _payload(input: VideoInput | Mapping[str, Any], endpoint: str) -> dict[str, 
         raise TypeError(f"input must be a VideoInput or a mapping, got {type(input).__name__}")
     if endpoint == DEFAULT_ENDPOINT:
         return VideoInput.from_payload(input).to_payload()
+    if endpoint in SNAPSHOT_ENDPOINTS:
+        return validate_payload(input, endpoint)  # the family's other endpoints, by their own schema snapshot
     return dict(input)
 
 

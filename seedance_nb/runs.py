@@ -44,7 +44,7 @@ from typing import Any
 
 from .errors import RunFolderBusy
 from .metrics import METRIC_COLUMNS
-from .schema import VideoInput
+from .schema import VideoInput, seed_honoured
 
 __all__ = [
     "BILLED",
@@ -137,6 +137,7 @@ COLUMNS = [
     "video_seconds",
     "has_audio",
     "output_seed",
+    "seed_honoured",
     "est_cost_usd",
     "billed_units",
     "cost_usd",
@@ -540,6 +541,7 @@ class Job:
             video_seconds=self.info.get("duration"),
             has_audio=self.info.get("has_audio"),
             output_seed=self.output_seed,
+            seed_honoured=seed_honoured(inp.seed, self.output_seed),
             est_cost_usd=self.est_cost_usd,
             billed_units=self.billed_units,
             cost_usd=actual_cost_usd(self.billed_units),

@@ -10,7 +10,13 @@ paid for::
     1.2096
 
 Facts come from ``shared/MODEL.md`` (fal's model page and ByteDance's docs) and
-``shared/PROTOCOL.md`` section 1 (endpoint ids and queue URLs).
+``shared/PROTOCOL.md`` section 1 (endpoint ids and queue URLs). The enums (resolution, duration,
+aspect ratio, bitrate mode), types and required fields come from the snapshot of fal's published OpenAPI
+schema shipped with the package (:mod:`seedance_nb.openapi_schema`); :func:`refresh` fetches fal's current
+one and reports drift::
+
+    >>> load_snapshot().fields["bitrate_mode"].enum
+    ('standard', 'high')
 """
 
 from __future__ import annotations
@@ -27,10 +33,26 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import InputError, Problem, ProtocolError
+from .openapi_schema import (
+    DEFAULT_ENDPOINT,
+    SNAPSHOT_ENDPOINTS,
+    InputSchema,
+    SchemaDrift,
+    check_drift_daily,
+    check_drift_daily_async,
+    current_schema,
+    load_snapshot,
+    refresh,
+    refresh_async,
+    seed_honoured,
+    snapshot_document,
+    warn_unsupported_fields,
+)
 
 __all__ = [
     "ASPECT_RATIOS",
     "AUTO_DURATION_ESTIMATE",
+    "BITRATE_MODES",
     "DEFAULT_ENDPOINT",
     "DURATIONS",
     "FPS",
@@ -38,23 +60,37 @@ __all__ = [
     "PRICE_PER_1K_TOKENS",
     "RESOLUTIONS",
     "SIZES",
+    "SNAPSHOT_ENDPOINTS",
     "CostEstimate",
     "EndpointId",
     "File",
+    "InputSchema",
+    "SchemaDrift",
     "VideoInput",
     "VideoOutput",
+    "check_drift_daily",
+    "check_drift_daily_async",
     "check_payload",
+    "current_schema",
     "estimate_cost",
     "frame_count",
+    "load_snapshot",
     "nearest_aspect_ratio",
     "output_size",
+    "refresh",
+    "refresh_async",
+    "seed_honoured",
+    "snapshot_document",
+    "validate_payload",
+    "warn_unsupported_fields",
 ]
 
-DEFAULT_ENDPOINT = "bytedance/seedance-2.0/fast/image-to-video"
-
-RESOLUTIONS: tuple[str, ...] = ("480p", "720p")
-DURATIONS: tuple[str, ...] = ("auto", *(str(s) for s in range(4, 16)))
-ASPECT_RATIOS: tuple[str, ...] = ("auto", "21:9", "16:9", "4:3", "1:1", "3:4", "9:16")
+#: The default endpoint's shipped schema: the enums below are read from it, not written here.
+_SNAPSHOT = load_snapshot(DEFAULT_ENDPOINT)
+RESOLUTIONS: tuple[str, ...] = tuple(_SNAPSHOT.enum("resolution") or ())  # ("480p", "720p")
+DURATIONS: tuple[str, ...] = tuple(_SNAPSHOT.enum("duration") or ())  # ("auto", "4", ..., "15")
+ASPECT_RATIOS: tuple[str, ...] = tuple(_SNAPSHOT.enum("aspect_ratio") or ())  # ("auto", "21:9", ..., "9:16")
+BITRATE_MODES: tuple[str, ...] = tuple(_SNAPSHOT.enum("bitrate_mode") or ())  # ("standard", "high")
 FPS = 24
 MIN_SECONDS, MAX_SECONDS = 4, 15
 #: Seconds assumed for ``duration="auto"`` in a point estimate (the range 4-15 s is always given too).
@@ -195,19 +231,24 @@ def estimate_cost(
 # --------------------------------------------------------------------------- input
 
 
-def _allowed(values: tuple[str, ...]) -> str:
+def _allowed(values: tuple[Any, ...]) -> str:
     return ", ".join(repr(v) for v in values)
 
 
-def _normalise_duration(value: Any) -> str | None:
-    """fal's string form of a duration, or None when it is not one."""
+def _one_of(value: Any, allowed: tuple[Any, ...]) -> bool:
+    """``value in allowed`` with types compared too (``True`` is not ``1``); safe for unhashable values."""
+    return any(type(value) is type(a) and value == a for a in allowed)
+
+
+def _normalise_duration(value: Any, durations: tuple[str, ...] = DURATIONS) -> str | None:
+    """fal's string form of a duration (one of ``durations``), or None when it is not one."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int) and MIN_SECONDS <= value <= MAX_SECONDS:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and str(value) in durations and str(value) != "auto":
         return str(value)
-    if isinstance(value, float) and value.is_integer() and MIN_SECONDS <= value <= MAX_SECONDS:
-        return str(int(value))
-    if isinstance(value, str) and value in DURATIONS:
+    if isinstance(value, str) and value in durations:
         return value
     return None
 
@@ -286,19 +327,35 @@ def _json_problem(name: str, value: Any) -> Problem | None:
     return _text_problem(name, text)
 
 
-def check_payload(payload: Mapping[str, Any]) -> list[Problem]:
+#: Fields checked here field by field (with their own messages); the schema checks every other field it declares.
+_SPECIFIC = frozenset(
+    {"prompt", "image_url", "end_image_url", "resolution", "duration", "aspect_ratio", "generate_audio"}
+    | {"seed", "end_user_id"}
+)
+
+
+#: Required-ness of these is checked one by one (with their own messages).
+_IMAGE_AND_TEXT = frozenset({"prompt", "image_url", "end_image_url"})
+
+
+def check_payload(payload: Mapping[str, Any], schema: InputSchema | None = None) -> list[Problem]:
     """Every problem in a raw input payload (fal's JSON), without raising.
 
-    The emulator uses this to answer 422s as fal would; :class:`VideoInput`
-    raises :class:`InputError` with the same problems.
+    ``schema`` (default: the shipped snapshot of :data:`DEFAULT_ENDPOINT`) supplies the enums, the types
+    and the required fields wherever it declares them; fields it does not declare are checked to be plain
+    JSON and passed through (:func:`warn_unsupported_fields` names them). The emulator uses this to answer
+    422s as fal would; :class:`VideoInput` raises :class:`InputError` with the same problems.
     """
     problems: list[Problem] = []
     if not isinstance(payload, Mapping):
         return [Problem("input", "input must be a JSON object", type(payload).__name__, "a mapping of field names")]
+    schema = schema or _SNAPSHOT
+    required = set(schema.required)
 
     prompt = payload.get("prompt")
     if prompt is None:
-        problems.append(Problem("prompt", "is required", None, "a non-empty text", type="missing"))
+        if "prompt" in required:
+            problems.append(Problem("prompt", "is required", None, "a non-empty text", type="missing"))
     elif not isinstance(prompt, str):
         problems.append(Problem("prompt", "must be text", prompt, "a non-empty text", type="string_type"))
     elif not prompt.strip():
@@ -317,10 +374,10 @@ def check_payload(payload: Mapping[str, Any]) -> list[Problem]:
             )
         )
 
-    for name, required in (("image_url", True), ("end_image_url", False)):
+    for name in ("image_url", "end_image_url"):
         url = payload.get(name)
         if url is None:
-            if required:
+            if name in required:
                 problems.append(
                     Problem(name, "is required", None, "an http(s) URL or a data:image/... URI", type="missing")
                 )
@@ -333,25 +390,28 @@ def check_payload(payload: Mapping[str, Any]) -> list[Problem]:
             if problem:
                 problems.append(problem)
 
-    if "resolution" in payload and payload["resolution"] not in RESOLUTIONS:
+    resolutions = schema.enum("resolution") or RESOLUTIONS
+    if "resolution" in payload and not _one_of(payload["resolution"], resolutions):
         problems.append(
-            Problem("resolution", "unknown resolution", payload["resolution"], _allowed(RESOLUTIONS), type="enum")
+            Problem("resolution", "unknown resolution", payload["resolution"], _allowed(resolutions), type="enum")
         )
-    if "duration" in payload and _normalise_duration(payload["duration"]) is None:
+    durations = tuple(str(d) for d in schema.enum("duration") or DURATIONS)
+    if "duration" in payload and _normalise_duration(payload["duration"], durations) is None:
+        seconds = [d for d in durations if d != "auto"]
+        span = f"whole seconds {seconds[0]}..{seconds[-1]}" if seconds else "no fixed lengths"
         problems.append(
             Problem(
                 "duration",
                 "unknown duration",
                 payload["duration"],
-                "'auto' or whole seconds 4..15 (as int or string)",
+                f"'auto' or {span} (as int or string)" if "auto" in durations else f"{span} (as int or string)",
                 type="enum",
             )
         )
-    if "aspect_ratio" in payload and payload["aspect_ratio"] not in ASPECT_RATIOS:
+    ratios = schema.enum("aspect_ratio") or ASPECT_RATIOS
+    if "aspect_ratio" in payload and not _one_of(payload["aspect_ratio"], ratios):
         problems.append(
-            Problem(
-                "aspect_ratio", "unknown aspect ratio", payload["aspect_ratio"], _allowed(ASPECT_RATIOS), type="enum"
-            )
+            Problem("aspect_ratio", "unknown aspect ratio", payload["aspect_ratio"], _allowed(ratios), type="enum")
         )
     if "generate_audio" in payload and not isinstance(payload["generate_audio"], bool):
         problems.append(
@@ -372,14 +432,22 @@ def check_payload(payload: Mapping[str, Any]) -> list[Problem]:
             )
         elif _text_problem("end_user_id", payload["end_user_id"]):
             problems.append(_text_problem("end_user_id", payload["end_user_id"]))  # type: ignore[arg-type]
-    known = {"prompt", "image_url", "end_image_url", "resolution", "duration", "aspect_ratio", "generate_audio"}
+    plain: dict[str, Any] = {}
+    not_json: set[str] = set()
     for name, value in payload.items():
         if not isinstance(name, str) or _text_problem("field name", name):
             problems.append(Problem("input", "has a field name that is not text", None, "text field names"))
-        elif name not in known | {"seed", "end_user_id"}:
+        elif name not in _SPECIFIC:
             problem = _json_problem(name, value)
             if problem:
                 problems.append(problem)
+                not_json.add(name)
+            else:
+                plain[name] = value
+    # The schema's word on every other field it declares: type, enum, required.
+    problems.extend(schema.problems(plain, skip=_SPECIFIC | not_json, skip_required=schema.required))
+    present = {name: value for name, value in payload.items() if isinstance(name, str)}
+    problems.extend(schema.problems(present, skip=present, skip_required=_IMAGE_AND_TEXT | not_json))
     size = sum(len(v) for v in payload.values() if isinstance(v, str))
     if size > MAX_BODY_BYTES:
         problems.append(
@@ -439,10 +507,15 @@ class VideoInput:
                 problems.append(
                     Problem("extra", f"repeats known fields {clash}", None, "pass known fields as arguments")
                 )
+            plain = {}
             for name, value in self.extra.items():
                 problem = _json_problem(str(name), value)
                 if problem:
                     problems.append(problem)
+                elif isinstance(name, str) and name not in payload:
+                    plain[name] = value
+            # Extra fields the snapshot declares (bitrate_mode) are held to its type and enum.
+            problems.extend(_SNAPSHOT.problems(plain, skip=_SPECIFIC, skip_required=_SNAPSHOT.required))
         if problems:
             raise InputError(problems, context="invalid VideoInput")
         object.__setattr__(self, "duration", _normalise_duration(self.duration))
@@ -527,6 +600,20 @@ class VideoInput:
         if self.extra:
             parts.append(f"extra={dict(self.extra)!r}")
         return f"VideoInput({', '.join(parts)})"
+
+
+def validate_payload(payload: Mapping[str, Any], endpoint: str = DEFAULT_ENDPOINT) -> dict[str, Any]:
+    """``payload`` checked against ``endpoint``'s shipped schema; a copy of it, or :class:`InputError`.
+
+    For the family's other endpoints (text-to-video, reference-to-video, the standard tier), whose input
+    :class:`VideoInput` does not model. An endpoint without a snapshot is an :class:`InputError` naming
+    ``endpoint``.
+    """
+    schema = load_snapshot(endpoint)
+    problems = check_payload(payload, schema)
+    if problems:
+        raise InputError(problems, context=f"invalid input for {endpoint}")
+    return dict(payload)
 
 
 # --------------------------------------------------------------------------- output

@@ -54,6 +54,7 @@ from .errors import (
 )
 from .files import DATA_URI_LIMIT, ImageData, load_image
 from .metrics import MetricsMixin, measure_download
+from .openapi_schema import SNAPSHOT_ENDPOINTS, check_drift_daily_async, current_schema, warn_unsupported_fields
 from .runs import (
     INPUT_COLUMNS,
     CacheIndex,
@@ -738,6 +739,7 @@ class Sweep(MetricsMixin):
         _check_budget(
             sum(not j.done for j in self.jobs), self.estimate_usd(high=True), self.estimate_usd(high=False), budget_usd
         )
+        await self._check_schema(client)
         self.client = client
         if self.meta.get("backend") is None:
             self.meta["backend"] = client.backend
@@ -809,6 +811,20 @@ class Sweep(MetricsMixin):
                 left,
             )
         return self
+
+    async def _check_schema(self, client: AsyncClient) -> None:
+        """Before money is spent: say which fields fal's schema for this endpoint does not list (fal may ignore
+        them: today possibly ``seed``), and on fal check the schema for drift once a day."""
+        if self.endpoint not in SNAPSHOT_ENDPOINTS:
+            return
+        if client.backend == "fal":
+            try:
+                await check_drift_daily_async(self.endpoint)
+            except Exception as exc:  # a courtesy check: it never stops a run
+                logger.info("the daily schema check could not run: %s", exc)
+        pending = [job.input for job in self.jobs if not job.done]
+        for message in warn_unsupported_fields(pending, current_schema(self.endpoint)):
+            logger.warning("%s", message)
 
     def _cache_hits(self, ctx: _RunContext, jobs: list[Job]) -> dict[int, dict[str, Any]]:
         """The per-user cache's entry for every job that has never been sent (none with ``force``)."""
@@ -953,20 +969,29 @@ class Sweep(MetricsMixin):
             payload = await self._payload(job, ctx.client)
             sent = payload.to_payload()
             await self._arecord(job, "submitting", digest=field_digests(sent))
+            sending = asyncio.ensure_future(
+                ctx.client.submit(payload, endpoint=self.endpoint, disable_fallbacks=ctx.disable_fallbacks)
+            )
             try:
-                handle = await ctx.client.submit(
-                    payload, endpoint=self.endpoint, disable_fallbacks=ctx.disable_fallbacks
-                )
+                handle = await asyncio.shield(sending)
             except AmbiguousSubmit as exc:
                 self._record(job, "unknown", error_type="ambiguous_submit", error=str(exc))
                 continue  # settle it through fal's history before anything is sent again
             except asyncio.CancelledError:
-                self._record(
-                    job,
-                    "unknown",
-                    error_type="cancelled_mid_submit",
-                    error="cancelled while its submit was on the wire: it may have reached fal; resume() settles it",
-                )
+                # The POST is on the wire: wait (briefly) for its answer, so that the request can be cancelled
+                # on fal rather than left to run and be billed.
+                answered = await _answer_of(sending)
+                if answered is None:
+                    self._record(
+                        job,
+                        "unknown",
+                        error_type="cancelled_mid_submit",
+                        error="cancelled while its submit was on the wire: it may have reached fal; "
+                        "resume() settles it",
+                    )
+                else:
+                    urls = answered.urls()
+                    self._record(job, "submitted", request_id=answered.request_id, urls=urls, sent_at=job.sent_at)
                 raise
             await self._arecord(job, "submitted", request_id=handle.request_id, urls=handle.urls(), sent_at=job.sent_at)
             return True
@@ -1190,6 +1215,16 @@ class Sweep(MetricsMixin):
                 if job.status == JobStatus.FAILED and job.retryable is not False:
                     self._record(job, "retry")
             return await self.run(client, **run_kwargs)
+
+
+async def _answer_of(sending: asyncio.Future[Any], timeout: float = 15.0) -> Any:
+    """The handle a submit in flight returns, waited for at most ``timeout`` s; None if it does not come."""
+    try:
+        return await asyncio.wait_for(asyncio.shield(sending), timeout)
+    except (asyncio.CancelledError, asyncio.TimeoutError, Exception):
+        if not sending.done():
+            sending.cancel()
+        return None
 
 
 def normalize_rating(rating: Any) -> int:

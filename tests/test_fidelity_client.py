@@ -240,3 +240,18 @@ def test_resume_uses_the_urls_submit_returned_not_rebuilt_ones(png_path, tmp_pat
     resumed = Sweep.resume(sweep.run_dir, client=AsyncClient(transport=httpx.MockTransport(second)), download=False)
     assert resumed.df["status"].tolist() == ["completed"]
     assert paths and all(p.startswith("/elsewhere/r1") for p in paths), paths
+
+
+def test_a_seed_fal_may_not_honour_is_warned_about_before_money_is_spent_and_checked_after(
+    client, emu, png_path, tmp_path, caplog
+):
+    with caplog.at_level("WARNING", logger="seedance_nb"):
+        sweep = run_sweep(
+            Grid(image=png_path, prompt="seeded", seed=[7, 8], resolution="480p", duration=4),
+            client=client,
+            run_dir=tmp_path / "s",
+            progress=False,
+        )
+    assert "seed" in caplog.text and "schema" in caplog.text.lower()
+    # The emulator honours seeds: the DataFrame says so, job by job.
+    assert sweep.df["seed_honoured"].tolist() == [True, True]

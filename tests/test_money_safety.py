@@ -11,11 +11,7 @@ import asyncio
 import base64
 import io
 import json
-import os
 import struct
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 import zlib
@@ -48,82 +44,6 @@ def _client(emu, **kwargs):
     return AsyncClient(
         queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url, api_url=emu.api_url, **kwargs
     )
-
-
-# --------------------------------------------------------------------------- two processes, one folder
-
-_RESUMER = textwrap.dedent(
-    """
-    import sys, time
-    from seedance_nb.client import AsyncClient
-    from seedance_nb.errors import RunFolderBusy
-    from seedance_nb.sweep import Sweep
-    base, run_dir = sys.argv[1], sys.argv[2]
-    client = AsyncClient(
-        queue_url=base + "/queue", rest_url=base + "/rest", cdn_url=base + "/cdn", api_url=base + "/api"
-    )
-    try:
-        sweep = Sweep.resume(run_dir, client=client, progress=False)
-    except RunFolderBusy as exc:
-        print("BUSY", exc, flush=True)
-        sys.exit(3)
-    print("DONE", sorted(set(sweep.df["status"])), flush=True)
-    """
-)
-
-
-def _spawn(emu, run_dir: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(
-        [sys.executable, "-c", _RESUMER, emu.base_url, str(run_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-
-
-def test_two_processes_resuming_one_folder_submit_each_job_once(emu, png_path, tmp_path):
-    emu.configure(speed=0.02)  # slow enough that both processes are alive at once
-    sweep = Sweep.create(
-        Grid(image=png_path, prompt=["a", "b", "c"], duration=[4, 5], resolution="480p"), tmp_path / "s"
-    )
-    sweep.close()
-    first = _spawn(emu, sweep.run_dir)
-    deadline = time.monotonic() + 30
-    while not (sweep.run_dir / ".lock.owner").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    second = _spawn(emu, sweep.run_dir)
-    outs = [p.communicate(timeout=120) for p in (first, second)]
-    codes = sorted((first.returncode, second.returncode))
-    assert codes == [0, 3], outs
-    busy = next(out for out, _ in outs if out.startswith("BUSY"))
-    assert f"in use by process {first.pid}" in busy and "pay" in busy
-    assert emu.stats()["submissions"] == 6, "every job submitted exactly once"
-    # The second process, run again once the first is done, finds nothing to do and pays for nothing.
-    again = _spawn(emu, sweep.run_dir)
-    out, err = again.communicate(timeout=120)
-    assert again.returncode == 0 and "['completed']" in out, err
-    assert emu.stats()["submissions"] == 6
-    assert load_sweep(sweep.run_dir).df["status"].tolist() == ["completed"] * 6
-
-
-def test_a_second_sweep_object_in_the_same_process_is_refused_while_the_first_runs(emu, png_path, tmp_path):
-    emu.configure(speed=0.02)
-    sweep = Sweep.create(Grid(image=png_path, prompt=["a", "b"], resolution="480p", duration=4), tmp_path / "w")
-
-    async def both():
-        async with _client(emu) as client:
-            task = asyncio.ensure_future(sweep.run(client, progress=False))
-            while not (sweep.run_dir / ".lock.owner").exists():
-                await asyncio.sleep(0.01)
-            other = load_sweep(sweep.run_dir)  # reading needs no lock
-            with pytest.raises(errors.RunFolderBusy, match="only one process may submit"):
-                await other.resume_async(client, progress=False)
-            await task
-
-    asyncio.run(both())
-    assert emu.stats()["submissions"] == 2 and (sweep.df["status"] == "completed").all()
 
 
 # --------------------------------------------------------------------------- one cache per user
