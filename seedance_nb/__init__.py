@@ -13,6 +13,7 @@ See README.md for the tour and ``docs/contracts.md`` for how the layers fit.
 from .client import AsyncClient, Completed, InProgress, Queued, RequestHandle
 from .connect import connect
 from .display import LargeOutputWarning, compare, grid, show
+from .duels import AdaptiveRun, run_adaptive, run_adaptive_async
 from .errors import (
     APIError,
     AuthenticationError,
@@ -52,6 +53,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "APIError",
+    "AdaptiveRun",
     "AsyncClient",
     "AuthenticationError",
     "BudgetExceeded",
@@ -97,6 +99,8 @@ __all__ = [
     "metrics",
     "output_size",
     "report",
+    "run_adaptive",
+    "run_adaptive_async",
     "run_sweep",
     "run_sweep_async",
     "show",

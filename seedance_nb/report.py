@@ -35,6 +35,7 @@ import pandas as pd
 from PIL import Image
 
 from . import display as d
+from .duels import leaderboard_section
 from .metrics import metrics_section_html
 
 __all__ = ["report", "report_html"]
@@ -558,6 +559,7 @@ def report_html(
         _jobs_table(df, sources),
         metrics_section_html(df, metric=metric, image_src=sources.poster, run_dir=run_dir),  # "" if none measured
         _ratings(df, sources),
+        leaderboard_section(df, run_dir),  # only when the run has votes (seedance_nb.duels)
         '<footer>Made with seedance-nb. Videos play in place; "Play all" plays each grid together.</footer>',
         "</main></body></html>",
     ]

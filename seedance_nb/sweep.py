@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import AsyncClient, Completed, InProgress, Queued
+from .duels import DuelsMixin
 from .errors import (
     AmbiguousSubmit,
     BudgetExceeded,
@@ -441,7 +442,7 @@ class _RunContext:
     metrics: bool = True
 
 
-class Sweep(MetricsMixin):
+class Sweep(DuelsMixin, MetricsMixin):
     """A run folder and its jobs. ``df`` is a fresh DataFrame; a bare ``sweep`` in a cell shows the grid."""
 
     def __init__(
