@@ -35,6 +35,7 @@ from .errors import (
     WaitTimeout,
 )
 from .generate import Result, generate, generate_async
+from .metrics import VideoMetrics, filmstrip, metrics
 from .report import report
 from .samples import sample_image
 from .schema import (
@@ -84,16 +85,19 @@ __all__ = [
     "StartTimeout",
     "Sweep",
     "VideoInput",
+    "VideoMetrics",
     "VideoOutput",
     "WaitTimeout",
     "__version__",
     "compare",
     "connect",
     "estimate_cost",
+    "filmstrip",
     "generate",
     "generate_async",
     "grid",
     "load_sweep",
+    "metrics",
     "output_size",
     "report",
     "run_adaptive",

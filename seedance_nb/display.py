@@ -816,12 +816,15 @@ def job_label(row: Mapping[str, Any]) -> str:
 def _caption(
     row: Mapping[str, Any], vary: Sequence[str], short: ShortMap | None = None, backend: str | None = None
 ) -> str:
+    from .metrics import flags_html
+
     parts = []
     label = job_label(row)
     if label:
         parts.append(f'<span class="sd-job">{_esc(label)}</span>')
     if vary:
         parts.append(f'<span class="sd-vary">{_pairs(row, vary, short)}</span>')
+    parts.append(flags_html(row))  # frozen, black, cut, silent, short: "" for a clean take
     meta = _meta(row, backend)
     if meta:
         parts.append(_esc(meta))
@@ -927,6 +930,7 @@ def grid_body(
     anchors: Mapping[int, str] | None = None,
     backend: str | None = None,
     min_width: int = MIN_VIDEO_PX,
+    sort_by: str | None = None,
 ) -> str:
     """The grid without its ``<style>`` block (the report shares one). See :func:`grid_html`."""
     row_cols, col_cols = _axis(rows), _axis(cols)
@@ -949,6 +953,11 @@ def grid_body(
         row_keys.setdefault(rk)
         col_keys.setdefault(ck)
         cells.setdefault((rk, ck), []).append(i)
+    if sort_by is not None:  # each row lists its takes best first by a metric; captions say what the columns were
+        from .metrics import ranked_cells
+
+        vary = [*vary, *(c for c in col_cols if c not in vary)]
+        col_cols, col_keys, cells = ranked_cells(records, row_keys, cells, col_keys, sort_by)  # type: ignore[assignment]
 
     # Placeholders take the size of the grid's videos, so rows line up.
     ratios = [
@@ -1035,17 +1044,19 @@ def grid_html(
     embed: bool = False,
     base_dir: str | os.PathLike[str] | None = None,
     width: int | None = None,
+    sort_by: str | None = None,
 ) -> str:
     """A table of videos pivoted by ``rows`` and ``cols`` (a column name, a tuple of names, or None).
 
     ``data`` is a sweep, its DataFrame, or a list of rows. With neither axis given, the axes come from what
     varies (:func:`auto_axes`), exactly as a bare ``sweep`` shows them. See the module docstring for the layout.
+    ``sort_by="motion"`` (any metric column) lists each row's takes best first instead of by column.
     """
     df = frame_of(data)
     rows, cols, width = _layout(df, rows, cols, width)
     backend = backend_of(data)
     sources = _Sources(base_dir, embed)
-    body = grid_body(df, rows, cols, sync=sync, sources=sources, width=width, backend=backend)
+    body = grid_body(df, rows, cols, sync=sync, sources=sources, width=width, backend=backend, sort_by=sort_by)
     sources.finish()
     return CSS + backend_header(backend) + body
 
@@ -1237,8 +1248,9 @@ def sweep_html(
     embed: bool = False,
     base_dir: str | os.PathLike[str] | None = None,
     width: int | None = None,
+    sort_by: str | None = None,
 ) -> str:
-    """The summary and the grid of a sweep (``Sweep._repr_html_``).
+    """The summary and the grid of a sweep (``Sweep._repr_html_``); ``sort_by`` as in :func:`grid_html`.
 
     Axes are chosen from what varies (:func:`auto_axes`) unless given; ``width=None`` shrinks the
     videos (240 down to 160 px) when a row holds more than four. :func:`grid` lays out the same grid.
@@ -1247,7 +1259,7 @@ def sweep_html(
     rows, cols, width = _layout(df, rows, cols, width)
     backend = backend_of(data)
     sources = _Sources(base_dir, embed)
-    body = grid_body(df, rows, cols, sync=sync, sources=sources, width=width, backend=backend)
+    body = grid_body(df, rows, cols, sync=sync, sources=sources, width=width, backend=backend, sort_by=sort_by)
     sources.finish()
     return f'{CSS}<div class="sd-out">{summary_body(df, backend)}</div>{body}'
 

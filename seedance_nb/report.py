@@ -10,8 +10,10 @@ The page holds the sweep's parameters (what varies and what is fixed), which bac
 (the emulator's cost line says "emulated, nothing billed"), the input image(s) as small embedded
 thumbnails, the grid(s) of videos with synchronized playback, a timeline of each job's queue wait and
 generation time, a sortable table of every job (click a header), the totals of THIS run (cached jobs
-are counted as cached and their old timings left out of the wall clock), and the ratings and notes
-people gave. CSS and scripts are inline and nothing is fetched from the network.
+are counted as cached and their old timings left out of the wall clock), the metrics of every measured
+take (a sortable table with flags and filmstrips, and a plot of one metric per parameter value:
+seedance_nb.metrics), and the ratings and notes people gave. CSS and scripts are inline and nothing is
+fetched from the network.
 
 Where it plays: videos are referenced relative to the report's folder (never by an emulator's loopback
 URL, which dies with the emulator); posters are embedded as small JPEG thumbnails, so every video shows
@@ -39,6 +41,7 @@ import pandas as pd
 
 from . import display as d
 from .duels import leaderboard_section
+from .metrics import metrics_section_html
 
 __all__ = ["ReportPath", "report", "report_html"]
 
@@ -600,11 +603,13 @@ def report_html(
     rows: str | Sequence[str] | None = None,
     cols: str | Sequence[str] | None = None,
     fragment: bool = False,
+    metric: str = "motion",
 ) -> str:
     """The report as a string; videos are linked relative to ``base_dir`` (the report's folder).
 
     ``fragment=True`` gives the report's body (scoped CSS, no ``<html>``) for a notebook output: media are then
     referenced for JupyterLab (relative to ``base_dir``, default the working directory), as :func:`grid` does.
+    ``metric`` is the one the metrics section plots per parameter value (any seedance_nb.metrics column).
     """
     df = d.frame_of(sweep_or_df)
     run_dir = d.run_dir_of(sweep_or_df)
@@ -629,6 +634,7 @@ def report_html(
         _grids(df, sources, rows, cols, anchors, backend) if len(df) else "",
         _timeline(df),
         _jobs_table(df, sources, backend),
+        metrics_section_html(df, metric=metric, image_src=sources.poster, run_dir=run_dir),  # "" if none measured
         _ratings(df, sources),
         leaderboard_section(df, run_dir),  # only when the run has votes (seedance_nb.duels)
         '<footer>Made with seedance-nb. Videos play in place; "Play all" plays each grid together.</footer>',
@@ -676,13 +682,15 @@ def report(
     title: str | None = None,
     rows: str | Sequence[str] | None = None,
     cols: str | Sequence[str] | None = None,
+    metric: str = "motion",
 ) -> ReportPath:
     """Write the sweep's report to ``path`` (default ``<run_dir>/report.html``) and return its path.
 
     The path (a :class:`ReportPath`) shows, as a notebook cell's last expression, a link and the report inline.
 
     ``embed=True`` puts every video inside the file (portable, but large; warns past
-    :data:`seedance_nb.display.EMBED_WARN_BYTES`). ``rows``/``cols`` choose the grid's pivot.
+    :data:`seedance_nb.display.EMBED_WARN_BYTES`). ``rows``/``cols`` choose the grid's pivot; ``metric`` the
+    metric plotted per parameter value in the metrics section.
     """
     run_dir = d.run_dir_of(sweep_or_df)
     if path is None:
@@ -694,7 +702,9 @@ def report(
         if target.is_dir():
             target = target / "report.html"
     target.parent.mkdir(parents=True, exist_ok=True)
-    markup = report_html(sweep_or_df, base_dir=target.parent, embed=embed, title=title, rows=rows, cols=cols)
+    markup = report_html(
+        sweep_or_df, base_dir=target.parent, embed=embed, title=title, rows=rows, cols=cols, metric=metric
+    )
     part = target.with_name(target.name + ".part")
     part.write_text(markup, encoding="utf-8")
     os.replace(part, target)

@@ -54,6 +54,7 @@ from .errors import (
     RequestFailed,
 )
 from .files import DATA_URI_LIMIT, ImageData, load_image
+from .metrics import MetricsMixin, measure_download
 from .openapi_schema import SNAPSHOT_ENDPOINTS, check_drift_daily_async, current_schema, warn_unsupported_fields
 from .runs import (
     INPUT_COLUMNS,
@@ -438,9 +439,10 @@ class _RunContext:
     force: bool
     resubmit_unknown: bool
     disable_fallbacks: bool = True
+    metrics: bool = True
 
 
-class Sweep(DuelsMixin):
+class Sweep(DuelsMixin, MetricsMixin):
     """A run folder and its jobs. ``df`` is a fresh DataFrame; a bare ``sweep`` in a cell shows the grid."""
 
     def __init__(
@@ -684,6 +686,7 @@ class Sweep(DuelsMixin):
         progress: bool | None = None,
         resubmit_unknown: bool = False,
         disable_fallbacks: bool = True,
+        metrics: bool = True,
     ) -> Sweep:
         """Run every unfinished job; re-attach to submitted ones by request id (holding the folder's lock).
 
@@ -699,6 +702,7 @@ class Sweep(DuelsMixin):
                 not be settled through fal's history (this may pay twice; a warning says how much).
             disable_fallbacks: ask fal not to reroute a job to "an equivalent endpoint" (on by default: a
                 sweep compares takes, and a silent reroute would corrupt the comparison).
+            metrics: measure each downloaded video (seedance_nb.metrics, in a worker thread) into ``df``.
         """
         _check_concurrency(concurrency)
         if client is None:
@@ -716,6 +720,7 @@ class Sweep(DuelsMixin):
                 progress=progress,
                 resubmit_unknown=resubmit_unknown,
                 disable_fallbacks=disable_fallbacks,
+                metrics=metrics,
             )
 
     async def _run_locked(
@@ -730,6 +735,7 @@ class Sweep(DuelsMixin):
         progress: bool | None,
         resubmit_unknown: bool,
         disable_fallbacks: bool,
+        metrics: bool,
     ) -> Sweep:
         _check_budget(
             sum(not j.done for j in self.jobs), self.estimate_usd(high=True), self.estimate_usd(high=False), budget_usd
@@ -770,6 +776,7 @@ class Sweep(DuelsMixin):
             force,
             resubmit_unknown,
             disable_fallbacks,
+            metrics,
         )
         # Cache look-ups for every job at once, before any job takes a slot: jobs are then submitted in grid order.
         hits = await asyncio.to_thread(self._cache_hits, ctx, pending)
@@ -1104,6 +1111,8 @@ class Sweep(DuelsMixin):
             )
         except (OSError, sqlite3.Error) as exc:  # the video is safe in the run folder; only the cache missed it
             logger.warning("job %d: the cache index could not be updated (%s)", job.job, exc)
+        if ctx.metrics:
+            await measure_download(self, job, path)  # in a worker thread; journals a "metrics" event
 
     def add_takes(self, job: int, n: int = 1, *, same_seed_ok: bool = False) -> list[Job]:
         """Plan ``n`` more takes of job ``job``'s input (journalled); run them with :meth:`run`.
@@ -1379,6 +1388,7 @@ async def run_sweep_async(
     on_update: Callable[[Sweep, Job], Any] | None = None,
     force: bool = False,
     progress: bool | None = None,
+    metrics: bool = True,
 ) -> Sweep:
     """Run a grid and return its :class:`Sweep` (await this in a notebook cell).
 
@@ -1403,6 +1413,7 @@ async def run_sweep_async(
             on_update=on_update,
             force=force,
             progress=progress,
+            metrics=metrics,
         )
     finally:
         sweep.close()

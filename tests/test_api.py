@@ -13,9 +13,10 @@ PUBLIC = [
     "CostEstimate", "DEFAULT_ENDPOINT", "DownloadError", "EndpointId", "File", "Grid", "InProgress", "InputError",
     "LargeOutputWarning", "ModerationError", "NotFoundError", "Problem", "ProtocolError", "Queued", "RateLimitError",
     "RejectedInput", "RequestCancelled", "RequestFailed", "RequestHandle", "Result", "SeedanceError", "ServerError",
-    "StartTimeout", "Sweep", "VideoInput", "VideoOutput", "WaitTimeout", "__version__", "compare", "connect",
-    "estimate_cost", "generate", "generate_async", "grid", "load_sweep", "output_size", "report", "run_adaptive",
-    "run_adaptive_async", "run_sweep", "run_sweep_async", "sample_image", "show", "start_sweep",
+    "StartTimeout", "Sweep", "VideoInput", "VideoMetrics", "VideoOutput", "WaitTimeout", "__version__", "compare",
+    "connect", "estimate_cost", "filmstrip", "generate", "generate_async", "grid", "load_sweep", "metrics",
+    "output_size", "report", "run_adaptive", "run_adaptive_async", "run_sweep",
+    "run_sweep_async", "sample_image", "show", "start_sweep",
 ]  # fmt: skip
 
 
