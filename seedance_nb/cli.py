@@ -119,7 +119,11 @@ def _summary(sweep: Any) -> str:
         elif backend == "emulator":
             cost = "$0"
         else:
-            cost = "$" + format(row.est_cost_usd, ".3f") if row.est_cost_usd == row.est_cost_usd else "-"
+            actual = getattr(row, "cost_usd", None)
+            if actual is not None and actual == actual:  # what fal billed, where it said so
+                cost = "$" + format(actual, ".3f")
+            else:
+                cost = "~$" + format(row.est_cost_usd, ".3f") if row.est_cost_usd == row.est_cost_usd else "-"
         seed = "-" if row.seed is None or row.seed != row.seed else str(int(row.seed))
         lines.append(
             f"{'#' + str(row.job):>4}  {row.status:<10} {prompt:<32} {str(row.duration):>4} {seed:>5} {size:>9} "

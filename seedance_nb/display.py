@@ -1177,7 +1177,12 @@ def totals(df: pd.DataFrame, backend: str | None = None) -> dict[str, Any]:
             wall = max(0.0, (end - start).total_seconds())
     billed = _sum(df, "est_cost_usd", completed)
     emulated = backend == "emulator"
+    # What fal said the completed jobs cost (x-fal-billable-units), where it said it; estimates for the rest.
+    actual_known = completed & df["cost_usd"].notna().to_numpy() if "cost_usd" in df.columns else completed & False
     return {
+        "actual_usd": _sum(df, "cost_usd", actual_known) if actual_known.any() else None,
+        "actual_jobs": int(actual_known.sum()),
+        "estimated_rest_usd": _sum(df, "est_cost_usd", completed & ~actual_known),
         "jobs": len(df),
         "by_status": counts,
         "backend": backend,
@@ -1214,6 +1219,10 @@ def cost_text(t: Mapping[str, Any]) -> str:
     cached = f"; {t['cached']} cached, no charge" if t.get("cached") else ""
     if t.get("emulated"):
         return f"emulated, nothing billed (about {fmt_usd(t['would_cost_usd'])} on fal){cached}"
+    if t.get("actual_usd") is not None:
+        rest = t["by_status"].get("completed", 0) - t["actual_jobs"]
+        estimated = f" + {fmt_usd(t['estimated_rest_usd'])} estimated for {rest} more" if rest else ""
+        return f"{fmt_usd(t['actual_usd'])} billed by fal for {t['actual_jobs']} job(s){estimated}{cached}"
     return f"{fmt_usd(t['cost_usd'])} (estimated, completed jobs){cached}"
 
 

@@ -210,6 +210,8 @@ def _cards(df: pd.DataFrame, backend: str | None) -> str:
         cost = ("cost", "$0.00", "emulated, nothing billed")
     else:
         cost = ("cost (completed)", d.fmt_usd(t["cost_usd"]), "estimated" + (", cached free" if t["cached"] else ""))
+        if t.get("actual_usd") is not None:
+            cost = ("cost (completed)", d.fmt_usd(t["actual_usd"] + t["estimated_rest_usd"]), d.cost_text(t))
     items: list[tuple[str, str, str]] = [
         ("backend", backend or "unknown", "videos made by " + ("the emulator" if t["emulated"] else backend or "?")),
         ("jobs", str(t["jobs"]), ""),
