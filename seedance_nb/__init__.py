@@ -4,7 +4,7 @@
 
     import seedance_nb as sd
     client = sd.connect()          # fal when FAL_KEY is set, else the built-in emulator
-    sweep = sd.run_sweep(sd.Grid(image="cat.png", prompt=["a slow push-in", "a whip pan"], seed=[1, 2]))
+    sweep = sd.run_sweep(sd.Grid(image=sd.sample_image(), prompt=["a slow push-in", "a whip pan"], seed=[1, 2]))
     sweep.df                       # one row per video; `sweep` alone shows the grid
 
 See README.md for the tour and ``docs/contracts.md`` for how the layers fit.
@@ -36,7 +36,9 @@ from .errors import (
     WaitTimeout,
 )
 from .generate import Result, generate, generate_async
+from .metrics import VideoMetrics, filmstrip, metrics
 from .report import report
+from .samples import sample_image
 from .schema import (
     DEFAULT_ENDPOINT,
     CostEstimate,
@@ -84,6 +86,7 @@ __all__ = [
     "StartTimeout",
     "Sweep",
     "VideoInput",
+    "VideoMetrics",
     "VideoOutput",
     "WaitTimeout",
     "__version__",
@@ -91,10 +94,12 @@ __all__ = [
     "compare",
     "connect",
     "estimate_cost",
+    "filmstrip",
     "generate",
     "generate_async",
     "grid",
     "load_sweep",
+    "metrics",
     "output_size",
     "recover",
     "report",
@@ -102,6 +107,7 @@ __all__ = [
     "run_adaptive_async",
     "run_sweep",
     "run_sweep_async",
+    "sample_image",
     "search",
     "set_budget",
     "show",

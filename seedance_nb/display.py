@@ -12,9 +12,27 @@ current working directory (the notebook's folder, or ``base_dir=``) is linked
 by a relative path, which JupyterLab serves through ``/files/`` with seeking;
 otherwise its ``video_url``; otherwise a ``file://`` link (logged, because
 browsers refuse those inside Jupyter). ``embed=True`` writes the bytes into
-the output as base64 (Colab, portable reports) and warns past
-:data:`EMBED_WARN_BYTES`. Posters (the first-frame JPEGs) follow the same
-rule, and every video has ``preload="metadata"``, so a grid of 48 opens fast.
+the output as base64 (Colab, which cannot serve local files; portable
+reports) and warns past :data:`EMBED_WARN_BYTES`. Only http(s) URLs, paths
+and the ``data:`` URIs made here ever become a ``src`` or ``href``: a
+``javascript:`` (or any other) result URL is dropped (:func:`safe_url`).
+
+Thumbnails: each video's first frame is an ``<img>`` under a transparent
+``<video>`` in a box of the video's aspect ratio. JupyterLab 4 and Notebook 7
+rewrite a relative ``src`` to ``/files/…`` but not a ``poster`` attribute, so
+the image shows before anything plays, and the video paints over it once
+loaded; VS Code shows the same markup, and Colab needs ``embed=True``. Every
+video has ``preload="metadata"``, so a grid of 48 opens fast.
+
+Widths: videos take the output's width up to their preferred width and
+shrink down to :data:`MIN_VIDEO_PX` (:data:`MIN_COMPARE_PX` in
+:func:`compare`); below that the grid scrolls inside its own box. Captions
+start with the job number (``#3``, as :meth:`Sweep.rate` takes it); long
+texts that share an opening (prompts) are shown by the part that differs,
+the full text on hover (:func:`distinct_labels`). The summary names the
+backend; on the emulator the cost reads "emulated, nothing billed", and the
+figures are this run's (cached jobs counted as cached, their old timings
+left out of the wall clock).
 
 Grid layout: one table row per distinct value (or tuple of values) of
 ``rows`` and one column per value of ``cols``, in the order the data lists
@@ -41,6 +59,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
+import io
 import json
 import logging
 import math
@@ -140,6 +159,88 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
+
+
+def safe_url(url: Any, *, loopback: bool = True) -> str | None:
+    """``url`` if it may become an ``href`` or ``src``: http(s) only (never ``javascript:``, ``data:`` or others).
+
+    ``loopback=False`` also refuses ``127.0.0.1``/``localhost`` URLs (an emulator's, dead once it stops).
+    """
+    if _missing(url):
+        return None
+    text = str(url).strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    if not loopback and (parts.hostname or "").lower() in _LOOPBACK:
+        return None
+    return text
+
+
+def is_loopback_url(url: Any) -> bool:
+    """True for an http(s) URL on this machine (the emulator's)."""
+    text = safe_url(url)
+    return text is not None and (urlsplit(text).hostname or "").lower() in _LOOPBACK
+
+
+def distinct_labels(texts: Sequence[Any], limit: int = 60) -> list[str]:
+    """Short labels that tell texts apart: a long prefix they all share is elided (``…``) before the part that differs.
+
+    ``["a long shared opening, then red", "a long shared opening, then blue"]`` → ``["…then red", "…then blue"]``.
+    Use the full text as a tooltip (``title=``) next to the label.
+    """
+    full = [_text(t) for t in texts]
+    distinct = list(dict.fromkeys(full))
+    prefix = os.path.commonprefix(distinct) if len(distinct) > 1 else ""
+    cut = 0
+    if len(prefix) > 12:
+        # Back up to a word boundary so the label starts with a whole word.
+        cut = prefix.rstrip().rfind(" ") + 1
+        if cut < 8:
+            cut = 0
+    out = []
+    for text in full:
+        if cut and len(text) > cut:
+            out.append("…" + _short(text[cut:], max(8, limit - 1)))
+        else:
+            out.append(_short(text, limit))
+    return out
+
+
+#: The one rating scale: 1-5 stars. Thumbs are shortcuts stored as 5 (up) and 1 (down).
+THUMBS = {"up": 5, "down": 1}
+
+
+def rating_stars(value: Any) -> int | None:
+    """A rating on the 1-5 star scale: an int 1..5, or a thumbs shortcut (``"up"``/``True`` → 5, ``"down"``/``False``
+    → 1, as older journals stored them); None when there is none or it is not a rating."""
+    value = _plain(value)
+    if isinstance(value, bool):
+        return 5 if value else 1
+    if isinstance(value, str) and value.strip().lower() in THUMBS:
+        return THUMBS[value.strip().lower()]
+    if isinstance(value, int | float) and not isinstance(value, bool) and 1 <= value <= 5:
+        return int(round(value))
+    return None
+
+
+def fmt_when(value: Any) -> str:
+    """A timestamp (ISO text, datetime or epoch seconds) as ``2026-11-25 08:41 UTC``; an em dash when unknown."""
+    if _missing(value):
+        return "—"
+    try:
+        stamp = pd.Timestamp(value, unit="s", tz="UTC") if isinstance(value, int | float) else pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    return stamp.tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC")
+
+
 def fmt_seconds(seconds: Any) -> str:
     """``12.3 s``, ``2 min 05 s`` or ``1 h 02 min``; an em dash when unknown."""
     if _missing(seconds):
@@ -199,6 +300,37 @@ def run_dir_of(data: Any) -> Path | None:
         if isinstance(df, pd.DataFrame):
             found = df.attrs.get("run_dir")
     return Path(found) if found else None
+
+
+def backend_of(data: Any) -> str | None:
+    """``"emulator"`` or ``"fal"``: from the ``backend`` column, the sweep's meta or ``sweep.json``.
+
+    Older run folders name no backend; a video URL on this machine then means the emulator.
+    """
+    df = frame_of(data) if not isinstance(data, pd.DataFrame) else data
+    if "backend" in df.columns:
+        values = [str(v) for v in df["backend"] if not _missing(v)]
+        if values:
+            return values[0]
+    meta = getattr(data, "meta", None)
+    if isinstance(meta, Mapping) and meta.get("backend"):
+        return str(meta["backend"])
+    found = df.attrs.get("backend")
+    if found:
+        return str(found)
+    run_dir = run_dir_of(data)
+    if run_dir is not None and (run_dir / "sweep.json").is_file():
+        try:
+            stored = json.loads((run_dir / "sweep.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            stored = {}
+        if isinstance(stored, Mapping) and stored.get("backend"):
+            return str(stored["backend"])
+    if "video_url" in df.columns:
+        urls = [u for u in df["video_url"] if not _missing(u)]
+        if urls:
+            return "emulator" if all(is_loopback_url(u) for u in urls) else "fal"
+    return None
 
 
 def _is_url(text: str) -> bool:
@@ -291,14 +423,61 @@ def auto_axes(df: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]:
 # --------------------------------------------------------------------------- sources
 
 
-class _Sources:
-    """Turns local files and URLs into ``src`` values for one output, counting what gets embedded."""
+#: Videos never shrink below this width (px) to fit; past it the grid scrolls inside its own box.
+MIN_VIDEO_PX = 160
+#: The same floor for :func:`compare`, whose videos are meant to be looked at closely.
+MIN_COMPARE_PX = 240
+_POSTER_THUMB_PX = 480
 
-    def __init__(self, base_dir: str | os.PathLike[str] | None, embed: bool, *, servable_only: bool = True) -> None:
+
+def thumbnail_data_uri(path: str | os.PathLike[str], px: int = _POSTER_THUMB_PX) -> str | None:
+    """A JPEG thumbnail (at most ``px`` on its longer side) of an image file as a ``data:`` URI, or None."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            img.thumbnail((px, px))
+            buf = io.BytesIO()
+            img.save(buf, "JPEG", quality=82)
+    except (OSError, ValueError) as exc:
+        logger.info("cannot read image %s for a thumbnail: %s", path, exc)
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _image_size(path: Path) -> tuple[int, int] | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except (OSError, ValueError):
+        return None
+
+
+class _Sources:
+    """Turns local files and URLs into ``src`` values for one output, counting what gets embedded.
+
+    Only http(s) URLs, paths and ``data:`` URIs made here from local files ever come out (never ``javascript:``).
+    ``report=True`` is for a file opened outside Jupyter: a loopback (emulator) URL is never used, posters are
+    embedded as small thumbnails (they then show wherever the file is opened), and a video outside the report's
+    folder is linked with a relative ``../`` path.
+    """
+
+    def __init__(
+        self,
+        base_dir: str | os.PathLike[str] | None,
+        embed: bool,
+        *,
+        servable_only: bool = True,
+        report: bool = False,
+    ) -> None:
         self.base = Path(base_dir if base_dir is not None else Path.cwd()).resolve()
         self.embed = embed
         # Inside Jupyter a hidden folder answers 404; a report opened from disk can read it.
         self.servable_only = servable_only
+        self.report = report
         self.embedded_bytes = 0
         self.file_urls: list[str] = []
 
@@ -323,7 +502,9 @@ class _Sources:
         if local is not None and not local.is_file():
             logger.info("video file %s is missing; falling back to its URL", local)
             local = None
-        remote = str(url) if not _missing(url) and str(url) else None
+        remote = safe_url(url, loopback=not self.report)
+        if not _missing(url) and remote is None and not is_loopback_url(url):
+            logger.warning("not linking a video URL that is not http(s): %.60r", str(url))
         if local is not None and self.embed:
             return self._data_uri(local, _VIDEO_MIME, "video/mp4")
         if local is not None:
@@ -332,6 +513,8 @@ class _Sources:
                 return rel
         if remote is not None:
             return remote
+        if local is not None and self.report:
+            return quote(Path(os.path.relpath(local.resolve(), self.base)).as_posix(), safe="/")
         if local is not None:
             self.file_urls.append(str(local))
             return local.resolve().as_uri()
@@ -341,15 +524,19 @@ class _Sources:
         if _missing(path) or not str(path):
             return None
         text = str(path)
-        if _is_url(text):
-            return text
+        if "://" in text or text.lower().startswith(("data:", "javascript:")):
+            return safe_url(text, loopback=not self.report)
         local = Path(text)
         if not local.is_file():
             return None
         if self.embed:
             return self._data_uri(local, _IMAGE_MIME, "image/jpeg")
-        rel = self._relative(local)
-        return rel if rel is not None else local.resolve().as_uri()
+        if self.report:
+            uri = thumbnail_data_uri(local)
+            if uri:
+                self.embedded_bytes += len(uri)
+            return uri
+        return self._relative(local)
 
     def finish(self) -> None:
         if self.file_urls:
@@ -361,7 +548,7 @@ class _Sources:
                 self.base,
                 self.file_urls[0],
             )
-        if self.embedded_bytes:
+        if self.embedded_bytes and self.embed:
             mb = self.embedded_bytes / 1e6
             logger.info("embedded %.1f MB of media as base64", mb)
             if self.embedded_bytes > EMBED_WARN_BYTES:
@@ -385,44 +572,58 @@ def _video_tag(
     controls: bool = True,
     preload: str = "metadata",
 ) -> str:
-    attrs = [f'src="{_esc(src)}"']
-    if poster:
-        attrs.append(f'poster="{_esc(poster)}"')
-    if width:
-        attrs.append(f'width="{int(width)}"')
-    if height:
-        attrs.append(f'height="{int(height)}"')
-    attrs.append(f'preload="{_esc(preload)}"')
+    """The player: a box of the video's aspect ratio holding the poster as an ``<img>`` under the ``<video>``.
+
+    JupyterLab rewrites a relative ``src`` (of the ``<img>`` and the ``<video>``) to ``/files/…`` but not a
+    ``poster`` attribute, so the first frame is an image under a transparent video: it shows before anything
+    plays, in JupyterLab, Notebook 7, VS Code and a report alike, and the video paints over it once loaded.
+    """
+    attrs = [f'src="{_esc(src)}"', f'preload="{_esc(preload)}"']
     if autoplay:
         muted = True  # browsers only autoplay muted videos
         attrs.append("autoplay")
     flags = [name for name, on in (("muted", muted), ("loop", loop), ("controls", controls)) if on]
-    return f"<video {' '.join(attrs + flags)} playsinline></video>"
+    video = f"<video {' '.join(attrs + flags)} playsinline></video>"
+    style = []
+    if width and height:
+        style.append(f"aspect-ratio:{int(width)} / {int(height)}")
+    if width:
+        style.append(f"max-width:{int(width)}px")
+    img = f'<img class="sd-poster" src="{_esc(poster)}" alt="" decoding="async">' if poster else ""
+    cls = "sd-media sd-has-poster" if poster else "sd-media"
+    return f'<div class="{cls}" style="{";".join(style)}">{img}{video}</div>'
 
 
 # --------------------------------------------------------------------------- styles and sync script
 
 CSS = """<style>
 .sd-out{font:13px/1.35 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:inherit;
-max-width:100%;overflow-x:auto}
-.sd-out video{display:block;max-width:100%;height:auto;background:#000;border-radius:4px}
-.sd-grid{border-collapse:separate;border-spacing:6px;margin:0}
-.sd-grid th{font-weight:600;text-align:left;vertical-align:bottom;padding:2px 4px}
-.sd-grid th.sd-rowhead{vertical-align:top;min-width:140px;max-width:220px;font-weight:500;white-space:normal}
-.sd-cell{vertical-align:top;padding:0}
+max-width:100%;overflow-x:auto;box-sizing:border-box}
+.sd-out *,.sd-out *::before,.sd-out *::after{box-sizing:border-box}
+.sd-media{position:relative;width:100%;background:#000;border-radius:4px;overflow:hidden}
+.sd-media>video{position:relative;z-index:1;display:block;width:100%;height:100%;max-width:none;
+object-fit:contain;background:transparent;border-radius:4px}
+.sd-media>img.sd-poster{position:absolute;inset:0;width:100%;height:100%;object-fit:contain;display:block}
+.sd-out table.sd-grid{border-collapse:separate;border-spacing:6px;margin:0;table-layout:fixed;width:100%;
+border:none;font-size:inherit}
+.sd-out table.sd-grid tr,.sd-out table.sd-grid tbody tr:nth-child(odd){background:transparent}
+.sd-out table.sd-grid th{font-weight:600;text-align:left;vertical-align:bottom;padding:2px 4px;
+overflow-wrap:anywhere;border:none}
+.sd-out table.sd-grid th.sd-rowhead{vertical-align:top;font-weight:500;white-space:normal}
+.sd-out table.sd-grid td.sd-cell{vertical-align:top;padding:0;text-align:left;border:none}
 .sd-takes{display:flex;gap:6px;flex-wrap:nowrap}
-.sd-fig{margin:0;flex:0 0 auto}
-.sd-grid video{max-width:none}
-.sd-compare .sd-fig{max-width:100%}
-.sd-fig figcaption,.sd-cap{font-size:11.5px;opacity:.85;margin-top:2px;max-width:100%}
+.sd-fig{margin:0;flex:1 1 0;min-width:0;width:100%}
+.sd-fig figcaption,.sd-cap{font-size:11.5px;opacity:.85;margin-top:2px;max-width:100%;overflow-wrap:anywhere}
+.sd-job{font-weight:700;margin-right:4px}
 .sd-vary{display:block;font-weight:600}
 .sd-k{opacity:.65;font-weight:400}
-.sd-slot{min-height:80px;min-width:120px;border:1px dashed rgba(128,128,128,.45);border-radius:4px;
-display:flex;align-items:center;justify-content:center;opacity:.7;font-size:12px;padding:6px;box-sizing:border-box}
+.sd-slot{min-height:80px;width:100%;border:1px dashed rgba(128,128,128,.45);border-radius:4px;
+display:flex;align-items:center;justify-content:center;opacity:.7;font-size:12px;padding:6px;box-sizing:border-box;
+text-align:center}
 .sd-error{border-color:rgba(200,40,40,.7);color:#c62828;opacity:1;white-space:pre-wrap;word-break:break-word;
-align-items:flex-start;justify-content:flex-start;max-width:320px}
+align-items:flex-start;justify-content:flex-start}
 .sd-status{font-weight:600;text-transform:uppercase;letter-spacing:.04em}
-.sd-syncbar{display:flex;gap:8px;align-items:center;margin:4px 6px}
+.sd-syncbar{display:flex;gap:8px;align-items:center;margin:4px 6px;flex-wrap:wrap}
 .sd-syncbar[hidden]{display:none}
 .sd-syncbar button{font:inherit;padding:2px 10px;border-radius:4px;border:1px solid rgba(128,128,128,.6);
 background:transparent;color:inherit;cursor:pointer}
@@ -431,10 +632,12 @@ background:transparent;color:inherit;cursor:pointer}
 .sd-summary{display:flex;flex-wrap:wrap;gap:6px;margin:4px 6px;align-items:center}
 .sd-chip{border:1px solid rgba(128,128,128,.45);border-radius:10px;padding:1px 8px}
 .sd-chip b{font-weight:600}
+.sd-backend{font-weight:600}
 .sd-completed,.sd-cached{color:#2e7d32}.sd-failed{color:#c62828}.sd-cancelled{color:#8d6e63}
-.sd-running,.sd-queued,.sd-submitted{color:#1565c0}
-.sd-compare{display:flex;gap:12px;flex-wrap:wrap;margin:6px}
-.sd-compare .sd-title{font-weight:600;margin-bottom:3px;max-width:100%}
+.sd-running,.sd-queued,.sd-submitted,.sd-planned,.sd-submitting,.sd-downloading{color:#1565c0}
+.sd-compare{display:flex;gap:12px;flex-wrap:nowrap;margin:6px}
+.sd-compare .sd-fig{flex:1 1 0}
+.sd-compare .sd-title{font-weight:600;margin-bottom:3px;max-width:100%;overflow-wrap:anywhere}
 </style>"""
 
 _SYNC_JS = """(function () {
@@ -517,13 +720,20 @@ def video_html(
     """
     sources = _Sources(base_dir, embed)
     text = os.fspath(src)
-    resolved = text if _is_url(text) else sources.video(text)
+    if _is_url(text) or ":" in text.split("/", 1)[0] and not Path(text).exists():
+        resolved = safe_url(text)
+        if resolved is None:
+            raise ValueError(f"only http(s) URLs and local files can be shown, got {_short(text, 60)!r}")
+    else:
+        resolved = sources.video(text)
     if resolved is None:
         raise FileNotFoundError(f"no video at {text!r}")
+    dims = _image_size(Path(os.fspath(poster))) if poster is not None and Path(os.fspath(poster)).is_file() else None
     tag = _video_tag(
         resolved,
         poster=sources.poster(poster),
-        width=width,
+        width=dims[0] if dims else None,
+        height=dims[1] if dims else None,
         autoplay=autoplay,
         muted=muted,
         loop=loop,
@@ -531,24 +741,48 @@ def video_html(
         preload=preload,
     )
     sources.finish()
+    box = f' style="max-width:{int(width)}px"' if width else ""
     if caption is None:
-        return tag
-    return f'<figure class="sd-fig">{tag}<figcaption>{_esc(caption)}</figcaption></figure>'
+        return f'<div class="sd-fig"{box}>{tag}</div>'
+    return f'<figure class="sd-fig"{box}>{tag}<figcaption>{_esc(caption)}</figcaption></figure>'
 
 
 # --------------------------------------------------------------------------- cells
 
 
-def _pairs(row: Mapping[str, Any], columns: Sequence[str]) -> str:
+#: Text columns whose long values are told apart by their differing part (:func:`distinct_labels`).
+_TEXT_COLUMNS = ("prompt", "image", "end_image")
+ShortMap = Mapping[str, Mapping[Any, str]]
+
+
+def short_maps(df: pd.DataFrame, columns: Iterable[str] = _TEXT_COLUMNS, limit: int = 80) -> dict[str, dict[Any, str]]:
+    """For each long-text column, each distinct value → its short label (shared prefixes elided)."""
+    out: dict[str, dict[Any, str]] = {}
+    for c in columns:
+        if c in df.columns:
+            values = list(dict.fromkeys(_plain(v) for v in df[c]))
+            out[c] = dict(zip(values, distinct_labels(values, limit), strict=True))
+    return out
+
+
+def _value_html(column: str, value: Any, short: ShortMap | None, limit: int) -> str:
+    full = _text(value)
+    label = (short or {}).get(column, {}).get(_plain(value))
+    label = label if label is not None else _short(full, limit)
+    if label == full:
+        return _esc(full)
+    return f'<span title="{_esc(full)}">{_esc(label)}</span>'
+
+
+def _pairs(row: Mapping[str, Any], columns: Sequence[str], short: ShortMap | None = None) -> str:
     parts = []
     for c in columns:
-        value = _text(row.get(c))
         limit = 80 if c in _ROW_FIRST else 40
-        parts.append(f'<span class="sd-k">{_esc(c)}</span> {_esc(_short(value, limit))}')
+        parts.append(f'<span class="sd-k">{_esc(c)}</span> {_value_html(c, row.get(c), short, limit)}')
     return " · ".join(parts)
 
 
-def _meta(row: Mapping[str, Any]) -> str:
+def _meta(row: Mapping[str, Any], backend: str | None = None) -> str:
     bits = []
     if not _missing(row.get("queue_seconds")):
         bits.append(f"queue {fmt_seconds(row['queue_seconds'])}")
@@ -556,8 +790,13 @@ def _meta(row: Mapping[str, Any]) -> str:
         bits.append(f"gen {fmt_seconds(row['generation_seconds'])}")
     status = str(row.get("status") or "")
     cost = row.get("est_cost_usd")
+    row_backend = row.get("backend") if not _missing(row.get("backend")) else backend
+    if row_backend is None and is_loopback_url(row.get("video_url")):
+        row_backend = "emulator"  # an older run folder that names no backend
     if status == "cached":
         bits.append("cached, no charge")
+    elif row_backend == "emulator" and status not in ("failed", "cancelled"):
+        bits.append("emulated, nothing billed")
     elif status in _PENDING and not _missing(cost):
         bits.append(f"est. {fmt_usd(cost)}")
     elif status not in ("failed", "cancelled") and not _missing(cost):
@@ -565,14 +804,40 @@ def _meta(row: Mapping[str, Any]) -> str:
     return " · ".join(bits)
 
 
-def _caption(row: Mapping[str, Any], vary: Sequence[str]) -> str:
+def job_label(row: Mapping[str, Any]) -> str:
+    """``#3`` (``#3 take 2`` for a later take): the number ``sweep.rate()`` and the widgets take."""
+    job = row.get("job")
+    if _missing(job):
+        return ""
+    take = _plain(row.get("take"))
+    return f"#{_text(job)}" + (f" take {take}" if isinstance(take, int) and take > 1 else "")
+
+
+def _caption(
+    row: Mapping[str, Any], vary: Sequence[str], short: ShortMap | None = None, backend: str | None = None
+) -> str:
+    from .metrics import flags_html
+
     parts = []
+    label = job_label(row)
+    if label:
+        parts.append(f'<span class="sd-job">{_esc(label)}</span>')
     if vary:
-        parts.append(f'<span class="sd-vary">{_pairs(row, vary)}</span>')
-    meta = _meta(row)
+        parts.append(f'<span class="sd-vary">{_pairs(row, vary, short)}</span>')
+    parts.append(flags_html(row))  # frozen, black, cut, silent, short: "" for a clean take
+    meta = _meta(row, backend)
     if meta:
         parts.append(_esc(meta))
     return "".join(parts)
+
+
+def _dims(row: Mapping[str, Any], poster: Any) -> tuple[int, int] | None:
+    w, h = _plain(row.get("width")), _plain(row.get("height"))
+    if isinstance(w, int | float) and isinstance(h, int | float) and w > 0 and h > 0:
+        return int(w), int(h)
+    if not _missing(poster) and Path(str(poster)).is_file():
+        return _image_size(Path(str(poster)))
+    return None
 
 
 def _figure(
@@ -584,12 +849,17 @@ def _figure(
     anchor: str | None = None,
     title: str | None = None,
     slot_height: int | None = None,
+    short: ShortMap | None = None,
+    backend: str | None = None,
 ) -> str:
-    slot = f' style="height:{slot_height}px"' if slot_height else ""
-    status = str(row.get("status") or ("completed" if row.get("path") or row.get("video_url") else "unknown"))
-    id_attr = f' id="{_esc(anchor)}" style="width:{width}px"' if anchor else f' style="width:{width}px"'
+    slot = f' style="min-height:{min(slot_height, 400)}px"' if slot_height else ""
+    has_video = not _missing(row.get("path")) or not _missing(row.get("video_url"))
+    status = str(row.get("status")) if not _missing(row.get("status")) else ("completed" if has_video else "")
+    job = "" if _missing(row.get("job")) else f' data-job="{_esc(_text(row.get("job")))}"'
+    size = f' style="max-width:{width}px"'
+    id_attr = (f' id="{_esc(anchor)}"' if anchor else "") + size + job
     head = f'<div class="sd-title">{_esc(title)}</div>' if title else ""
-    caption = _caption(row, vary)
+    caption = _caption(row, vary, short, backend)
     cap = f"<figcaption>{caption}</figcaption>" if caption else ""
     if status == "failed":
         kind = _text(row.get("error_type")) if not _missing(row.get("error_type")) else "error"
@@ -599,22 +869,24 @@ def _figure(
             f"<span><b>{_esc(kind)}</b>: {_esc(_short(message, 300))}</span></div>"
         )
         return f'<figure class="sd-fig" data-status="failed"{id_attr}>{head}{body}{cap}</figure>'
-    if status not in _DONE and status != "unknown":
+    if status not in _DONE and status:
         badge = f'<span class="sd-status sd-{_esc(status)}">{_esc(status)}</span>'
         if not _missing(row.get("error")):  # e.g. interrupted: say why and what finishes it
             message = _text(row.get("error"))
             badge += f'<br><small title="{_esc(message)}">{_esc(_short(message, 160))}</small>'
-        body = f'<div class="sd-slot"{slot}>{badge}</div>'
+        body = f'<div class="sd-slot"{slot}><span>{badge}</span></div>'
         return f'<figure class="sd-fig" data-status="{_esc(status)}"{id_attr}>{head}{body}{cap}</figure>'
     src = sources.video(row.get("path"), row.get("video_url"))
     if src is None:
         body = f'<div class="sd-slot"{slot}>no video file</div>'
         return f'<figure class="sd-fig" data-status="{_esc(status)}"{id_attr}>{head}{body}{cap}</figure>'
-    height = None
-    w, h = _plain(row.get("width")), _plain(row.get("height"))
-    if isinstance(w, int | float) and isinstance(h, int | float) and w > 0 and h > 0:
-        height = max(1, round(width * h / w))
-    tag = _video_tag(src, poster=sources.poster(row.get("poster")), width=width, height=height)
+    dims = _dims(row, row.get("poster"))
+    tag = _video_tag(
+        src,
+        poster=sources.poster(row.get("poster")),
+        width=dims[0] if dims else None,
+        height=dims[1] if dims else None,
+    )
     return f'<figure class="sd-fig" data-status="{_esc(status)}"{id_attr}>{head}{tag}{cap}</figure>'
 
 
@@ -622,6 +894,8 @@ def _figure(
 
 
 _EMPTY_CELL = '<td class="sd-cell sd-missing"><div class="sd-slot" title="no job for this combination"></div></td>'
+_ROWHEAD_PX = 170
+_GAP_PX = 6
 
 
 def _axis(spec: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -632,18 +906,16 @@ def _axis(spec: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(spec)
 
 
-def _header(columns: Sequence[str], key: tuple[Any, ...], *, limit: int) -> str:
+def _header(columns: Sequence[str], key: tuple[Any, ...], *, limit: int, short: ShortMap | None = None) -> str:
     if not columns:
         return ""
     lines = []
     for c, v in zip(columns, key, strict=True):
-        full = _text(v)
+        value = _value_html(c, v, short, limit)
         if len(columns) == 1 and c in _ROW_FIRST:
-            lines.append(f'<span title="{_esc(full)}">{_esc(_short(full, limit))}</span>')
+            lines.append(value)
         else:
-            lines.append(
-                f'<span class="sd-k">{_esc(c)}</span> <span title="{_esc(full)}">{_esc(_short(full, limit))}</span>'
-            )
+            lines.append(f'<span class="sd-k">{_esc(c)}</span> {value}')
     return "<br>".join(lines)
 
 
@@ -656,6 +928,9 @@ def grid_body(
     sources: _Sources,
     width: int = 240,
     anchors: Mapping[int, str] | None = None,
+    backend: str | None = None,
+    min_width: int = MIN_VIDEO_PX,
+    sort_by: str | None = None,
 ) -> str:
     """The grid without its ``<style>`` block (the report shares one). See :func:`grid_html`."""
     row_cols, col_cols = _axis(rows), _axis(cols)
@@ -666,6 +941,7 @@ def grid_body(
             f"the inputs are {', '.join(input_columns(df)) or '(none)'}"
         )
     vary = [c for c in varying_columns(df) if c not in row_cols and c not in col_cols]
+    short = short_maps(df)
     records = df.to_dict("records")
     positions = list(range(len(records)))
     row_keys: dict[tuple[Any, ...], None] = {}
@@ -677,6 +953,11 @@ def grid_body(
         row_keys.setdefault(rk)
         col_keys.setdefault(ck)
         cells.setdefault((rk, ck), []).append(i)
+    if sort_by is not None:  # each row lists its takes best first by a metric; captions say what the columns were
+        from .metrics import ranked_cells
+
+        vary = [*vary, *(c for c in col_cols if c not in vary)]
+        col_cols, col_keys, cells = ranked_cells(records, row_keys, cells, col_keys, sort_by)  # type: ignore[assignment]
 
     # Placeholders take the size of the grid's videos, so rows line up.
     ratios = [
@@ -685,31 +966,53 @@ def grid_body(
         if isinstance(w, int | float) and isinstance(h, int | float) and w > 0 and h > 0
     ]
     slot_height = round(width * sorted(ratios)[len(ratios) // 2]) if ratios else None
+    # The table fills the output up to the videos' preferred width and shrinks them down to min_width;
+    # below that it keeps its size and the box scrolls (.sd-out has overflow-x:auto).
+    per_col = [max([len(cells.get((rk, ck), ())) for rk in row_keys] or [1]) or 1 for ck in col_keys]
+    slots = sum(per_col)
+    head = _ROWHEAD_PX if row_cols else 0
+    gaps = _GAP_PX * (len(per_col) + (1 if row_cols else 0) + 1) + _GAP_PX * (slots - len(per_col))
+    table_min = head + slots * min_width + gaps
+    table_max = head + slots * width + gaps
     container = new_container_id()
     out = [f'<div class="sd-out sd-gridwrap" id="{container}">']
     bar, script = sync_controls(container) if sync else ("", "")
     out.append(bar)
-    out.append('<table class="sd-grid">')
+    out.append(f'<table class="sd-grid" style="min-width:{table_min}px;max-width:{table_max}px">')
+    cols_html = f'<col style="width:{head}px">' if row_cols else ""
+    cols_html += "".join(f'<col style="width:{100 * k / slots:.3f}%">' for k in per_col) if row_cols else ""
+    if not row_cols:
+        cols_html = "".join(f'<col style="width:{100 * k / slots:.3f}%">' for k in per_col)
+    out.append(f"<colgroup>{cols_html}</colgroup>")
     if col_cols:
         corner = " · ".join(_esc(c) for c in row_cols)
         out.append(
             f'<thead><tr><th class="sd-corner"><span class="sd-k">{corner}</span></th>' if row_cols else "<thead><tr>"
         )
         for ck in col_keys:
-            out.append(f'<th class="sd-colhead">{_header(col_cols, ck, limit=40)}</th>')
+            out.append(f'<th class="sd-colhead">{_header(col_cols, ck, limit=40, short=short)}</th>')
         out.append("</tr></thead>")
     out.append("<tbody>")
     for rk in row_keys:
         out.append('<tr class="sd-row">')
         if row_cols:
-            out.append(f'<th class="sd-rowhead" scope="row">{_header(row_cols, rk, limit=160)}</th>')
+            out.append(f'<th class="sd-rowhead" scope="row">{_header(row_cols, rk, limit=160, short=short)}</th>')
         for ck in col_keys:
             members = cells.get((rk, ck))
             if not members:
                 out.append(_EMPTY_CELL)
                 continue
             figs = "".join(
-                _figure(records[i], vary, sources, width, anchor=(anchors or {}).get(i), slot_height=slot_height)
+                _figure(
+                    records[i],
+                    vary,
+                    sources,
+                    width,
+                    anchor=(anchors or {}).get(i),
+                    slot_height=slot_height,
+                    short=short,
+                    backend=backend,
+                )
                 for i in members
             )
             out.append(f'<td class="sd-cell"><div class="sd-takes">{figs}</div></td>')
@@ -719,25 +1022,54 @@ def grid_body(
     return "".join(out)
 
 
+def _layout(df: pd.DataFrame, rows: Any, cols: Any, width: int | None) -> tuple[Any, Any, int]:
+    """The axes (from what varies, unless given) and the videos' preferred width: one rule for ``sweep``,
+    :func:`grid`, :func:`show` and the report."""
+    if rows is None and cols is None:
+        rows, cols = auto_axes(df)
+    if width is None:
+        row_cols = [c for c in _axis(rows) if c in df.columns]
+        groups = len({tuple(_plain(v) for v in key) for key in df[row_cols].itertuples(index=False)}) if row_cols else 1
+        per_row = len(df) / max(1, groups)
+        width = 240 if per_row <= 4 else max(MIN_VIDEO_PX, int(1000 // per_row))
+    return rows, cols, width
+
+
 def grid_html(
     data: Any,
-    rows: str | Sequence[str] | None = "prompt",
-    cols: str | Sequence[str] | None = "seed",
+    rows: str | Sequence[str] | None = None,
+    cols: str | Sequence[str] | None = None,
     *,
     sync: bool = False,
     embed: bool = False,
     base_dir: str | os.PathLike[str] | None = None,
-    width: int = 240,
+    width: int | None = None,
+    sort_by: str | None = None,
 ) -> str:
     """A table of videos pivoted by ``rows`` and ``cols`` (a column name, a tuple of names, or None).
 
-    ``data`` is a sweep, its DataFrame, or a list of rows. See the module docstring for the layout.
+    ``data`` is a sweep, its DataFrame, or a list of rows. With neither axis given, the axes come from what
+    varies (:func:`auto_axes`), exactly as a bare ``sweep`` shows them. See the module docstring for the layout.
+    ``sort_by="motion"`` (any metric column) lists each row's takes best first instead of by column.
     """
     df = frame_of(data)
+    rows, cols, width = _layout(df, rows, cols, width)
+    backend = backend_of(data)
     sources = _Sources(base_dir, embed)
-    body = grid_body(df, rows, cols, sync=sync, sources=sources, width=width)
+    body = grid_body(df, rows, cols, sync=sync, sources=sources, width=width, backend=backend, sort_by=sort_by)
     sources.finish()
-    return CSS + body
+    return CSS + backend_header(backend) + body
+
+
+def backend_header(backend: str | None) -> str:
+    """One chip naming where the videos came from (a grid's header); empty when unknown."""
+    if not backend:
+        return ""
+    note = " · emulated, nothing billed" if backend == "emulator" else " · billed by fal"
+    return (
+        f'<div class="sd-out"><div class="sd-summary"><span class="sd-chip sd-backend" data-backend="{_esc(backend)}">'
+        f"{_esc(backend)}{note}</span></div></div>"
+    )
 
 
 # --------------------------------------------------------------------------- compare, result, summary
@@ -746,16 +1078,21 @@ def grid_html(
 def _labels(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     df = pd.DataFrame(list(rows))
     vary = varying_columns(df)
+    short = short_maps(df, limit=60)
     labels = []
     for n, row in enumerate(rows, 1):
+        number = job_label(row)
         if vary:
-            labels.append(" · ".join(f"{c} {_short(_text(row.get(c)), 60)}" for c in vary))
+            text = " · ".join(
+                f"{c} {short.get(c, {}).get(_plain(row.get(c))) or _short(_text(row.get(c)), 60)}" for c in vary
+            )
+            labels.append(f"{number} {text}".strip())
             continue
         ref = row.get("path") if not _missing(row.get("path")) else row.get("video_url")
         if not _missing(ref) and not str(ref).startswith("data:"):
-            labels.append(Path(urlsplit(str(ref)).path).name or f"video {n}")
+            labels.append(f"{number} {Path(urlsplit(str(ref)).path).name}".strip() or f"video {n}")
         else:
-            labels.append(f"video {n}")
+            labels.append(number or f"video {n}")
     return labels
 
 
@@ -769,7 +1106,8 @@ def compare_html(
 ) -> str:
     """A few videos side by side at a larger size, titled by what differs, played together by default.
 
-    Each item is a row, a result, a path or a URL; a DataFrame or sweep contributes all its rows.
+    Each item is a row, a result, a path or a URL; a DataFrame or sweep contributes all its rows. The videos
+    share the output's width (up to ``width`` each, down to :data:`MIN_COMPARE_PX`, then the row scrolls).
     """
     rows: list[dict[str, Any]] = []
     for item in items:
@@ -787,7 +1125,12 @@ def compare_html(
     bar, script = sync_controls(container) if sync else ("", "")
     figs = "".join(_figure(r, (), sources, width, title=t) for r, t in zip(rows, titles, strict=True))
     sources.finish()
-    return f'{CSS}<div class="sd-out" id="{container}">{bar}<div class="sd-compare">{figs}</div></div>{script}'
+    n = len(rows)
+    box = f"min-width:{n * MIN_COMPARE_PX + (n - 1) * 12}px;max-width:{n * width + (n - 1) * 12}px"
+    return (
+        f'{CSS}<div class="sd-out" id="{container}">{bar}<div class="sd-compare" style="{box}">{figs}</div></div>'
+        f"{script}"
+    )
 
 
 def result_html(
@@ -804,7 +1147,7 @@ def result_html(
         lines.append(f'<div class="sd-title">{_esc(_text(row["prompt"]))}</div>')
     if settings:
         lines.append(f'<div class="sd-cap">{_pairs(row, settings)}</div>')
-    return f'{CSS}<div class="sd-out">{"".join(lines)}{fig}</div>'
+    return f'{CSS}<div class="sd-out" style="max-width:{width}px">{"".join(lines)}{fig}</div>'
 
 
 def _sum(df: pd.DataFrame, column: str, mask: Any = None) -> float:
@@ -815,36 +1158,85 @@ def _sum(df: pd.DataFrame, column: str, mask: Any = None) -> float:
     return float(total) if not math.isnan(total) else 0.0
 
 
-def totals(df: pd.DataFrame) -> dict[str, Any]:
-    """Counts by status, cost and time totals of a sweep DataFrame (shared by the summary and the report)."""
+def totals(df: pd.DataFrame, backend: str | None = None) -> dict[str, Any]:
+    """Counts by status, cost and time of THIS run (shared by the summary, the report and the CLI).
+
+    A cached job was made (and paid) by an earlier run: it counts as cached, adds nothing to the cost, and its
+    original timings stay out of this run's generation sum and wall clock. On the emulator nothing is billed:
+    ``cost_usd`` is 0 and ``would_cost_usd`` says what fal would have charged.
+    """
     status = df["status"].fillna("unknown").astype(str) if "status" in df.columns else pd.Series(["unknown"] * len(df))
     counts = {k: int(v) for k, v in status.value_counts(sort=False).items()}
-    billed = (status == "completed").to_numpy()
+    completed = (status == "completed").to_numpy()
+    fresh = (status != "cached").to_numpy()
     wall = None
-    if "submitted_at" in df.columns and "completed_at" in df.columns:
-        start = pd.to_datetime(df["submitted_at"], errors="coerce", utc=True).min()
-        end = pd.to_datetime(df["completed_at"], errors="coerce", utc=True).max()
+    if "submitted_at" in df.columns and "completed_at" in df.columns and fresh.any():
+        start = pd.to_datetime(df.loc[fresh, "submitted_at"], errors="coerce", utc=True).min()
+        end = pd.to_datetime(df.loc[fresh, "completed_at"], errors="coerce", utc=True).max()
         if not _missing(start) and not _missing(end):
             wall = max(0.0, (end - start).total_seconds())
+    billed = _sum(df, "est_cost_usd", completed)
+    emulated = backend == "emulator"
+    # What fal said the completed jobs cost (x-fal-billable-units), where it said it; estimates for the rest.
+    actual_known = completed & df["cost_usd"].notna().to_numpy() if "cost_usd" in df.columns else completed & False
     return {
+        "actual_usd": _sum(df, "cost_usd", actual_known) if actual_known.any() else None,
+        "actual_jobs": int(actual_known.sum()),
+        "estimated_rest_usd": _sum(df, "est_cost_usd", completed & ~actual_known),
         "jobs": len(df),
         "by_status": counts,
-        "cost_usd": _sum(df, "est_cost_usd", billed),
+        "backend": backend,
+        "emulated": emulated,
+        "cost_usd": 0.0 if emulated else billed,
+        "would_cost_usd": billed,
         "estimated_usd": _sum(df, "est_cost_usd"),
-        "generation_seconds": _sum(df, "generation_seconds"),
-        "queue_seconds": _sum(df, "queue_seconds"),
+        "generation_seconds": _sum(df, "generation_seconds", fresh),
+        "queue_seconds": _sum(df, "queue_seconds", fresh),
         "video_seconds": _sum(df, "video_seconds"),
         "wall_seconds": wall,
+        "cached": counts.get("cached", 0),
     }
 
 
-def summary_body(df: pd.DataFrame) -> str:
-    t = totals(df)
-    order = ["completed", "cached", "failed", "cancelled", "running", "submitted", "queued"]
-    statuses = sorted(t["by_status"], key=lambda s: order.index(s) if s in order else len(order))
-    chips = [f'<span class="sd-chip"><b>{t["jobs"]}</b> jobs</span>']
+_STATUS_ORDER = [
+    "completed",
+    "cached",
+    "failed",
+    "cancelled",
+    "interrupted",
+    "unknown",
+    "downloading",
+    "running",
+    "submitted",
+    "submitting",
+    "planned",
+    "queued",
+]
+
+
+def cost_text(t: Mapping[str, Any]) -> str:
+    """The cost line: ``emulated, nothing billed`` on the emulator, else the completed jobs' estimated cost."""
+    cached = f"; {t['cached']} cached, no charge" if t.get("cached") else ""
+    if t.get("emulated"):
+        return f"emulated, nothing billed (about {fmt_usd(t['would_cost_usd'])} on fal){cached}"
+    if t.get("actual_usd") is not None:
+        rest = t["by_status"].get("completed", 0) - t["actual_jobs"]
+        estimated = f" + {fmt_usd(t['estimated_rest_usd'])} estimated for {rest} more" if rest else ""
+        return f"{fmt_usd(t['actual_usd'])} billed by fal for {t['actual_jobs']} job(s){estimated}{cached}"
+    return f"{fmt_usd(t['cost_usd'])} (estimated, completed jobs){cached}"
+
+
+def summary_body(df: pd.DataFrame, backend: str | None = None) -> str:
+    t = totals(df, backend)
+    statuses = sorted(
+        t["by_status"], key=lambda s: _STATUS_ORDER.index(s) if s in _STATUS_ORDER else len(_STATUS_ORDER)
+    )
+    chips = []
+    if backend:
+        chips.append(f'<span class="sd-chip sd-backend" data-backend="{_esc(backend)}">{_esc(backend)}</span>')
+    chips.append(f'<span class="sd-chip"><b>{t["jobs"]}</b> jobs</span>')
     chips += [f'<span class="sd-chip sd-{_esc(s)}"><b>{t["by_status"][s]}</b> {_esc(s)}</span>' for s in statuses]
-    chips.append(f'<span class="sd-chip">cost <b>{fmt_usd(t["cost_usd"])}</b></span>')
+    chips.append(f'<span class="sd-chip sd-cost">cost <b>{_esc(cost_text(t))}</b></span>')
     chips.append(f'<span class="sd-chip">generation <b>{fmt_seconds(t["generation_seconds"])}</b> (sum)</span>')
     if t["wall_seconds"] is not None:
         chips.append(f'<span class="sd-chip">wall clock <b>{fmt_seconds(t["wall_seconds"])}</b></span>')
@@ -852,8 +1244,8 @@ def summary_body(df: pd.DataFrame) -> str:
 
 
 def summary_html(data: Any) -> str:
-    """One line of counts by status, the cost of completed jobs, summed generation time and wall-clock time."""
-    return f'{CSS}<div class="sd-out">{summary_body(frame_of(data))}</div>'
+    """One line: the backend, counts by status, the cost, summed generation time and wall-clock time of this run."""
+    return f'{CSS}<div class="sd-out">{summary_body(frame_of(data), backend_of(data))}</div>'
 
 
 def sweep_html(
@@ -865,24 +1257,20 @@ def sweep_html(
     embed: bool = False,
     base_dir: str | os.PathLike[str] | None = None,
     width: int | None = None,
+    sort_by: str | None = None,
 ) -> str:
-    """The summary and the grid of a sweep (``Sweep._repr_html_``).
+    """The summary and the grid of a sweep (``Sweep._repr_html_``); ``sort_by`` as in :func:`grid_html`.
 
     Axes are chosen from what varies (:func:`auto_axes`) unless given; ``width=None`` shrinks the
-    videos (240 down to 160 px) when a row holds more than four.
+    videos (240 down to 160 px) when a row holds more than four. :func:`grid` lays out the same grid.
     """
     df = frame_of(data)
-    if rows is None and cols is None:
-        rows, cols = auto_axes(df)
-    if width is None:
-        row_cols = [c for c in _axis(rows) if c in df.columns]
-        groups = len({tuple(_plain(v) for v in key) for key in df[row_cols].itertuples(index=False)}) if row_cols else 1
-        per_row = len(df) / max(1, groups)
-        width = 240 if per_row <= 4 else max(160, int(1000 // per_row))
+    rows, cols, width = _layout(df, rows, cols, width)
+    backend = backend_of(data)
     sources = _Sources(base_dir, embed)
-    body = grid_body(df, rows, cols, sync=sync, sources=sources, width=width)
+    body = grid_body(df, rows, cols, sync=sync, sources=sources, width=width, backend=backend, sort_by=sort_by)
     sources.finish()
-    return f'{CSS}<div class="sd-out">{summary_body(df)}</div>{body}'
+    return f'{CSS}<div class="sd-out">{summary_body(df, backend)}</div>{body}'
 
 
 def show_html(x: Any, **kwargs: Any) -> str:
@@ -910,9 +1298,7 @@ def show(x: Any, return_html: bool = False, **kwargs: Any) -> str | None:
     return None
 
 
-def grid(
-    data: Any, rows: Any = "prompt", cols: Any = "seed", *, return_html: bool = False, **kwargs: Any
-) -> str | None:
+def grid(data: Any, rows: Any = None, cols: Any = None, *, return_html: bool = False, **kwargs: Any) -> str | None:
     """Display :func:`grid_html` (``return_html=True`` returns it)."""
     markup = grid_html(data, rows, cols, **kwargs)
     if return_html:

@@ -6,20 +6,28 @@
     path = report(sweep)                      # <run_dir>/report.html, videos linked from the run folder
     report(sweep, "share.html", embed=True)   # one portable file with every video inside
 
-The page holds the sweep's parameters (what varies and what is fixed), the
-input image(s) as small embedded thumbnails, the grid(s) of videos with
-synchronized playback, a timeline of each job's queue wait and generation
-time, a sortable table of every job (click a header), the totals of cost and
-time, and the ratings and notes people gave. CSS and scripts are inline and
-nothing is fetched from the network; videos are referenced relative to the
-report's folder (or by URL when they live elsewhere), or embedded as base64
-with ``embed=True``. Every piece of user text is HTML-escaped.
+The page holds the sweep's parameters (what varies and what is fixed), which backend made the videos
+(the emulator's cost line says "emulated, nothing billed"), the input image(s) as small embedded
+thumbnails, the grid(s) of videos with synchronized playback, a timeline of each job's queue wait and
+generation time, a sortable table of every job (click a header), the totals of THIS run (cached jobs
+are counted as cached and their old timings left out of the wall clock), the metrics of every measured
+take (a sortable table with flags and filmstrips, and a plot of one metric per parameter value:
+seedance_nb.metrics), and the ratings and notes people gave. CSS and scripts are inline and nothing is
+fetched from the network.
+
+Where it plays: videos are referenced relative to the report's folder (never by an emulator's loopback
+URL, which dies with the emulator); posters are embedded as small JPEG thumbnails, so every video shows
+its first frame wherever the file is opened. Opened from disk (a file manager, ``file://``) or from any
+web server, the videos play. JupyterLab's server refuses media requests from HTML it serves itself
+(its file browser and ``/files/`` pages run in a sandbox, and the server answers 403 "Blocking request
+from unknown origin"), so there the thumbnails show but the videos do not play: in a notebook the
+object :func:`report` returns displays the same report inline, where JupyterLab serves the videos, plus
+the ``file://`` link; ``seedance-nb report`` prints that link. ``embed=True`` plays everywhere (one large
+file). Every piece of user text is HTML-escaped; only http(s) URLs and local files become links.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import logging
 import math
@@ -30,68 +38,91 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from PIL import Image
 
 from . import display as d
 from .duels import leaderboard_section
+from .metrics import metrics_section_html
 
-__all__ = ["report", "report_html"]
+__all__ = ["ReportPath", "report", "report_html"]
 
 logger = logging.getLogger("seedance_nb.report")
 
 _THUMB_PX = 320
 _SECRET_WORDS = ("key", "token", "secret", "password", "auth")
 
+_PAGE_CSS = """<style>
+body{margin:0;background:#fff;color:#1f2328}
+</style>"""
+
 _REPORT_CSS = """<style>
-:root{--fg:#1f2328;--muted:#656d76;--line:#d8dee4;--card:#f6f8fa;--accent:#2563eb;--queue:#f0b429;
---gen:#3b82f6;--fail:#e11d48;--ok:#16a34a}
-*{box-sizing:border-box}
-body{margin:0;background:#fff;color:var(--fg);font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
-main{max-width:1280px;margin:0 auto;padding:24px 28px 60px}
-header h1{font-size:26px;margin:0 0 2px;font-weight:650;letter-spacing:-.01em}
-.sub{color:var(--muted);margin:0 0 14px}
-h2{font-size:18px;margin:34px 0 10px;padding-bottom:6px;border-bottom:1px solid var(--line);font-weight:620}
-h3{font-size:15px;margin:18px 0 6px;font-weight:600}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px;margin:14px 0}
-.card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 12px}
-.card .v{font-size:20px;font-weight:650;font-variant-numeric:tabular-nums}
-.card .l{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
-table.kv{border-collapse:collapse;margin:4px 0 8px}
-table.kv th{text-align:left;font-weight:600;padding:4px 14px 4px 0;vertical-align:top;white-space:nowrap}
-table.kv td{padding:4px 0;vertical-align:top}
-.val{display:inline-block;background:var(--card);border:1px solid var(--line);border-radius:10px;padding:0 8px;
-margin:1px 4px 1px 0;max-width:100%;word-break:break-word}
-.thumbs{display:flex;gap:14px;flex-wrap:wrap}
-.thumbs figure{margin:0}
-.thumbs img{display:block;max-width:240px;max-height:240px;border-radius:6px;border:1px solid var(--line)}
-.thumbs figcaption{font-size:12px;color:var(--muted);margin-top:3px;max-width:240px;word-break:break-all}
-.scroll{overflow-x:auto}
-table.jobs{border-collapse:collapse;width:100%;font-size:13px}
-table.jobs th,table.jobs td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-table.jobs th{position:sticky;top:0;background:#fff;cursor:pointer;user-select:none;white-space:nowrap}
-table.jobs th:hover{color:var(--accent)}
-table.jobs th[aria-sort=ascending]::after{content:" \\25B2";font-size:10px}
-table.jobs th[aria-sort=descending]::after{content:" \\25BC";font-size:10px}
-table.jobs td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-table.jobs tbody tr:hover{background:var(--card)}
-table.jobs td.err{color:var(--fail);max-width:340px}
-table.jobs td.txt{max-width:340px}
-table.jobs td.wide{min-width:200px}
-table.jobs td.note{min-width:160px;max-width:300px}
-table.jobs td.job{white-space:nowrap}
-a{color:var(--accent);text-decoration:none}
-a:hover{text-decoration:underline}
-.legend{display:flex;gap:16px;font-size:12px;color:var(--muted);margin-bottom:4px}
-.legend i{display:inline-block;width:12px;height:10px;border-radius:2px;margin-right:5px;vertical-align:-1px}
-svg.timeline{width:100%;height:auto;font:11px system-ui,sans-serif}
-.rated{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:12px}
-.rated figure{margin:0;border:1px solid var(--line);border-radius:8px;padding:8px;background:var(--card)}
-.rated img{width:100%;border-radius:4px;display:block}
-.stars{color:#d97706;letter-spacing:1px}
-footer{margin-top:40px;color:var(--muted);font-size:12px}
-.sd-out{font-size:13px}
-.sd-grid th.sd-rowhead{max-width:260px}
-@media print{table.jobs th{position:static}}
+.sd-report{--fg:#1f2328;--muted:#656d76;--line:#d8dee4;--card:#f6f8fa;--accent:#2563eb;--queue:#f0b429;
+--gen:#3b82f6;--fail:#e11d48;--ok:#16a34a;color:var(--fg);background:#fff;
+font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1280px;margin:0 auto;
+padding:24px 28px 60px;box-sizing:border-box}
+.sd-report *,.sd-report *::before,.sd-report *::after{box-sizing:border-box}
+.sd-report header h1{font-size:26px;margin:0 0 2px;font-weight:650;letter-spacing:-.01em;overflow-wrap:anywhere}
+.sd-report .sub{color:var(--muted);margin:0 0 14px}
+.sd-report h2{font-size:18px;margin:34px 0 10px;padding-bottom:6px;border-bottom:1px solid var(--line);
+font-weight:620}
+.sd-report h3{font-size:15px;margin:18px 0 6px;font-weight:600}
+.sd-report .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px;margin:14px 0}
+.sd-report .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 12px;min-width:0}
+.sd-report .card .v{font-size:20px;font-weight:650;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
+.sd-report .card .v small{font-size:12px;font-weight:500;color:var(--muted)}
+.sd-report .card .l{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
+.sd-report table.kv{border-collapse:collapse;margin:4px 0 8px;max-width:100%}
+.sd-report table.kv th{text-align:left;font-weight:600;padding:4px 14px 4px 0;vertical-align:top;white-space:nowrap}
+.sd-report table.kv td{padding:4px 0;vertical-align:top;overflow-wrap:anywhere}
+.sd-report .val{display:inline-block;background:var(--card);border:1px solid var(--line);border-radius:10px;
+padding:0 8px;margin:1px 4px 1px 0;max-width:100%;word-break:break-word}
+.sd-report .thumbs{display:flex;gap:14px;flex-wrap:wrap}
+.sd-report .thumbs figure{margin:0}
+.sd-report .thumbs img{display:block;max-width:240px;max-height:240px;border-radius:6px;border:1px solid var(--line)}
+.sd-report .thumbs figcaption{font-size:12px;color:var(--muted);margin-top:3px;max-width:240px;word-break:break-all}
+.sd-report .scroll{overflow-x:auto;max-width:100%}
+.sd-report table.jobs{border-collapse:collapse;width:100%;font-size:13px}
+.sd-report table.jobs th,.sd-report table.jobs td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;
+vertical-align:top}
+.sd-report table.jobs th{position:sticky;top:0;background:#fff;cursor:pointer;user-select:none;white-space:nowrap}
+.sd-report table.jobs th:hover{color:var(--accent)}
+.sd-report table.jobs th[aria-sort=ascending]::after{content:" \\25B2";font-size:10px}
+.sd-report table.jobs th[aria-sort=descending]::after{content:" \\25BC";font-size:10px}
+.sd-report table.jobs td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.sd-report table.jobs tbody tr:hover{background:var(--card)}
+.sd-report table.jobs td.err{color:var(--fail);min-width:160px;max-width:300px;overflow-wrap:anywhere}
+.sd-report table.jobs td.txt{max-width:300px;overflow-wrap:anywhere}
+.sd-report table.jobs td.wide{min-width:160px}
+.sd-report table.jobs td.note{min-width:140px;max-width:260px}
+.sd-report table.jobs td.job{white-space:nowrap}
+.sd-report a{color:var(--accent);text-decoration:none}
+.sd-report a:hover{text-decoration:underline}
+.sd-report .legend{display:flex;flex-wrap:wrap;gap:16px;font-size:12px;color:var(--muted);margin-bottom:4px}
+.sd-report .legend i{display:inline-block;width:12px;height:10px;border-radius:2px;margin-right:5px;
+vertical-align:-1px}
+.sd-report .timeline{font-size:12px;min-width:420px}
+.sd-report .tl-row{display:grid;grid-template-columns:90px minmax(0,1fr) 150px;gap:8px;align-items:center;
+min-height:20px}
+.sd-report .tl-row>.tl-label{text-align:right;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.sd-report .tl-track{position:relative;height:14px}
+.sd-report .tl-track>div{position:absolute;top:1px;height:12px;border-radius:2px;min-width:1px}
+.sd-report .tl-queue{background:var(--queue)}
+.sd-report .tl-open{background:transparent;border:1px dashed #b7791f}
+.sd-report .tl-gen{background:var(--gen)}
+.sd-report .tl-gen.tl-failed{background:var(--fail)}
+.sd-report .tl-gen.tl-cancelled{background:#9ca3af}
+.sd-report .tl-end{color:var(--muted);white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.sd-report .tl-axis .tl-track{height:16px;border-bottom:1px solid var(--line)}
+.sd-report .tl-axis .tl-track>span{position:absolute;transform:translateX(-50%);color:var(--muted);
+white-space:nowrap}
+.sd-report .rated{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:12px}
+.sd-report .rated figure{margin:0;border:1px solid var(--line);border-radius:8px;padding:8px;background:var(--card)}
+.sd-report .rated img{width:100%;border-radius:4px;display:block}
+.sd-report .stars{color:#d97706;letter-spacing:1px}
+.sd-report footer{margin-top:40px;color:var(--muted);font-size:12px}
+.sd-report .sd-out{font-size:13px}
+@media (max-width:900px){.sd-report{padding:14px 12px 40px}.sd-report header h1{font-size:21px}
+.sd-report .tl-row{grid-template-columns:70px minmax(0,1fr) 110px}}
+@media print{.sd-report table.jobs th{position:static}}
 </style>"""
 
 _SORT_JS = """<script>(function () {
@@ -137,16 +168,7 @@ def _e(value: Any) -> str:
 
 
 def _thumb_data_uri(path: Path) -> str | None:
-    try:
-        with Image.open(path) as img:
-            img = img.convert("RGB")
-            img.thumbnail((_THUMB_PX, _THUMB_PX))
-            buf = io.BytesIO()
-            img.save(buf, "JPEG", quality=85)
-    except (OSError, ValueError) as exc:
-        logger.info("cannot read image %s for a thumbnail: %s", path, exc)
-        return None
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return d.thumbnail_data_uri(path, _THUMB_PX)
 
 
 def _sweep_description(run_dir: Path | None) -> dict[str, Any]:
@@ -177,31 +199,43 @@ def _ordered_values(series: pd.Series) -> list[Any]:
 # --------------------------------------------------------------------------- sections
 
 
-def _cards(df: pd.DataFrame) -> str:
-    t = d.totals(df)
+def _cards(df: pd.DataFrame, backend: str | None) -> str:
+    t = d.totals(df, backend)
     by = t["by_status"]
     done = by.get("completed", 0) + by.get("cached", 0)
-    mean_queue = t["queue_seconds"] / max(1, int(df["queue_seconds"].notna().sum())) if "queue_seconds" in df else 0
-    items = [
-        ("jobs", str(t["jobs"])),
-        ("videos", f"{done}" + (f" ({by['cached']} cached)" if by.get("cached") else "")),
-        ("failed", str(by.get("failed", 0))),
-        ("cost (completed)", d.fmt_usd(t["cost_usd"])),
-        ("estimate (all jobs)", d.fmt_usd(t["estimated_usd"])),
-        ("video seconds", f"{t['video_seconds']:.1f} s"),
-        ("generation (sum)", d.fmt_seconds(t["generation_seconds"])),
-        ("queue wait (mean)", d.fmt_seconds(mean_queue)),
-        ("wall clock", d.fmt_seconds(t["wall_seconds"])),
+    fresh = df["status"] != "cached" if "status" in df else pd.Series([True] * len(df), index=df.index)
+    waits = pd.to_numeric(df.loc[fresh, "queue_seconds"], errors="coerce") if "queue_seconds" in df else None
+    mean_queue = float(waits.mean()) if waits is not None and waits.notna().any() else None
+    if t["emulated"]:
+        cost = ("cost", "$0.00", "emulated, nothing billed")
+    else:
+        cost = ("cost (completed)", d.fmt_usd(t["cost_usd"]), "estimated" + (", cached free" if t["cached"] else ""))
+        if t.get("actual_usd") is not None:
+            cost = ("cost (completed)", d.fmt_usd(t["actual_usd"] + t["estimated_rest_usd"]), d.cost_text(t))
+    items: list[tuple[str, str, str]] = [
+        ("backend", backend or "unknown", "videos made by " + ("the emulator" if t["emulated"] else backend or "?")),
+        ("jobs", str(t["jobs"]), ""),
+        ("videos", str(done), f"{by['cached']} cached from earlier runs" if by.get("cached") else ""),
+        ("failed", str(by.get("failed", 0)), ""),
+        cost,
+        ("estimate (all jobs)", d.fmt_usd(t["estimated_usd"]), "on fal" if t["emulated"] else ""),
+        ("video seconds", f"{t['video_seconds']:.1f} s", ""),
+        ("generation (sum)", d.fmt_seconds(t["generation_seconds"]), "this run" if t["cached"] else ""),
+        ("queue wait (mean)", d.fmt_seconds(mean_queue), ""),
+        ("wall clock", d.fmt_seconds(t["wall_seconds"]), "this run" if t["cached"] else ""),
     ]
-    pending = sum(by.get(s, 0) for s in ("queued", "submitted", "running"))
+    pending = sum(by.get(s, 0) for s in ("planned", "submitting", "queued", "submitted", "running", "downloading"))
     if pending:
-        items.insert(3, ("still running", str(pending)))
-    if by.get("cancelled"):
-        items.insert(3, ("cancelled", str(by["cancelled"])))
+        items.insert(4, ("still running", str(pending), ""))
+    for status in ("cancelled", "interrupted", "unknown"):
+        if by.get(status):
+            items.insert(4, (status, str(by[status]), ""))
     cards = "".join(
         f'<div class="card" data-total="{_e(label)}"><div class="v">{_e(value)}</div>'
-        f'<div class="l">{_e(label)}</div></div>'
-        for label, value in items
+        f'<div class="l">{_e(label)}</div>'
+        + (f'<div class="sub-l"><small>{_e(note)}</small></div>' if note else "")
+        + "</div>"
+        for label, value, note in items
     )
     return f'<div class="cards">{cards}</div>'
 
@@ -220,7 +254,8 @@ def _parameters(df: pd.DataFrame, run_dir: Path | None) -> str:
     out = ['<section id="parameters"><h2>Parameters</h2>']
     facts = _sweep_description(run_dir)
     if facts:
-        rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts.items())
+        shown = {k: d.fmt_when(v) if k.endswith("_at") else v for k, v in facts.items()}
+        rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in shown.items())
         out.append(f'<h3>Run</h3><table class="kv">{rows}</table>')
     out.append(f'<h3>Varies</h3><table class="kv" id="sd-varies">{rows_vary}</table>' if rows_vary else "")
     if not rows_vary:
@@ -240,8 +275,34 @@ def _image_candidates(label: str, run_dir: Path | None) -> list[Path]:
     return found
 
 
+def _stored_inputs(run_dir: Path | None) -> dict[str, Path]:
+    """The input images a run folder keeps under ``inputs/`` (by content hash), by the name the user gave them."""
+    found: dict[str, Path] = {}
+    journal = run_dir / "journal.jsonl" if run_dir is not None else None
+    if journal is None or not journal.is_file():
+        return found
+    try:
+        lines = journal.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        if '"planned"' not in line:
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        for value in (event.get("payload") or {}).values():
+            if isinstance(value, Mapping) and value.get("$file") and value.get("name"):
+                path = run_dir / str(value["$file"])  # type: ignore[operator]
+                if path.is_file():
+                    found.setdefault(str(value["name"]), path)
+    return found
+
+
 def _input_images(df: pd.DataFrame, run_dir: Path | None) -> str:
     figures = []
+    stored = _stored_inputs(run_dir)
     for column in ("image", "end_image"):
         if column not in df.columns:
             continue
@@ -251,11 +312,12 @@ def _input_images(df: pd.DataFrame, run_dir: Path | None) -> str:
             text = str(label)
             rows = df[df[column].map(d._plain) == label]
             src, note = None, ""
-            if text.startswith(("http://", "https://")):
+            if d.safe_url(text, loopback=False):
                 src = text
             else:
                 extra = [str(p) for p in rows.get("image_path", pd.Series(dtype=object)) if not d._missing(p)]
-                for candidate in [*map(Path, extra), *_image_candidates(text, run_dir)]:
+                kept = [stored[text]] if text in stored else []
+                for candidate in [*kept, *map(Path, extra), *_image_candidates(text, run_dir)]:
                     if candidate.is_file():
                         src = _thumb_data_uri(candidate)
                         if src:
@@ -280,6 +342,7 @@ def _grids(
     rows: str | Sequence[str] | None,
     cols: str | Sequence[str] | None,
     anchors: Mapping[int, str],
+    backend: str | None = None,
 ) -> str:
     if rows is None and cols is None:
         rows, cols = d.auto_axes(df)
@@ -296,7 +359,9 @@ def _grids(
         local = {pos: anchors[df.index.get_loc(i)] for pos, i in enumerate(index)}
         if label is not None:
             out.append(f"<h3>image: {_e(label)}</h3>")
-        out.append(d.grid_body(part, row_axis, col_axis, sync=True, sources=sources, width=260, anchors=local))
+        out.append(
+            d.grid_body(part, row_axis, col_axis, sync=True, sources=sources, width=260, anchors=local, backend=backend)
+        )
     out.append("</section>")
     return "".join(out)
 
@@ -309,13 +374,16 @@ def _nice_step(total: float) -> float:
 
 
 def _timeline(df: pd.DataFrame) -> str:
+    """Each job's queue wait and generation as bars on one time axis (HTML, so the text stays readable at any
+    width). Cached jobs ran in an earlier run: they are listed, not drawn."""
     spans = []
     stamps = {
         c: pd.to_datetime(df[c], errors="coerce", utc=True)
         for c in ("submitted_at", "started_at", "completed_at")
         if c in df
     }
-    t0 = stamps["submitted_at"].min() if "submitted_at" in stamps else pd.NaT
+    fresh = (df["status"] != "cached").to_numpy() if "status" in df else [True] * len(df)
+    t0 = stamps["submitted_at"][fresh].min() if "submitted_at" in stamps else pd.NaT
     for pos, (_, row) in enumerate(df.iterrows()):
         status = str(row.get("status") or "")
         if status == "cached":
@@ -340,69 +408,65 @@ def _timeline(df: pd.DataFrame) -> str:
     if not ends:
         return ""
     total = max(ends) or 1.0
-    label_w, right, width, row_h, top = 120, 150, 1100, 18, 22
-    plot = width - label_w - right
-    height = top + row_h * len(spans) + 6
 
-    def x(t: float) -> float:
-        return label_w + plot * t / total
+    def pct(t: float) -> str:
+        return f"{100 * max(0.0, min(t, total)) / total:.2f}%"
 
-    parts = [
-        f'<svg class="timeline" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" role="img" '
-        f'aria-label="queue wait and generation time of each job">'
-    ]
+    ticks = []
     step = _nice_step(total)
     tick = 0.0
     while tick <= total + 1e-9:
-        parts.append(
-            f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top - 4}" y2="{height}" stroke="#eaeef2"/>'
-            f'<text x="{x(tick):.1f}" y="{top - 8}" text-anchor="middle" fill="#656d76">'
-            f"{_e(d.fmt_seconds(tick))}</text>"
-        )
+        ticks.append(f'<span style="left:{pct(tick)}">{_e(d.fmt_seconds(tick))}</span>')
         tick += step
-    for i, (pos, row, q0, q1, g1) in enumerate(spans):
-        y = top + i * row_h
+    rows = [
+        '<div class="timeline" role="img" aria-label="queue wait and generation time of each job">',
+        f'<div class="tl-row tl-axis"><span></span><div class="tl-track">{"".join(ticks)}</div><span></span></div>',
+    ]
+    for pos, row, q0, q1, g1 in spans:
         status = str(row.get("status") or "")
         job = d._text(row.get("job", pos))
-        parts.append(
-            f'<text x="{label_w - 8}" y="{y + 12}" text-anchor="end" fill="#1f2328">'
-            f'<a href="#sd-job-{pos}">{_e(_short_label(job))}</a></text>'
-        )
         tip = (
-            f"{job} · {status} · queue {d.fmt_seconds(row.get('queue_seconds'))}"
+            f"#{job} · {status} · queue {d.fmt_seconds(row.get('queue_seconds'))}"
             f" · generation {d.fmt_seconds(row.get('generation_seconds'))}"
         )
+        label = f'<a class="tl-label" href="#sd-job-{pos}" title="{_e(tip)}">#{_e(_short_label(job))}</a>'
         if q0 is None:
-            parts.append(f'<text x="{label_w + 4}" y="{y + 12}" fill="#656d76">{_e(status or "no timing")}</text>')
+            note = "cached (made in an earlier run)" if status == "cached" else status or "no timing"
+            rows.append(
+                f'<div class="tl-row" data-status="{_e(status)}">{label}<div class="tl-track"></div>'
+                f'<span class="tl-end">{_e(note)}</span></div>'
+            )
             continue
+        bars = []
         end_q = q1 if q1 is not None else total
-        dash = "" if q1 is not None else ' stroke="#b7791f" stroke-dasharray="3 2"'
-        parts.append(
-            f'<rect class="tl-queue" x="{x(q0):.1f}" y="{y + 3}" width="{max(1.0, x(end_q) - x(q0)):.1f}" height="12" '
-            f'rx="2" fill="var(--queue)"{dash}><title>{_e(tip)}</title></rect>'
+        open_q = " tl-open" if q1 is None else ""
+        bars.append(
+            f'<div class="tl-queue{open_q}" style="left:{pct(q0)};width:calc({pct(end_q)} - {pct(q0)})" '
+            f'title="{_e(tip)}"></div>'
         )
-        if q1 is not None:
+        if q1 is not None and (g1 is None or g1 > q1):
             end_g = g1 if g1 is not None else total
-            colour = "var(--fail)" if status == "failed" else "#9ca3af" if status == "cancelled" else "var(--gen)"
-            if g1 is not None and g1 > q1 or g1 is None:
-                parts.append(
-                    f'<rect class="tl-gen" x="{x(q1):.1f}" y="{y + 3}" width="{max(1.0, x(end_g) - x(q1)):.1f}" '
-                    f'height="12" rx="2" fill="{colour}"><title>{_e(tip)}</title></rect>'
-                )
+            kind = " tl-failed" if status == "failed" else " tl-cancelled" if status == "cancelled" else ""
+            bars.append(
+                f'<div class="tl-gen{kind}" style="left:{pct(q1)};width:calc({pct(end_g)} - {pct(q1)})" '
+                f'title="{_e(tip)}"></div>'
+            )
         if g1 is None:  # still waiting or running: the bar runs to the end of the chart
             end_label = f"{status}, {d.fmt_seconds(total - q0)} so far" if status else d.fmt_seconds(total - q0)
-            last = total
         else:
             last = max(v for v in (q0, q1, g1) if v is not None)
             end_label = d.fmt_seconds(last - q0)
-        parts.append(f'<text x="{x(last) + 5:.1f}" y="{y + 12}" fill="#656d76">{_e(end_label)}</text>')
-    parts.append("</svg>")
+        rows.append(
+            f'<div class="tl-row" data-status="{_e(status)}">{label}<div class="tl-track">{"".join(bars)}</div>'
+            f'<span class="tl-end">{_e(end_label)}</span></div>'
+        )
+    rows.append("</div>")
     legend = (
         '<div class="legend"><span><i style="background:var(--queue)"></i>queue wait</span>'
         '<span><i style="background:var(--gen)"></i>generation</span>'
         '<span><i style="background:var(--fail)"></i>failed</span></div>'
     )
-    return f'<section id="timeline"><h2>Timeline</h2>{legend}<div class="scroll">{"".join(parts)}</div></section>'
+    return f'<section id="timeline"><h2>Timeline</h2>{legend}<div class="scroll">{"".join(rows)}</div></section>'
 
 
 def _short_label(text: str) -> str:
@@ -410,15 +474,15 @@ def _short_label(text: str) -> str:
 
 
 def _stars(value: Any) -> str:
-    v = d._plain(value)
-    if isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 5:
-        n = round(v)
-        return f'<span class="stars" title="{_e(v)}">{"★" * n}{"☆" * (5 - n)}</span> {_e(d._text(v))}'
-    return _e(d._text(v))
+    n = d.rating_stars(value)
+    if n is None:
+        return _e(d._text(value))
+    return f'<span class="stars" title="{n} of 5" aria-label="{n} of 5 stars">{"★" * n}{"☆" * (5 - n)}</span> {n}/5'
 
 
-def _jobs_table(df: pd.DataFrame, sources: d._Sources) -> str:
+def _jobs_table(df: pd.DataFrame, sources: d._Sources, backend: str | None) -> str:
     vary = d.varying_columns(df)
+    short = d.short_maps(df, limit=70)
     columns: list[tuple[str, str]] = [("job", "job"), ("status", "status")]
     columns += [(c, c) for c in vary]
     columns += [
@@ -434,6 +498,14 @@ def _jobs_table(df: pd.DataFrame, sources: d._Sources) -> str:
         ("error", "error"),
     ]
     present = [(c, h) for c, h in columns if c in df.columns or c == "size"]
+    # Columns with nothing to say stay out, so the table fits a laptop screen: no ratings, notes or errors yet,
+    # or output seeds that only repeat the seeds asked for.
+    optional = {"rating", "notes", "error", "output_seed"}
+    present = [(c, h) for c, h in present if c not in optional or df[c].map(lambda v: not d._missing(v)).any()]
+    if "output_seed" in df.columns and "seed" in df.columns:
+        same = (df["output_seed"].map(d._plain) == df["seed"].map(d._plain)) | df["output_seed"].isna()
+        if same.all():
+            present = [(c, h) for c, h in present if c != "output_seed"]
     num_attr = ' data-type="num"'
     head = "".join(
         f'<th scope="col"{num_attr if c in _NUMERIC else ""} title="sort by {_e(h)}">{_e(h)}</th>' for c, h in present
@@ -445,9 +517,9 @@ def _jobs_table(df: pd.DataFrame, sources: d._Sources) -> str:
             value = d._plain(row.get(c)) if c != "size" else None
             sort = "" if value is None else str(value)
             if c == "job":
-                text = f'<a href="#sd-job-{pos}">{_e(d._text(value if value is not None else pos))}</a>'
+                text = f'<a href="#sd-job-{pos}">#{_e(d._text(value if value is not None else pos))}</a>'
                 src = sources.video(row.get("path"), row.get("video_url")) if row.get("status") in d._DONE else None
-                if src and not src.startswith("data:"):
+                if src and not src.startswith(("data:", "file:")):
                     text += f' <a href="{_e(src)}" title="open the video file">▶</a>'
                 cells.append(f'<td class="job" data-v="{_e(sort)}">{text}</td>')
             elif c == "size":
@@ -461,6 +533,8 @@ def _jobs_table(df: pd.DataFrame, sources: d._Sources) -> str:
                 shown = d.fmt_usd(value) if billed else ("est. " + d.fmt_usd(value) if value is not None else "—")
                 if row.get("status") in ("failed", "cancelled", "cached"):
                     shown, sort = "$0.00", "0"
+                elif billed and (row.get("backend") if not d._missing(row.get("backend")) else backend) == "emulator":
+                    shown, sort = "$0.00 (emulated)", "0"
                 cells.append(f'<td class="n" data-v="{_e(sort)}">{_e(shown)}</td>')
             elif c == "file_size":
                 shown = f"{value / 1e6:.2f} MB" if isinstance(value, int | float) else "—"
@@ -478,8 +552,10 @@ def _jobs_table(df: pd.DataFrame, sources: d._Sources) -> str:
                 shown = d._text(value) if value is not None else ""
                 wide = "txt wide" if c in ("prompt", "image", "end_image") else "txt note" if c == "notes" else "txt"
                 cls = "n" if num else wide
+                label = short.get(c, {}).get(value) if c in short else None
                 cells.append(
-                    f'<td class="{cls}" data-v="{_e(sort)}" title="{_e(shown)}">{_e(d._short(shown, 140))}</td>'
+                    f'<td class="{cls}" data-v="{_e(sort)}" title="{_e(shown)}">'
+                    f"{_e(label if label is not None else d._short(shown, 140))}</td>"
                 )
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (
@@ -490,6 +566,7 @@ def _jobs_table(df: pd.DataFrame, sources: d._Sources) -> str:
 
 
 def _ratings(df: pd.DataFrame, sources: d._Sources) -> str:
+    """The rated and noted videos, best first (ratings on one scale: 1-5 stars, thumbs up/down as 5/1)."""
     if "rating" not in df.columns and "notes" not in df.columns:
         return ""
     rating = df["rating"] if "rating" in df.columns else pd.Series([None] * len(df), index=df.index)
@@ -497,20 +574,20 @@ def _ratings(df: pd.DataFrame, sources: d._Sources) -> str:
     given = [pos for pos in range(len(df)) if not d._missing(rating.iloc[pos]) or not d._missing(notes.iloc[pos])]
     if not given:
         return ""
-    score = pd.to_numeric(rating, errors="coerce")
+    score = pd.to_numeric(rating.map(d.rating_stars), errors="coerce")
     given.sort(key=lambda p: -score.iloc[p] if not math.isnan(score.iloc[p]) else math.inf)
     vary = d.varying_columns(df)
     figs = []
     for pos in given:
         row = df.iloc[pos]
         poster = sources.poster(row.get("poster"))
-        alt = f"job {d._text(row.get('job'))}"
+        alt = f"job #{d._text(row.get('job'))}"
         img = f'<a href="#sd-job-{pos}"><img src="{_e(poster)}" alt="{_e(alt)}"></a>' if poster else ""
         params = d._pairs(row, vary)
         note = "" if d._missing(notes.iloc[pos]) else f"<div>{_e(d._text(notes.iloc[pos]))}</div>"
         stars = "" if d._missing(rating.iloc[pos]) else f"<div>{_stars(rating.iloc[pos])}</div>"
         figs.append(
-            f'<figure>{img}<figcaption><a href="#sd-job-{pos}">{_e(d._text(row.get("job", pos)))}</a> '
+            f'<figure>{img}<figcaption><a href="#sd-job-{pos}">#{_e(d._text(row.get("job", pos)))}</a> '
             f'<span class="sd-cap">{params}</span>{stars}{note}</figcaption></figure>'
         )
     return f'<section id="ratings"><h2>Ratings and notes</h2><div class="rated">{"".join(figs)}</div></section>'
@@ -527,37 +604,76 @@ def report_html(
     title: str | None = None,
     rows: str | Sequence[str] | None = None,
     cols: str | Sequence[str] | None = None,
+    fragment: bool = False,
+    metric: str = "motion",
 ) -> str:
-    """The report as a string; videos are linked relative to ``base_dir`` (the report's folder)."""
+    """The report as a string; videos are linked relative to ``base_dir`` (the report's folder).
+
+    ``fragment=True`` gives the report's body (scoped CSS, no ``<html>``) for a notebook output: media are then
+    referenced for JupyterLab (relative to ``base_dir``, default the working directory), as :func:`grid` does.
+    ``metric`` is the one the metrics section plots per parameter value (any seedance_nb.metrics column).
+    """
     df = d.frame_of(sweep_or_df)
     run_dir = d.run_dir_of(sweep_or_df)
+    backend = d.backend_of(sweep_or_df)
     if base_dir is None:
-        base_dir = run_dir if run_dir is not None else Path.cwd()
-    sources = d._Sources(base_dir, embed, servable_only=False)
+        base_dir = Path.cwd() if fragment or run_dir is None else run_dir
+    sources = d._Sources(base_dir, embed, servable_only=fragment, report=not fragment)
     name = title or ("Seedance sweep · " + run_dir.name if run_dir is not None else "Seedance sweep")
     anchors = {pos: f"sd-job-{pos}" for pos in range(len(df))}
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     where = f" · run folder {_e(run_dir.name)}" if run_dir is not None else ""
-    parts = [
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(name)}</title>{d.CSS}{_REPORT_CSS}</head><body><main>",
-        f'<header><h1>{_e(name)}</h1><p class="sub">{len(df)} jobs{where} · generated {generated}</p>',
-        d.summary_body(df),
-        _cards(df),
+    made_by = {"emulator": "the emulator (nothing billed)", "fal": "fal"}.get(backend or "", backend or "")
+    by = f' · videos by <b class="sd-backend">{_e(made_by)}</b>' if made_by else ""
+    body = [
+        f'<main class="sd-report" data-backend="{_e(backend or "")}">',
+        f'<header><h1>{_e(name)}</h1><p class="sub">{len(df)} jobs{where}{by} · generated {generated}</p>',
+        d.summary_body(df, backend),
+        _cards(df, backend),
         "</header>",
         _parameters(df, run_dir),
         _input_images(df, run_dir),
-        _grids(df, sources, rows, cols, anchors) if len(df) else "",
+        _grids(df, sources, rows, cols, anchors, backend) if len(df) else "",
         _timeline(df),
-        _jobs_table(df, sources),
+        _jobs_table(df, sources, backend),
+        metrics_section_html(df, metric=metric, image_src=sources.poster, run_dir=run_dir),  # "" if none measured
         _ratings(df, sources),
         leaderboard_section(df, run_dir),  # only when the run has votes (seedance_nb.duels)
         '<footer>Made with seedance-nb. Videos play in place; "Play all" plays each grid together.</footer>',
-        "</main></body></html>",
+        "</main>",
     ]
     sources.finish()
-    return "".join(parts)
+    if fragment:
+        return d.CSS + _REPORT_CSS + "".join(body)
+    head = [
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(name)}</title>{d.CSS}{_REPORT_CSS}{_PAGE_CSS}</head><body>",
+    ]
+    return "".join(head + body) + "</body></html>"
+
+
+class ReportPath(type(Path())):  # type: ignore[misc]  # PosixPath or WindowsPath, whichever Path() makes
+    """The path of a written report; in a notebook it displays a link to open it and the report itself.
+
+    JupyterLab refuses media requests from HTML files it serves (403), so the notebook shows the report
+    inline, where JupyterLab serves the videos like any output's.
+    """
+
+    _sweep: Any = None
+
+    def _repr_html_(self) -> str:
+        uri = self.resolve().as_uri()
+        note = (
+            f'<p class="sd-cap">Wrote <code>{_e(str(self))}</code>. Open it from a file manager or in a browser '
+            f'(<a href="{_e(uri)}" target="_blank" rel="noopener">{_e(uri)}</a>): the videos play there. '
+            "JupyterLab's file browser shows the thumbnails only (its server answers 403 to video requests from "
+            "HTML files it serves), so the report is shown here too:</p>"
+        )
+        if self._sweep is None:
+            return note
+        inline = report_html(self._sweep, fragment=True)
+        return f'<div class="sd-report-link">{note}</div>{inline}'
 
 
 def report(
@@ -568,11 +684,15 @@ def report(
     title: str | None = None,
     rows: str | Sequence[str] | None = None,
     cols: str | Sequence[str] | None = None,
-) -> Path:
+    metric: str = "motion",
+) -> ReportPath:
     """Write the sweep's report to ``path`` (default ``<run_dir>/report.html``) and return its path.
 
+    The path (a :class:`ReportPath`) shows, as a notebook cell's last expression, a link and the report inline.
+
     ``embed=True`` puts every video inside the file (portable, but large; warns past
-    :data:`seedance_nb.display.EMBED_WARN_BYTES`). ``rows``/``cols`` choose the grid's pivot.
+    :data:`seedance_nb.display.EMBED_WARN_BYTES`). ``rows``/``cols`` choose the grid's pivot; ``metric`` the
+    metric plotted per parameter value in the metrics section.
     """
     run_dir = d.run_dir_of(sweep_or_df)
     if path is None:
@@ -584,9 +704,13 @@ def report(
         if target.is_dir():
             target = target / "report.html"
     target.parent.mkdir(parents=True, exist_ok=True)
-    markup = report_html(sweep_or_df, base_dir=target.parent, embed=embed, title=title, rows=rows, cols=cols)
+    markup = report_html(
+        sweep_or_df, base_dir=target.parent, embed=embed, title=title, rows=rows, cols=cols, metric=metric
+    )
     part = target.with_name(target.name + ".part")
     part.write_text(markup, encoding="utf-8")
     os.replace(part, target)
     logger.info("wrote the report to %s (%.1f KB)", target, len(markup.encode()) / 1e3)
-    return target
+    written = ReportPath(target)
+    written._sweep = sweep_or_df
+    return written

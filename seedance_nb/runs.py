@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RunFolderBusy
+from .metrics import METRIC_COLUMNS
 from .schema import VideoInput, seed_honoured
 
 __all__ = [
@@ -149,7 +150,7 @@ COLUMNS = [
 
 
 #: Columns that describe a job's outcome rather than its input (the display captions what varies among inputs).
-OUTCOME_COLUMNS: frozenset[str] = frozenset(COLUMNS) - set(INPUT_COLUMNS) - {"take"}
+OUTCOME_COLUMNS: frozenset[str] = (frozenset(COLUMNS) - set(INPUT_COLUMNS) - {"take"}) | set(METRIC_COLUMNS)
 
 
 def now() -> float:
@@ -429,6 +430,8 @@ class Job:
     inference_seconds: float | None = None
     #: The images to send (ImageData or URL by payload field), held once per grid; not journalled.
     image_data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: The video's measures (seedance_nb.metrics.VideoMetrics.to_json()), from the journal's "metrics" event.
+    metrics: dict[str, Any] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
@@ -470,6 +473,7 @@ class Job:
             self.status = "completed" if kind == "downloaded" else "cached"
             self.path, self.poster = event.get("path"), event.get("poster")
             self.info = dict(event.get("info") or {})
+            self.metrics = {}  # a new video: its own "metrics" event follows
             self.file_size = self.info.get("size_bytes", self.file_size)
             if kind == "cached":
                 # The original run's timings: how long this video took to make (it costs nothing now).
@@ -497,6 +501,8 @@ class Job:
             self.error_type = self.error = None
             self.submitted_at = self.started_at = self.completed_at = None
             self.sent_at, self.sent_digest = None, {}
+        elif kind == "metrics":
+            self.metrics = dict(event["metrics"])
 
     def row(self, run_dir: Path | None = None) -> dict[str, Any]:
         inp = self.input
@@ -544,6 +550,7 @@ class Job:
             rating=self.rating,
             notes=self.notes,
         )
+        row.update({name: self.metrics.get(name) for name in METRIC_COLUMNS})
         return row
 
 

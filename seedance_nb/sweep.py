@@ -54,6 +54,7 @@ from .errors import (
     RequestFailed,
 )
 from .files import DATA_URI_LIMIT, ImageData, load_image
+from .metrics import MetricsMixin, measure_download
 from .openapi_schema import SNAPSHOT_ENDPOINTS, check_drift_daily_async, current_schema, warn_unsupported_fields
 from .runs import (
     INPUT_COLUMNS,
@@ -438,10 +439,11 @@ class _RunContext:
     force: bool
     resubmit_unknown: bool
     disable_fallbacks: bool = True
+    metrics: bool = True
     hooks: Any = None  # the catalog's RunHooks (seedance_nb.catalog.runner), or None
 
 
-class Sweep(DuelsMixin):
+class Sweep(DuelsMixin, MetricsMixin):
     """A run folder and its jobs. ``df`` is a fresh DataFrame; a bare ``sweep`` in a cell shows the grid."""
 
     def __init__(
@@ -687,6 +689,7 @@ class Sweep(DuelsMixin):
         progress: bool | None = None,
         resubmit_unknown: bool = False,
         disable_fallbacks: bool = True,
+        metrics: bool = True,
         catalog: Any = None,
     ) -> Sweep:
         """Run every unfinished job; re-attach to submitted ones by request id (holding the folder's lock).
@@ -703,6 +706,7 @@ class Sweep(DuelsMixin):
                 not be settled through fal's history (this may pay twice; a warning says how much).
             disable_fallbacks: ask fal not to reroute a job to "an equivalent endpoint" (on by default: a
                 sweep compares takes, and a silent reroute would corrupt the comparison).
+            metrics: measure each downloaded video (seedance_nb.metrics, in a worker thread) into ``df``.
             catalog: a :class:`seedance_nb.catalog.Catalog`, True (the default one) or False (none): the
                 cap across sweeps, the cache through the catalog and one submission per request across
                 processes. By default all of it when ``SEEDANCE_CATALOG_URL`` is set, and the cap (and the
@@ -728,6 +732,7 @@ class Sweep(DuelsMixin):
                     progress=progress,
                     resubmit_unknown=resubmit_unknown,
                     disable_fallbacks=disable_fallbacks,
+                    metrics=metrics,
                     hooks=hooks,
                 )
             finally:
@@ -746,6 +751,7 @@ class Sweep(DuelsMixin):
         progress: bool | None,
         resubmit_unknown: bool,
         disable_fallbacks: bool,
+        metrics: bool,
         hooks: Any = None,
     ) -> Sweep:
         _check_budget(
@@ -786,7 +792,8 @@ class Sweep(DuelsMixin):
             download,
             force,
             resubmit_unknown,
-            disable_fallbacks=disable_fallbacks,
+            disable_fallbacks,
+            metrics,
             hooks=hooks,
         )
         # Cache look-ups for every job at once, before any job takes a slot: jobs are then submitted in grid order.
@@ -1147,6 +1154,8 @@ class Sweep(DuelsMixin):
             )
         except (OSError, sqlite3.Error) as exc:  # the video is safe in the run folder; only the cache missed it
             logger.warning("job %d: the cache index could not be updated (%s)", job.job, exc)
+        if ctx.metrics:
+            await measure_download(self, job, path)  # in a worker thread; journals a "metrics" event
 
     def add_takes(self, job: int, n: int = 1, *, same_seed_ok: bool = False) -> list[Job]:
         """Plan ``n`` more takes of job ``job``'s input (journalled); run them with :meth:`run`.
@@ -1429,6 +1438,7 @@ async def run_sweep_async(
     on_update: Callable[[Sweep, Job], Any] | None = None,
     force: bool = False,
     progress: bool | None = None,
+    metrics: bool = True,
     catalog: Any = None,
 ) -> Sweep:
     """Run a grid and return its :class:`Sweep` (await this in a notebook cell).
@@ -1465,6 +1475,7 @@ async def run_sweep_async(
             on_update=on_update,
             force=force,
             progress=progress,
+            metrics=metrics,
             catalog=catalog,
         )
     finally:

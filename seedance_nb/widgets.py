@@ -17,6 +17,7 @@ easy to drive from a browser test.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import html
 import logging
 import random
@@ -26,8 +27,9 @@ from typing import Any
 
 import ipywidgets as W
 
+from .display import distinct_labels, rating_stars
 from .errors import InputError, SeedanceError
-from .files import is_url, load_image
+from .files import ImageData, is_url, load_image
 from .schema import ASPECT_RATIOS, DURATIONS, RESOLUTIONS, SEED_MAX, VideoInput
 from .sweep import Grid, Sweep, run_sweep_async, start_sweep
 
@@ -96,12 +98,14 @@ def _in_background(coro: Any, on_error: Any) -> asyncio.Task:
 class _ImagePicker(W.VBox):
     """A start (or end) image from an upload, a URL or a path, with a thumbnail."""
 
-    def __init__(self, label: str, field: str, optional: bool = False) -> None:
+    def __init__(self, label: str, field: str, optional: bool = False, *, css: str | None = None) -> None:
         self.field = field
         self.optional = optional
         self.upload = W.FileUpload(accept="image/*", multiple=False, description="Upload")
-        self.text = W.Text(placeholder="https://... or a path", description=label, layout=W.Layout(width="420px"))
-        self.text.add_class(f"seedance-{field.replace('_', '-')}")
+        self.text = W.Text(
+            placeholder="https://... or a path", description=label, layout=W.Layout(width="420px", max_width="100%")
+        )
+        self.text.add_class(f"seedance-{(css or field).replace('_', '-')}")
         self.thumb = W.Image(layout=W.Layout(max_width="160px", max_height="120px", display="none"))
         super().__init__([W.HBox([self.text, self.upload]), self.thumb])
         self.upload.observe(self._uploaded, "value")
@@ -112,9 +116,11 @@ class _ImagePicker(W.VBox):
         files = self.upload.value
         if files:
             item = files[0]
-            self._value = bytes(item["content"])
+            data = bytes(item["content"])
             self.text.value = ""
-            self._show(self._value)
+            # Kept with its file name, so grids, the DataFrame and the report label it "beach.png", not "image".
+            self._value = (str(item.get("name") or "upload"), data)
+            self._show(data)
 
     def _typed(self, _change: Any) -> None:
         text = self.text.value.strip()
@@ -146,6 +152,11 @@ class _ImagePicker(W.VBox):
                 return None
             raise InputError([_problem(self.field, "choose an image (upload, URL or path)")])
         if isinstance(self._value, str) and is_url(self._value):
+            return self._value
+        if isinstance(self._value, tuple):
+            name, data = self._value
+            return dataclasses.replace(load_image(data, field=self.field), name=name)
+        if isinstance(self._value, ImageData):
             return self._value
         return load_image(self._value, field=self.field)
 
@@ -179,10 +190,12 @@ class GenerateForm(_Base):
     def __init__(self, client: Any = None, *, run_root: str | Path = "sweeps") -> None:
         self.client = client
         self.run_root = Path(run_root)
-        self.image = _ImagePicker("Start image", "image_url")
-        self.end_image = _ImagePicker("End image", "end_image_url", optional=True)
+        self.image = _ImagePicker("Start image", "image", css="image_url")
+        self.end_image = _ImagePicker("End image", "end_image", optional=True, css="end_image_url")
         self.prompt = W.Textarea(
-            placeholder="What should happen?", description="Prompt", layout=W.Layout(width="560px", height="70px")
+            placeholder="What should happen?",
+            description="Prompt",
+            layout=W.Layout(width="560px", max_width="100%", height="70px"),
         )
         self.prompt.add_class("seedance-prompt")
         self.resolution = W.Dropdown(options=RESOLUTIONS, value="720p", description="Resolution")
@@ -204,6 +217,7 @@ class GenerateForm(_Base):
         self.output.add_class("seedance-output")
         self.sweep: Sweep | None = None
         self.task: asyncio.Task | None = None
+        self._running = False
         self.result_html = ""
         controls = W.HBox(
             [W.VBox([self.resolution, self.duration]), W.VBox([self.aspect_ratio, self.seed]), self.generate_audio]
@@ -299,7 +313,7 @@ class GenerateForm(_Base):
         self.messages.value = ""
         self.cost.value = f"<span>{html.escape(dims)} at 24 fps · estimated <b>{html.escape(str(est))}</b></span>"
         self.summary.value = html.escape(f"{self.prompt.value[:80]} · {dims} · {est}")
-        self.go.disabled = self.task is not None and not self.task.done()
+        self.go.disabled = self._running
         return True
 
     def _start(self) -> None:
@@ -309,6 +323,7 @@ class GenerateForm(_Base):
             self.show_error(exc)
             return
         self.error.value = ""
+        self._running = True
         self.go.disabled, self.stop.disabled = True, False
         self.status.value = "submitting…"
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
@@ -349,7 +364,12 @@ class GenerateForm(_Base):
         except asyncio.CancelledError:
             self.status.value = "<b>cancelled</b> (the remote request was cancelled too)"
             raise
+        except Exception:
+            self.status.value = "<b>error</b> (see below)"
+            raise
         finally:
+            # Done, cancelled or failed: the form is ready for the next video at once.
+            self._running = False
             self.stop.disabled = True
             self.validate()
 
@@ -364,9 +384,11 @@ class SweepBuilder(_Base):
     def __init__(self, client: Any = None, *, run_root: str | Path = "sweeps") -> None:
         self.client = client
         self.run_root = Path(run_root)
-        self.image = _ImagePicker("Start image", "image_url")
+        self.image = _ImagePicker("Start image", "image", css="image_url")
         self.prompts = W.Textarea(
-            placeholder="one prompt per line", description="Prompts", layout=W.Layout(width="560px", height="90px")
+            placeholder="one prompt per line",
+            description="Prompts",
+            layout=W.Layout(width="560px", max_width="100%", height="90px"),
         )
         self.prompts.add_class("seedance-prompts")
         self.durations = W.Text(value="4", description="Durations", placeholder="4, 8 or auto")
@@ -515,55 +537,95 @@ class SweepBuilder(_Base):
 
 
 class JobBoard(_Base):
-    """Every job's status, queue position, elapsed time and error; a progress bar; Cancel all."""
+    """Every job's status, queue position, elapsed time and error; a progress bar; Cancel all.
+
+    Once the run is over (every job finished, or the run was cancelled or stopped) the board says so, Cancel all
+    is disabled, and the grid of results is shown below.
+    """
 
     def __init__(self, sweep: Sweep) -> None:
         self.sweep = sweep
         self.progress = W.IntProgress(value=0, min=0, max=max(1, len(sweep.jobs)), description="0 / 0")
+        self.state = W.HTML()
+        self.state.add_class("seedance-run-state")
         self.table = W.HTML()
         self.table.add_class("seedance-jobs")
         self.cancel_all = W.Button(description="Cancel all", icon="stop")
         self.cancel_all.add_class("seedance-cancel")
         self.grid_out = W.Output()
         self.grid_out.add_class("seedance-grid")
-        super().__init__([W.HBox([self.progress, self.cancel_all]), self.table, self.grid_out], "Seedance: jobs")
-        self.cancel_all.on_click(lambda _b: self.sweep.cancel())
+        super().__init__(
+            [W.HBox([self.progress, self.cancel_all, self.state]), self.table, self.grid_out], "Seedance: jobs"
+        )
+        self.cancel_all.on_click(lambda _b: self.cancel())
         self._shown_grid = False
+        self._cancelling = False
         sweep.add_listener(lambda _s, _j: self.refresh())
+        if sweep.task is not None:
+            sweep.task.add_done_callback(lambda _t: self.refresh())
         self.refresh()
+
+    def cancel(self) -> None:
+        """Cancel the run: in-flight requests are cancelled on the server, unsent jobs become ``cancelled``."""
+        self._cancelling = True
+        self.cancel_all.disabled = True
+        self.state.value = "<b>cancelling…</b>"
+        self.sweep.cancel()
+        self.refresh()
+
+    @property
+    def over(self) -> bool:
+        """True once nothing more will happen without a new run (all done, or the run's task has ended)."""
+        task = self.sweep.task
+        return all(j.done for j in self.sweep.jobs) or task is None or task.done()
 
     def refresh(self) -> None:
         jobs = self.sweep.jobs
         done = sum(j.done for j in jobs)
         failed = sum(j.status == "failed" for j in jobs)
+        over = self.over
         self.progress.max = max(1, len(jobs))
         self.progress.value = done
         self.progress.description = f"{done} / {len(jobs)}"
-        self.progress.bar_style = "danger" if failed else ("success" if done == len(jobs) else "info")
+        ok = sum(j.status in ("completed", "cached") for j in jobs)
+        stopped = done > ok + failed  # cancelled (or otherwise ended without a video)
+        self.progress.bar_style = (
+            "danger" if failed else "warning" if stopped and over else "success" if ok == len(jobs) else "info"
+        )
         now = datetime.now(timezone.utc).timestamp()
+        prompts = distinct_labels([j.input.prompt for j in jobs], 50)
         rows = []
-        for j in jobs:
+        for j, prompt in zip(jobs, prompts, strict=True):
             start = j.submitted_at
-            end = j.completed_at or (now if start else None)
+            end = j.completed_at or (now if start and not over else None)
             elapsed = f"{end - start:.1f} s" if start and end else ""
             where = str(j.queue_position) if j.status == "submitted" and j.queue_position is not None else ""
             rows.append(
-                f'<tr data-status="{html.escape(j.status)}"><td>{j.job}</td>'
-                f"<td>{html.escape(j.input.prompt[:50])}</td><td>{html.escape(str(j.input.duration))}</td>"
+                f'<tr data-status="{html.escape(j.status)}"><td>#{j.job}</td>'
+                f'<td title="{html.escape(j.input.prompt)}">{html.escape(prompt)}</td>'
+                f"<td>{html.escape(str(j.input.duration))}</td>"
                 f"<td>{html.escape(str(j.input.seed if j.input.seed is not None else ''))}</td>"
                 f"<td>{html.escape(j.status)}</td><td>{where}</td><td>{elapsed}</td>"
-                f"<td>{html.escape((j.error or '')[:120])}</td></tr>"
+                f'<td title="{html.escape(j.error or "")}">{html.escape((j.error or "")[:120])}</td></tr>'
             )
         self.table.value = (
-            '<table style="border-collapse:collapse;font-size:12px"><thead><tr><th>#</th><th>prompt</th>'
-            "<th>dur</th><th>seed</th><th>status</th><th>queue</th><th>elapsed</th><th>error</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>"
+            "<style>.seedance-jobtable td,.seedance-jobtable th{padding:2px 8px;text-align:left;"
+            "vertical-align:top}</style>"
+            '<div style="overflow-x:auto;max-width:100%">'
+            '<table class="seedance-jobtable" style="border-collapse:collapse;font-size:12px">'
+            "<thead><tr><th>#</th><th>prompt</th><th>dur</th><th>seed</th><th>status</th><th>queue</th>"
+            f"<th>elapsed</th><th>error</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         )
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(self.sweep.counts().items()))
         self.summary.value = html.escape(f"{self.sweep.name}: {counts}")
-        if done == len(jobs) and not self._shown_grid:
-            self._shown_grid = True
+        if over:
             self.cancel_all.disabled = True
+            word = "cancelled" if self._cancelling or self.sweep.counts().get("cancelled") else "finished"
+            self.state.value = f'<b data-over="1">run {word}</b> · {html.escape(counts)}'
+        elif self._cancelling:
+            self.state.value = "<b>cancelling…</b>"
+        if over and not self._shown_grid:
+            self._shown_grid = True
             from IPython.display import HTML
 
             from .display import sweep_html
@@ -572,7 +634,11 @@ class JobBoard(_Base):
 
 
 class ResultBrowser(_Base):
-    """Filter a sweep by any parameter, watch the grid, rate videos and note them, ask for more takes."""
+    """Filter a sweep by any parameter, watch the grid, rate videos and note them, ask for more takes.
+
+    Ratings use the one scale of :meth:`Sweep.rate`: 1-5 stars; 👍 and 👎 (labelled "up"/"down" too, for
+    fonts without emoji) are shortcuts for 5 and 1.
+    """
 
     def __init__(self, sweep: Sweep, client: Any = None) -> None:
         self.sweep = sweep
@@ -582,38 +648,76 @@ class ResultBrowser(_Base):
         for column in ("prompt", "duration", "seed", "resolution", "aspect_ratio", "image", "take"):
             values = [v for v in df[column].dropna().unique().tolist()] if column in df else []
             if len(values) > 1:
-                dropdown = W.Dropdown(options=[("all", None)] + [(str(v)[:60], v) for v in values], description=column)
+                labels = distinct_labels(values, 60) if column in ("prompt", "image") else [str(v) for v in values]
+                dropdown = W.Dropdown(
+                    options=[("all", None), *zip(labels, values, strict=True)],
+                    description=column,
+                    layout=W.Layout(max_width="100%"),
+                )
                 dropdown.observe(lambda _c: self.render(), "value")
                 self.filters[column] = dropdown
-        self.job = W.Dropdown(options=self._job_options(), description="Video")
+        self.job = W.Dropdown(options=self._job_options(), description="Video", layout=W.Layout(max_width="100%"))
         self.job.add_class("seedance-job")
         self.rating = W.ToggleButtons(
-            options=[("👍", "up"), ("👎", "down"), ("–", None)], value=None, description="Rating"
+            options=[("–", None), *((f"{n} ★", n) for n in range(1, 6))],
+            value=None,
+            description="Rating",
+            tooltips=["no rating", *(f"{n} of 5 stars" for n in range(1, 6))],
+            style={"button_width": "48px"},
         )
         self.rating.add_class("seedance-rating")
-        self.note = W.Text(description="Note", placeholder="what you liked or not")
+        self.thumbs_up = W.Button(description="👍 up (5)", tooltip="thumbs up: 5 stars", layout=W.Layout(width="96px"))
+        self.thumbs_up.add_class("seedance-thumbs-up")
+        self.thumbs_down = W.Button(
+            description="👎 down (1)", tooltip="thumbs down: 1 star", layout=W.Layout(width="106px")
+        )
+        self.thumbs_down.add_class("seedance-thumbs-down")
+        self.note = W.Text(description="Note", placeholder="what you liked or not", layout=W.Layout(max_width="100%"))
         self.save = W.Button(description="Save rating", icon="save")
         self.save.add_class("seedance-save")
+        self.saved = W.HTML()
+        self.saved.add_class("seedance-saved")
         self.more = W.Button(description="More takes", icon="plus")
         self.more.add_class("seedance-more")
+        # A take of a job with a fixed seed likely repeats the same (paid) video: only when asked for.
+        self.same_seed = W.Checkbox(value=False, description="even with the same seed", indent=False)
+        self.same_seed.add_class("seedance-same-seed")
         self.grid_out = W.Output()
         self.grid_out.add_class("seedance-grid")
+        wrap = W.Layout(flex_flow="row wrap")
         super().__init__(
             [
-                W.HBox(list(self.filters.values())),
+                W.HBox(list(self.filters.values()), layout=wrap),
                 self.grid_out,
-                W.HBox([self.job, self.rating]),
-                W.HBox([self.note, self.save, self.more]),
+                W.HBox([self.job, self.rating, self.thumbs_up, self.thumbs_down], layout=wrap),
+                W.HBox([self.note, self.save, self.more, self.same_seed, self.saved], layout=wrap),
             ],
             "Seedance: results",
         )
         self.save.on_click(lambda _b: self.rate())
+        self.thumbs_up.on_click(lambda _b: self._thumb(5))
+        self.thumbs_down.on_click(lambda _b: self._thumb(1))
         self.more.on_click(lambda _b: self.more_takes())
+        self.job.observe(lambda _c: self._show_rating(), "value")
         self.task: asyncio.Task | None = None
+        self._show_rating()
         self.render()
 
     def _job_options(self) -> list[tuple[str, int]]:
-        return [(f"#{j.job} {j.input.prompt[:40]} (take {j.take})", j.job) for j in self.sweep.jobs]
+        jobs = self.sweep.jobs
+        prompts = distinct_labels([j.input.prompt for j in jobs], 40)
+        return [
+            (f"#{j.job} {p}" + (f" (take {j.take})" if j.take > 1 else ""), j.job)
+            for j, p in zip(jobs, prompts, strict=True)
+        ]
+
+    def _show_rating(self) -> None:
+        if self.job.value is not None and 0 <= self.job.value < len(self.sweep.jobs):
+            self.rating.value = rating_stars(self.sweep.jobs[self.job.value].rating)
+
+    def _thumb(self, stars: int) -> None:
+        self.rating.value = stars
+        self.rate()
 
     def filtered(self) -> Any:
         df = self.sweep.df
@@ -634,15 +738,26 @@ class ResultBrowser(_Base):
         self.summary.value = html.escape(f"{self.sweep.name}: {len(df)} shown, {rated} rated")
 
     def rate(self) -> None:
+        """Save the chosen stars and note for the chosen video (journalled), and say so next to the button."""
         try:
-            self.sweep.rate(self.job.value, rating=self.rating.value, note=self.note.value or None)
+            stars = self.rating.value
+            self.sweep.rate(self.job.value, rating=stars, note=self.note.value or None)
+            when = datetime.now().strftime("%H:%M:%S")
+            what = f"{stars}/5 ★" if stars is not None else "note"
+            self.saved.value = (
+                f'<span style="color:#2e7d32" data-saved="{self.job.value}">✔ saved: #{self.job.value} {what} '
+                f"at {when}</span>"
+            )
             self.render()
         except Exception as exc:
+            self.saved.value = ""
             self.show_error(exc)
 
     def more_takes(self, n: int = 1) -> None:
+        """Plan and run ``n`` more takes of the chosen video (a fixed seed needs "even with the same seed")."""
         try:
-            self.sweep.add_takes(self.job.value, n)
+            self.error.value = ""
+            self.sweep.add_takes(self.job.value, n, same_seed_ok=self.same_seed.value)
             self.job.options = self._job_options()
             client = self.client or self.sweep.client
             self.task = _in_background(self._run_more(client), self.show_error)

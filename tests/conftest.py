@@ -54,6 +54,7 @@ TEST_CONFIG = {
     "fault_seed": 0,
     "strict_subpath": True,
     "render": "full",
+    "defects": [],
 }
 
 

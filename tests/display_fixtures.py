@@ -113,7 +113,7 @@ def sweep_frame(
         completed = started + pd.Timedelta(seconds=10 + i) if started is not None and status != "running" else None
         error_type, error = errors.get(i, (None, None))
         row = {
-            "job": job,
+            "job": i,
             "prompt": prompt,
             "image": "cat.png",
             "end_image": None,

@@ -12,10 +12,11 @@ PUBLIC = [
     "ConfigurationError", "CostEstimate", "DEFAULT_ENDPOINT", "DownloadError", "EndpointId", "File", "Grid",
     "InProgress", "InputError", "LargeOutputWarning", "ModerationError", "NotFoundError", "Problem", "ProtocolError",
     "Queued", "RateLimitError", "RejectedInput", "RequestCancelled", "RequestFailed", "RequestHandle", "Result",
-    "SeedanceError", "ServerError", "StartTimeout", "Sweep", "VideoInput", "VideoOutput", "WaitTimeout",
-    "__version__", "catalog", "compare", "connect", "estimate_cost", "generate", "generate_async", "grid",
-    "load_sweep", "output_size", "recover", "report", "run_adaptive", "run_adaptive_async", "run_sweep",
-    "run_sweep_async", "search", "set_budget", "show", "spend", "start_sweep",
+    "SeedanceError", "ServerError", "StartTimeout", "Sweep", "VideoInput", "VideoMetrics", "VideoOutput",
+    "WaitTimeout", "__version__", "catalog", "compare", "connect", "estimate_cost", "filmstrip", "generate",
+    "generate_async", "grid", "load_sweep", "metrics", "output_size", "recover", "report", "run_adaptive",
+    "run_adaptive_async", "run_sweep", "run_sweep_async", "sample_image", "search", "set_budget", "show", "spend",
+    "start_sweep",
 ]  # fmt: skip
 
 

@@ -94,7 +94,8 @@ def test_caption_shows_what_varies_off_the_axes_with_timing_and_cost(run_dir: Pa
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", markup)
     assert len(captions) == 8
     text = [re.sub(r"<[^>]+>", "", c) for c in captions]
-    assert text[0] == "duration 4queue 1.0 s · gen 10.0 s · $0.56"
+    assert text[0] == "#0duration 4queue 1.0 s · gen 10.0 s · $0.56"  # the job number rate() takes, first
+    assert [t.split("duration")[0] for t in text] == [f"#{i}" for i in (0, 2, 1, 3, 4, 6, 5, 7)]
     assert all("duration" in t for t in text)
     # constant inputs (resolution, image) and the axes themselves are not repeated in captions
     assert not any("480p" in t or "cat.png" in t or "seed" in t or "prompt" in t for t in text)
@@ -165,8 +166,9 @@ def test_a_file_name_with_quotes_stays_inside_its_attribute(run_dir: Path) -> No
     markup = display.result_html({"path": str(video), "poster": str(poster), "status": "completed"})
     (tag,) = Tree(markup).find("video")
     assert unquote(tag["src"] or "") == 'runs/demo/videos/it\'s "quoted" <&>.mp4'
-    assert unquote(tag["poster"] or "") == 'runs/demo/posters/it\'s "quoted".jpg'
-    assert set(tag) == {"src", "poster", "width", "preload", "muted", "loop", "controls", "playsinline"}
+    (img,) = Tree(markup).find("img", "sd-poster")
+    assert unquote(img["src"] or "") == 'runs/demo/posters/it\'s "quoted".jpg'
+    assert set(tag) == {"src", "preload", "muted", "loop", "controls", "playsinline"}
     assert """it's "quoted" <&>.mp4""" in Tree(display.compare_html(str(video), str(video))).all_text
 
 
@@ -181,10 +183,13 @@ def test_script_json_cannot_close_its_script() -> None:
 
 def test_files_under_the_working_directory_are_linked_relatively(run_dir: Path) -> None:
     df = sweep_frame(run_dir, prompts=("a",), seeds=(1,), video_url=True)
-    (tag,) = Tree(display.grid_html(df)).find("video")
+    tree = Tree(display.grid_html(df))
+    (tag,) = tree.find("video")
     assert tag["src"] == "runs/demo/videos/j000-abcdef12.mp4"
-    assert tag["poster"] == "runs/demo/posters/j000-abcdef12.jpg"
     assert tag["preload"] == "metadata"
+    # the poster is an <img> under the video: JupyterLab rewrites its relative src (it leaves poster= alone)
+    (img,) = tree.find("img", "sd-poster")
+    assert img["src"] == "runs/demo/posters/j000-abcdef12.jpg" and "poster" not in tag
     (tag,) = Tree(display.grid_html(df, base_dir=run_dir)).find("video")
     assert tag["src"] == "videos/j000-abcdef12.mp4"
 
@@ -222,7 +227,8 @@ def test_embed_inlines_the_video_and_poster_bytes(run_dir: Path) -> None:
     (tag,) = Tree(display.grid_html(df, embed=True)).find("video")
     assert (tag["src"] or "").startswith("data:video/mp4;base64,")
     assert base64.b64decode((tag["src"] or "").split(",", 1)[1]) == Path(df["path"][0]).read_bytes()
-    assert base64.b64decode((tag["poster"] or "").split(",", 1)[1]) == Path(df["poster"][0]).read_bytes()
+    (img,) = Tree(display.grid_html(df, embed=True)).find("img", "sd-poster")
+    assert base64.b64decode((img["src"] or "").split(",", 1)[1]) == Path(df["poster"][0]).read_bytes()
 
 
 def test_embedding_past_the_threshold_warns(run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -251,7 +257,8 @@ def test_a_24_video_grid_by_reference_stays_small(run_dir: Path) -> None:
         markup = display.grid_html(df, rows="prompt", cols=("duration", "seed"), sync=sync)
         tree = Tree(markup)
         videos = tree.find("video")
-        assert len(videos) == 24 and all(v["preload"] == "metadata" and v["poster"] for v in videos)
+        assert len(videos) == 24 and all(v["preload"] == "metadata" for v in videos)
+        assert len(tree.find("img", "sd-poster")) == 24
         assert len(markup.encode()) < 50_000, len(markup.encode())
     assert len(display.sweep_html(df).encode()) < 50_000
 
@@ -282,7 +289,11 @@ def test_compare_is_synchronized_by_default_and_larger(run_dir: Path) -> None:
     df = sweep_frame(run_dir, prompts=("a",), seeds=(1, 2, 3))
     tree = Tree(display.compare_html(df.iloc[0], df.iloc[2]))
     videos = tree.find("video")
-    assert len(videos) == 2 and all(v["width"] == "480" for v in videos)
+    assert len(videos) == 2
+    # side by side, each up to 480 px and down to the readable minimum, then the row scrolls in its box
+    (row,) = tree.find("div", "sd-compare")
+    assert "min-width:492px" in (row["style"] or "") and "max-width:972px" in (row["style"] or "")
+    assert [f["style"] for f in tree.find("figure", "sd-fig")] == ["max-width:480px"] * 2
     assert len(tree.scripts) == 1 and tree.find("div", "sd-syncbar")
     assert [a.get("class") for a in tree.find("div", "sd-title")] == ["sd-title", "sd-title"]
     assert "seed 1" in tree.all_text and "seed 3" in tree.all_text
@@ -311,8 +322,10 @@ def test_result_html_for_a_row_a_model_output_a_path_and_a_url(run_dir: Path) ->
 
 def test_video_html_options(run_dir: Path) -> None:
     video = write_mp4(run_dir / "v.mp4")
-    (tag,) = Tree(display.video_html(video, autoplay=True, muted=False, loop=False, width=320)).find("video")
-    assert "autoplay" in tag and "muted" in tag and "loop" not in tag and tag["width"] == "320"
+    tree = Tree(display.video_html(video, autoplay=True, muted=False, loop=False, width=320))
+    (tag,) = tree.find("video")
+    assert "autoplay" in tag and "muted" in tag and "loop" not in tag
+    assert "max-width:320px" in (tree.find("div", "sd-fig")[0]["style"] or "")
     fig = display.video_html(video, caption=XSS)
     assert XSS not in fig and XSS in Tree(fig).all_text
     with pytest.raises(FileNotFoundError):
@@ -358,3 +371,150 @@ def test_show_grid_and_compare_display_html_or_return_it(run_dir: Path, monkeypa
     assert [s.count("<video") for s in shown] == [1, 2, 2]
     assert display.grid(df, return_html=True) is not None and len(shown) == 3
     assert (display.show(df, return_html=True) or "").count("<video") == 2
+
+
+# --------------------------------------------------------------------------- issue 16: how people really see it
+
+HOSTILE = [
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    " javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "file:///etc/passwd",
+    "//evil.test/x.mp4",
+]
+
+
+def _links(markup: str) -> list[str]:
+    tree = Tree(markup)
+    return [v for _, attrs in tree.tags for k, v in attrs.items() if k in ("src", "href", "poster") and v]
+
+
+@pytest.mark.parametrize("url", HOSTILE)
+def test_a_result_url_that_is_not_http_never_becomes_a_src_or_href(run_dir: Path, url: str) -> None:
+    df = sweep_frame(run_dir, prompts=("a",), seeds=(1, 2), write_files=False)
+    df["video_url"], df["poster"] = url, url
+    for markup in (
+        display.grid_html(df),
+        display.sweep_html(df),
+        display.compare_html(df.iloc[0], df.iloc[1]),
+        display.result_html(df.iloc[0]),
+        display.result_html({"video_url": url, "status": "completed"}),
+    ):
+        links = _links(markup)
+        assert all(link.startswith(("http://", "https://", "runs/")) for link in links), links
+        assert "no video file" in markup
+    if ":" in url:
+        with pytest.raises(ValueError, match="only http"):
+            display.video_html(url.strip())
+    else:  # no scheme: looked up as a file, which is not there
+        with pytest.raises(FileNotFoundError):
+            display.video_html(url)
+
+
+def test_safe_url_accepts_only_http_and_optionally_refuses_loopback() -> None:
+    assert display.safe_url("https://v3.fal.media/files/a.mp4") == "https://v3.fal.media/files/a.mp4"
+    assert display.safe_url("http://127.0.0.1:8787/cdn/a.mp4") == "http://127.0.0.1:8787/cdn/a.mp4"
+    assert display.safe_url("http://127.0.0.1:8787/cdn/a.mp4", loopback=False) is None
+    assert display.safe_url("http://localhost/a.mp4", loopback=False) is None
+    assert all(display.safe_url(u) is None for u in HOSTILE)
+    assert display.safe_url(None) is None and display.safe_url(float("nan")) is None
+
+
+def test_the_poster_is_an_img_under_the_video_with_the_videos_aspect_ratio(run_dir: Path) -> None:
+    df = sweep_frame(run_dir, prompts=("a",), seeds=(1,), size=(96, 54))
+    tree = Tree(display.grid_html(df))
+    (media,) = tree.find("div", "sd-media")
+    assert "aspect-ratio:96 / 54" in (media["style"] or "")
+    (img,) = tree.find("img", "sd-poster")
+    assert img["src"] == "runs/demo/posters/j000-abcdef12.jpg" and img["alt"] == ""
+    # the img comes before the video, so the transparent video paints over it once it has a frame
+    order = [t for t, a in tree.tags if t in ("img", "video")]
+    assert order == ["img", "video"]
+
+
+def test_grids_fit_the_output_then_scroll_in_their_own_box(run_dir: Path) -> None:
+    df = sweep_frame(run_dir, prompts=("a", "b"), seeds=(1, 2, 3, 4), write_files=False)
+    tree = Tree(display.grid_html(df, rows="prompt", cols="seed", width=240))
+    (table,) = tree.find("table", "sd-grid")
+    style = table["style"] or ""
+    minimum = int(re.search(r"min-width:(\d+)px", style).group(1))
+    maximum = int(re.search(r"max-width:(\d+)px", style).group(1))
+    assert minimum == 170 + 4 * display.MIN_VIDEO_PX + 6 * 6 and maximum == 170 + 4 * 240 + 6 * 6
+    assert all((f["style"] or "") == "max-width:240px" for f in tree.find("figure", "sd-fig"))
+    assert "overflow-x:auto" in display.CSS and ".sd-grid{" in display.CSS and "table-layout:fixed" in display.CSS
+
+
+def test_prompts_with_a_long_shared_opening_are_told_apart_with_the_full_text_on_hover(run_dir: Path) -> None:
+    opening = "A cinematic slow dolly shot over a quiet alpine lake at golden hour, mist rising, then "
+    prompts = (opening + "a heron takes off", opening + "a boat drifts in")
+    assert display.distinct_labels(prompts) == ["…a heron takes off", "…a boat drifts in"]
+    assert display.distinct_labels(["a", "b", "a"]) == ["a", "b", "a"]  # short texts stay as they are
+    df = sweep_frame(run_dir, prompts=prompts, seeds=(1, 2), write_files=False)
+    tree = Tree(display.grid_html(df))
+    heads = [
+        re.sub(r"\s+", " ", h) for h in re.findall(r'<th class="sd-rowhead"[^>]*>(.*?)</th>', display.grid_html(df))
+    ]
+    assert [Tree(h).all_text for h in heads] == ["…a heron takes off", "…a boat drifts in"]
+    assert tree.find("span") and any(a.get("title") == prompts[0] for a in tree.find("span"))
+
+
+def test_sweep_and_grid_lay_out_one_sweep_the_same_way(run_dir: Path) -> None:
+    df = sweep_frame(run_dir, prompts=("a", "b"), durations=("4", "8"), seeds=(1, 2, 3), write_files=False)
+
+    def layout(markup: str) -> tuple:
+        tree = Tree(markup)
+        return (
+            [Tree(h).all_text for h in re.findall(r"<th[^>]*>(.*?)</th>", markup)],
+            [f["style"] for f in tree.find("figure", "sd-fig")],
+            [f["data-job"] for f in tree.find("figure", "sd-fig")],
+        )
+
+    assert layout(display.sweep_html(df)) == layout(display.grid_html(df))
+
+
+def test_backend_and_cost_line_say_the_emulator_bills_nothing(run_dir: Path) -> None:
+    df = sweep_frame(run_dir, prompts=("a",), seeds=(1, 2), write_files=False)
+    df["backend"] = "emulator"
+    summary = Tree(display.summary_html(df))
+    (chip,) = summary.find("span", "sd-backend")
+    assert chip["data-backend"] == "emulator"
+    assert "emulated, nothing billed (about $1.13 on fal)" in summary.all_text
+    grid = Tree(display.grid_html(df))
+    assert grid.find("span", "sd-backend")[0]["data-backend"] == "emulator"  # the grid's header names it
+    assert (
+        sum("emulated, nothing billed" in t for t in re.findall(r"<figcaption>.*?</figcaption>", display.grid_html(df)))
+        == 2
+    )
+    df["backend"] = "fal"
+    text = Tree(display.summary_html(df)).all_text
+    assert "fal" in text and "$1.13 (estimated, completed jobs)" in text and "emulated" not in text
+    # an old run folder names no backend: loopback video URLs mean the emulator
+    df = df.drop(columns="backend")
+    df["video_url"] = "http://127.0.0.1:8787/cdn/files/x.mp4"
+    assert display.backend_of(df) == "emulator"
+
+
+def test_wall_clock_counts_only_this_runs_jobs_and_cached_ones_are_named(run_dir: Path) -> None:
+    df = sweep_frame(run_dir, prompts=("a",), seeds=(1, 2, 3), write_files=False)
+    # job 0 was made two and a half minutes earlier by another run and is a cache hit now
+    df.loc[0, "status"] = "cached"
+    df.loc[0, "submitted_at"] = df.loc[1, "submitted_at"] - pd.Timedelta(minutes=2, seconds=30)
+    t = display.totals(df)
+    fresh = df.iloc[1:]
+    expected = (fresh["completed_at"].max() - fresh["submitted_at"].min()).total_seconds()
+    assert t["wall_seconds"] == expected and t["cached"] == 1
+    assert t["generation_seconds"] == fresh["generation_seconds"].sum()
+    assert "1 cached, no charge" in display.cost_text(t)
+
+
+def test_rating_scale_is_one_for_stars_and_thumbs() -> None:
+    assert [display.rating_stars(v) for v in (1, 5, 3.0, "up", "down", True, False, None, 0, 7, "x")] == [
+        1, 5, 3, 5, 1, 5, 1, None, None, None, None,
+    ]  # fmt: skip
+
+
+def test_timestamps_are_formatted() -> None:
+    assert display.fmt_when("2026-11-25T08:41:07.123456+00:00") == "2026-11-25 08:41 UTC"
+    assert display.fmt_when(None) == "—"

@@ -255,3 +255,21 @@ def test_a_seed_fal_may_not_honour_is_warned_about_before_money_is_spent_and_che
     assert "seed" in caplog.text and "schema" in caplog.text.lower()
     # The emulator honours seeds: the DataFrame says so, job by job.
     assert sweep.df["seed_honoured"].tolist() == [True, True]
+
+
+def test_the_cli_summary_and_the_report_say_what_fal_billed(tmp_path):
+    import pandas as pd
+
+    from seedance_nb.display import cost_text, totals
+
+    df = pd.DataFrame(
+        {
+            "status": ["completed", "completed", "cached"],
+            "est_cost_usd": [0.45, 0.45, 0.45],
+            "cost_usd": [0.44, None, None],
+            "generation_seconds": [1.0, 1.0, 1.0],
+        }
+    )
+    text = cost_text(totals(df, "fal"))
+    assert "$0.44 billed by fal for 1 job(s) + $0.45 estimated for 1 more" in text and "1 cached" in text
+    assert cost_text(totals(df, "emulator")).startswith("emulated, nothing billed")

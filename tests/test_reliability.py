@@ -99,6 +99,9 @@ def test_cancelling_the_awaited_sweep_cancels_remote_requests(client, emu, png_p
         await client.aclose()
 
     asyncio.run(cell())
+    deadline = time.monotonic() + 5  # a running job's cancellation completes on the emulator just after the PUT
+    while time.monotonic() < deadline and emu.stats()["cancelled"] < 3:
+        time.sleep(0.02)
     assert emu.stats()["queued"] == 0 and emu.stats()["cancelled"] == 3
     assert set(load_sweep(tmp_path / "sweeps" / "k").df["status"]) == {"cancelled"}
 

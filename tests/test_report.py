@@ -132,7 +132,8 @@ def test_report_videos_elsewhere_use_urls_or_file_links_and_embed_inlines_them(t
     df = mixed_sweep(tmp_path / "run")
     shared = report(df, tmp_path / "share" / "r.html")
     srcs = [v["src"] for v in Tree(shared.read_text()).find("video")]
-    assert srcs and all(s == Path(p).as_uri() for s, p in zip(srcs, df["path"].dropna(), strict=True))
+    # relative links, which play from disk and from any web server (never file:// or an emulator's URL)
+    assert srcs == [f"../run/videos/{Path(p).name}" for p in df["path"].dropna()]
 
     with_urls = sweep_frame(tmp_path / "run2", prompts=("a",), seeds=(1, 2), video_url=True)
     srcs = [v["src"] for v in Tree(report(with_urls, tmp_path / "share" / "u.html").read_text()).find("video")]
@@ -155,12 +156,11 @@ def test_report_embedding_a_large_sweep_warns(tmp_path: Path, monkeypatch: pytes
 
 def test_report_timeline_has_a_queue_and_a_generation_bar_per_job(tmp_path: Path) -> None:
     markup = report_html(mixed_sweep(tmp_path / "run"))
-    svg = markup.split('<svg class="timeline"')[1].split("</svg>")[0]
-    assert svg.count('class="tl-queue"') == 8
-    assert svg.count('class="tl-gen"') == 8  # the running job's bar runs to the end of the chart
-    failed = [m for m in re.findall(r'<rect class="tl-gen"[^>]*>', svg) if "var(--fail)" in m]
-    assert len(failed) == 1
-    assert "j003 · failed · queue 1.0 s · generation 13.0 s" in svg
+    svg = markup.split('<div class="timeline"')[1].split("</section>")[0]
+    assert svg.count('class="tl-queue') == 8
+    assert svg.count('class="tl-gen') == 8  # the running job's bar runs to the end of the chart
+    assert svg.count('class="tl-gen tl-failed"') == 1
+    assert "#3 · failed · queue 1.0 s · generation 13.0 s" in svg
     assert "running, 15.0 s so far" in svg
 
 
@@ -168,16 +168,16 @@ def test_report_timeline_from_durations_alone(tmp_path: Path) -> None:
     df = mixed_sweep(tmp_path / "run")
     df[["submitted_at", "started_at", "completed_at"]] = None
     df.loc[7, "queue_seconds"] = None  # unknown timing: named, not drawn
-    svg = report_html(df).split('<svg class="timeline"')[1].split("</svg>")[0]
-    assert svg.count('class="tl-queue"') == 7 and svg.count('class="tl-gen"') == 7
-    assert ">running</text>" in svg
+    svg = report_html(df).split('<div class="timeline"')[1].split("</section>")[0]
+    assert svg.count('class="tl-queue') == 7 and svg.count('class="tl-gen') == 7
+    assert '<span class="tl-end">running</span>' in svg
 
 
 def test_report_ratings_and_notes_only_when_given(tmp_path: Path) -> None:
     df = mixed_sweep(tmp_path / "run")
     markup = report_html(df)
     section = markup.split('id="ratings"')[1].split("</section>")[0]
-    assert section.index("j000") < section.index("j002")  # best rated first
+    assert section.index("#0<") < section.index("#2<")  # best rated first
     assert "best motion" in section and "★★★★★" in section
     df["rating"], df["notes"] = None, None
     assert 'id="ratings"' not in report_html(df)
@@ -195,7 +195,7 @@ def test_report_shows_the_input_image_as_an_embedded_thumbnail(tmp_path: Path) -
     # without the file, the first frame of a video stands in, and says so
     (run / "inputs" / "cat.png").unlink()
     section = report_html(df).split('id="inputs"')[1].split("</section>")[0]
-    assert "first frame of job j000" in section and Tree(section).find("img")
+    assert "first frame of job 0" in section and Tree(section).find("img")
 
 
 def test_report_reads_the_run_description_but_never_secrets(tmp_path: Path) -> None:
@@ -261,10 +261,10 @@ def test_report_in_headless_chromium(tmp_path: Path) -> None:
             def jobs() -> list[str]:
                 return page.eval_on_selector_all("#sd-jobs tbody tr td:first-child", "tds => tds.map(t => t.dataset.v)")
 
-            assert jobs() == [f"j{i:03d}" for i in range(8)]
+            assert jobs() == [str(i) for i in range(8)]
             page.click("#sd-jobs th:has-text('generation')")
             page.click("#sd-jobs th:has-text('generation')")  # descending: the longest first
-            assert jobs()[:2] == ["j006", "j005"] and jobs()[-1] == "j007"  # unknown values last
+            assert jobs()[:2] == ["6", "5"] and jobs()[-1] == "7"  # unknown values last
 
             # one control bar plays, seeks and pauses the whole grid
             bar = page.locator(".sd-syncbar")
@@ -283,3 +283,98 @@ def test_report_in_headless_chromium(tmp_path: Path) -> None:
             assert errors == []
         finally:
             browser.close()
+
+
+# --------------------------------------------------------------------------- issue 16: reports people can open
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,<script>x</script>", "vbscript:x"])
+def test_a_hostile_result_url_never_becomes_a_link_or_src_in_the_report(tmp_path: Path, url: str) -> None:
+    df = sweep_frame(tmp_path / "run", prompts=("a",), seeds=(1, 2), write_files=False)
+    df["video_url"], df["image"] = url, url
+    tree = Tree(report_html(df))
+    links = [v for _, a in tree.tags for k, v in a.items() if k in ("src", "href") and v]
+    assert links and all(v.startswith(("#", "data:image/jpeg;base64,")) for v in links), links
+
+
+def test_the_report_never_references_a_loopback_emulator_url(tmp_path: Path) -> None:
+    df = sweep_frame(tmp_path / "run", prompts=("a",), seeds=(1, 2))
+    df["video_url"] = "http://127.0.0.1:8787/cdn/files/x.mp4"
+    (tmp_path / "run" / "videos" / "j001-abcdef12.mp4").unlink()  # one file gone: its emulator URL is dead too
+    markup = report(df).read_text()
+    assert "127.0.0.1" not in markup
+    srcs = [v["src"] for v in Tree(markup).find("video")]
+    assert srcs == ["videos/j000-abcdef12.mp4"] and "no video file" in markup
+
+
+def test_report_posters_are_embedded_so_thumbnails_show_wherever_it_is_opened(tmp_path: Path) -> None:
+    df = mixed_sweep(tmp_path / "run")
+    tree = Tree(report_html(df))
+    posters = tree.find("img", "sd-poster")
+    assert len(posters) == 6 and all((p["src"] or "").startswith("data:image/jpeg;base64,") for p in posters)
+
+
+def test_report_names_the_backend_and_the_emulator_bills_nothing(tmp_path: Path) -> None:
+    df = mixed_sweep(tmp_path / "run")
+    df["backend"] = "emulator"
+    markup = report_html(df)
+    assert 'data-backend="emulator"' in markup and "the emulator (nothing billed)" in markup
+    assert card(markup, "cost") == "$0.00" and "emulated, nothing billed" in markup
+    jobs = markup.split('id="sd-jobs"')[1]
+    assert "$0.00 (emulated)" in jobs
+    df["backend"] = "fal"
+    markup = report_html(df)
+    assert card(markup, "backend") == "fal" and card(markup, "cost (completed)") == "$3.39"
+    assert "emulated" not in markup
+
+
+def test_report_header_describes_this_run_with_cached_jobs_counted_as_such(tmp_path: Path) -> None:
+    df = mixed_sweep(tmp_path / "run")
+    df.loc[[0, 1], "status"] = "cached"
+    # cached jobs keep the timings of the run that made them, long before this one
+    df.loc[[0, 1], "submitted_at"] = df.loc[2, "submitted_at"] - pd.Timedelta(minutes=2, seconds=33)
+    markup = report_html(df)
+    fresh = df[df["status"] != "cached"]
+    wall = (fresh["completed_at"].max() - fresh["submitted_at"].min()).total_seconds()
+    assert card(markup, "wall clock") == display.fmt_seconds(wall) and "min" not in card(markup, "wall clock")
+    assert card(markup, "videos") == "6" and "2 cached from earlier runs" in markup
+    assert "cached (made in an earlier run)" in markup.split('id="timeline"')[1]
+
+
+def test_report_formats_dates_and_tells_long_prompts_apart(tmp_path: Path) -> None:
+    opening = "A cinematic slow dolly shot over a quiet alpine lake at golden hour, mist rising, then "
+    df = sweep_frame(tmp_path / "run", prompts=(opening + "a heron", opening + "a boat"), seeds=(1,))
+    (tmp_path / "run" / "sweep.json").write_text(json.dumps({"name": "r", "created_at": "2026-11-25T08:41:07+00:00"}))
+    markup = report_html(df)
+    assert "2026-11-25 08:41 UTC" in markup and "2026-11-25T08:41:07" not in markup
+    cells = re.findall(r'<td class="txt wide"[^>]*>(.*?)</td>', markup.split('id="sd-jobs"')[1])
+    assert cells == ["…a heron", "…a boat"]
+    assert f'title="{opening}a heron"' in markup
+
+
+def test_report_path_shows_the_report_inline_with_a_file_link(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    df = mixed_sweep(tmp_path / "run")
+    path = report(df)
+    assert isinstance(path, Path) and path == tmp_path / "run" / "report.html"
+    inline = path._repr_html_()
+    assert path.resolve().as_uri() in inline and "403" in inline
+    tree = Tree(inline)
+    # inline, media are referenced for JupyterLab: relative to the notebook's folder, posters by reference
+    assert [v["src"] for v in tree.find("video")][0] == "run/videos/j000-abcdef12.mp4"
+    assert tree.find("img", "sd-poster")[0]["src"] == "run/posters/j000-abcdef12.jpg"
+    assert "<html" not in inline and "<body" not in inline and 'class="sd-report"' in inline
+
+
+def test_report_shows_the_input_image_a_run_folder_keeps_by_hash(client, png_path, tmp_path: Path) -> None:
+    from seedance_nb.sweep import Grid, run_sweep
+
+    sweep = run_sweep(
+        Grid(image=png_path, prompt="a", resolution="480p", duration=4),
+        client=client, run_dir=tmp_path / "run", progress=False,
+    )  # fmt: skip
+    section = report_html(sweep).split('id="inputs"')[1].split("</section>")[0]
+    assert "first frame" not in section and "image: landscape.png" in section
+    (img,) = Tree(section).find("img")
+    with Image.open(io.BytesIO(base64.b64decode((img["src"] or "").split(",", 1)[1]))) as thumb:
+        assert thumb.size == (320, 180)  # the 800x450 input itself, not a video frame

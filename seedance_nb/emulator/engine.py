@@ -52,7 +52,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..errors import Problem
 from ..schema import FPS, MAX_IMAGE_BYTES, SEED_MAX, VideoInput, check_payload, output_size
-from .render import auto_duration, check_image, render_mp4
+from .render import DEFECTS, auto_duration, check_image, render_mp4
 
 logger = logging.getLogger("seedance_nb.emulator")
 
@@ -152,6 +152,9 @@ class EmulatorConfig:
     strict_subpath: bool = True
     #: "full" renders the model's sizes; "tiny" writes a 64x36 one-second MP4 (for scale tests).
     render: str = "full"
+    #: Defects every clip gets, for tests with ground truth: any of frozen, black, cut, silent, short
+    #: (a prompt can ask for them too: see seedance_nb.emulator.render.DEFECTS).
+    defects: list[str] = field(default_factory=list)
     log_interval: float = 1.0
     webhook_retries: int = 10
     keepalive: float = 15.0
@@ -172,6 +175,10 @@ class EmulatorConfig:
             raise ValueError("slots must be at least 1")
         if self.render not in ("full", "tiny"):
             raise ValueError("render must be 'full' or 'tiny'")
+        unknown_defects = sorted(set(self.defects) - set(DEFECTS))
+        if isinstance(self.defects, str) or unknown_defects:
+            raise ValueError(f"defects must be a list of {sorted(DEFECTS)}; got {self.defects!r}")
+        self.defects = list(self.defects)
         if isinstance(self.fetch_hosts, str):
             self.fetch_hosts = (self.fetch_hosts,)
         self.fetch_hosts = tuple(self.fetch_hosts)
@@ -647,6 +654,7 @@ class Engine:
                 audio=inp.generate_audio,
                 last=images.get("end_image_url"),
                 tiny=self.config.render == "tiny",
+                defects=tuple(self.config.defects),
             ),
         )
         # Keep nothing large alive while the job "generates": the input (data URIs) and decoded images

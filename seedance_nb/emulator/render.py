@@ -1,9 +1,23 @@
 """The emulator's renderer: a real H.264/AAC MP4 from the input image, with PyAV and Pillow.
 
 The clip has the model's true size (MODEL.md's table), 24 fps and 24*d+1
-frames; the camera moves (a zoom and a drift chosen from the seed and the
-prompt), cross-fades to ``end_image_url`` when one is given, and carries a soft
-mono tone when audio is asked for. The same input and seed give the same bytes::
+frames, and content worth measuring (seedance_nb.metrics):
+
+- the first frame is the input image after fal's centre crop for the aspect ratio;
+- the camera does what the prompt names (:data:`CAMERA_MOVES`: push in, pull out, pan and tilt
+  left/right/up/down, orbit, static); with none named, the seed picks a move; pans and pull-outs reveal a
+  mirrored border around the image;
+- seed-dependent details: a few soft discs drift across the picture (fading in after the first frame), so
+  takes differ by seed and a static camera still shows something moving;
+- with ``end_image_url`` the picture cross-fades over the last 40% and the last frame is the end image after
+  the same crop;
+- a soft mono tone (pitch from the seed) when audio is asked for;
+- defects on request for ground truth (:data:`DEFECTS`; ``EmulatorConfig.defects`` or a phrase in the
+  prompt): ``frozen`` (every frame the first), ``black`` ("black frames": 35-75% of the clip black),
+  ``cut`` ("hard cut": one cut at the middle to another shot), ``silent`` (a silent audio track),
+  ``short`` ("short clip": one second shorter than requested).
+
+The same input and seed give the same bytes::
 
     img = load_image_bytes(png_bytes)
     render_mp4(img, path, width=864, height=496, seconds=4, seed=1, prompt="push in", audio=True)
@@ -33,7 +47,16 @@ from ..schema import (
     frame_count,
 )
 
-__all__ = ["RenderSpec", "auto_duration", "check_image", "render_mp4"]
+__all__ = [
+    "CAMERA_MOVES",
+    "DEFECTS",
+    "RenderSpec",
+    "auto_duration",
+    "camera_move",
+    "check_image",
+    "defects_in",
+    "render_mp4",
+]
 
 AUDIO_RATE = 24_000
 _FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -77,7 +100,7 @@ def check_image(data: bytes, field: str) -> tuple[Image.Image | None, Problem | 
 
 
 def _cover(img: Image.Image, width: int, height: int, scale: float = 1.0) -> Image.Image:
-    """Centre-crop ``img`` to the target ratio and resize so it covers ``scale`` x the frame."""
+    """Centre-crop ``img`` to the target ratio and resize so it covers ``scale`` x the frame (fal's crop)."""
     src_w, src_h = img.size
     target = width / height
     if src_w / src_h > target:
@@ -89,6 +112,53 @@ def _cover(img: Image.Image, width: int, height: int, scale: float = 1.0) -> Ima
     return cropped.resize((round(width * scale), round(height * scale)), Image.Resampling.BILINEAR)
 
 
+#: Defects a test can ask for (``EmulatorConfig.defects`` or a phrase in the prompt), for ground truth.
+DEFECTS: dict[str, tuple[str, ...]] = {
+    "frozen": ("frozen",),  # every frame is the first
+    "black": ("black frames",),  # frames from 35% to 75% of the clip are black
+    "cut": ("hard cut",),  # one hard cut at the middle to another shot (mirrored, other colours)
+    "silent": ("silent",),  # the audio track is digital silence
+    "short": ("short clip", "cut short"),  # one second shorter than requested
+}
+
+#: Camera moves named in the prompt (first match wins); none named: the seed picks one of the moving ones.
+CAMERA_MOVES: dict[str, tuple[str, ...]] = {
+    "static": ("static", "locked-off", "locked off", "still camera", "tripod"),
+    "push": ("push in", "push-in", "zoom in", "dolly in"),
+    "pull": ("pull out", "pull back", "zoom out", "dolly out"),
+    "orbit": ("orbit", "arc shot", "circles around"),
+    "pan": ("pan",),
+    "tilt": ("tilt",),
+}
+_MOVING = ("push", "pull", "orbit", "pan", "tilt")
+#: Mirrored border around the image (per side, as a share of the frame) that pans and pull-outs reveal.
+_PAD = 0.3
+
+
+def defects_in(prompt: str, configured: tuple[str, ...] | list[str] = ()) -> frozenset[str]:
+    """The defects asked for by the emulator's config and by phrases in the prompt."""
+    text = prompt.lower()
+    found = {name for name, words in DEFECTS.items() if any(w in text for w in words)}
+    return frozenset(found | set(configured))
+
+
+def camera_move(prompt: str, seed: int) -> tuple[str, float, float]:
+    """(move, amount, direction): the camera move named in the prompt (or picked by the seed)."""
+    text = prompt.lower()
+    digest = hashlib.sha256(f"{seed}:{prompt}".encode()).digest()
+    move = next((name for name, words in CAMERA_MOVES.items() if any(w in text for w in words)), None)
+    if move is None:
+        move = _MOVING[digest[0] % len(_MOVING)]
+    amount = 0.18 + digest[1] / 255 * 0.12
+    if "left" in text or " up" in text:
+        direction = -1.0
+    elif "right" in text or "down" in text:
+        direction = 1.0
+    else:
+        direction = -1.0 if digest[2] % 2 else 1.0
+    return move, amount, direction
+
+
 @dataclass(frozen=True)
 class RenderSpec:
     width: int
@@ -97,49 +167,118 @@ class RenderSpec:
     seed: int
     prompt: str
     audio: bool
+    defects: frozenset[str] = frozenset()
 
 
-def _motion(seed: int, prompt: str) -> tuple[float, float, float]:
-    """(zoom, dx, dy): a deterministic camera move from the seed and prompt."""
-    digest = hashlib.sha256(f"{seed}:{prompt}".encode()).digest()
-    zoom = 0.06 + digest[0] / 255 * 0.12
-    angle = digest[1] / 255 * 2 * math.pi
-    return zoom, math.cos(angle), math.sin(angle)
+def _window(move: str, amount: float, direction: float, ease: float, width: int, height: int) -> tuple[float, ...]:
+    """The camera's view of the padded canvas at ``ease`` (0..1) as a PIL box; at 0 it is exactly the image."""
+    scale, cx, cy = 1.0, 0.0, 0.0  # window size (1 = the image) and centre offset, in frame units
+    if move == "push":  # towards a point a little off centre (which side: the direction)
+        scale = 1 - amount * ease
+        cx, cy = direction * amount * 0.4 * ease, -amount * 0.25 * ease
+    elif move == "pull":
+        scale = 1 + amount * 1.5 * ease
+    elif move == "pan":
+        cx = direction * amount * ease
+    elif move == "tilt":
+        cy = direction * amount * ease
+    elif move == "orbit":
+        angle = 2 * math.pi * 0.75 * ease
+        cx = direction * amount * math.sin(angle)
+        cy = amount * 0.4 * (1 - math.cos(angle))
+        scale = 1 - 0.08 * math.sin(math.pi * ease)
+    full_w, full_h = (1 + 2 * _PAD) * width, (1 + 2 * _PAD) * height
+    left = min(max(0.0, (_PAD + 0.5 + cx - scale / 2) * width), full_w - scale * width)
+    top = min(max(0.0, (_PAD + 0.5 + cy - scale / 2) * height), full_h - scale * height)
+    return left, top, left + scale * width, top + scale * height
+
+
+class _Motes:
+    """Seed-dependent details: a few soft discs drifting across the picture, faded in after the first frame."""
+
+    def __init__(self, seed: int, width: int, height: int) -> None:
+        rng = np.random.default_rng(seed)
+        count = 3 + seed % 4
+        side = min(width, height)
+        self.items = []
+        for _ in range(count):
+            radius = max(2, int(side * rng.uniform(0.05, 0.09)))
+            yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+            mask = np.clip(1.6 * (1 - np.sqrt(xx * xx + yy * yy) / radius), 0, 1)[..., None].astype(np.float32)
+            start = rng.uniform((0.1, 0.1), (0.9, 0.9))
+            velocity = rng.uniform(0.25, 0.6, size=2) * rng.choice((-1, 1), size=2)
+            colour = rng.integers(40, 255, size=3).astype(np.float32)
+            self.items.append((radius, mask, start, velocity, colour))
+        self.width, self.height = width, height
+
+    def draw(self, frame: np.ndarray, t: float, strength: float) -> None:
+        if strength <= 0:
+            return
+        for radius, mask, start, velocity, colour in self.items:
+            x = int((start[0] + velocity[0] * t) % 1.0 * self.width)
+            y = int((start[1] + velocity[1] * t) % 1.0 * self.height)
+            x0, y0 = max(0, x - radius), max(0, y - radius)
+            x1, y1 = min(self.width, x + radius + 1), min(self.height, y + radius + 1)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            alpha = mask[y0 - y + radius : y1 - y + radius, x0 - x + radius : x1 - x + radius] * strength
+            region = frame[y0:y1, x0:x1]
+            region[:] = (region * (1 - alpha) + colour * alpha).astype(np.uint8)
+
+
+def _canvas(image: Image.Image, width: int, height: int) -> Image.Image:
+    """The image after fal's crop, with a mirrored border of ``_PAD`` frames per side for the camera to reveal."""
+    pad_x, pad_y = round(_PAD * width), round(_PAD * height)
+    core = np.asarray(_cover(image, width, height))
+    return Image.fromarray(np.pad(core, ((pad_y, pad_y), (pad_x, pad_x), (0, 0)), mode="reflect"))
 
 
 def _frames(first: Image.Image, last: Image.Image | None, spec: RenderSpec):
-    zoom, dx, dy = _motion(spec.seed, spec.prompt)
-    margin = 1.0 + zoom
-    big_first = np.asarray(_cover(first, spec.width, spec.height, margin))
-    big_last = np.asarray(_cover(last, spec.width, spec.height, margin)) if last is not None else None
-    big_h, big_w = big_first.shape[:2]
+    """The clip's frames as RGB arrays: frame 0 is the input after fal's crop, the last is the end image's."""
+    width, height, defects = spec.width, spec.height, spec.defects
     n = frame_count(spec.seconds)
+    start = np.asarray(_cover(first, width, height))
+    if "frozen" in defects:
+        for _ in range(n):
+            yield start
+        return
+    move, amount, direction = camera_move(spec.prompt, spec.seed)
+    canvas = _canvas(first, width, height)
+    other = None
+    if "cut" in defects:  # the other shot: mirrored, colours rotated, framed closer
+        r, g, b = canvas.split()
+        other = Image.merge("RGB", (b, r, g)).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    end = _cover(last, width, height) if last is not None else None
+    motes = _Motes(spec.seed, width, height)
+    size = (width, height)
     for i in range(n):
-        t = i / (n - 1)
+        t = i / (n - 1) if n > 1 else 1.0
+        if "black" in defects and 0.35 <= t < 0.75:
+            yield np.zeros((height, width, 3), np.uint8)
+            continue
+        if i == 0:
+            yield start
+            continue
         ease = t * t * (3 - 2 * t)
-        # Zoom in from the full margin to the frame size while drifting.
-        scale = margin - zoom * ease
-        crop_w, crop_h = spec.width * scale / margin * margin, spec.height * scale / margin * margin
-        crop_w, crop_h = min(big_w, round(crop_w)), min(big_h, round(crop_h))
-        cx = (big_w - crop_w) / 2 + dx * (big_w - crop_w) / 2 * (ease - 0.5)
-        cy = (big_h - crop_h) / 2 + dy * (big_h - crop_h) / 2 * (ease - 0.5)
-        left, top = int(round(cx)), int(round(cy))
-        left = max(0, min(big_w - crop_w, left))
-        top = max(0, min(big_h - crop_h, top))
-        window = big_first[top : top + crop_h, left : left + crop_w]
-        if big_last is not None and t > 0.5:
-            alpha = (t - 0.5) * 2
-            other = big_last[top : top + crop_h, left : left + crop_w]
-            window = (window * (1 - alpha) + other * alpha).astype(np.uint8)
-        frame = Image.fromarray(np.ascontiguousarray(window)).resize(
-            (spec.width, spec.height), Image.Resampling.BILINEAR
-        )
+        source = canvas
+        if other is not None and t >= 0.5:
+            source, ease = other, 0.3 + 0.5 * ease
+        picture = source.resize(size, Image.Resampling.BILINEAR, box=_window(move, amount, direction, ease, *size))
+        fade_in = min(1.0, t / 0.15)
+        if end is not None and t > 0.6:
+            alpha = (t - 0.6) / 0.4
+            picture = Image.blend(picture, end, alpha)
+            fade_in *= 1 - alpha
+        frame = np.array(picture)
+        motes.draw(frame, t, fade_in)
         yield frame
 
 
 def _tone(spec: RenderSpec) -> np.ndarray:
-    """A soft two-note tone with fades, mono float32, exactly the video's length."""
+    """A soft two-note tone with fades, mono float32, exactly the video's length (zeros when "silent")."""
     samples = round((frame_count(spec.seconds)) / FPS * AUDIO_RATE)
+    if "silent" in spec.defects:
+        return np.zeros(samples, np.float32)
     t = np.arange(samples, dtype=np.float64) / AUDIO_RATE
     base = 220.0 * 2 ** ((spec.seed % 12) / 12)
     wave = 0.12 * np.sin(2 * np.pi * base * t) + 0.06 * np.sin(2 * np.pi * base * 1.5 * t)
@@ -159,9 +298,16 @@ def render_mp4(
     audio: bool,
     last: Image.Image | None = None,
     tiny: bool = False,
+    defects: tuple[str, ...] | list[str] = (),
 ) -> int:
-    """Write the clip to ``path`` (moov atom first) and return its size in bytes."""
-    spec = RenderSpec(width, height, seconds, seed, prompt, audio)
+    """Write the clip to ``path`` (moov atom first) and return its size in bytes.
+
+    ``defects`` (and phrases in the prompt, see :data:`DEFECTS`) spoil the clip on purpose.
+    """
+    wanted = defects_in(prompt, defects)
+    if "short" in wanted:
+        seconds = max(1, seconds - 1)
+    spec = RenderSpec(width, height, seconds, seed, prompt, audio, wanted)
     if tiny:
         spec = RenderSpec(64, 36, 1, seed, prompt, False)
         first = first.resize((64, 36))
@@ -181,7 +327,7 @@ def render_mp4(
             astream.layout = "mono"
             astream.codec_context.thread_count = 1
         for index, image in enumerate(_frames(first, last, spec)):
-            frame = av.VideoFrame.from_image(image)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts = index
             for packet in video.encode(frame):
                 container.mux(packet)

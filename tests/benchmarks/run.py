@@ -590,6 +590,11 @@ def write_results(elapsed: float) -> None:
         *NOTES,
         "",
     ]
+    # Keep the section metrics_bench.py writes (between its markers) when rewriting the file.
+    previous = (HERE / "RESULTS.md").read_text(encoding="utf-8") if (HERE / "RESULTS.md").exists() else ""
+    if "<!-- metrics:begin -->" in previous and "<!-- metrics:end -->" in previous:
+        kept = previous[previous.index("<!-- metrics:begin -->") : previous.index("<!-- metrics:end -->")]
+        lines += [kept + "<!-- metrics:end -->", ""]
     (HERE / "RESULTS.md").write_text("\n".join(lines), encoding="utf-8")
 
 
