@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -197,10 +199,22 @@ def make_engine(url: str) -> Engine:
             # Let SQLAlchemy's "begin" event below issue BEGIN itself (pysqlite's own is DEFERRED).
             dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
+            try:
+                cursor.execute("PRAGMA busy_timeout=30000")
+                # WAL is a property of the file, kept once set: only the first opener needs to switch, and a
+                # switch can answer "database is locked" at once while another process holds the file open.
+                if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    for attempt in range(50):
+                        try:
+                            cursor.execute("PRAGMA journal_mode=WAL")
+                            break
+                        except sqlite3.OperationalError:
+                            if attempt == 49:
+                                raise
+                            time.sleep(0.1)
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            finally:
+                cursor.close()
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
