@@ -1242,6 +1242,12 @@ def _safe_src(src: str) -> bool:
     return ":" not in lowered.split("/", 1)[0]  # a relative path (no scheme such as javascript:)
 
 
+def _metrics_sort_js() -> str:
+    from .report import sortable_table_script  # the report's own sorting script, for the metrics table
+
+    return sortable_table_script("sd-metrics")
+
+
 def filmstrip_html(src: str | None, *, alt: str = "filmstrip", height: int | None = None) -> str:
     """An ``<img>`` for a filmstrip at ``src`` (a relative path, an http(s)/file URL or an image data URI)."""
     if not src or not _safe_src(str(src)):
@@ -1249,28 +1255,6 @@ def filmstrip_html(src: str | None, *, alt: str = "filmstrip", height: int | Non
     size = f' height="{int(height)}"' if height else ""
     return f'<img class="sd-filmstrip" src="{_esc(src)}" alt="{_esc(alt)}"{size} loading="lazy">'
 
-
-_METRICS_SORT_JS = """<script>(function () {
-  var table = document.getElementById("sd-metrics");
-  if (!table) return;
-  var heads = table.tHead.rows[0].cells;
-  Array.prototype.forEach.call(heads, function (th, col) {
-    th.addEventListener("click", function () {
-      var asc = th.getAttribute("aria-sort") !== "ascending";
-      Array.prototype.forEach.call(heads, function (h) { h.removeAttribute("aria-sort"); });
-      th.setAttribute("aria-sort", asc ? "ascending" : "descending");
-      var num = th.getAttribute("data-type") === "num", body = table.tBodies[0];
-      var rows = Array.prototype.slice.call(body.rows);
-      rows.sort(function (a, b) {
-        var x = a.cells[col].getAttribute("data-v"), y = b.cells[col].getAttribute("data-v");
-        if (x === "" || y === "") return x === y ? 0 : (x === "" ? 1 : -1);
-        var c = num ? parseFloat(x) - parseFloat(y) : x.localeCompare(y, undefined, {numeric: true});
-        return asc ? c : -c;
-      });
-      rows.forEach(function (r) { body.appendChild(r); });
-    });
-  });
-})();</script>"""
 
 #: Columns of the report's metrics table (in order) and how each is shown.
 _TABLE_METRICS = (
@@ -1433,7 +1417,7 @@ def metrics_section_html(
         f'<h3>{_esc(metric)} by {_esc(by)}</h3><div class="scroll">{plot}</div>'
         '<div class="scroll"><table class="jobs" id="sd-metrics">'
         f"<thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
-        f"</section>{_METRICS_SORT_JS}"
+        f"</section>{_metrics_sort_js()}"
     )
 
 

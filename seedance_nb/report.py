@@ -125,8 +125,15 @@ white-space:nowrap}
 @media print{.sd-report table.jobs th{position:static}}
 </style>"""
 
-_SORT_JS = """<script>(function () {
-  var table = document.getElementById("sd-jobs");
+
+def sortable_table_script(table_id: str) -> str:
+    """A small script that sorts the table ``table_id`` by a clicked header (numbers by ``data-v``), shared by
+    the report's jobs table and the metrics section."""
+    return _SORTABLE_TEMPLATE.replace("__TABLE_ID__", table_id)
+
+
+_SORTABLE_TEMPLATE = """<script>(function () {
+  var table = document.getElementById("__TABLE_ID__");
   if (!table) return;
   var heads = table.tHead.rows[0].cells;
   Array.prototype.forEach.call(heads, function (th, col) {
@@ -146,6 +153,8 @@ _SORT_JS = """<script>(function () {
     });
   });
 })();</script>"""
+
+_SORT_JS = sortable_table_script("sd-jobs")
 
 _NUMERIC = (
     "seed",
