@@ -768,7 +768,7 @@ class AsyncClient:
                 "POST", f"{self.rest_url}/storage/auth/token", params={"storage_type": "fal-cdn-v3"}, json={}
             )
             body = response.json()
-            expires = _parse_expiry(body.get("expires_at"))
+            expires = parse_time(body.get("expires_at"))
             token = (f"{body['token_type']} {body['token']}", body.get("base_url") or self.cdn_url, expires)
             self._cdn_token = token
         return token[0]
@@ -787,7 +787,10 @@ class AsyncClient:
         )
 
 
-def _parse_expiry(value: Any) -> float | None:
+def parse_time(value: Any) -> float | None:
+    """A Unix time from a number or an ISO 8601 string (``Z`` or an offset; naive means UTC), else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
     if not isinstance(value, str):
         return None
     try:

@@ -775,18 +775,10 @@ class Promotion:
 
 
 async def _with_client(client: Any, body: Callable[[Any], Any]) -> Any:
-    """``body(client)``, connecting when ``client`` is None and closing its connections for this loop after."""
-    import contextlib
+    """``body(client)``, connecting when ``client`` is None and closing its connections after (the sweep's own)."""
+    from .sweep import _closing
 
-    if client is None:
-        from .connect import connect
-
-        client = connect()
-    try:
-        return await body(client)
-    finally:
-        with contextlib.suppress(RuntimeError):
-            await client.aclose()
+    return await _closing(client, body)
 
 
 def _grid_from_jobs(

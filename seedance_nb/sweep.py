@@ -41,7 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .client import AsyncClient, Completed, InProgress, Queued
+from .client import AsyncClient, Completed, InProgress, Queued, parse_time
 from .duels import DuelsMixin
 from .errors import (
     AmbiguousSubmit,
@@ -368,7 +368,7 @@ def match_history(
             continue
         if field_digests({k: inp[k] for k in digest if k in inp}) != dict(digest):
             continue
-        at = _parse_time(item.get("sent_at"))
+        at = parse_time(item.get("sent_at"))
         at = sent_at if at is None else at
         if at >= sent_at - 1.0:
             # Sent at or after the journalled time first (that is the order on one clock), the closest.
@@ -415,18 +415,6 @@ def classify_failure(exc: BaseException, job: Job) -> tuple[str, dict[str, Any]]
             "error": f"{message} ({what}; resume() picks it up without submitting again)",
         }
     return "failed", {"error_type": error_type, "error": message, "retryable": True}
-
-
-def _parse_time(value: Any) -> float | None:
-    if isinstance(value, int | float):
-        return float(value)
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
 
 
 @dataclass
