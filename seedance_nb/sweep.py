@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import itertools
 import json
 import logging
 import os
@@ -54,10 +53,10 @@ from .errors import (
     RequestFailed,
 )
 from .files import DATA_URI_LIMIT, ImageData, load_image
+from .grid import Grid
 from .metrics import MetricsMixin, measure_download
 from .openapi_schema import SNAPSHOT_ENDPOINTS, check_drift_daily_async, current_schema, warn_unsupported_fields
 from .runs import (
-    INPUT_COLUMNS,
     CacheIndex,
     Job,
     JobStatus,
@@ -70,254 +69,9 @@ from .runs import (
 )
 from .schema import DEFAULT_ENDPOINT, EndpointId, VideoInput
 
-__all__ = ["Grid", "Sweep", "load_sweep", "run_sweep", "run_sweep_async", "start_sweep"]
+__all__ = ["Grid", "Sweep", "load_sweep", "run_sweep", "run_sweep_async", "start_sweep"]  # Grid: from .grid
 
 logger = logging.getLogger("seedance_nb.sweep")
-
-_IMAGE_FIELDS = {"image": "image_url", "end_image": "end_image_url"}
-_SHORT = {v: k for k, v in _IMAGE_FIELDS.items()}
-_KNOWN = {"prompt", "image_url", "end_image_url", "resolution", "duration", "aspect_ratio", "generate_audio", "seed"}
-_KNOWN |= {"end_user_id"}
-
-
-# --------------------------------------------------------------------------- grid
-
-
-def _is_axis(value: Any) -> bool:
-    return isinstance(value, list | tuple | range)
-
-
-@dataclass(frozen=True)
-class Cell:
-    fields: dict[str, Any]
-    take: int
-
-
-class Grid:
-    """The product (or zip) of input axes, times ``takes``; grids concatenate with ``+``.
-
-    Lists, tuples and ranges are axes; anything else is fixed. ``image`` and
-    ``end_image`` take paths, bytes, PIL images, arrays, data URIs or URLs (a
-    list of them is an axis); each image is read, checked and held once, however
-    many jobs use it. Invalid combinations are reported all at once, naming the
-    field as you wrote it.
-
-    Args:
-        takes: how many times each cell runs. With a fixed ``seed`` the takes would
-            likely be the same video paid for again, so that is refused unless
-            ``same_seed_ok=True`` (or vary the seed: ``seed=[1, 2]``).
-        mode: ``"product"`` (every combination) or ``"zip"`` (axes in step).
-        endpoint: the fal endpoint id.
-        **inputs: the model's fields (``prompt``, ``image``, ``duration``, ...).
-    """
-
-    def __init__(
-        self,
-        *,
-        takes: int = 1,
-        mode: str = "product",
-        endpoint: str = DEFAULT_ENDPOINT,
-        same_seed_ok: bool = False,
-        **inputs: Any,
-    ) -> None:
-        if mode not in ("product", "zip"):
-            raise InputError([Problem("mode", "unknown grid mode", mode, "'product' or 'zip'")])
-        if isinstance(takes, bool) or not isinstance(takes, int) or takes < 1:
-            raise InputError([Problem("takes", "must be a whole number of at least 1", takes, "1, 2, 3, ...")])
-        if not isinstance(endpoint, str) or not endpoint.strip():
-            raise InputError([Problem("endpoint", "must be a fal endpoint id", endpoint, DEFAULT_ENDPOINT)])
-        if takes > 1 and not same_seed_ok:
-            seeds = inputs.get("seed")
-            fixed = seeds is not None and not (_is_axis(seeds) and None in list(seeds))
-            if fixed:
-                raise InputError(
-                    [
-                        Problem(
-                            "takes",
-                            f"takes={takes} with a fixed seed repeats the same request, which likely pays again "
-                            "for the same video",
-                            takes,
-                            "leave seed unset (each take then gets its own random seed), vary seeds instead of takes "
-                            "(seed=[1, 2, 3], takes=1), or pass same_seed_ok=True",
-                        )
-                    ]
-                )
-        self.endpoint = endpoint
-        self.takes = takes
-        self.mode = mode
-        self.axes = {k: list(v) for k, v in inputs.items() if _is_axis(v)}
-        self.fixed = {k: v for k, v in inputs.items() if not _is_axis(v)}
-        empty = [k for k, v in self.axes.items() if not v]
-        if empty:
-            raise InputError([Problem(k, "axis has no values", [], "at least one value") for k in empty])
-        if mode == "zip" and len({len(v) for v in self.axes.values()}) > 1:
-            lengths = {k: len(v) for k, v in self.axes.items()}
-            raise InputError([Problem("mode", f"zip needs axes of equal length, got {lengths}", None, None)])
-        self._images: dict[int, ImageData | str] = {}
-        self._uris: dict[int, str] = {}
-        self._cells = self._expand()
-        self._inputs = self._validate()
-
-    def _expand(self) -> list[Cell]:
-        names = list(self.axes)
-        if self.mode == "zip":
-            combos = list(zip(*self.axes.values(), strict=False)) if names else [()]
-        else:
-            combos = list(itertools.product(*self.axes.values()))
-        return [
-            Cell({**self.fixed, **dict(zip(names, combo, strict=True))}, take)
-            for combo in combos
-            for take in range(1, self.takes + 1)
-        ]
-
-    def _image(self, value: Any, field: str) -> ImageData | str:
-        """The checked image for ``value``, read once per grid (http(s) URLs pass through unread)."""
-        cache_id = id(value)
-        if cache_id not in self._images:
-            if isinstance(value, str) and value.startswith(("http://", "https://")):
-                self._images[cache_id] = value
-            else:
-                # Paths, bytes, arrays, PIL images and data URIs are all checked locally.
-                self._images[cache_id] = load_image(value, field=field)
-        return self._images[cache_id]
-
-    def _uri(self, image: ImageData | str) -> str:
-        """One data URI per image, shared by every job's input (never one copy per job)."""
-        if isinstance(image, str):
-            return image
-        uri = self._uris.get(id(image))
-        if uri is None:
-            uri = self._uris[id(image)] = image.data_uri()
-        return uri
-
-    def _validate(self) -> list[tuple[VideoInput, dict[str, ImageData | str]]]:
-        out, problems = [], []
-        for index, cell in enumerate(self._cells):
-            fields = dict(cell.fields)
-            images: dict[str, ImageData | str] = {}
-            where = ", ".join(f"{k}={_short(v)}" for k, v in cell.fields.items() if k in self.axes)
-            suffix = f" [in job {index}{': ' + where if where else ''}]" if len(self._cells) > 1 else ""
-            try:
-                for short, name in _IMAGE_FIELDS.items():
-                    written = short if short in fields else name
-                    value = fields.pop(short, None)
-                    value = fields.pop(name, value)
-                    if value is not None:
-                        images[name] = self._image(value, written)
-                        fields[name] = self._uri(images[name])
-                if "image_url" not in fields:
-                    raise InputError(
-                        [
-                            Problem(
-                                "image",
-                                "every job needs a start image",
-                                None,
-                                "image=<path, bytes, PIL image, array or URL>",
-                                type="missing",
-                            )
-                        ]
-                    )
-                extra = {k: v for k, v in fields.items() if k not in _KNOWN}
-                kwargs = {k: v for k, v in fields.items() if k in _KNOWN}
-                out.append((VideoInput(**kwargs, extra=extra), images))
-            except InputError as exc:
-                for p in exc.problems:
-                    field_name = _SHORT.get(p.field, p.field) if p.field not in cell.fields else p.field
-                    problems.append(Problem(field_name, f"{p.message}{suffix}", p.value, p.allowed, p.type))
-        if problems:
-            unique = list({str(p): p for p in problems}.values())  # values may be unhashable (a set)
-            raise InputError(unique, context=f"the grid has {len(unique)} invalid input(s); nothing was sent")
-        return out
-
-    def __add__(self, other: Grid) -> Grid:
-        if not isinstance(other, Grid):
-            return NotImplemented
-        if other.endpoint != self.endpoint:
-            raise ValueError("cannot concatenate grids for different endpoints")
-        joined = object.__new__(Grid)
-        joined.endpoint, joined.takes, joined.mode = self.endpoint, 1, "concat"
-        joined.axes = {k: v for g in (self, other) for k, v in g.axes.items()}
-        joined.fixed = {}
-        joined._images = {**self._images, **other._images}
-        joined._uris = {**self._uris, **other._uris}
-        joined._cells = self._cells + other._cells
-        joined._inputs = self._inputs + other._inputs
-        return joined
-
-    def __len__(self) -> int:
-        return len(self._cells)
-
-    def __repr__(self) -> str:
-        axes = ", ".join(f"{k}×{len(v)}" for k, v in self.axes.items()) or "no axes"
-        return f"<Grid {len(self)} jobs ({axes}; takes={self.takes})>"
-
-    def inputs(self) -> list[VideoInput]:
-        """The validated input of every job, in order."""
-        return [inp for inp, _ in self._inputs]
-
-    def jobs(self) -> list[Job]:
-        out = []
-        for index, (cell, (inp, images)) in enumerate(zip(self._cells, self._inputs, strict=False)):
-            hashes = {k: (v.sha256 if isinstance(v, ImageData) else _url_hash(v)) for k, v in images.items()}
-            labels = {k: (v.name if isinstance(v, ImageData) else _label(v)) for k, v in images.items()}
-            size = next((v.size for k, v in images.items() if k == "image_url" and isinstance(v, ImageData)), None)
-            job = Job(
-                job=index,
-                input=inp,
-                take=cell.take,
-                key=cache_key(self.endpoint, inp, hashes, cell.take),
-                labels=labels,
-                images=hashes,
-                image_data=images,
-            )
-            job.est_cost_usd = round(inp.estimate(size).usd, 6)
-            out.append(job)
-        return out
-
-    def estimate(self) -> GridEstimate:
-        """Total estimated cost: a point figure and the range when any duration is ``auto``."""
-        usd = low = high = 0.0
-        for inp, images in self._inputs:
-            image = images.get("image_url")
-            est = inp.estimate(image.size if isinstance(image, ImageData) else None)
-            usd, low, high = usd + est.usd, low + est.low_usd, high + est.high_usd
-        return GridEstimate(len(self), usd, low, high)
-
-    def preview(self) -> Any:
-        """A DataFrame of what would run, with each job's estimated cost (sends nothing)."""
-        columns = ["job", *(c for c in INPUT_COLUMNS if c != "end_user_id"), "take", "est_cost_usd"]
-        return to_dataframe(self.jobs())[columns]
-
-
-@dataclass(frozen=True)
-class GridEstimate:
-    jobs: int
-    usd: float
-    low_usd: float
-    high_usd: float
-
-    def __str__(self) -> str:
-        text = f"{self.jobs} videos, about ${self.usd:.2f}"
-        if self.high_usd - self.low_usd > 1e-9:
-            text += f" (range ${self.low_usd:.2f}-${self.high_usd:.2f}: some durations are 'auto')"
-        return text
-
-
-def _short(value: Any) -> str:
-    text = repr(value) if not isinstance(value, bytes) else f"<{len(value)} bytes>"
-    return text if len(text) < 40 else text[:37] + "..."
-
-
-def _label(url: str) -> str:
-    if url.startswith("data:"):
-        return "data URI"
-    tail = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-    return tail or url[:60]
-
-
-def _url_hash(url: str) -> str:
-    return hashlib.sha256(url.encode()).hexdigest()
-
 
 # --------------------------------------------------------------------------- sweep
 
