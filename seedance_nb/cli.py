@@ -156,6 +156,7 @@ def _finish(sweep: Any) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from .connect import connect
+    from .runs import RunFolder
     from .samples import sample_image
     from .sweep import Grid, run_sweep
 
@@ -169,7 +170,7 @@ def _demo(args: argparse.Namespace) -> int:
         aspect_ratio="16:9",
     )
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    out = out or Path("sweeps") / f"demo-{stamp}"
+    out = out or RunFolder.new(f"demo-{stamp}").path
     print(f"demo: {grid.estimate()} on fal; here on the embedded emulator: emulated, nothing billed")
     client = connect("emulator", quiet=True, emulator_config={"slots": 4, "speed": 0.05})
     return _finish(run_sweep(grid, client=client, run_dir=out, concurrency=4))

@@ -74,7 +74,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import BudgetExceeded, InputError, Problem
-from .runs import INPUT_COLUMNS, Journal, now
+from .runs import INPUT_COLUMNS, Journal, RunFolder, now
 
 if TYPE_CHECKING:  # sweep imports this module: no import of it at run time here
     from .sweep import Grid, Sweep
@@ -1033,7 +1033,7 @@ class AdaptiveRun:
     by: str | Sequence[str] = "prompt"
     takes: Any = None
     changes: Any = None
-    run_root: Path = Path("sweeps")
+    run_root: Path = field(default_factory=lambda: RunFolder.root())
     name: str | None = None
     concurrency: int = 4
     progress: bool | None = None
@@ -1194,7 +1194,7 @@ def _adaptive(grid: Grid, budget_usd: float, **options: Any) -> AdaptiveRun:
     if problems:
         raise InputError(problems, context="run_adaptive")
     if options.get("run_root") is None:
-        options["run_root"] = Path("sweeps")
+        options["run_root"] = RunFolder.root()
     return AdaptiveRun(grid=grid, budget_usd=float(budget_usd), **options)
 
 

@@ -30,6 +30,7 @@ import ipywidgets as W
 from .display import distinct_labels, rating_stars
 from .errors import InputError, SeedanceError
 from .files import ImageData, is_url, load_image
+from .runs import RunFolder
 from .schema import ASPECT_RATIOS, DURATIONS, RESOLUTIONS, SEED_MAX, VideoInput
 from .sweep import Grid, Sweep, run_sweep_async, start_sweep
 
@@ -187,9 +188,9 @@ class _Base(W.VBox):
 class GenerateForm(_Base):
     """One video: image, prompt and the model's inputs, validated as you type, with cost and Cancel."""
 
-    def __init__(self, client: Any = None, *, run_root: str | Path = "sweeps") -> None:
+    def __init__(self, client: Any = None, *, run_root: str | Path | None = None) -> None:
         self.client = client
-        self.run_root = Path(run_root)
+        self.run_root = Path(run_root) if run_root is not None else RunFolder.root()
         self.image = _ImagePicker("Start image", "image", css="image_url")
         self.end_image = _ImagePicker("End image", "end_image", optional=True, css="end_image_url")
         self.prompt = W.Textarea(
@@ -326,8 +327,8 @@ class GenerateForm(_Base):
         self._running = True
         self.go.disabled, self.stop.disabled = True, False
         self.status.value = "submitting…"
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
-        self.task = _in_background(self._run(grid, self.run_root / "generations" / stamp), self.show_error)
+        folder = RunFolder.new(kind="generation", root=self.run_root)
+        self.task = _in_background(self._run(grid, folder.path), self.show_error)
 
     async def _run(self, grid: Grid, run_dir: Path) -> None:
         started = asyncio.get_running_loop().time()
@@ -381,9 +382,9 @@ class GenerateForm(_Base):
 class SweepBuilder(_Base):
     """Prompts × durations × seeds × any axis, with a live job count, cost and a budget gate."""
 
-    def __init__(self, client: Any = None, *, run_root: str | Path = "sweeps") -> None:
+    def __init__(self, client: Any = None, *, run_root: str | Path | None = None) -> None:
         self.client = client
-        self.run_root = Path(run_root)
+        self.run_root = Path(run_root) if run_root is not None else RunFolder.root()
         self.image = _ImagePicker("Start image", "image", css="image_url")
         self.prompts = W.Textarea(
             placeholder="one prompt per line",
@@ -513,11 +514,10 @@ class SweepBuilder(_Base):
                 from .connect import connect
 
                 client = self.client = connect()
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
             self.sweep = start_sweep(
                 grid,
                 client=client,
-                run_dir=self.run_root / f"sweep-{stamp}",
+                run_dir=RunFolder.new(root=self.run_root).path,
                 concurrency=self.concurrency.value,
                 budget_usd=self.budget.value,
             )
