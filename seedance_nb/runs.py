@@ -149,8 +149,16 @@ COLUMNS = [
 ]
 
 
-#: Columns that describe a job's outcome rather than its input (the display captions what varies among inputs).
-OUTCOME_COLUMNS: frozenset[str] = (frozenset(COLUMNS) - set(INPUT_COLUMNS) - {"take"}) | set(METRIC_COLUMNS)
+#: Columns a catalog row (seedance_nb.catalog) adds about the record rather than the request.
+RECORD_COLUMNS = frozenset(
+    {"run_name", "run_id", "run_dir", "billed", "votes", "metrics", "extra", "endpoint", "user", "host"}
+) | {"planned_at", "at"}
+
+#: Columns that describe a job's outcome or record rather than its input (the display captions what varies among
+#: inputs, so a sweep's row and a catalog row show the same caption).
+OUTCOME_COLUMNS: frozenset[str] = (
+    (frozenset(COLUMNS) - set(INPUT_COLUMNS) - {"take"}) | set(METRIC_COLUMNS) | RECORD_COLUMNS
+)
 
 
 def now() -> float:

@@ -67,6 +67,9 @@ def test_catalog_holds_every_job_of_every_run(catalog_url, two_runs):
     # A catalog row opens its video.
     html = sd.show(row, return_html=True)
     assert "<video" in html and (row.video_url in html or Path(row.path).name in html)
+    # Captioned like the sweep's own row: the request's settings, not the catalog's record columns.
+    for record_column in ("run_dir", "host", "planned_at", "run_name"):
+        assert f'sd-k">{record_column}<' not in html, record_column
     assert json.loads(row.metrics)  # the per-take metrics journalled with the download
 
 
