@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import random
+import time
 
 import httpx
 import pytest
@@ -350,6 +351,9 @@ def test_wait_timeout_cancels_the_remote_request(client, emu, png_bytes):
             assert info.value.request_id == handle.request_id
 
     run(go())
+    deadline = time.monotonic() + 5  # a running job's cancellation completes on the emulator just after the PUT
+    while time.monotonic() < deadline and emu.stats()["cancelled"] < 1:
+        time.sleep(0.02)
     assert emu.stats()["cancelled"] == 1
 
 
