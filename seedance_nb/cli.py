@@ -138,7 +138,7 @@ def _summary(sweep: Any) -> str:
 
 def _write_report(sweep: Any) -> Path | None:
     try:
-        from .report import report
+        from .reporting import report
     except ImportError:
         return None
     return report(sweep)
@@ -155,7 +155,7 @@ def _finish(sweep: Any) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .connect import connect
+    from .backends import connect
     from .runs import RunFolder
     from .samples import sample_image
     from .sweep import Grid, run_sweep
@@ -177,7 +177,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from .connect import connect
+    from .backends import connect
     from .sweep import Grid, run_sweep
 
     out = _fresh_folder(args.out)
@@ -205,7 +205,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .report import report
+    from .reporting import report
     from .sweep import load_sweep
 
     run_dir = Path(args.run_dir)
@@ -269,7 +269,7 @@ def _parser() -> _Parser:
     for name in ("429", "ingress", "drop", "slow", "moderation"):
         emu.add_argument(f"--rate-{name}", type=float, default=0.0, help=f"fraction of {name} faults")
     emu.add_argument("--fault-seed", type=int, default=0)
-    from .catalog.cli import add_subcommands as add_catalog_subcommands  # catalog, recover (seedance_nb.catalog)
+    from .catalogs.cli import add_subcommands as add_catalog_subcommands  # catalog, recover (seedance_nb.catalogs)
 
     add_catalog_subcommands(sub)
     return parser
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "emulator":
             return _emulator(args)
         if args.command in ("catalog", "recover"):
-            from .catalog.cli import run as run_catalog
+            from .catalogs.cli import run as run_catalog
 
             return run_catalog(args)
         return _report(args)

@@ -43,6 +43,7 @@ from typing import Any, Union
 
 import httpx
 
+from . import _set_module
 from .errors import (
     AmbiguousSubmit,
     APIError,
@@ -1094,3 +1095,5 @@ async def _bounded_lines(response: httpx.Response, limit: int, request_id: str) 
 
 
 Callback = Callable[[Status], Union[Any, Awaitable[Any]]]  # noqa: UP007
+
+_set_module(__name__)

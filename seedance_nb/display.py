@@ -4,7 +4,7 @@ Pure builders return an HTML string; thin wrappers display it (or return it
 with ``return_html=True``)::
 
     import seedance_nb.display as sdd
-    sdd.grid(sweep, rows="prompt", cols=("duration", "seed"), sync=True)
+    sdd.gallery(sweep, rows="prompt", cols=("duration", "seed"), sync=True)
     sdd.compare(sweep.df.iloc[0], sweep.df.iloc[3])         # larger, played together
 
 Sources are referenced, never copied, unless you ask: a video under the
@@ -73,6 +73,7 @@ from urllib.parse import quote, urlsplit
 
 import pandas as pd
 
+from . import _set_module
 from .runs import OUTCOME_COLUMNS as _OUTCOME_COLUMNS
 
 __all__ = [
@@ -80,7 +81,7 @@ __all__ = [
     "LargeOutputWarning",
     "compare",
     "compare_html",
-    "grid",
+    "gallery",
     "grid_html",
     "result_html",
     "show",
@@ -816,7 +817,7 @@ def job_label(row: Mapping[str, Any]) -> str:
 def _caption(
     row: Mapping[str, Any], vary: Sequence[str], short: ShortMap | None = None, backend: str | None = None
 ) -> str:
-    from .metrics import flags_html
+    from .quality import flags_html
 
     parts = []
     label = job_label(row)
@@ -954,7 +955,7 @@ def grid_body(
         col_keys.setdefault(ck)
         cells.setdefault((rk, ck), []).append(i)
     if sort_by is not None:  # each row lists its takes best first by a metric; captions say what the columns were
-        from .metrics import ranked_cells
+        from .quality import ranked_cells
 
         vary = [*vary, *(c for c in col_cols if c not in vary)]
         col_cols, col_keys, cells = ranked_cells(records, row_keys, cells, col_keys, sort_by)  # type: ignore[assignment]
@@ -1298,7 +1299,7 @@ def show(x: Any, return_html: bool = False, **kwargs: Any) -> str | None:
     return None
 
 
-def grid(data: Any, rows: Any = None, cols: Any = None, *, return_html: bool = False, **kwargs: Any) -> str | None:
+def gallery(data: Any, rows: Any = None, cols: Any = None, *, return_html: bool = False, **kwargs: Any) -> str | None:
     """Display :func:`grid_html` (``return_html=True`` returns it)."""
     markup = grid_html(data, rows, cols, **kwargs)
     if return_html:
@@ -1314,3 +1315,6 @@ def compare(*items: Any, return_html: bool = False, **kwargs: Any) -> str | None
         return markup
     _display(markup)
     return None
+
+
+_set_module(__name__)

@@ -73,6 +73,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from . import _set_module
 from .errors import BudgetExceeded, InputError, Problem
 from .runs import INPUT_COLUMNS, Journal, RunFolder, now
 
@@ -756,7 +757,7 @@ class Promotion:
 
         self._check(budget_usd)
         if client is None:
-            from .connect import connect
+            from .backends import connect
 
             client = connect()
         sweep = Sweep.create(self.grid, self.run_dir, backend=client.backend)
@@ -1277,3 +1278,6 @@ def run_adaptive(
         progress=progress,
     )
     return run.run(client)
+
+
+_set_module(__name__)

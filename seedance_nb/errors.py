@@ -36,6 +36,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import _set_module
+
 __all__ = [
     "APIError",
     "AmbiguousSubmit",
@@ -62,7 +64,21 @@ __all__ = [
 
 
 class SeedanceError(Exception):
-    """Base class of every error seedance-nb raises."""
+    """Base class of every error seedance-nb raises.
+
+    Every one pickles whole (message and attributes), so an error raised in a worker process or thread pool
+    reaches the notebook as it was raised.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_error, (type(self), self.args, dict(vars(self))))
+
+
+def _rebuild_error(cls: type[SeedanceError], args: tuple[Any, ...], state: dict[str, Any]) -> SeedanceError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    vars(error).update(state)
+    return error
 
 
 @dataclass(frozen=True)
@@ -292,3 +308,6 @@ def redact(text: str, *secrets: str | None) -> str:
                 if len(part) >= 8:
                     text = text.replace(part, "***")
     return _KEYLIKE.sub("***", text)
+
+
+_set_module(__name__)

@@ -23,6 +23,7 @@ from typing import Any
 import av
 import httpx
 
+from . import _set_module
 from .errors import DownloadError
 
 __all__ = ["DownloadStalled", "VideoInfo", "download", "poster", "probe"]
@@ -181,3 +182,6 @@ def poster(path: str | Path, dest: str | Path, *, max_width: int = 480) -> Path:
     image.save(tmp, "JPEG", quality=82)
     os.replace(tmp, dest)
     return dest
+
+
+_set_module(__name__)

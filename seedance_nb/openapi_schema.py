@@ -40,6 +40,7 @@ from typing import Any
 
 import httpx
 
+from . import _set_module
 from ._sync import run_sync
 from .errors import APIError, InputError, NotFoundError, Problem, ProtocolError
 
@@ -661,3 +662,6 @@ def seed_honoured(requested: Any, output_seed: Any) -> bool | None:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+_set_module(__name__)

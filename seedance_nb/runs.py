@@ -9,7 +9,7 @@ JupyterLab can serve the videos; ``SEEDANCE_RUNS`` moves the root)::
     inputs/            the input images, by sha256 (so a resume can rebuild every request)
     videos/            the MP4s, named <job>-<cache key>.mp4 (a cached job's video is linked or copied in)
     posters/           first-frame JPEGs
-    report.html        written by seedance_nb.report
+    report.html        written by seedance_nb.reporting
     .lock              held by the one process that may submit from this folder (filelock)
 
 ``generate()`` writes to ``sweeps/generations/<stamp>/``. The cache index is one per user, not per
@@ -42,8 +42,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from . import _set_module
 from .errors import RunFolderBusy
-from .metrics import METRIC_COLUMNS
+from .quality import METRIC_COLUMNS
 from .schema import VideoInput, seed_honoured
 
 __all__ = [
@@ -149,7 +150,7 @@ COLUMNS = [
 ]
 
 
-#: Columns a catalog row (seedance_nb.catalog) adds about the record rather than the request.
+#: Columns a catalog row (seedance_nb.catalogs) adds about the record rather than the request.
 RECORD_COLUMNS = frozenset(
     {"run_name", "run_id", "run_dir", "billed", "votes", "metrics", "extra", "endpoint", "user", "host"}
 ) | {"planned_at", "at"}
@@ -438,7 +439,7 @@ class Job:
     inference_seconds: float | None = None
     #: The images to send (ImageData or URL by payload field), held once per grid; not journalled.
     image_data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    #: The video's measures (seedance_nb.metrics.VideoMetrics.to_json()), from the journal's "metrics" event.
+    #: The video's measures (seedance_nb.quality.VideoMetrics.to_json()), from the journal's "metrics" event.
     metrics: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -684,3 +685,6 @@ def _link_or_copy(source: Path, dest: Path) -> None:
     except OSError:
         shutil.copy2(source, tmp)
     os.replace(tmp, dest)
+
+
+_set_module(__name__)

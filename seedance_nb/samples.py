@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import _set_module
+
 __all__ = ["sample_image"]
 
 _SAMPLE = Path(__file__).with_name("data") / "sample.png"
@@ -21,3 +23,6 @@ def sample_image() -> Path:
     if not _SAMPLE.is_file():  # pragma: no cover - only if the package was installed without its data
         raise FileNotFoundError(f"the sample image is missing from the installed package ({_SAMPLE}); reinstall it")
     return _SAMPLE
+
+
+_set_module(__name__)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
+from . import _set_module
 from .errors import InputError, Problem, ProtocolError
 from .openapi_schema import (
     DEFAULT_ENDPOINT,
@@ -736,3 +737,6 @@ class EndpointId:
 
     def cancel_url(self, queue_url: str, request_id: str) -> str:
         return self.request_url(queue_url, request_id) + "/cancel"
+
+
+_set_module(__name__)

@@ -40,6 +40,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from . import _set_module
 from .client import AsyncClient, Completed, InProgress, Queued, parse_time
 from .duels import DuelsMixin
 from .errors import (
@@ -53,9 +54,9 @@ from .errors import (
     RequestFailed,
 )
 from .files import DATA_URI_LIMIT, ImageData, load_image
-from .grid import Grid
-from .metrics import MetricsMixin, measure_download
+from .grids import Grid
 from .openapi_schema import SNAPSHOT_ENDPOINTS, check_drift_daily_async, current_schema, warn_unsupported_fields
+from .quality import MetricsMixin, measure_download
 from .runs import (
     CacheIndex,
     Job,
@@ -69,7 +70,7 @@ from .runs import (
 )
 from .schema import DEFAULT_ENDPOINT, EndpointId, VideoInput
 
-__all__ = ["Grid", "Sweep", "load_sweep", "run_sweep", "run_sweep_async", "start_sweep"]  # Grid: from .grid
+__all__ = ["Grid", "Sweep", "load_sweep", "run_sweep", "run_sweep_async", "start_sweep"]  # Grid: from .grids
 
 logger = logging.getLogger("seedance_nb.sweep")
 
@@ -182,7 +183,7 @@ class _RunContext:
     resubmit_unknown: bool
     disable_fallbacks: bool = True
     metrics: bool = True
-    hooks: Any = None  # the catalog's RunHooks (seedance_nb.catalog.runner), or None
+    hooks: Any = None  # the catalog's RunHooks (seedance_nb.catalogs.runner), or None
 
 
 class Sweep(DuelsMixin, MetricsMixin):
@@ -448,15 +449,15 @@ class Sweep(DuelsMixin, MetricsMixin):
                 not be settled through fal's history (this may pay twice; a warning says how much).
             disable_fallbacks: ask fal not to reroute a job to "an equivalent endpoint" (on by default: a
                 sweep compares takes, and a silent reroute would corrupt the comparison).
-            metrics: measure each downloaded video (seedance_nb.metrics, in a worker thread) into ``df``.
-            catalog: a :class:`seedance_nb.catalog.Catalog`, True (the default one) or False (none): the
+            metrics: measure each downloaded video (seedance_nb.quality, in a worker thread) into ``df``.
+            catalog: a :class:`seedance_nb.catalogs.Catalog`, True (the default one) or False (none): the
                 cap across sweeps, the cache through the catalog and one submission per request across
                 processes. By default all of it when ``SEEDANCE_CATALOG_URL`` is set, and the cap (and the
                 index) when the run folder is under the sweeps root.
         """
         _check_concurrency(concurrency)
         if client is None:
-            from .connect import connect
+            from .backends import connect
 
             client = connect()
         hooks, self._hooks = self._hooks or _catalog_hooks(self.run_dir, catalog), None
@@ -963,7 +964,7 @@ class Sweep(DuelsMixin, MetricsMixin):
         history, submit only what never was. ``include_cancelled`` runs every cancelled job again as a
         new request (those cancelled after submission too)."""
         if client is None:
-            from .connect import connect
+            from .backends import connect
 
             client = connect()
         with self._submitting("resume"):
@@ -993,7 +994,7 @@ class Sweep(DuelsMixin, MetricsMixin):
 
     async def retry_failed_async(self, client: AsyncClient | None = None, **run_kwargs: Any) -> Sweep:
         if client is None:
-            from .connect import connect
+            from .backends import connect
 
             client = connect()
         with self._submitting("retry"):
@@ -1042,8 +1043,8 @@ def _digest(job: Job, name: str, image: ImageData) -> str:
 
 
 def _catalog_hooks(run_dir: Path, catalog: Any) -> Any:
-    """The catalog's hooks for a run folder, or None (see seedance_nb.catalog.runner.RunHooks.for_run)."""
-    from .catalog.runner import RunHooks
+    """The catalog's hooks for a run folder, or None (see seedance_nb.catalogs.runner.RunHooks.for_run)."""
+    from .catalogs.runner import RunHooks
 
     return RunHooks.for_run(run_dir, catalog)
 
@@ -1194,7 +1195,7 @@ async def run_sweep_async(
     estimate = grid.estimate()
     _check_budget(estimate.jobs, estimate.high_usd, estimate.usd, budget_usd)
     if client is None:
-        from .connect import connect
+        from .backends import connect
 
         client = connect()
     folder = RunFolder(Path(run_dir)) if run_dir else RunFolder.new(name)
@@ -1243,7 +1244,7 @@ def start_sweep(
     """Start a sweep in the background on the running loop and return it at once (widgets use this)."""
     loop = asyncio.get_running_loop()
     if client is None:
-        from .connect import connect
+        from .backends import connect
 
         client = connect()
     sweep = Sweep.create(grid, run_dir, name=name, backend=client.backend)
@@ -1262,7 +1263,7 @@ def start_sweep(
 async def _closing(client: AsyncClient | None, body: Callable[[AsyncClient], Any]) -> Any:
     """Run ``body(client)`` and close the client's connections for this loop afterwards (sync wrappers)."""
     if client is None:
-        from .connect import connect
+        from .backends import connect
 
         client = connect()
     try:
@@ -1270,3 +1271,6 @@ async def _closing(client: AsyncClient | None, body: Callable[[AsyncClient], Any
     finally:
         with contextlib.suppress(RuntimeError):
             await client.aclose()
+
+
+_set_module(__name__)

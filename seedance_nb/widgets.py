@@ -345,7 +345,7 @@ class GenerateForm(_Base):
         try:
             client = self.client
             if client is None:
-                from .connect import connect
+                from .backends import connect
 
                 client = self.client = connect()
             sweep = await run_sweep_async(grid, client=client, run_dir=run_dir, on_update=update, progress=False)
@@ -511,7 +511,7 @@ class SweepBuilder(_Base):
                 raise InputError([_problem("budget", "the budget does not cover the estimate")])
             client = self.client
             if client is None:
-                from .connect import connect
+                from .backends import connect
 
                 client = self.client = connect()
             self.sweep = start_sweep(

@@ -8,13 +8,15 @@ import sys
 import seedance_nb
 
 PUBLIC = [
-    "APIError", "AdaptiveRun", "AsyncClient", "AuthenticationError", "BudgetExceeded", "Completed",
-    "ConfigurationError", "CostEstimate", "DEFAULT_ENDPOINT", "DownloadError", "EndpointId", "File", "Grid",
-    "InProgress", "InputError", "LargeOutputWarning", "ModerationError", "NotFoundError", "Problem", "ProtocolError",
-    "Queued", "RateLimitError", "RejectedInput", "RequestCancelled", "RequestFailed", "RequestHandle", "Result",
-    "SeedanceError", "ServerError", "StartTimeout", "Sweep", "VideoInput", "VideoMetrics", "VideoOutput",
-    "WaitTimeout", "__version__", "catalog", "compare", "connect", "estimate_cost", "filmstrip", "generate",
-    "generate_async", "grid", "load_sweep", "metrics", "output_size", "recover", "report", "run_adaptive",
+    "APIError", "AdaptiveRun", "AmbiguousSubmit", "AsyncClient", "AuthenticationError", "BudgetExceeded",
+    "Completed", "ConfigurationError", "CostEstimate", "DEFAULT_ENDPOINT", "DownloadError", "DownloadStalled",
+    "EndpointId", "File", "Grid", "GridEstimate", "InProgress", "InputError", "Job", "JobStatus",
+    "LargeOutputWarning", "Limits", "LogEntry", "ModerationError", "NotFoundError", "Problem", "Promotion",
+    "ProtocolError", "Queued", "RateLimitError", "Recovery", "RejectedInput", "ReportPath", "RequestCancelled",
+    "RequestFailed", "RequestHandle", "Result", "ResultDetails", "RunFolderBusy", "SchemaDrift", "SeedanceError",
+    "ServerError", "StartTimeout", "Sweep", "VideoInfo", "VideoInput", "VideoMetrics", "VideoOutput", "WaitTimeout",
+    "__version__", "catalog", "compare", "connect", "estimate_cost", "filmstrip", "gallery", "generate",
+    "generate_async", "load_sweep", "metrics", "output_size", "recover", "report", "run_adaptive",
     "run_adaptive_async", "run_sweep", "run_sweep_async", "sample_image", "search", "set_budget", "show", "spend",
     "start_sweep",
 ]  # fmt: skip
@@ -60,3 +62,87 @@ def test_connect_picks_the_backend_and_says_so(monkeypatch, capsys):
     fal = seedance_nb.connect()
     banner = capsys.readouterr().err
     assert fal.backend == "fal" and "fal" in banner and "FAKE" not in banner and "secret" not in banner
+
+
+def test_public_surface_is_what_vars_holds_once_everything_is_loaded():
+    """``__all__`` is exactly the public, non-module names the package holds after every name is read."""
+    import types
+
+    for name in seedance_nb.__all__:
+        getattr(seedance_nb, name)
+    held = {
+        name
+        for name, value in vars(seedance_nb).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert held == set(seedance_nb.__all__) - {"__version__"}
+    # no submodule shares a name with a public function or class (importing it would replace the function)
+    import pkgutil
+
+    submodules = {m.name for m in pkgutil.iter_modules(seedance_nb.__path__)}
+    assert not submodules & set(seedance_nb.__all__)
+    lowered = [n.lower() for n in seedance_nb.__all__]
+    assert len(lowered) == len(set(lowered)), "two public names differ only by case"
+    for name in ("reporting", "quality", "catalogs", "generation", "grids"):
+        __import__(f"seedance_nb.{name}")
+    assert callable(seedance_nb.report) and callable(seedance_nb.metrics) and callable(seedance_nb.gallery)
+    assert callable(seedance_nb.catalog) and callable(seedance_nb.generate)
+
+
+def test_public_names_read_as_seedance_nb_and_pickle_back():
+    import pickle
+
+    for name in seedance_nb.__all__:
+        obj = getattr(seedance_nb, name)
+        if isinstance(obj, type) or callable(obj):
+            assert obj.__module__ == "seedance_nb", (name, obj.__module__)
+    assert repr(seedance_nb.Grid) == "<class 'seedance_nb.Grid'>"
+    err = seedance_nb.InputError([seedance_nb.Problem("duration", "must be 4-15", "3", "duration=5")])
+    again = pickle.loads(pickle.dumps(err))
+    assert type(again) is seedance_nb.InputError and str(again) == str(err)
+    assert pickle.loads(pickle.dumps(seedance_nb.JobStatus.COMPLETED)) is seedance_nb.JobStatus.COMPLETED
+
+
+def test_every_type_a_public_function_returns_is_exported():
+    """A user who gets a GridEstimate, a Job or a VideoInfo back can name its type from the package."""
+    import inspect
+    import typing
+
+    exported = {getattr(seedance_nb, n) for n in seedance_nb.__all__}
+    missing: set[str] = set()
+
+    def check(fn, where):
+        try:  # names imported for type checking only resolve against the package's own
+            hints = typing.get_type_hints(fn, localns={n: getattr(seedance_nb, n) for n in seedance_nb.__all__})
+        except Exception as exc:  # an unresolvable annotation is a defect too
+            raise AssertionError(f"{where}: {exc}") from exc
+        ret = hints.get("return")
+        stack = [ret]
+        while stack:
+            t = stack.pop()
+            stack.extend(typing.get_args(t))
+            if isinstance(t, type) and t.__module__ == "seedance_nb" and t not in exported:
+                missing.add(f"{where} -> {t.__qualname__}")
+            if isinstance(t, type) and (t.__module__ or "").startswith("seedance_nb.") and t.__name__[0] != "_":
+                missing.add(f"{where} -> {t.__module__}.{t.__qualname__}")
+
+    for name in seedance_nb.__all__:
+        obj = getattr(seedance_nb, name)
+        if inspect.isfunction(obj):
+            check(obj, name)
+        elif isinstance(obj, type) and not issubclass(obj, BaseException):
+            for attr, member in vars(obj).items():
+                if attr.startswith("_") or not inspect.isfunction(member):
+                    continue
+                check(member, f"{name}.{attr}")
+    assert not missing, sorted(missing)
+
+
+def test_the_old_grid_name_still_works_and_says_what_to_use():
+    import pytest
+
+    with pytest.warns(DeprecationWarning, match="seedance_nb.gallery"):
+        old = seedance_nb.grid
+    assert old is seedance_nb.gallery
+    with pytest.raises(AttributeError, match="no attribute 'nonesuch'"):
+        seedance_nb.nonesuch  # noqa: B018

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import seedance_nb as sd
-from seedance_nb.catalog import COLUMNS, Catalog, parse_budget_env
+from seedance_nb.catalogs import COLUMNS, Catalog, parse_budget_env
 from seedance_nb.errors import BudgetExceeded, ConfigurationError, InputError
 
 PROMPTS = ["a slow orbit around the lighthouse", "a whip pan across the orbiting planets", "the camera pushes in"]
@@ -238,7 +238,7 @@ def test_the_cap_holds_across_processes(catalog_url, tmp_path):
     start = time.time() + 1.5
     script = f"""
         import time
-        from seedance_nb.catalog import Catalog
+        from seedance_nb.catalogs import Catalog
         from seedance_nb.errors import BudgetExceeded
         with Catalog({catalog_url!r}, root={str(root)!r}) as cat:
             time.sleep(max(0.0, {start!r} - time.time()))
@@ -260,7 +260,7 @@ def test_two_processes_running_the_same_requests_submit_each_once(catalog_url, t
     script = f"""
         import asyncio, json, sys, time
         import seedance_nb as sd
-        from seedance_nb.catalog import Catalog
+        from seedance_nb.catalogs import Catalog
         from seedance_nb.client import AsyncClient
 
         async def main(root):
@@ -310,7 +310,7 @@ def test_claims_are_insert_once_and_released_claims_can_be_taken(catalog_url, tm
         assert one.claim("s" * 64) is True and two.claim("s" * 64) is False
         import sqlalchemy as sa
 
-        from seedance_nb.catalog import _store
+        from seedance_nb.catalogs import _store
 
         with one.engine.begin() as conn:
             conn.execute(
@@ -335,7 +335,7 @@ def test_bad_search_input_names_the_field(catalog_url, tmp_path):
 def test_a_newer_schema_is_refused_and_reopening_is_idempotent(catalog_url, tmp_path):
     import sqlalchemy as sa
 
-    from seedance_nb.catalog import _store
+    from seedance_nb.catalogs import _store
 
     Catalog(catalog_url, root=tmp_path).close()
     with Catalog(catalog_url, root=tmp_path) as cat:  # a second open migrates nothing
@@ -351,7 +351,7 @@ def test_recover_downloads_paid_requests_that_no_journal_holds(tmp_path, png_pat
     history and downloads them into a `recovered` run folder that load_sweep opens like any sweep."""
     import asyncio
 
-    from seedance_nb.catalog.recover import recover
+    from seedance_nb.catalogs._recover import recover
     from seedance_nb.client import AsyncClient
     from seedance_nb.media import probe
 
@@ -426,7 +426,7 @@ def test_two_processes_running_the_same_sweep_submit_each_request_once(catalog_u
     script = f"""
         import json, sys, time
         import seedance_nb as sd
-        from seedance_nb.catalog import Catalog
+        from seedance_nb.catalogs import Catalog
         from seedance_nb.client import AsyncClient
 
         root = sys.argv[1]
@@ -483,7 +483,7 @@ def test_run_sweep_is_refused_by_the_catalogs_cap_before_anything_exists(catalog
 
 
 def test_recover_warns_about_fal_urls_about_to_expire_without_a_local_copy(tmp_path, tiny):
-    from seedance_nb.catalog.recover import ExpiringMediaWarning, recover
+    from seedance_nb.catalogs._recover import ExpiringMediaWarning, recover
     from seedance_nb.client import AsyncClient
 
     root = tmp_path / "sweeps"

@@ -366,10 +366,10 @@ def test_show_grid_and_compare_display_html_or_return_it(run_dir: Path, monkeypa
     monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj.data))
     df = sweep_frame(run_dir, prompts=("a",), seeds=(1, 2))
     assert display.show(df.iloc[0]) is None
-    assert display.grid(df) is None
+    assert display.gallery(df) is None
     assert display.compare(df.iloc[0], df.iloc[1]) is None
     assert [s.count("<video") for s in shown] == [1, 2, 2]
-    assert display.grid(df, return_html=True) is not None and len(shown) == 3
+    assert display.gallery(df, return_html=True) is not None and len(shown) == 3
     assert (display.show(df, return_html=True) or "").count("<video") == 2
 
 

@@ -280,7 +280,7 @@ def test_leaderboard_html_escapes_and_draws_intervals(sweep):
 
 
 def test_report_has_a_leaderboard_only_with_votes(sweep, tmp_path):
-    from seedance_nb.report import report_html
+    from seedance_nb.reporting import report_html
 
     assert 'id="leaderboard"' not in report_html(sweep)
     sweep.vote(job_of(sweep, PROMPTS[0], 1), job_of(sweep, PROMPTS[1], 1), "a")

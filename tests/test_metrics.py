@@ -18,7 +18,7 @@ import seedance_nb as sd
 from seedance_nb.client import AsyncClient
 from seedance_nb.display import grid_html
 from seedance_nb.errors import InputError
-from seedance_nb.metrics import (
+from seedance_nb.quality import (
     METRIC_COLUMNS,
     export_previews,
     filmstrip_html,

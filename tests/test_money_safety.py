@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from seedance_nb import errors
 from seedance_nb.client import AsyncClient, Limits, _Logs
 from seedance_nb.files import load_image
-from seedance_nb.generate import generate
+from seedance_nb.generation import generate
 from seedance_nb.retry import RetryPolicy
 from seedance_nb.runs import Journal, RunFolder
 from seedance_nb.schema import VideoInput

@@ -24,7 +24,7 @@ from PIL import Image
 from seedance_nb import errors
 from seedance_nb.client import AsyncClient, parse_status
 from seedance_nb.files import load_image
-from seedance_nb.report import report
+from seedance_nb.reporting import report
 from seedance_nb.schema import ASPECT_RATIOS, DURATIONS, RESOLUTIONS, VideoInput
 from seedance_nb.sweep import Grid, Sweep, load_sweep, run_sweep
 

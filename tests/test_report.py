@@ -16,7 +16,7 @@ from display_fixtures import Tree, sweep_frame, write_jpeg
 from PIL import Image
 
 from seedance_nb import display
-from seedance_nb.report import report, report_html
+from seedance_nb.reporting import report, report_html
 
 XSS = "<script>alert(1)</script>"
 CHROMIUM = "/usr/bin/chromium"

@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .engine import EmulatorConfig, Engine, Job
+from .engine import EmulatedRequest, EmulatorConfig, Engine
 from .openapi import ENDPOINTS, openapi_document
 
 __all__ = ["create_app", "glob_matches"]
@@ -153,11 +153,11 @@ def create_app(config: EmulatorConfig, storage: Path, base_url: str) -> Starlett
             return None
         return "/".join(prefix + parts[:2]), parts[2:]
 
-    def urls(job: Job) -> dict[str, str]:
+    def urls(job: EmulatedRequest) -> dict[str, str]:
         base = f"{queue_url}/{job.app}/requests/{job.id}"
         return {"response_url": base, "status_url": base + "/status", "cancel_url": base + "/cancel"}
 
-    def status_body(job: Job, logs: list[dict[str, Any]] | None) -> dict[str, Any]:
+    def status_body(job: EmulatedRequest, logs: list[dict[str, Any]] | None) -> dict[str, Any]:
         body: dict[str, Any] = {"status": job.state, "request_id": job.id, **urls(job)}
         if job.state == "IN_QUEUE":
             body["queue_position"] = engine.position(job)
@@ -246,7 +246,7 @@ def create_app(config: EmulatorConfig, storage: Path, base_url: str) -> Starlett
             return _json({"detail": "Request is still in progress"}, 400, job.id)
         return result_response(job)
 
-    def result_response(job: Job) -> Response:
+    def result_response(job: EmulatedRequest) -> Response:
         """The model's answer for a completed job: its output (with ``x-fal-billable-units``) or its error."""
         headers = dict(job.headers)
         if job.error_type and job.status_code != 200:
@@ -320,7 +320,7 @@ def create_app(config: EmulatorConfig, storage: Path, base_url: str) -> Starlett
                     return Response(status_code=499)
         return result_response(job)
 
-    async def stream(job: Job, logs: bool) -> AsyncIterator[bytes]:
+    async def stream(job: EmulatedRequest, logs: bool) -> AsyncIterator[bytes]:
         sent_logs = 0
         last: tuple[str, int | None] | None = None
         while True:

@@ -56,7 +56,7 @@ from .render import DEFECTS, auto_duration, check_image, render_mp4
 
 logger = logging.getLogger("seedance_nb.emulator")
 
-__all__ = ["DEFAULT_PROXY_ALLOWED_URLS", "EmulatorConfig", "Engine", "Job", "billable_units"]
+__all__ = ["DEFAULT_PROXY_ALLOWED_URLS", "EmulatorConfig", "Engine", "EmulatedRequest", "billable_units"]
 
 #: fal's server proxy (@fal-ai/server-proxy, ``DEFAULT_ALLOWED_URL_PATTERNS``): picomatch globs over
 #: ``host + path + query`` of the ``x-fal-target-url``; ``\\?`` is a literal question mark.
@@ -196,7 +196,7 @@ class EmulatorConfig:
 
 
 @dataclass
-class Job:
+class EmulatedRequest:
     id: str
     app: str
     path: str
@@ -253,12 +253,12 @@ class Engine:
         self.config = config
         self.storage = storage
         self.cdn_url = cdn_url
-        self.jobs: dict[str, Job] = {}
-        self.waiting: list[Job] = []
+        self.jobs: dict[str, EmulatedRequest] = {}
+        self.waiting: list[EmulatedRequest] = []
         self.running: set[str] = set()
         self.files: dict[str, tuple[Path, str]] = {}
         #: Every request ever submitted (fal's request history outlives the queue's result retention).
-        self.history: list[Job] = []
+        self.history: list[EmulatedRequest] = []
         self._blobs: dict[str, str] = {}
         self.stats: Counter[str] = Counter()
         self.routes: Counter[str] = Counter()
@@ -418,8 +418,8 @@ class Engine:
         webhook_url: str | None,
         start_timeout: float | None,
         store_io: bool = True,
-    ) -> Job:
-        job = Job(
+    ) -> EmulatedRequest:
+        job = EmulatedRequest(
             id=str(uuid.uuid4()),
             app=app,
             path=path,
@@ -491,7 +491,7 @@ class Engine:
             items.append(item)
         return items
 
-    def position(self, job: Job) -> int:
+    def position(self, job: EmulatedRequest) -> int:
         try:
             return self.waiting.index(job)
         except ValueError:
@@ -514,14 +514,14 @@ class Engine:
         for job in self.waiting:
             job.touch()
 
-    async def _watch_deadline(self, job: Job) -> None:
+    async def _watch_deadline(self, job: EmulatedRequest) -> None:
         assert job.deadline is not None
         await asyncio.sleep(max(0.0, job.deadline - time.monotonic()))
         if job in self.waiting:
             self.waiting.remove(job)
             self._time_out(job)
 
-    def _time_out(self, job: Job) -> None:
+    def _time_out(self, job: EmulatedRequest) -> None:
         """The start deadline passed before a runner took the job: fal's 504 ``request_timeout``."""
         self._finish(
             job,
@@ -541,7 +541,7 @@ class Engine:
             return self._latency(self.config.fixed_generation_time)
         return self._latency(self.config.generation_time * (width * height * seconds) / (1280 * 720 * 5))
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: EmulatedRequest) -> None:
         try:
             await asyncio.sleep(self._latency(self.config.queue_latency))
             if job.deadline is not None and time.monotonic() > job.deadline:
@@ -567,7 +567,7 @@ class Engine:
             self.running.discard(job.id)
             self._pump()
 
-    def _cancelled(self, job: Job) -> None:
+    def _cancelled(self, job: EmulatedRequest) -> None:
         """Complete ``job`` as fal does a cancelled request: ``client_cancelled``, 499 at the result."""
         self._finish(
             job,
@@ -578,14 +578,14 @@ class Engine:
         )
         self.stats["cancelled"] += 1
 
-    def _after(self, job: Job) -> None:
+    def _after(self, job: EmulatedRequest) -> None:
         if job.state != "COMPLETED":
             self._cancelled(job)
         if job.id in self.running:
             self.running.discard(job.id)
             self._pump()
 
-    def _reject(self, job: Job, problems: list[Problem], *, retryable: bool = False) -> None:
+    def _reject(self, job: EmulatedRequest, problems: list[Problem], *, retryable: bool = False) -> None:
         detail = []
         for p in problems:
             item = p.to_fal_detail()
@@ -603,7 +603,7 @@ class Engine:
         )
         self.stats["failed"] += 1
 
-    async def _generate(self, job: Job, began: float) -> None:
+    async def _generate(self, job: EmulatedRequest, began: float) -> None:
         """Run ``job``; ``began`` (monotonic) is its start: the modelled generation time counts from there,
         reading and checking its inputs included."""
         payload = job.payload
@@ -701,7 +701,7 @@ class Engine:
 
     def _finish(
         self,
-        job: Job,
+        job: EmulatedRequest,
         status_code: int,
         body: Any,
         *,
@@ -724,7 +724,7 @@ class Engine:
             self._spawn(self._deliver_webhook(job))
         self._expire()
 
-    def retention(self, job: Job) -> float:
+    def retention(self, job: EmulatedRequest) -> float:
         """Seconds fal keeps ``job``'s result after completion (fal's rules, read from the config now)."""
         config = self.config
         if config.payload_storage_ttl is not None and job.store_io:
@@ -733,7 +733,7 @@ class Engine:
             return config.large_result_ttl
         return config.result_ttl
 
-    def _expired(self, job: Job, now: float) -> bool:
+    def _expired(self, job: EmulatedRequest, now: float) -> bool:
         return job.completed_at is not None and now - job.completed_at >= self.retention(job)
 
     def _expire(self) -> None:
@@ -743,7 +743,7 @@ class Engine:
             del self.jobs[jid]
             self.stats["expired"] += 1
 
-    def get(self, request_id: str) -> Job | None:
+    def get(self, request_id: str) -> EmulatedRequest | None:
         job = self.jobs.get(request_id)
         if job is not None and self._expired(job, time.time()):
             del self.jobs[request_id]
@@ -751,7 +751,7 @@ class Engine:
             return None
         return job
 
-    def cancel(self, job: Job) -> tuple[int, str]:
+    def cancel(self, job: EmulatedRequest) -> tuple[int, str]:
         """Cancel ``job``: the HTTP code and the body ``status`` fal answers."""
         if job.state == "COMPLETED":
             return 400, "ALREADY_COMPLETED"
@@ -765,7 +765,7 @@ class Engine:
             job.task.cancel()
         return 202, "CANCELLATION_REQUESTED"
 
-    async def _deliver_webhook(self, job: Job) -> None:
+    async def _deliver_webhook(self, job: EmulatedRequest) -> None:
         ok = job.status_code == 200
         body = {
             "request_id": job.id,
@@ -832,7 +832,7 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
 
 
-def _history_status(job: Job) -> str:
+def _history_status(job: EmulatedRequest) -> str:
     """The request's state as the history route reports it: in_queue, in_progress, success or error."""
     if job.state != "COMPLETED":
         return job.state.lower()

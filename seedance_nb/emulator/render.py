@@ -1,7 +1,7 @@
 """The emulator's renderer: a real H.264/AAC MP4 from the input image, with PyAV and Pillow.
 
 The clip has the model's true size (MODEL.md's table), 24 fps and 24*d+1
-frames, and content worth measuring (seedance_nb.metrics):
+frames, and content worth measuring (seedance_nb.quality):
 
 - the first frame is the input image after fal's centre crop for the aspect ratio;
 - the camera does what the prompt names (:data:`CAMERA_MOVES`: push in, pull out, pan and tilt

@@ -30,7 +30,7 @@ ROOT = HERE.parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from seedance_nb.catalog import Catalog  # noqa: E402
+from seedance_nb.catalogs import Catalog  # noqa: E402
 
 RUNS, JOBS = 100, 1000
 START, END = "<!-- catalog benchmarks: start -->", "<!-- catalog benchmarks: end -->"

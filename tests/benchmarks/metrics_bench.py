@@ -1,4 +1,4 @@
-"""Benchmarks of seedance_nb.metrics (issue 17): CPU per clip, memory against clip length, a sweep with metrics on
+"""Benchmarks of seedance_nb.quality (issue 17): CPU per clip, memory against clip length, a sweep with metrics on
 and off, and the longest event-loop stall while measuring.
 
 Run from the project root::
@@ -84,7 +84,7 @@ def cpu_self() -> float:
 
 
 def cpu_per_clip(tmp: Path) -> None:
-    from seedance_nb.metrics import metrics
+    from seedance_nb.quality import metrics
 
     for label, (w, h), budget in (("480p", (864, 496), 0.5), ("720p", (1280, 720), 1.0)):
         for realistic in (False, True):
@@ -107,7 +107,7 @@ def cpu_per_clip(tmp: Path) -> None:
 
 
 def memory_child(path: str, warm: str) -> None:
-    from seedance_nb.metrics import metrics
+    from seedance_nb.quality import metrics
 
     metrics(warm, requested_seconds=1)
     status = Path("/proc/self/status")
@@ -154,7 +154,7 @@ async def _lag_monitor(stop: asyncio.Event, lags: list[float]) -> None:
 def isolated_stall(tmp: Path) -> None:
     """The event loop's longest stall while a worker thread measures clips and nothing else runs: what metrics
     alone cost the loop (the GIL they hold between C calls)."""
-    from seedance_nb.metrics import metrics
+    from seedance_nb.quality import metrics
 
     path = clip(tmp / "stall-720.mp4", 1280, 720, 5)
     start = image()
@@ -188,7 +188,7 @@ def sweep_on_off(tmp: Path) -> None:
     import skimage.metrics  # noqa: F401
 
     from seedance_nb.client import AsyncClient
-    from seedance_nb.metrics import measure_download
+    from seedance_nb.quality import measure_download
     from seedance_nb.sweep import Grid, Sweep, run_sweep_async
 
     wired = "metrics" in inspect.signature(run_sweep_async).parameters

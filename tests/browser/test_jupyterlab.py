@@ -10,7 +10,7 @@ What a person would see, checked on the DOM:
   cancel; the sweep builder's Cancel all leaves no ``planned`` job and the board says the run is over;
 - the report tutorial: the report shown inline plays; ``report.html`` opened through JupyterLab's file
   browser shows its (embedded) posters. JupyterLab's server answers 403 to media requests from HTML it serves,
-  which is why the notebook shows the report inline (documented in seedance_nb.report);
+  which is why the notebook shows the report inline (documented in seedance_nb.reporting);
 - Notebook 7: the prompt-sweep tutorial's posters load and its videos play too.
 
 The server runs with XSRF checks on, as a user's does. Skipped when Chromium is missing, unless
@@ -278,7 +278,7 @@ def test_widgets_finish_generate_is_ready_again_and_cancel_all_ends_the_run(lab,
     # Slow jobs from now on (one slot, 30 s each), so Cancel and Cancel all meet running work.
     run_code(
         page,
-        "from seedance_nb.connect import embedded_emulator; "
+        "from seedance_nb.backends import embedded_emulator; "
         "embedded_emulator(slots=1, speed=1.0, fixed_generation_time=30)",
     )
 

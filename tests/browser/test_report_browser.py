@@ -11,7 +11,7 @@ import warnings
 import pytest
 
 from seedance_nb.display import LargeOutputWarning
-from seedance_nb.report import report
+from seedance_nb.reporting import report
 from seedance_nb.sweep import Grid, run_sweep
 
 from .test_jupyterlab import ARTIFACTS, CHROMIUM, FLAGS, PLAYS

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from . import _set_module
 from .client import AsyncClient
 from .errors import InputError, Problem
 from .runs import Job, RunFolder
@@ -105,3 +106,6 @@ def _refuse_axes(**inputs: Any) -> None:
     ]
     if problems:
         raise InputError(problems, context="generate() takes single values; nothing was sent")
+
+
+_set_module(__name__)

@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
     cat = open_catalog(args.url, root=args.root)
     if args.command == "recover":
-        from ..connect import connect
-        from .recover import recover
+        from ..backends import connect
+        from ._recover import recover
 
         client = connect("emulator" if args.emulator else "auto", quiet=True)
         found = recover(args.since, client=client, catalog=cat)

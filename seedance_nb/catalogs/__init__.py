@@ -40,9 +40,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .. import _set_module
+
 __all__ = [
     "COLUMNS",
     "Catalog",
+    "Recovery",
     "catalog",
     "check_cap",
     "open_catalog",
@@ -54,15 +57,16 @@ __all__ = [
     "spend",
 ]
 
-#: Loaded on first use, so ``import seedance_nb`` does not pay for SQLAlchemy.
-_LAZY = {"COLUMNS", "Catalog", "open_catalog", "parse_budget_env"}
+#: Loaded on first use, so ``import seedance_nb`` does not pay for SQLAlchemy: name -> submodule.
+_LAZY = {"COLUMNS": "_core", "Catalog": "_core", "open_catalog": "_core", "parse_budget_env": "_core"}
+_LAZY["Recovery"] = "_recover"
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from . import _core
+        import importlib
 
-        return getattr(_core, name)
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -122,14 +126,17 @@ def check_cap(
 
 
 def recover(since: Any = None, *, client: Any = None, **kwargs: Any) -> Any:
-    """Download completed requests no journal holds: see :func:`seedance_nb.catalog.recover.recover`."""
-    from .recover import recover as _recover
+    """Download completed requests no journal holds: see :func:`seedance_nb.catalogs._recover.recover`."""
+    from ._recover import recover as _recover
 
     return _recover(since, client=client, **kwargs)
 
 
 async def recover_async(since: Any = None, *, client: Any = None, **kwargs: Any) -> Any:
     """:func:`recover` for a running loop."""
-    from .recover import recover_async as _recover_async
+    from ._recover import recover_async as _recover_async
 
     return await _recover_async(since, client=client, **kwargs)
+
+
+_set_module(__name__)

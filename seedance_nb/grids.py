@@ -17,6 +17,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
+from . import _set_module
 from .errors import InputError, Problem
 from .files import ImageData, load_image
 from .runs import INPUT_COLUMNS, Job, cache_key, to_dataframe
@@ -267,3 +268,6 @@ def _label(url: str) -> str:
 
 def _url_hash(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()
+
+
+_set_module(__name__)

@@ -15,7 +15,7 @@ def run_with_client(client: Any, body: Callable[[Any], Any]) -> Any:
     async def main() -> Any:
         nonlocal client
         if client is None:
-            from ..connect import connect
+            from ..backends import connect
 
             client = connect(quiet=True)
         try:

@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .. import _set_module
 from ..errors import AmbiguousSubmit, APIError, BudgetExceeded, ConfigurationError, InputError, Problem
 from . import _store
 from ._index import find_runs, read_run, run_id, this_host, this_user
@@ -27,7 +28,7 @@ from ._store import claims, jobs, locks, reservations, runs
 
 __all__ = ["COLUMNS", "Catalog", "open_catalog", "parse_budget_env"]
 
-logger = logging.getLogger("seedance_nb.catalog")
+logger = logging.getLogger("seedance_nb.catalogs")
 
 #: Columns of :func:`catalog` / :func:`search`, in order (the sweep DataFrame's columns, then the run's).
 COLUMNS = [
@@ -809,3 +810,6 @@ def _close_all() -> None:
         for cat in _open.values():
             cat.close()
         _open.clear()
+
+
+_set_module(__name__)

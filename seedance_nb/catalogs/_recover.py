@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .. import _set_module
 from ..errors import SeedanceError
 from ..runs import Journal, cache_key
 from ..schema import DEFAULT_ENDPOINT, VideoInput
@@ -37,7 +38,7 @@ from ._core import Catalog, _epoch, open_catalog
 
 __all__ = ["ExpiringMediaWarning", "Recovery", "recover", "recover_async"]
 
-logger = logging.getLogger("seedance_nb.catalog")
+logger = logging.getLogger("seedance_nb.catalogs")
 
 _IMAGE_FIELDS = ("image_url", "end_image_url")
 _EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
@@ -195,7 +196,7 @@ async def recover_async(
 
     cat = catalog or open_catalog()
     if client is None:
-        from ..connect import connect
+        from ..backends import connect
 
         client = connect(quiet=True)
     start = _epoch(since, "since")
@@ -294,3 +295,6 @@ async def _to_thread(fn: Any, *args: Any) -> Any:
     import asyncio
 
     return await asyncio.to_thread(fn, *args)
+
+
+_set_module(__name__)

@@ -8,6 +8,7 @@ import sys
 import threading
 from typing import Any
 
+from . import _set_module
 from .client import AsyncClient, resolve_key
 from .errors import ConfigurationError
 
@@ -91,3 +92,6 @@ def _banner(backend: str, url: str, note: str, quiet: bool) -> None:
     except ImportError:
         pass
     print(text, file=sys.stderr)
+
+
+_set_module(__name__)

@@ -2,7 +2,7 @@
 
 ::
 
-    from seedance_nb.report import report
+    from seedance_nb.reporting import report
     path = report(sweep)                      # <run_dir>/report.html, videos linked from the run folder
     report(sweep, "share.html", embed=True)   # one portable file with every video inside
 
@@ -12,7 +12,7 @@ thumbnails, the grid(s) of videos with synchronized playback, a timeline of each
 generation time, a sortable table of every job (click a header), the totals of THIS run (cached jobs
 are counted as cached and their old timings left out of the wall clock), the metrics of every measured
 take (a sortable table with flags and filmstrips, and a plot of one metric per parameter value:
-seedance_nb.metrics), and the ratings and notes people gave. CSS and scripts are inline and nothing is
+seedance_nb.quality), and the ratings and notes people gave. CSS and scripts are inline and nothing is
 fetched from the network.
 
 Where it plays: videos are referenced relative to the report's folder (never by an emulator's loopback
@@ -39,13 +39,14 @@ from typing import Any
 
 import pandas as pd
 
+from . import _set_module
 from . import display as d
 from .duels import leaderboard_section
-from .metrics import metrics_section_html
+from .quality import metrics_section_html
 
 __all__ = ["ReportPath", "report", "report_html"]
 
-logger = logging.getLogger("seedance_nb.report")
+logger = logging.getLogger("seedance_nb.reporting")
 
 _THUMB_PX = 320
 _SECRET_WORDS = ("key", "token", "secret", "password", "auth")
@@ -620,7 +621,7 @@ def report_html(
 
     ``fragment=True`` gives the report's body (scoped CSS, no ``<html>``) for a notebook output: media are then
     referenced for JupyterLab (relative to ``base_dir``, default the working directory), as :func:`grid` does.
-    ``metric`` is the one the metrics section plots per parameter value (any seedance_nb.metrics column).
+    ``metric`` is the one the metrics section plots per parameter value (any seedance_nb.quality column).
     """
     df = d.frame_of(sweep_or_df)
     run_dir = d.run_dir_of(sweep_or_df)
@@ -723,3 +724,6 @@ def report(
     written = ReportPath(target)
     written._sweep = sweep_or_df
     return written
+
+
+_set_module(__name__)

@@ -77,6 +77,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from . import _set_module
 from .errors import InputError, Problem
 
 __all__ = [
@@ -94,7 +95,7 @@ __all__ = [
     "metrics_section_html",
 ]
 
-logger = logging.getLogger("seedance_nb.metrics")
+logger = logging.getLogger("seedance_nb.quality")
 
 #: Analysis frames: this many pixels of luma whatever the clip's size (128x72 at 16:9, 96x96 at 1:1).
 ANALYSIS_AREA = 128 * 72
@@ -1243,7 +1244,7 @@ def _safe_src(src: str) -> bool:
 
 
 def _metrics_sort_js() -> str:
-    from .report import sortable_table_script  # the report's own sorting script, for the metrics table
+    from .reporting import sortable_table_script  # the report's own sorting script, for the metrics table
 
     return sortable_table_script("sd-metrics")
 
@@ -1412,7 +1413,7 @@ def metrics_section_html(
     return (
         '<section id="metrics"><h2>Metrics</h2>'
         f'<p class="sub">{len(measured)} takes measured, {flagged} flagged. Click a column header to sort '
-        "(duration error sorts by size). Definitions: seedance_nb.metrics.VideoMetrics.</p>"
+        "(duration error sorts by size). Definitions: seedance_nb.quality.VideoMetrics.</p>"
         f'<p class="sub">{legend}</p>'
         f'<h3>{_esc(metric)} by {_esc(by)}</h3><div class="scroll">{plot}</div>'
         '<div class="scroll"><table class="jobs" id="sd-metrics">'
@@ -1440,3 +1441,6 @@ def ranked_cells(
             out[(rk, (position,))] = [rec["_i"]]
         width = max(width, len(order))
     return (f"rank by {by}",), [(p,) for p in range(1, width + 1)], out
+
+
+_set_module(__name__)
