@@ -150,15 +150,26 @@ COLUMNS = [
 ]
 
 
-#: Columns a catalog row (seedance_nb.catalogs) adds about the record rather than the request.
-RECORD_COLUMNS = frozenset(
-    {"run_name", "run_id", "run_dir", "billed", "votes", "metrics", "extra", "endpoint", "user", "host"}
-) | {"planned_at", "at"}
+#: Columns a catalog row (seedance_nb.catalogs) adds about the record rather than the request, in its order.
+RECORD_COLUMNS = (
+    "run_name",
+    "billed",
+    "votes",
+    "metrics",
+    "extra",
+    "endpoint",
+    "user",
+    "host",
+    "run_dir",
+    "run_id",
+    "planned_at",
+    "at",
+)
 
 #: Columns that describe a job's outcome or record rather than its input (the display captions what varies among
 #: inputs, so a sweep's row and a catalog row show the same caption).
 OUTCOME_COLUMNS: frozenset[str] = (
-    (frozenset(COLUMNS) - set(INPUT_COLUMNS) - {"take"}) | set(METRIC_COLUMNS) | RECORD_COLUMNS
+    (frozenset(COLUMNS) - set(INPUT_COLUMNS) - {"take"}) | set(METRIC_COLUMNS) | set(RECORD_COLUMNS)
 )
 
 

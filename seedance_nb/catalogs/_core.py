@@ -24,70 +24,18 @@ from .. import _set_module
 from ..errors import AmbiguousSubmit, APIError, BudgetExceeded, ConfigurationError, InputError, Problem
 from . import _store
 from ._index import find_runs, read_run, run_id, this_host, this_user
-from ._store import claims, jobs, locks, reservations, runs
+from ._store import COLUMNS, RUN_COLUMNS, claims, jobs, locks, reservations, runs
 
 __all__ = ["COLUMNS", "Catalog", "open_catalog", "parse_budget_env"]
 
 logger = logging.getLogger("seedance_nb.catalogs")
 
-#: Columns of :func:`catalog` / :func:`search`, in order (the sweep DataFrame's columns, then the run's).
-COLUMNS = [
-    "run_name",
-    "job",
-    "prompt",
-    "image",
-    "end_image",
-    "resolution",
-    "duration",
-    "aspect_ratio",
-    "generate_audio",
-    "seed",
-    "end_user_id",
-    "take",
-    "request_id",
-    "status",
-    "error_type",
-    "error",
-    "submitted_at",
-    "started_at",
-    "completed_at",
-    "queue_seconds",
-    "generation_seconds",
-    "video_url",
-    "path",
-    "poster",
-    "file_size",
-    "width",
-    "height",
-    "fps",
-    "video_seconds",
-    "has_audio",
-    "output_seed",
-    "est_cost_usd",
-    "cost_usd",
-    "billed",
-    "cache_key",
-    "rating",
-    "notes",
-    "votes",
-    "metrics",
-    "extra",
-    "backend",
-    "endpoint",
-    "user",
-    "host",
-    "run_dir",
-    "run_id",
-    "planned_at",
-    "at",
-]
 _TIME_COLUMNS = ("submitted_at", "started_at", "completed_at", "planned_at", "at")
-#: Columns that are the same for every job of a run (read from catalog_runs).
-_RUN_COLUMNS = ("run_name", "run_dir", "host", "user", "backend", "endpoint")
-_JOB_COLUMNS = [c for c in COLUMNS if c not in _RUN_COLUMNS]
-_FLOAT_COLUMNS = frozenset({"queue_seconds", "generation_seconds", "fps", "video_seconds", "est_cost_usd", "cost_usd"})
-_INT_COLUMNS = frozenset({"job", "take", "seed", "output_seed", "rating", "file_size", "width", "height", "votes"})
-_BOOL_COLUMNS = frozenset({"generate_audio", "has_audio", "billed"})
+#: The job columns read from catalog_jobs (the run's own are read once per run, from catalog_runs).
+_JOB_COLUMNS = [c for c in COLUMNS if c not in RUN_COLUMNS]
+_FLOAT_COLUMNS = _store.column_names(sa.Float) - set(_TIME_COLUMNS)
+_INT_COLUMNS = _store.column_names(sa.Integer)
+_BOOL_COLUMNS = _store.column_names(sa.Boolean)
 _PERIODS = ("day", "month")
 #: A reservation (the estimate of a sweep that is running) counts against the cap until released or this old.
 RESERVATION_TTL = 12 * 3600.0
@@ -273,7 +221,7 @@ class Catalog:
             sql += f" LIMIT {int(limit)}"
         with _store.reading(self.engine) as conn, _no_gc():
             rows = _fetch(conn, sql, params)
-            run_rows = _fetch(conn, f"SELECT run_id, {', '.join(_RUN_COLUMNS)} FROM catalog_runs", {})
+            run_rows = _fetch(conn, f"SELECT run_id, {', '.join(RUN_COLUMNS)} FROM catalog_runs", {})
             df = _build(rows, {r[0]: r[1:] for r in run_rows})
         df.attrs["catalog"] = repr(self)
         return df
@@ -752,7 +700,7 @@ def _build(rows: list[tuple[Any, ...]], run_values: Mapping[str, tuple[Any, ...]
 
     data = dict(zip(_JOB_COLUMNS, zip(*rows, strict=True) if rows else [()] * len(_JOB_COLUMNS), strict=True))
     run_ids = data["run_id"]
-    for index, name in enumerate(_RUN_COLUMNS):
+    for index, name in enumerate(RUN_COLUMNS):
         per_run = {rid: values[index] for rid, values in run_values.items()}
         data[name] = [per_run.get(rid) for rid in run_ids]
     out: dict[str, Any] = {}

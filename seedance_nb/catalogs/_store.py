@@ -25,84 +25,71 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from ..errors import ConfigurationError
+from ..runs import COLUMNS as SWEEP_COLUMNS
+from ..runs import RECORD_COLUMNS
 
 #: Bump with a new entry in ``_MIGRATIONS``.
 SCHEMA_VERSION = 1
 
 metadata = sa.MetaData()
 
+#: Sweep columns the catalog does not keep (figures derived from the others when a sweep is loaded).
+_SWEEP_ONLY = frozenset({"seed_honoured", "billed_units", "inference_seconds"})
+#: Columns of :func:`catalog` / :func:`search`, in order: the run's name, the sweep DataFrame's columns
+#: (:data:`seedance_nb.runs.COLUMNS`), then the record's (:data:`seedance_nb.runs.RECORD_COLUMNS`).
+COLUMNS = [
+    "run_name",
+    *(c for c in SWEEP_COLUMNS if c not in _SWEEP_ONLY),
+    *(c for c in RECORD_COLUMNS if c != "run_name"),
+]
+#: Columns that are the same for every job of a run (``catalog_runs`` holds them once per run).
+RUN_COLUMNS = ("run_name", "run_dir", "host", "user", "backend", "endpoint")
+
+#: The one description of the columns' SQL types (both tables); a column not named here is text.
+_TYPES: dict[str, Any] = {
+    "run_id": sa.String(32),
+    "cache_key": sa.String(64),
+    **dict.fromkeys(("job", "take", "width", "height", "rating", "votes", "jobs"), sa.Integer),
+    **dict.fromkeys(("seed", "output_seed", "file_size", "journal_size"), sa.BigInteger),
+    **dict.fromkeys(("generate_audio", "has_audio", "billed"), sa.Boolean),
+    **dict.fromkeys(
+        ("planned_at", "submitted_at", "started_at", "completed_at", "at", "created_at", "journal_mtime"), sa.Float
+    ),
+    **dict.fromkeys(
+        ("queue_seconds", "generation_seconds", "fps", "video_seconds", "est_cost_usd", "cost_usd"), sa.Float
+    ),
+}
+#: Job columns the queries look rows up by.
+_INDEXED = frozenset({"run_id", "request_id", "at", "cache_key", "rating"})
+
+
+def _column(name: str, **options: Any) -> sa.Column[Any]:
+    return sa.Column(name, _TYPES.get(name, sa.Text), **options)
+
+
 runs = sa.Table(
     "catalog_runs",
     metadata,
-    sa.Column("run_id", sa.String(32), primary_key=True),
-    sa.Column("run_dir", sa.Text, nullable=False),
-    sa.Column("run_name", sa.Text),
-    sa.Column("host", sa.Text),
-    sa.Column("user", sa.Text),
-    sa.Column("endpoint", sa.Text),
-    sa.Column("backend", sa.Text),
-    sa.Column("created_at", sa.Float),
-    sa.Column("journal_size", sa.BigInteger),
-    sa.Column("journal_mtime", sa.Float),
-    sa.Column("jobs", sa.Integer),
+    _column("run_id", primary_key=True),
+    *(_column(name, nullable=name != "run_dir") for name in RUN_COLUMNS),
+    *(_column(name) for name in ("created_at", "journal_size", "journal_mtime", "jobs")),
 )
 
 jobs = sa.Table(
     "catalog_jobs",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(32), nullable=False, index=True),
-    sa.Column("run_name", sa.Text),
-    sa.Column("run_dir", sa.Text),
-    sa.Column("host", sa.Text),
-    sa.Column("user", sa.Text),
-    sa.Column("backend", sa.Text),
-    sa.Column("endpoint", sa.Text),
-    sa.Column("job", sa.Integer, nullable=False),
-    sa.Column("take", sa.Integer),
-    sa.Column("prompt", sa.Text),
-    sa.Column("image", sa.Text),
-    sa.Column("end_image", sa.Text),
-    sa.Column("resolution", sa.Text),
-    sa.Column("duration", sa.Text),
-    sa.Column("aspect_ratio", sa.Text),
-    sa.Column("generate_audio", sa.Boolean),
-    sa.Column("seed", sa.BigInteger),
-    sa.Column("end_user_id", sa.Text),
-    sa.Column("extra", sa.Text),
-    sa.Column("request_id", sa.Text, index=True),
-    sa.Column("status", sa.Text),
-    sa.Column("error_type", sa.Text),
-    sa.Column("error", sa.Text),
-    sa.Column("planned_at", sa.Float),
-    sa.Column("submitted_at", sa.Float),
-    sa.Column("started_at", sa.Float),
-    sa.Column("completed_at", sa.Float),
-    sa.Column("at", sa.Float, index=True),
-    sa.Column("queue_seconds", sa.Float),
-    sa.Column("generation_seconds", sa.Float),
-    sa.Column("video_url", sa.Text),
-    sa.Column("path", sa.Text),
-    sa.Column("poster", sa.Text),
-    sa.Column("file_size", sa.BigInteger),
-    sa.Column("width", sa.Integer),
-    sa.Column("height", sa.Integer),
-    sa.Column("fps", sa.Float),
-    sa.Column("video_seconds", sa.Float),
-    sa.Column("has_audio", sa.Boolean),
-    sa.Column("output_seed", sa.BigInteger),
-    sa.Column("est_cost_usd", sa.Float),
-    sa.Column("cost_usd", sa.Float),
-    sa.Column("billed", sa.Boolean),
-    sa.Column("cache_key", sa.String(64), index=True),
-    sa.Column("rating", sa.Integer, index=True),
-    sa.Column("notes", sa.Text),
-    sa.Column("votes", sa.Integer),
-    sa.Column("metrics", sa.Text),
+    *(_column(name, nullable=name not in ("run_id", "job"), index=name in _INDEXED) for name in COLUMNS),
     sa.UniqueConstraint("run_id", "job", name="uq_catalog_jobs_run_job"),
     # catalog() reads every row in this order: the index spares it a sort of the whole table
     sa.Index("ix_catalog_jobs_order", "planned_at", "run_id", "job"),
 )
+
+
+def column_names(kind: type[Any]) -> frozenset[str]:
+    """The names of the catalog's job columns whose SQL type is a ``kind`` (``sa.Float``, ``sa.Integer``, ...)."""
+    return frozenset(c.name for c in jobs.c if isinstance(c.type, kind))
+
 
 claims = sa.Table(
     "catalog_claims",
