@@ -75,7 +75,7 @@ import pandas as pd
 
 from . import _set_module
 from .errors import BudgetExceeded, InputError, Problem
-from .runs import INPUT_COLUMNS, Journal, RunFolder, now
+from .runs import INPUT_COLUMNS, Journal, RunFolder, input_row, now
 
 if TYPE_CHECKING:  # sweep imports this module: no import of it at run time here
     from .sweep import Grid, Sweep
@@ -812,19 +812,9 @@ def _grid_from_jobs(
             continue
         seen.add(inp)
         images = _images_of(job)
-        row = {
-            "prompt": inp.prompt,
-            "image": images.get("image_url", inp.image_url),
-            "end_image": images.get("end_image_url", inp.end_image_url),
-            "resolution": inp.resolution,
-            "duration": inp.duration,
-            "aspect_ratio": inp.aspect_ratio,
-            "generate_audio": inp.generate_audio,
-            "seed": inp.seed,
-            "end_user_id": inp.end_user_id,
-            **dict(inp.extra),
-        }
-        rows.append(row)
+        rows.append(
+            input_row(inp, images.get("image_url", inp.image_url), images.get("end_image_url", inp.end_image_url))
+        )
     names = list(dict.fromkeys(k for row in rows for k in row))
     fields: dict[str, Any] = {}
     for name in names:

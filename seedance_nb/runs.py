@@ -115,6 +115,29 @@ INPUT_COLUMNS = [
     "seed",
     "end_user_id",
 ]
+
+
+def input_row(inp: VideoInput, image: Any, end_image: Any) -> dict[str, Any]:
+    """The :data:`INPUT_COLUMNS` of one input, then its extra fields (none of which replaces a column).
+
+    ``image`` and ``end_image`` stand in the row as given: a label in a DataFrame, the image itself in a grid.
+    """
+    values = (
+        inp.prompt,
+        image,
+        end_image,
+        inp.resolution,
+        inp.duration,
+        inp.aspect_ratio,
+        inp.generate_audio,
+        inp.seed,
+        inp.end_user_id,
+    )
+    row = dict(zip(INPUT_COLUMNS, values, strict=True))
+    row.update({k: v for k, v in inp.extra.items() if k not in row})
+    return row
+
+
 COLUMNS = [
     "job",
     *INPUT_COLUMNS,
@@ -526,19 +549,9 @@ class Job:
 
     def row(self, run_dir: Path | None = None) -> dict[str, Any]:
         inp = self.input
-        row: dict[str, Any] = {
-            "job": self.job,
-            "prompt": inp.prompt,
-            "image": self.labels.get("image_url"),
-            "end_image": self.labels.get("end_image_url"),
-            "resolution": inp.resolution,
-            "duration": inp.duration,
-            "aspect_ratio": inp.aspect_ratio,
-            "generate_audio": inp.generate_audio,
-            "seed": inp.seed,
-            "end_user_id": inp.end_user_id,
-        }
-        row.update({k: v for k, v in inp.extra.items() if k not in row})
+        images = self.labels.get("image_url"), self.labels.get("end_image_url")
+        row: dict[str, Any] = {"job": self.job}
+        row.update((k, v) for k, v in input_row(inp, *images).items() if k != "job")
         started = self.started_at
         row.update(
             take=self.take,
