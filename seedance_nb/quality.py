@@ -66,13 +66,14 @@ import asyncio
 import base64
 import binascii
 import concurrent.futures
+import contextlib
 import html
 import io
 import logging
 import math
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -353,9 +354,11 @@ def metrics(
     return _measure(path, first, last, _requested(requested_seconds))
 
 
-def _measure(path: Path, image: Any, end_image: Any, requested: float | None) -> VideoMetrics:
+@contextlib.contextmanager
+def _video_stream(path: Path) -> Iterator[tuple[Any, Any]]:
+    """The open container of ``path`` and its first video stream (decoded on one thread), closed after; a file
+    that is not a video, or has no video stream, is an :class:`InputError` naming ``video``."""
     import av
-    import numpy as np
 
     try:
         container = av.open(str(path))
@@ -365,8 +368,15 @@ def _measure(path: Path, image: Any, end_image: Any, requested: float | None) ->
         if not container.streams.video:
             raise _fail("video", f"{path.name} has no video stream", str(path), "an MP4 with a video stream")
         stream = container.streams.video[0]
-        stream.thread_type = "SLICE"
         stream.codec_context.thread_count = 1
+        yield container, stream
+
+
+def _measure(path: Path, image: Any, end_image: Any, requested: float | None) -> VideoMetrics:
+    import numpy as np
+
+    with _video_stream(path) as (container, stream):
+        stream.thread_type = "SLICE"
         rate = float(stream.average_rate or stream.guessed_rate or 24)
         width, height = stream.codec_context.width, stream.codec_context.height
         aw, ah = _size_for(width, height, ANALYSIS_AREA)
@@ -788,15 +798,7 @@ def _sample(path: Path, *, count: int | None = None, fps: float | None = None, w
     every 1/``fps`` s. Only the picked frames are converted and kept."""
     import av
 
-    try:
-        container = av.open(str(path))
-    except av.error.FFmpegError as exc:
-        raise _fail("video", f"{path.name} is not a readable video: {exc}", str(path), "an MP4") from exc
-    with container:
-        if not container.streams.video:
-            raise _fail("video", f"{path.name} has no video stream", str(path), "an MP4 with a video stream")
-        stream = container.streams.video[0]
-        stream.codec_context.thread_count = 1
+    with _video_stream(path) as (container, stream):
         rate = float(stream.average_rate or stream.guessed_rate or 24)
         total = stream.frames or round(float(container.duration or 0) / av.time_base * rate) or 1
         w, h = stream.codec_context.width, stream.codec_context.height
@@ -831,13 +833,8 @@ def filmstrip(video: Any, n: int = 6, *, height: int = 120, gap: int = 2) -> Any
     if isinstance(height, bool) or not isinstance(height, int) or not 16 <= height <= 1080:
         raise InputError([Problem("height", "must be a whole number of pixels from 16 to 1080", height, "16 .. 1080")])
     path = _video_path(video)
-    import av
-
-    with av.open(str(path)) as probe:
-        if not probe.streams.video:
-            raise _fail("video", f"{path.name} has no video stream", str(path), "an MP4 with a video stream")
-        cc = probe.streams.video[0].codec_context
-        width = max(2, round(height * cc.width / cc.height))
+    with _video_stream(path) as (_, stream):
+        width = max(2, round(height * stream.codec_context.width / stream.codec_context.height))
     frames = _sample(path, count=n, width=width)
     strip = Image.new("RGB", (len(frames) * width + (len(frames) - 1) * gap, frames[0].height), (20, 20, 20))
     for i, frame in enumerate(frames):
