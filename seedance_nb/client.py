@@ -884,6 +884,10 @@ class RequestHandle:
         return {"status_url": self.status_url, "response_url": self.response_url, "cancel_url": self.cancel_url}
 
     async def status(self, logs: bool = False) -> Status:
+        return parse_status(await self._status_json(logs))
+
+    async def _status_json(self, logs: bool) -> Any:
+        """One read of the status URL, as JSON (a reply that is not JSON is a :class:`ProtocolError`)."""
         response = await self.client.request(
             "GET",
             self.status_url,
@@ -892,7 +896,7 @@ class RequestHandle:
             status_read=True,
         )
         try:
-            return parse_status(response.json())
+            return response.json()
         except json.JSONDecodeError as exc:
             raise ProtocolError(f"status of {self.request_id} was not JSON: {response.text[:200]!r}") from exc
 
@@ -911,17 +915,7 @@ class RequestHandle:
             logger.debug("status stream of %s unavailable (%s); polling", self.request_id, type(exc).__name__)
         interval = self.client.poll_interval
         while True:
-            response = await self.client.request(
-                "GET",
-                self.status_url,
-                params={"logs": "1" if logs else "0"},
-                request_id=self.request_id,
-                status_read=True,
-            )
-            try:
-                data = response.json()
-            except json.JSONDecodeError as exc:
-                raise ProtocolError(f"status of {self.request_id} was not JSON: {response.text[:200]!r}") from exc
+            data = await self._status_json(logs)
             event = parse_status(data, seen.add(data.get("logs")) if isinstance(data, Mapping) else ())
             if event != last:
                 last = event
