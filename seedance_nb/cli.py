@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn
@@ -47,37 +48,36 @@ def _value(text: str) -> Any:
     return text
 
 
-def _positive_int(name: str, minimum: int = 1) -> Any:
-    def parse(text: str) -> int:
+def _checked(
+    convert: Callable[[str], Any], fits: Callable[[Any], bool], wrong: str, outside: str
+) -> Callable[[str], Any]:
+    """An argparse ``type``: ``convert(text)``, refused with ``wrong`` when it does not convert and with
+    ``outside`` when the value does not ``fit`` (each followed by what was given)."""
+
+    def parse(text: str) -> Any:
         try:
-            value = int(text)
+            value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} takes a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{name} must be at least {minimum}, got {value}")
+            raise argparse.ArgumentTypeError(f"{wrong}, got {text!r}") from None
+        if not fits(value):
+            raise argparse.ArgumentTypeError(f"{outside}, got {text}")
         return value
 
     return parse
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--port takes a number 0..65535 (0 picks a free one), got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"--port takes a number 0..65535 (0 picks a free one), got {value}")
-    return value
+def _positive_int(name: str, minimum: int = 1) -> Any:
+    return _checked(int, lambda v: v >= minimum, f"{name} takes a whole number", f"{name} must be at least {minimum}")
 
 
-def _money(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--budget takes an amount in USD like 10 or 2.50, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"--budget must be a positive amount in USD, got {text!r}")
-    return value
+_PORTS = "--port takes a number 0..65535 (0 picks a free one)"
+_port = _checked(int, lambda v: 0 <= v <= 65535, _PORTS, _PORTS)
+_money = _checked(
+    float,
+    lambda v: v >= 0 and v != float("inf"),  # NaN fails the first
+    "--budget takes an amount in USD like 10 or 2.50",
+    "--budget must be a positive amount in USD",
+)
 
 
 def _fresh_folder(out: str | None, option: str = "--out") -> Path | None:
