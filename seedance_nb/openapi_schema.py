@@ -582,19 +582,9 @@ async def check_drift_daily_async(
     return drift
 
 
-def check_drift_daily(
-    endpoint: str = DEFAULT_ENDPOINT,
-    *,
-    url: str | None = None,
-    client: httpx.AsyncClient | None = None,
-    key: str | None = None,
-    max_age: float = DAY,
-    timeout: float = 10.0,
-) -> SchemaDrift | None:
-    """Sync :func:`check_drift_daily_async` (for ``connect()``)."""
-    return run_sync(
-        check_drift_daily_async(endpoint, url=url, client=client, key=key, max_age=max_age, timeout=timeout)
-    )
+def check_drift_daily(endpoint: str = DEFAULT_ENDPOINT, **options: Any) -> SchemaDrift | None:
+    """Sync :func:`check_drift_daily_async`, with the same keyword arguments (for ``connect()``)."""
+    return run_sync(check_drift_daily_async(endpoint, **options))
 
 
 def current_schema(endpoint: str = DEFAULT_ENDPOINT) -> InputSchema:
