@@ -56,6 +56,7 @@ votes (``.duel()``, then ``.resume()``). Repeated requests are served by the cac
 from __future__ import annotations
 
 import html
+import inspect
 import json
 import logging
 import math
@@ -1172,7 +1173,8 @@ class AdaptiveRun:
         )
 
 
-def _adaptive(grid: Grid, budget_usd: float, **options: Any) -> AdaptiveRun:
+def _adaptive(grid: Grid, *, budget_usd: float, **options: Any) -> AdaptiveRun:
+    """The checked :class:`AdaptiveRun` of :func:`run_adaptive`'s arguments (nothing run yet)."""
     problems = []
     if isinstance(budget_usd, bool) or not isinstance(budget_usd, int | float) or not budget_usd > 0:
         problems.append(Problem("budget_usd", "must be a positive amount of dollars", budget_usd, "e.g. 5.0"))
@@ -1184,43 +1186,18 @@ def _adaptive(grid: Grid, budget_usd: float, **options: Any) -> AdaptiveRun:
         problems.append(Problem("keep", "must be a fraction in (0, 1]", keep, "e.g. 0.5 keeps the better half"))
     if problems:
         raise InputError(problems, context="run_adaptive")
-    if options.get("run_root") is None:
-        options["run_root"] = RunFolder.root()
+    run_root = options.get("run_root")
+    options["run_root"] = Path(run_root) if run_root is not None else RunFolder.root()
     return AdaptiveRun(grid=grid, budget_usd=float(budget_usd), **options)
 
 
-async def run_adaptive_async(
-    grid: Grid,
-    *,
-    budget_usd: float,
-    rounds: int = 2,
-    keep: float = 0.5,
-    score: Any = None,
-    by: str | Sequence[str] = "prompt",
-    takes: Any = None,
-    changes: Any = None,
-    client: Any = None,
-    run_root: str | os.PathLike[str] | None = None,
-    name: str | None = None,
-    concurrency: int = 4,
-    progress: bool | None = None,
-) -> AdaptiveRun:
-    """:func:`run_adaptive` for ``await`` in a notebook cell."""
-    run = _adaptive(
-        grid,
-        budget_usd,
-        rounds=rounds,
-        keep=keep,
-        score=score,
-        by=by,
-        takes=takes,
-        changes=changes,
-        run_root=Path(run_root) if run_root is not None else None,
-        name=name,
-        concurrency=concurrency,
-        progress=progress,
-    )
-    return await run.run_async(client)
+async def run_adaptive_async(grid: Grid, *, client: Any = None, **options: Any) -> AdaptiveRun:
+    """:func:`run_adaptive` for ``await`` in a notebook cell, with the same keyword arguments."""
+    try:
+        inspect.signature(run_adaptive).bind(grid, client=client, **options)
+    except TypeError as exc:  # a missing or unknown name, refused as Python refuses it for run_adaptive
+        raise TypeError(f"run_adaptive_async() {exc}") from None
+    return await _adaptive(grid, **options).run_async(client)
 
 
 def run_adaptive(
@@ -1255,14 +1232,14 @@ def run_adaptive(
     """
     run = _adaptive(
         grid,
-        budget_usd,
+        budget_usd=budget_usd,
         rounds=rounds,
         keep=keep,
         score=score,
         by=by,
         takes=takes,
         changes=changes,
-        run_root=Path(run_root) if run_root is not None else None,
+        run_root=run_root,
         name=name,
         concurrency=concurrency,
         progress=progress,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import shutil
@@ -479,3 +480,21 @@ def test_promote_by_ratings_and_refuses_unknown_changes(sweep):
     with pytest.raises(InputError) as info:
         sweep.plan_promotion("prompt", top=1, resolution="1080p")
     assert info.value.problems[0].field == "resolution"
+
+
+def test_run_adaptive_async_takes_the_same_arguments(client, emu, tmp_path):
+    grid = small_grid(FOUR[:2], (60, 200, 200))
+
+    async def cell(**options):
+        async with client:  # a cell's loop outlives the call; this one closes with the test
+            return await sd.run_adaptive_async(grid, client=client, progress=False, **options)
+
+    with pytest.raises(TypeError, match="unexpected keyword argument 'keep_'"):  # refused before anything is sent
+        asyncio.run(cell(budget_usd=5, keep_=0.5, run_root=tmp_path / "typo"))
+    with pytest.raises(InputError) as info:
+        asyncio.run(cell(budget_usd=5, rounds=0, run_root=tmp_path / "bad"))
+    assert info.value.problems[0].field == "rounds"
+    assert emu.stats()["submissions"] == 0 and not (tmp_path / "typo").exists() and not (tmp_path / "bad").exists()
+    run = asyncio.run(cell(budget_usd=5, rounds=1, score=prompt_length, run_root=tmp_path / "sweeps"))
+    assert run.status == "done" and len(run.sweeps) == 1 and run.sweeps[0].run_dir.parent == tmp_path / "sweeps"
+    assert emu.stats()["submissions"] == 2
