@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -1175,31 +1176,31 @@ async def run_sweep_async(
     client: AsyncClient | None = None,
     run_dir: str | Path | None = None,
     name: str | None = None,
-    concurrency: int = 4,
-    budget_usd: float | None = None,
-    download: bool = True,
-    on_update: Callable[[Sweep, Job], Any] | None = None,
-    force: bool = False,
-    progress: bool | None = None,
-    metrics: bool = True,
-    catalog: Any = None,
+    **options: Any,
 ) -> Sweep:
     """Run a grid and return its :class:`Sweep` (await this in a notebook cell).
 
-    Every argument is checked (and the budget, and the catalog's cap) before the run folder is created or
-    anything is sent. ``catalog``: see :meth:`Sweep.run`.
+    ``options`` are the keyword arguments of :meth:`Sweep.run` (``concurrency=4``, ``budget_usd``,
+    ``download``, ``on_update``, ``force``, ``progress``, ``metrics``, ``catalog``, ...). Every argument is
+    checked (and the budget, and the catalog's cap) before the run folder is created or anything is sent.
     """
     if not isinstance(grid, Grid):
         raise InputError([Problem("grid", "must be a Grid", type(grid).__name__, "sd.Grid(image=..., prompt=...)")])
-    _check_concurrency(concurrency)
+    try:
+        bound = inspect.signature(Sweep.run).bind(None, client, **options)
+    except TypeError as exc:  # an unknown name, refused as Python refuses it for Sweep.run
+        raise TypeError(f"run_sweep_async() {exc}") from None
+    bound.apply_defaults()
+    settings = bound.arguments
+    _check_concurrency(settings["concurrency"])
     estimate = grid.estimate()
-    _check_budget(estimate.jobs, estimate.high_usd, estimate.usd, budget_usd)
+    _check_budget(estimate.jobs, estimate.high_usd, estimate.usd, settings["budget_usd"])
     if client is None:
         from .backends import connect
 
         client = connect()
     folder = RunFolder(Path(run_dir)) if run_dir else RunFolder.new(name)
-    hooks = _catalog_hooks(folder.path, catalog)
+    hooks = _catalog_hooks(folder.path, settings["catalog"])
     if hooks is not None:  # the catalog's cap (across sweeps and processes), before the run folder exists
         await hooks.before_run(estimate.high_usd, label=name or folder.path.name)
     try:
@@ -1210,17 +1211,7 @@ async def run_sweep_async(
         raise
     sweep._hooks = hooks
     try:
-        await sweep.run(
-            client,
-            concurrency=concurrency,
-            budget_usd=budget_usd,
-            download=download,
-            on_update=on_update,
-            force=force,
-            progress=progress,
-            metrics=metrics,
-            catalog=catalog,
-        )
+        await sweep.run(client, **options)
     finally:
         sweep.close()
     return sweep

@@ -80,6 +80,16 @@ def run_root(tmp_path):
     return tmp_path / "sweeps"
 
 
+def test_run_options_are_those_of_sweep_run_and_checked_before_anything(client, emu, png_path, run_root):
+    grid = Grid(image=png_path, prompt="a", resolution="480p", duration=4)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'concurency'"):
+        run_sweep(grid, client=client, run_dir=run_root / "typo", concurency=2)
+    with pytest.raises(errors.InputError) as info:
+        run_sweep(grid, client=client, run_dir=run_root / "zero", concurrency=0)
+    assert info.value.problems[0].field == "concurrency"
+    assert emu.stats()["submissions"] == 0 and not run_root.exists()
+
+
 def test_twelve_job_sweep_gives_twelve_probed_rows_then_a_rerun_sends_nothing(client, emu, png_path, run_root):
     grid = Grid(image=png_path, prompt=["a", "b", "c"], duration=[4, 5], seed=[1, 2], resolution="480p")
     sweep = run_sweep(grid, client=client, run_dir=run_root / "one", concurrency=4, progress=False)
