@@ -109,7 +109,7 @@ def sweep_frame(
             write_mp4(video, width=size[0], height=size[1], frames=frames, shade=i)
             write_jpeg(poster, width=size[0], height=size[1], shade=i)
         submitted = t0 + pd.Timedelta(seconds=2 * i)
-        started = submitted + pd.Timedelta(seconds=1 + i % 3) if status != "queued" else None
+        started = submitted + pd.Timedelta(seconds=1 + i % 3) if status not in ("planned", "submitting", "submitted", "unknown") else None
         completed = started + pd.Timedelta(seconds=10 + i) if started is not None and status != "running" else None
         error_type, error = errors.get(i, (None, None))
         row = {
