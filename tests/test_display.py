@@ -115,7 +115,8 @@ def test_failed_running_and_missing_cells(run_dir: Path) -> None:
     tree = Tree(markup)
     assert len(tree.find("video")) == 2
     assert len(tree.find("td", "sd-missing")) == 1
-    assert [a["data-status"] for a in tree.find("figure")] == ["completed", "failed", "completed", "submitted", "running"]
+    expected = ["completed", "failed", "completed", "submitted", "running"]
+    assert [a["data-status"] for a in tree.find("figure")] == expected
     assert 'ModerationError: Output audio has <b>"sensitive"</b> content.' in tree.all_text
     assert '<b>"sensitive"</b>' not in markup  # only escaped
     errors = tree.find("div", "sd-error")
