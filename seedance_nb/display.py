@@ -65,11 +65,12 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from . import _set_module
-from .markup import (
+from .markup import (  # LargeOutputWarning and video_html: re-exported, where 0.1 had them
     CSS,
     MIN_COMPARE_PX,
     MIN_VIDEO_PX,
     OUTCOME_COLUMNS,
+    LargeOutputWarning,
     Sources,
     as_text,
     auto_axes,
@@ -91,9 +92,11 @@ from .markup import (
     summary_body,
     sync_controls,
     varying_columns,
+    video_html,
 )
 
 __all__ = [
+    "LargeOutputWarning",
     "compare",
     "compare_html",
     "gallery",
@@ -103,6 +106,7 @@ __all__ = [
     "show_html",
     "summary_html",
     "sweep_html",
+    "video_html",
 ]
 
 
