@@ -424,8 +424,9 @@ def _add_video_output(row: dict[str, Any], item: Any) -> None:
         row.setdefault("video_url", video.url)
         if getattr(video, "file_size", None) is not None:
             row.setdefault("file_size", video.file_size)
-        if getattr(holder, "seed", None) is not None:
-            row.setdefault("output_seed", holder.seed)
+        seed = getattr(holder, "seed", None)
+        if seed is not None:
+            row.setdefault("output_seed", seed)
         if holder is item:  # a bare VideoOutput: its seed is the output seed, not an input
             for key in ("seed", "video", "extra"):
                 row.pop(key, None)
@@ -472,8 +473,8 @@ def thumbnail_data_uri(path: str | os.PathLike[str], px: int = _POSTER_THUMB_PX)
     from PIL import Image
 
     try:
-        with Image.open(path) as img:
-            img = img.convert("RGB")
+        with Image.open(path) as opened:
+            img = opened.convert("RGB")
             img.thumbnail((px, px))
             buf = io.BytesIO()
             img.save(buf, "JPEG", quality=82)

@@ -361,7 +361,7 @@ def _nice_step(total: float) -> float:
 def _timeline(df: pd.DataFrame) -> str:
     """Each job's queue wait and generation as bars on one time axis (HTML, so the text stays readable at any
     width). Cached jobs ran in an earlier run: they are listed, not drawn."""
-    spans = []
+    spans: list[tuple[int, Any, float | None, float | None, float | None]] = []
     stamps = {
         c: pd.to_datetime(df[c], errors="coerce", utc=True)
         for c in ("submitted_at", "started_at", "completed_at")
@@ -389,7 +389,7 @@ def _timeline(df: pd.DataFrame) -> str:
             gen = row.get("generation_seconds")
             g1 = q1 + float(gen) if not m.is_missing(gen) else None
         spans.append((pos, row, q0, q1, g1))
-    ends = [x for _, _, q0, q1, g1 in spans for x in (q0, q1, g1) if x is not None]
+    ends: list[float] = [x for _, _, q0, q1, g1 in spans for x in (q0, q1, g1) if x is not None]
     if not ends:
         return ""
     total = max(ends) or 1.0
