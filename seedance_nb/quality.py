@@ -858,28 +858,18 @@ def filmstrip_file(video: str | os.PathLike[str], dest: str | os.PathLike[str], 
 
 
 def _plain(value: Any) -> Any:
-    if value is None:
-        return None
-    try:
-        if value != value:  # NaN
-            return None
-    except (TypeError, ValueError):
-        pass
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        try:
-            value = value.item()
-        except (TypeError, ValueError):
-            pass
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+    """:func:`seedance_nb.markup.plain` (NaN becomes None, 5.0 becomes 5, always hashable); markup, and pandas
+    with it, load on first use."""
+    from .markup import plain
+
+    return plain(value)
 
 
 def _text(value: Any, limit: int = 60) -> str:
-    value = _plain(value)
-    text = "—" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    """A cell value as one line of at most ``limit`` characters (``—`` when missing)."""
+    from .markup import as_text, shorten
+
+    return shorten(" ".join(as_text(value).split()), limit)
 
 
 def _axes(df: Any, rows: Any, cols: Any) -> tuple[list[str], list[str], list[str]]:
@@ -931,10 +921,13 @@ def _sorted_records(records: Sequence[Mapping[str, Any]], by: str) -> list[Any]:
 
 
 def _flag_list(value: Any) -> list[str]:
-    value = _plain(value)
-    if value is None:
-        return []
-    words = value if isinstance(value, list | tuple) else str(value).replace(",", " ").split()
+    if isinstance(value, list | tuple):
+        words: Any = value
+    else:
+        value = _plain(value)
+        if value is None:
+            return []
+        words = str(value).replace(",", " ").split()
     return [w for w in FLAGS if w in set(map(str, words))]
 
 
