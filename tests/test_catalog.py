@@ -346,6 +346,21 @@ def test_a_newer_schema_is_refused_and_reopening_is_idempotent(catalog_url, tmp_
         Catalog(catalog_url, root=tmp_path)
 
 
+def test_a_new_catalog_column_comes_with_a_schema_version():
+    """The catalog takes its columns from runs.COLUMNS: a column added there adds one to catalog_jobs, which a
+    catalog made earlier only gets by a migration step (else its reads fail), unless it is sweep-only."""
+    from seedance_nb.catalogs import _store
+
+    table = {
+        1: """aspect_ratio at backend billed cache_key completed_at cost_usd duration end_image end_user_id endpoint
+        error error_type est_cost_usd extra file_size fps generate_audio generation_seconds has_audio height host id
+        image job metrics notes output_seed path planned_at poster prompt queue_seconds rating request_id resolution
+        run_dir run_id run_name seed started_at status submitted_at take user video_seconds video_url votes width""",
+    }
+    assert sorted(_store.jobs.c.keys()) == sorted(table[_store.SCHEMA_VERSION].split())
+    assert set(COLUMNS) == set(_store.jobs.c.keys()) - {"id"}
+
+
 def test_recover_downloads_paid_requests_that_no_journal_holds(tmp_path, png_path, tiny):
     """A script submits requests and dies without a journal; recover() finds them in fal's request
     history and downloads them into a `recovered` run folder that load_sweep opens like any sweep."""
