@@ -57,7 +57,13 @@ class ImageData:
         return (self.width, self.height)
 
     def data_uri(self) -> str:
-        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+        """``data:<mime>;base64,...``, encoded once per image and kept: every grid and job built from this
+        image shares the one string (a form rebuilt on each keystroke neither re-encodes nor re-checks it)."""
+        uri = self.__dict__.get("_data_uri")
+        if uri is None:
+            uri = f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+            object.__setattr__(self, "_data_uri", uri)  # a cache, not a field: equality and repr ignore it
+        return uri
 
     def __repr__(self) -> str:
         size = f"{self.width}x{self.height}"

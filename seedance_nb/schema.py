@@ -259,6 +259,9 @@ _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?P<params>(;[\w-]+=[\
 
 @functools.lru_cache(maxsize=64)
 def _check_image_url(name: str, url: str) -> Problem | None:
+    text_problem = _text_problem(name, url)
+    if text_problem:
+        return text_problem
     if url.startswith(("http://", "https://")):
         if len(url) > 8192:
             return Problem(name, "URL is too long", url, "an http(s) URL under 8 KB")
@@ -387,7 +390,7 @@ def check_payload(payload: Mapping[str, Any], schema: InputSchema | None = None)
                 Problem(name, "must be a URL string", url, "an http(s) URL or a data:image/... URI", type="string_type")
             )
         else:
-            problem = _text_problem(name, url) or _check_image_url(name, url)
+            problem = _check_image_url(name, url)  # cached: a grid's jobs share one URL string
             if problem:
                 problems.append(problem)
 
