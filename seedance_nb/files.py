@@ -150,6 +150,8 @@ def load_image(image: Any, *, field: str = "image_url") -> ImageData:
             pil = Image.open(io.BytesIO(data))
             _check_dimensions(pil.width, pil.height, field, name)  # before decoding a huge one
             pil.load()
+    except InputError:  # the size check's own message, not wrapped in "not a readable image"
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _fail(
             field, f"{name} is far too large to be an input image ({exc})", None, f"sides up to {MAX_IMAGE_SIDE} px"
