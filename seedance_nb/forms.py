@@ -390,7 +390,8 @@ class Control:
     @property
     def attribute(self) -> str:
         """The widget's attribute on a form: the written name, plural when it takes a list (``prompts``)."""
-        return self.field.written + ("s" if self.listed else "")
+        written = self.field.written
+        return written + "s" if self.listed and not written.endswith("s") else written
 
     def observe(self, callback: Callable[[], object]) -> None:
         """Call ``callback`` on every change of the value."""
@@ -517,7 +518,7 @@ def _build(field: FormField, sweep: bool, start: Any, as_text: bool) -> Any:
 
 
 def _text(field: FormField, sweep: bool, start: Any) -> Any:
-    label = field.label + ("s" if sweep and field.kind != "boolean" else "")
+    label = field.label + ("s" if sweep and not field.label.endswith("s") else "")
     placeholder = _PLACEHOLDERS.get((field.name, sweep)) or ("one per line" if field.kind == "text" else "")
     if not placeholder and field.kind in ("integer", "number"):
         placeholder = "1, 2, 3" if sweep else "unset"
