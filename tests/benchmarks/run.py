@@ -51,6 +51,8 @@ ROUNDS = 3  # the overhead runs are repeated, interleaved, and the median report
 SCALE_N, SCALE_L = 1000, 3.0
 DOWNLOAD_MB = 200
 
+#: This script's block of RESULTS.md; the rest of the file belongs to the other benchmarks and is kept.
+RUN_BEGIN, RUN_END = "<!-- run:begin -->", "<!-- run:end -->"
 ROWS: list[tuple[str, str, str, str]] = []  # (measurement, figure, target, met)
 NOTES: list[str] = []
 
@@ -590,12 +592,16 @@ def write_results(elapsed: float) -> None:
         *NOTES,
         "",
     ]
-    # Keep the section metrics_bench.py writes (between its markers) when rewriting the file.
+    # Only this script's block (between the run markers) is replaced: every other section of the file (the other
+    # benchmarks' blocks, hand-written records) is kept as it is.
+    block = "\n".join([RUN_BEGIN, *lines[:-1], RUN_END])
     previous = (HERE / "RESULTS.md").read_text(encoding="utf-8") if (HERE / "RESULTS.md").exists() else ""
-    if "<!-- metrics:begin -->" in previous and "<!-- metrics:end -->" in previous:
-        kept = previous[previous.index("<!-- metrics:begin -->") : previous.index("<!-- metrics:end -->")]
-        lines += [kept + "<!-- metrics:end -->", ""]
-    (HERE / "RESULTS.md").write_text("\n".join(lines), encoding="utf-8")
+    if RUN_BEGIN in previous and RUN_END in previous:
+        head, rest = previous.split(RUN_BEGIN, 1)
+        text = head + block + rest.split(RUN_END, 1)[1]
+    else:
+        text = block + "\n" + ("\n" + previous if previous else "")
+    (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
 
 
 def _version(dist: str) -> str:
