@@ -4,20 +4,14 @@ This module owns turning an endpoint's input schema (fal's published OpenAPI doc
 seedance-nb ships: :func:`seedance_nb.schema.load_snapshot`) into ipywidgets controls, and reading those
 controls back into inputs. Types map to controls the way ipywidgets' ``interact`` maps them:
 
-========================  ======================================  =========================================
-schema field              one video (``sweep=False``)             a sweep (``sweep=True``)
-========================  ======================================  =========================================
-``image_url`` and         image picker (upload, URL or path)      the same (one image)
-``end_image_url``
-enum                      dropdown                                list box, pick several; an enum of more
-                                                                  than 8 values (durations) takes a list:
-                                                                  ``4, 8, auto`` or ``4-6``
-bounded int / float       slider (bounded text for wide ranges)   a list: ``1, 2, 3``, ``1-5``, ``4 random``
-int / float, no default   text; empty means unset (a seed:        a list (empty means unset)
-                          ``random``)
-bool                      checkbox                                checkbox (one value for every job)
-string                    text area                               text area, one value per line
-========================  ======================================  =========================================
+| schema field | one video (``sweep=False``) | a sweep (``sweep=True``) |
+| --- | --- | --- |
+| ``image_url``, ``end_image_url`` | image picker (upload, URL or path) | the same (one image) |
+| enum | dropdown | list box, pick several; more than 8 values (durations): a list, ``4, 8, auto`` or ``4-6`` |
+| bounded int / float | slider (bounded text for a wide range) | a list: ``1, 2, 3``, ``1-5``, ``4 random`` |
+| int / float without default | text, empty means unset (a seed: ``random``) | a list; empty means unset |
+| bool | checkbox | checkbox (one value for every job) |
+| string | text area | text area, one value per line |
 
 Arrays and objects are left to code (``Grid(...)``). ``seed``, which fal's model page lists but its published
 schema does not (docs/fal-fidelity.md), is added when the schema lacks it. A field left at the schema's
