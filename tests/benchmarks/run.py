@@ -51,8 +51,6 @@ ROUNDS = 3  # the overhead runs are repeated, interleaved, and the median report
 SCALE_N, SCALE_L = 1000, 3.0
 DOWNLOAD_MB = 200
 
-#: This script's block of RESULTS.md; the rest of the file belongs to the other benchmarks and is kept.
-RUN_BEGIN, RUN_END = "<!-- run:begin -->", "<!-- run:end -->"
 ROWS: list[tuple[str, str, str, str]] = []  # (measurement, figure, target, met)
 NOTES: list[str] = []
 
@@ -592,22 +590,23 @@ def write_results(elapsed: float) -> None:
         *NOTES,
         "",
     ]
-    # Only this script's block (between the run markers) is replaced: every other section of the file (the other
-    # benchmarks' blocks, hand-written records) is kept as it is.
-    block = "\n".join([RUN_BEGIN, *lines[:-1], RUN_END])
+    # Keep every other section (metrics, catalog, import time, forms...: written by the other benchmarks) when
+    # rewriting the file: only the header table and its notes are this script's.
     previous = (HERE / "RESULTS.md").read_text(encoding="utf-8") if (HERE / "RESULTS.md").exists() else ""
-    if RUN_BEGIN in previous and RUN_END in previous:
-        head, rest = previous.split(RUN_BEGIN, 1)
-        text = head + block + rest.split(RUN_END, 1)[1]
-    else:
-        text = block + "\n" + ("\n" + previous if previous else "")
-    (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
+    lines += kept_sections(previous)
+    (HERE / "RESULTS.md").write_text("\n".join(lines), encoding="utf-8")
 
 
 def _version(dist: str) -> str:
     from importlib.metadata import version
 
     return version(dist)
+
+
+def kept_sections(previous: str) -> list[str]:
+    """The sections of an earlier RESULTS.md that other benchmarks wrote (all but the header and its notes)."""
+    sections = previous.split("\n## ")[1:]
+    return [f"## {section.rstrip()}\n" for section in sections if not section.startswith("Notes, and where")]
 
 
 def main() -> None:
