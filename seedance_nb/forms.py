@@ -105,7 +105,7 @@ UNSET: Any = _Unset()
 
 
 def parse_list(text: str, field: str) -> list[Any]:
-    """``"4, 8, auto"`` -> ``[4, 8, "auto"]``; empty text -> ``[]``. ``field`` names the field in errors."""
+    """``"4, 8, auto"`` -> ``[4, 8, "auto"]``; empty text -> ``[]`` (never raises; ``field`` is kept for callers)."""
     out: list[Any] = []
     for part in _split(text):
         out.append(int(part) if part.lstrip("-").isdigit() else part)
