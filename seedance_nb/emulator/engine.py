@@ -462,7 +462,8 @@ class Engine:
         self.waiting.sort(key=lambda j: (j.priority == "low", j.submitted_at))
         self.stats["submissions"] += 1
         self._pump()
-        self._spawn(self._watch_deadline(job)) if job.deadline else None
+        if job.deadline is not None:
+            self._spawn(self._watch_deadline(job))
         return job
 
     def _intern(self, payload: Any) -> Any:

@@ -6,8 +6,10 @@ dropped connections). The route modules (``queue_routes``, ``storage_routes``,
 ``proxy_routes``, ``admin_routes``) all hold one :class:`Gateway`::
 
     gateway = Gateway(config, engine, EmulatorUrls("http://127.0.0.1:8787"))
-    refused = await gateway.admit(request, faults=True)
-    if isinstance(refused, Response): ...
+    admitted = await gateway.admit(request, faults=True)   # inside a handler
+    if isinstance(admitted, Response):
+        return admitted                                     # 401, 429 or an nginx 5xx page
+    return await admitted.deliver(answer)                   # cut halfway when a drop was drawn
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -91,11 +92,6 @@ class Gateway:
         self.config = config
         self.engine = engine
         self.urls = urls
-
-    @property
-    def storage(self) -> Path:
-        """The folder the emulator keeps files in."""
-        return self.engine.storage
 
     def count(self, route: str) -> None:
         """Count one HTTP request to ``route`` (the emulator's stats)."""

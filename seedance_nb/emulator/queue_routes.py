@@ -65,7 +65,8 @@ def queue_route(method: str, segments: list[str], *, strict_subpath: bool) -> tu
         return "subpath", None
     if len(segments) < at + 2:
         return "unknown", None
-    return _TAILS.get(tuple(segments[at + 2 :]), "unknown"), segments[at + 1]
+    route = _TAILS.get(tuple(segments[at + 2 :]), "unknown")
+    return route, None if route == "unknown" else segments[at + 1]
 
 
 def parse_time(value: str) -> float:
