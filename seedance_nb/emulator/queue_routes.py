@@ -41,7 +41,7 @@ _TAILS = {(): "result", ("status",): "status", ("status", "stream"): "stream", (
 def endpoint_in(path: str) -> EndpointId | None:
     """The endpoint a ``/queue`` or ``/run`` path names (empty segments ignored), or None when it names no app."""
     parts = [p for p in path.split("/") if p]
-    if len(parts) < 2:  # fal answers 404 for a bare app name (no legacy ``<number>-<alias>`` ids here)
+    if len(parts) < 2:  # one segment names no app here (EndpointId's legacy ``<number>-<alias>`` is not routed)
         return None
     try:
         return EndpointId.parse("/".join(parts))
