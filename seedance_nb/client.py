@@ -35,7 +35,7 @@ import os
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -158,8 +158,10 @@ def parse_status(data: Any, logs: tuple[LogEntry, ...] | None = None) -> Status:
     if state == "IN_PROGRESS":
         return InProgress(logs)
     if state == "COMPLETED":
-        metrics = data.get("metrics") if isinstance(data.get("metrics"), Mapping) else {}
-        return Completed(logs, dict(metrics), data.get("error"), data.get("error_type"))
+        metrics = data.get("metrics")
+        return Completed(
+            logs, dict(metrics) if isinstance(metrics, Mapping) else {}, data.get("error"), data.get("error_type")
+        )
     raise ProtocolError(f"unknown request status {state!r} (expected IN_QUEUE, IN_PROGRESS or COMPLETED)")
 
 
@@ -684,7 +686,7 @@ class AsyncClient:
             params["request_id"] = request_id
         if payloads:
             params["expand"] = "payloads"
-        items: list[dict[str, Any]] = []
+        items: list[Mapping[str, Any]] = []
         url = f"{self.api_url}/v1/models/requests/by-endpoint"
         for _page in range(max(1, max_items // params["limit"] + 1)):
             response = await self.request("GET", url, params=params, max_bytes=256 << 20)
@@ -757,9 +759,12 @@ class AsyncClient:
         if response.status_code not in (200, 201):
             raise _api_error(response, None, self._key())
         try:
-            return response.json()["access_url"]
+            access_url = response.json()["access_url"]
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ProtocolError(f"upload answered without an access_url: {response.text[:200]!r}") from exc
+        if not isinstance(access_url, str):
+            raise ProtocolError(f"upload answered with an access_url that is not a string: {access_url!r:.200}")
+        return access_url
 
     async def _cdn_auth(self, *, refresh: bool = False) -> str:
         """The CDN token's Authorization value, fetched when missing, expiring within a minute, or refused."""
@@ -896,7 +901,7 @@ class RequestHandle:
         except json.JSONDecodeError as exc:
             raise ProtocolError(f"status of {self.request_id} was not JSON: {response.text[:200]!r}") from exc
 
-    async def events(self, logs: bool = True) -> AsyncIterator[Status]:
+    async def events(self, logs: bool = True) -> AsyncGenerator[Status, None]:
         """Every status change until COMPLETED: the SSE stream, or polling when it is unavailable or stalls."""
         seen = _Logs()
         last: Status | None = None
@@ -931,7 +936,7 @@ class RequestHandle:
             await asyncio.sleep(interval * random.uniform(0.9, 1.1))
             interval = min(interval * 1.5, self.client.max_poll_interval)
 
-    async def _stream(self, logs: bool, seen: _Logs) -> AsyncIterator[Status]:
+    async def _stream(self, logs: bool, seen: _Logs) -> AsyncGenerator[Status, None]:
         client = self.client
         url = self.status_url.rstrip("/") + "/stream"
         headers = {"Accept": "text/event-stream", **client._auth(url)}
@@ -1060,7 +1065,7 @@ def cancel_status(response: httpx.Response) -> str | None:
     except (json.JSONDecodeError, UnicodeDecodeError):
         body = None
     if isinstance(body, Mapping) and isinstance(body.get("status"), str):
-        status = body["status"].upper()
+        status = str(body["status"]).upper()
         if status in ("OK", "CANCELLATION_REQUESTED", "ALREADY_COMPLETED", "NOT_FOUND"):
             return status
     return {200: "OK", 202: "CANCELLATION_REQUESTED", 400: "ALREADY_COMPLETED", 404: "NOT_FOUND"}.get(

@@ -76,6 +76,7 @@ import pandas as pd
 from . import _set_module
 from .errors import BudgetExceeded, InputError, Problem
 from .runs import INPUT_COLUMNS, Journal, RunFolder, now
+from .schema import DEFAULT_ENDPOINT
 
 if TYPE_CHECKING:  # sweep imports this module: no import of it at run time here
     from .sweep import Grid, Sweep
@@ -179,7 +180,7 @@ def _bootstrap(
 def read_votes(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """Every vote in a run folder's journal, in order (a torn last line from a crash, or a line that is
     not a well-formed vote, is skipped)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for event in Journal.read(Path(run_dir) / "journal.jsonl"):
         if event.get("event") != "vote" or event.get("winner") not in WINNERS:
             continue
@@ -332,7 +333,7 @@ def leaderboard_frame(
         rows.append(row)
     board = pd.DataFrame(rows, columns=[*columns, *BOARD_STATS])
     if n:
-        order = sorted(range(n), key=lambda i: (-round(strength[i], 9), -rows[i]["wins"], i))
+        order = sorted(range(n), key=lambda i: (-round(float(strength[i]), 9), -rows[i]["wins"], i))
         board = board.iloc[order].reset_index(drop=True)
     board.index = pd.RangeIndex(1, len(board) + 1, name="rank")
     board.attrs.update(votes=counts["counted"], level=level, ci=ci, by=columns)
@@ -461,7 +462,7 @@ def _fmt(value: float) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:+.2f}"
 
 
-def _interval_svg(row: Mapping[str, Any], lo: float, hi: float, width: int = 220, height: int = 16) -> str:
+def _interval_svg(row: Mapping[Any, Any], lo: float, hi: float, width: int = 220, height: int = 16) -> str:
     def x(v: float) -> float:
         return 6 + (width - 12) * (v - lo) / (hi - lo)
 
@@ -695,7 +696,7 @@ class Promotion:
     by: list[str]
     values: list[Any]
     scores: pd.Series
-    score: str
+    score: str | Callable[[pd.DataFrame], Any]
     takes: int
     changes: dict[str, Any]
     round: int
@@ -966,7 +967,7 @@ class DuelsMixin:
         key_of = dict(zip(df["job"].astype(int).tolist(), _keys(df, columns), strict=True))
         jobs = [j for j in self.jobs if j.status in _WITH_VIDEO and key_of.get(j.job) in chosen]
         jobs.sort(key=lambda j: chosen.index(key_of[j.job]))
-        endpoint = getattr(self, "endpoint", None) or self.meta.get("endpoint")
+        endpoint = getattr(self, "endpoint", None) or self.meta.get("endpoint") or DEFAULT_ENDPOINT
         grid = _grid_from_jobs(jobs, endpoint, takes, changes, same_seed_ok=same_seed_ok)
         number = int(self.round_info.get("round", 1)) + 1
         stem = str(self.round_info.get("root_name") or self.name)
@@ -1089,7 +1090,7 @@ class AdaptiveRun:
         """Run (or resume) the rounds until the last, the budget, or a pause for votes."""
         from .sweep import run_sweep_async
 
-        kwargs = {"concurrency": self.concurrency, "progress": self.progress}
+        kwargs: dict[str, Any] = {"concurrency": self.concurrency, "progress": self.progress}
         if not self.sweeps:
             est = self.grid.estimate()
             stem = self.name or f"adaptive-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}"

@@ -386,6 +386,8 @@ def _measure(path: Path, image: Any, end_image: Any, requested: float | None) ->
                 sound.feed(packet)
                 continue
             for frame in packet.decode():
+                if not isinstance(frame, av.VideoFrame):  # the only other stream demuxed is the audio above
+                    continue
                 if first_frame is None:
                     first_frame = frame
                 last_frame = frame
@@ -1377,8 +1379,8 @@ def metrics_section_html(
     head += [f'<th scope="col">{_esc(c)}</th>' for c in vary]
     head.append('<th scope="col">flags</th>')
     head += [f'<th scope="col" data-type="num">{_esc(c.replace("_", " "))}</th>' for c in columns]
-    strips = run_dir is not None and image_src is not None
-    if strips:
+    strip_dir = Path(run_dir) / "filmstrips" if run_dir is not None and image_src is not None else None
+    if strip_dir is not None:
         head.append('<th scope="col">filmstrip</th>')
     body = []
     for pos, rec in zip(measured.index, measured.to_dict("records"), strict=True):
@@ -1396,12 +1398,12 @@ def metrics_section_html(
             value = _plain(rec.get(c))
             sort = "" if value is None else str(abs(value) if c == "duration_error" else value)
             cells.append(f'<td class="n" data-v="{_esc(sort)}">{_esc(_fmt(value, c))}</td>')
-        if strips:
+        if strip_dir is not None:
             strip = ""
             video = rec.get("path")
             if isinstance(video, str) and Path(video).is_file():
                 try:
-                    file = filmstrip_file(video, Path(run_dir) / "filmstrips" / f"{Path(video).stem}.jpg")
+                    file = filmstrip_file(video, strip_dir / f"{Path(video).stem}.jpg")
                     strip = filmstrip_html(image_src(str(file)), alt=f"job {_text(job)} filmstrip", height=48)
                 except (InputError, OSError) as exc:
                     logger.info("no filmstrip for %s: %s", video, exc)

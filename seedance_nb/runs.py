@@ -641,7 +641,7 @@ class CacheIndex:
             row = db.execute("SELECT entry FROM videos WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
-        entry = json.loads(row[0])
+        entry: dict[str, Any] = json.loads(row[0])
         video = Path(entry["path"])
         try:
             if video.stat().st_size != (entry.get("info") or {}).get("size_bytes"):

@@ -202,8 +202,8 @@ def estimate_cost(
     With ``aspect_ratio="auto"`` and no ``image_size`` the largest frame of that
     resolution is assumed (all ratios are within 1 % of each other).
     """
-    duration = _normalise_duration(duration)
-    if duration is None:
+    fal_duration = _normalise_duration(duration)
+    if fal_duration is None:  # the error shows the value the user gave
         raise InputError([Problem("duration", "unknown duration", duration, _allowed(DURATIONS))])
     if aspect_ratio == "auto" and image_size is None:
         if resolution not in RESOLUTIONS:
@@ -211,7 +211,7 @@ def estimate_cost(
         width, height = max((SIZES[(resolution, r)] for r in _RATIO_VALUES), key=lambda s: s[0] * s[1])
     else:
         width, height = output_size(resolution, aspect_ratio, image_size)
-    if duration == "auto":
+    if fal_duration == "auto":
         usd, tokens = _usd(width, height, AUTO_DURATION_ESTIMATE)
         low, _ = _usd(width, height, MIN_SECONDS)
         high, _ = _usd(width, height, MAX_SECONDS)
@@ -225,8 +225,8 @@ def estimate_cost(
             height=height,
             assumption=f'duration "auto" assumed {AUTO_DURATION_ESTIMATE} s; the model picks 4-15 s',
         )
-    usd, tokens = _usd(width, height, int(duration))
-    return CostEstimate(usd, usd, usd, int(duration), tokens, width, height)
+    usd, tokens = _usd(width, height, int(fal_duration))
+    return CostEstimate(usd, usd, usd, int(fal_duration), tokens, width, height)
 
 
 # --------------------------------------------------------------------------- input

@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import sqlite3
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -170,6 +171,13 @@ def classify_failure(exc: BaseException, job: Job) -> tuple[str, dict[str, Any]]
             "error": f"{message} ({what}; resume() picks it up without submitting again)",
         }
     return "failed", {"error_type": error_type, "error": message, "retryable": True}
+
+
+def _cancel_requested(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task`` was already asked to cancel; Python 3.10 cannot tell (``Task.cancelling`` is 3.11+)."""
+    if sys.version_info >= (3, 11):
+        return task.cancelling() > 0
+    return False
 
 
 @dataclass
@@ -549,7 +557,7 @@ class Sweep(DuelsMixin, MetricsMixin):
             # jobs' own remote cancel requests, so only wait for them to finish cancelling.
             self._cancelled = True
             for task in tasks:
-                if not task.done() and not task.cancelling():
+                if not task.done() and not _cancel_requested(task):
                     task.cancel()
             await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
             self._cancel_unsent()

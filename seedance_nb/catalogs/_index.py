@@ -142,9 +142,9 @@ def read_run(run_dir: Path, *, host: str, user: str) -> tuple[dict[str, Any], li
             extras[job.job] = {"payload": event.get("payload") or {}, "planned_at": event.get("at"), "votes": 0}
             continue
         if kind is not None and kind.startswith("vote"):
-            for number in _vote_jobs(event):
-                if number in extras:
-                    extras[number]["votes"] += 1
+            for voted in _vote_jobs(event):
+                if voted in extras:
+                    extras[voted]["votes"] += 1
             continue
         number = event.get("job")
         if number not in state:
