@@ -376,10 +376,15 @@ class AsyncClient:
         self._cdn_token: tuple[str, str, float | None] | None = None
 
     def __repr__(self) -> str:
-        key = "set" if self._key() else "none"
+        key = "set" if self.api_key() else "none"
         return f"<AsyncClient backend={self.backend} queue_url={self.queue_url!r} key={key}>"
 
-    def _key(self) -> str | None:
+    def api_key(self) -> str | None:
+        """The API key this client sends (resolved now, as :func:`resolve_key` does), or None.
+
+        A secret: it is for building the Authorization header and for redacting server text
+        (:func:`redact`), never for printing, logging or storing.
+        """
         return resolve_key(self._secret.get())
 
     @property
@@ -393,15 +398,25 @@ class AsyncClient:
         """Whether ``url`` is on one of fal's API hosts (the only places the key is sent)."""
         return _origin(url) in self.api_origins
 
-    def _auth(self, url: str) -> dict[str, str]:
-        """The Authorization header for ``url``; refuses (sending nothing) when ``url`` is on a foreign host."""
+    def auth_headers(self, url: str) -> dict[str, str]:
+        """The Authorization header for ``url``; refuses (sending nothing) when ``url`` is on a foreign host.
+
+        Args:
+            url: where the request goes; it must be on one of :attr:`api_origins`.
+
+        Returns:
+            ``{"Authorization": "Key ..."}``, or ``{}`` when no key is set.
+
+        Raises:
+            ProtocolError: ``url`` is not on one of fal's API hosts (nothing is sent there).
+        """
         if not self.is_api_url(url):
             raise ProtocolError(
                 f"refusing to send the API key to {_origin_text(url)}: it is not one of fal's API hosts "
                 f"({', '.join(sorted(_origin_text(u) for u in (self.queue_url, self.rest_url, self.api_url)))}). "
                 "A server named this URL; nothing was sent to it."
             )
-        key = self._key()
+        key = self.api_key()
         return {"Authorization": f"Key {key}"} if key else {}
 
     @property
@@ -462,7 +477,7 @@ class AsyncClient:
         """
         headers = dict(kwargs.pop("headers", None) or {})
         if auth:
-            headers.update(self._auth(url))
+            headers.update(self.auth_headers(url))
         attempt = 0
         while True:
             attempt += 1
@@ -487,7 +502,7 @@ class AsyncClient:
                 what = f" request {request_id}" if request_id else ""
                 text = (
                     f"network error on {method} {_path(url)}{what}: {type(exc).__name__}: "
-                    f"{redact(str(exc), self._key())}."
+                    f"{redact(str(exc), self.api_key())}."
                 )
                 if is_submit and not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
                     raise AmbiguousSubmit(
@@ -512,7 +527,7 @@ class AsyncClient:
                 await asyncio.sleep(delay)
                 continue
             if is_submit and response.status_code >= 500:
-                error = _api_error(response, request_id, self._key())
+                error = _api_error(response, request_id, self.api_key())
                 raise AmbiguousSubmit(
                     f"the submit was answered {response.status_code}, which does not say whether fal queued it; "
                     "it was not sent again (that could pay twice); the sweep settles it through fal's request "
@@ -523,7 +538,7 @@ class AsyncClient:
                 )
             if not raise_for_status:
                 return response
-            raise _api_error(response, request_id, self._key())
+            raise _api_error(response, request_id, self.api_key())
 
     async def _send(
         self, method: str, url: str, headers: dict[str, str], max_bytes: int, kwargs: dict[str, Any]
@@ -608,7 +623,7 @@ class AsyncClient:
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise AmbiguousSubmit(
                 f"submit answered {response.status_code} without a usable request_id "
-                f"({redact(response.text[:200], self._key())!r}); it may have been queued",
+                f"({redact(response.text[:200], self.api_key())!r}); it may have been queued",
                 status_code=response.status_code,
             ) from exc
         logger.info("submitted %s to %s", request_id, endpoint)
@@ -754,10 +769,10 @@ class AsyncClient:
                 f"fal's CDN refused the upload token ({response.status_code}) even after a fresh one was fetched; "
                 "the API key itself was accepted when the token was issued. Try again later.",
                 status_code=response.status_code,
-                url=redact(str(response.request.url), self._key()),
+                url=redact(str(response.request.url), self.api_key()),
             )
         if response.status_code not in (200, 201):
-            raise _api_error(response, None, self._key())
+            raise _api_error(response, None, self.api_key())
         try:
             access_url = response.json()["access_url"]
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
@@ -939,7 +954,7 @@ class RequestHandle:
     async def _stream(self, logs: bool, seen: _Logs) -> AsyncGenerator[Status, None]:
         client = self.client
         url = self.status_url.rstrip("/") + "/stream"
-        headers = {"Accept": "text/event-stream", **client._auth(url)}
+        headers = {"Accept": "text/event-stream", **client.auth_headers(url)}
         limit = client.limits.max_event_bytes
         async with client.http.stream(
             "GET",
@@ -951,7 +966,7 @@ class RequestHandle:
         ) as response:
             if response.status_code != 200:
                 await response.aread()
-                raise _api_error(response, self.request_id, client._key())
+                raise _api_error(response, self.request_id, client.api_key())
             data_lines: list[str] = []
             async for line in _bounded_lines(response, limit, self.request_id):
                 if line.startswith("data:"):
@@ -973,7 +988,7 @@ class RequestHandle:
 
     async def result_details(self) -> ResultDetails:
         """:meth:`result` with what fal said about its cost: ``x-fal-billable-units``."""
-        key = self.client._key()
+        key = self.client.api_key()
         response = await self.client.request(
             "GET", self.response_url, request_id=self.request_id, after_completed=True, raise_for_status=False
         )
@@ -1003,7 +1018,7 @@ class RequestHandle:
             return True
         if status in ("ALREADY_COMPLETED", "NOT_FOUND"):
             return False
-        raise _api_error(response, self.request_id, self.client._key())
+        raise _api_error(response, self.request_id, self.client.api_key())
 
     async def wait(self, timeout: float | None = None, on_update: Callable[[Status], Any] | None = None) -> VideoOutput:
         """Follow the request to the end and return its output.
@@ -1037,7 +1052,7 @@ class RequestHandle:
         try:
             await self.cancel()
         except Exception as exc:  # best effort: the original error matters more
-            logger.warning("could not cancel %s: %s", self.request_id, redact(str(exc), self.client._key()))
+            logger.warning("could not cancel %s: %s", self.request_id, redact(str(exc), self.client.api_key()))
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,6 @@ import io
 import logging
 import math
 import os
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -621,19 +620,6 @@ def measure_job(sweep: Any, job: Any, path: str | os.PathLike[str] | None = None
     return _measure(_video_path(video), image, end_image, _requested(job.input.duration))
 
 
-def record_metrics(sweep: Any, job: Any, measured: VideoMetrics) -> None:
-    """Journal a ``metrics`` event for ``job`` and apply it (call on the sweep's thread or loop).
-
-    The line is flushed, not fsynced: metrics can always be measured again, so they never wait on the disk.
-    """
-    entry = {"event": "metrics", "job": job.job, "at": time.time(), "metrics": measured.to_json()}
-    sweep._open().append(entry, durable=False)
-    job.apply(entry)
-    notify = getattr(sweep, "_notify", None)
-    if notify is not None:
-        notify(job)
-
-
 async def measure_download(sweep: Any, job: Any, path: str | os.PathLike[str]) -> None:
     """Measure a just-downloaded video in a worker thread and journal the result; never fails the job.
 
@@ -647,7 +633,7 @@ async def measure_download(sweep: Any, job: Any, path: str | os.PathLike[str]) -
     except Exception as exc:  # a metric must never cost a paid video
         logger.warning("could not measure job %s (%s): %s", getattr(job, "job", "?"), Path(path).name, exc)
         return
-    record_metrics(sweep, job, measured)
+    sweep.record_metrics(job, measured)  # the sweep owns its journal
 
 
 def _direction(by: str, ascending: bool | None) -> bool:
@@ -714,7 +700,8 @@ def rank_frame(
 class MetricsMixin:
     """What a :class:`~seedance_nb.sweep.Sweep` gains from metrics: measuring, ranking, contact sheets, previews.
 
-    Written against the sweep's public surface: ``jobs``, ``run_dir``, ``df`` and ``_open()`` (its journal).
+    Written against the sweep's public surface: ``jobs``, ``run_dir``, ``df``, ``close()`` and
+    ``record_metrics()`` (which journals a measure).
     """
 
     def compute_metrics(self, *, force: bool = False, workers: int | None = None) -> Any:
@@ -733,7 +720,7 @@ class MetricsMixin:
             futures = {job.job: pool.submit(measure_job, sweep, job) for job in todo}
             for job in todo:
                 try:
-                    record_metrics(sweep, job, futures[job.job].result())
+                    sweep.record_metrics(job, futures[job.job].result())
                 except (InputError, OSError) as exc:
                     logger.warning("could not measure job %s: %s", job.job, exc)
         task = getattr(sweep, "task", None)

@@ -346,51 +346,78 @@ def check_payload(payload: Mapping[str, Any], schema: InputSchema | None = None)
     and the required fields wherever it declares them; fields it does not declare are checked to be plain
     JSON and passed through (:func:`warn_unsupported_fields` names them). The emulator uses this to answer
     422s as fal would; :class:`VideoInput` raises :class:`InputError` with the same problems.
+
+    Args:
+        payload: the request body as fal receives it (field name to JSON value).
+        schema: the endpoint's input schema; the shipped snapshot of :data:`DEFAULT_ENDPOINT` when omitted.
+
+    Returns:
+        The problems in field order (empty when the payload is valid).
     """
-    problems: list[Problem] = []
     if not isinstance(payload, Mapping):
         return [Problem("input", "input must be a JSON object", type(payload).__name__, "a mapping of field names")]
     schema = schema or _SNAPSHOT
     required = set(schema.required)
-
-    prompt = payload.get("prompt")
-    if prompt is None:
-        if "prompt" in required:
-            problems.append(Problem("prompt", "is required", None, "a non-empty text", type="missing"))
-    elif not isinstance(prompt, str):
-        problems.append(Problem("prompt", "must be text", prompt, "a non-empty text", type="string_type"))
-    elif not prompt.strip():
-        problems.append(Problem("prompt", "must not be empty or only whitespace", prompt, "a non-empty text"))
-    elif _text_problem("prompt", prompt):
-        problems.append(_text_problem("prompt", prompt))  # type: ignore[arg-type]
-    elif len(prompt) > MAX_PROMPT_CHARS or len(prompt.split()) > MAX_PROMPT_WORDS:
+    problems = [p for p in (_prompt_problem(payload.get("prompt"), "prompt" in required),) if p is not None]
+    problems += _image_problems(payload, required)
+    problems += _choice_problems(payload, schema)
+    for problem in (_seed_problem(payload.get("seed")), _end_user_problem(payload.get("end_user_id"))):
+        if problem is not None:
+            problems.append(problem)
+    problems += _other_field_problems(payload, schema)
+    size = sum(len(v) for v in payload.values() if isinstance(v, str))
+    if size > MAX_BODY_BYTES:
         problems.append(
             Problem(
-                "prompt",
-                f"is {len(prompt.split())} words / {len(prompt)} characters; ByteDance advises at most "
-                f"{MAX_PROMPT_WORDS} words",
+                "input",
+                f"the request would be about {size / 1e6:.0f} MB, over fal's body limit",
                 None,
-                f"at most {MAX_PROMPT_WORDS} words and {MAX_PROMPT_CHARS} characters",
-                type="string_too_long",
+                "images under 4 MB each are inlined; larger ones are uploaded (pass a path, not a data URI)",
+                type="body_too_large",
             )
         )
+    return problems
 
+
+def _prompt_problem(prompt: Any, required: bool) -> Problem | None:
+    if prompt is None:
+        return Problem("prompt", "is required", None, "a non-empty text", type="missing") if required else None
+    if not isinstance(prompt, str):
+        return Problem("prompt", "must be text", prompt, "a non-empty text", type="string_type")
+    if not prompt.strip():
+        return Problem("prompt", "must not be empty or only whitespace", prompt, "a non-empty text")
+    if problem := _text_problem("prompt", prompt):
+        return problem
+    if len(prompt) > MAX_PROMPT_CHARS or len(prompt.split()) > MAX_PROMPT_WORDS:
+        return Problem(
+            "prompt",
+            f"is {len(prompt.split())} words / {len(prompt)} characters; ByteDance advises at most "
+            f"{MAX_PROMPT_WORDS} words",
+            None,
+            f"at most {MAX_PROMPT_WORDS} words and {MAX_PROMPT_CHARS} characters",
+            type="string_too_long",
+        )
+    return None
+
+
+def _image_problems(payload: Mapping[str, Any], required: set[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    allowed = "an http(s) URL or a data:image/... URI"
     for name in ("image_url", "end_image_url"):
         url = payload.get(name)
         if url is None:
             if name in required:
-                problems.append(
-                    Problem(name, "is required", None, "an http(s) URL or a data:image/... URI", type="missing")
-                )
+                problems.append(Problem(name, "is required", None, allowed, type="missing"))
         elif not isinstance(url, str):
-            problems.append(
-                Problem(name, "must be a URL string", url, "an http(s) URL or a data:image/... URI", type="string_type")
-            )
-        else:
-            problem = _text_problem(name, url) or _check_image_url(name, url)
-            if problem:
-                problems.append(problem)
+            problems.append(Problem(name, "must be a URL string", url, allowed, type="string_type"))
+        elif problem := _text_problem(name, url) or _check_image_url(name, url):
+            problems.append(problem)
+    return problems
 
+
+def _choice_problems(payload: Mapping[str, Any], schema: InputSchema) -> list[Problem]:
+    """resolution, duration, aspect_ratio and generate_audio: the schema's enums, else the model's."""
+    problems: list[Problem] = []
     resolutions = schema.enum("resolution") or RESOLUTIONS
     if "resolution" in payload and not _one_of(payload["resolution"], resolutions):
         problems.append(
@@ -420,46 +447,45 @@ def check_payload(payload: Mapping[str, Any], schema: InputSchema | None = None)
                 "generate_audio", "must be true or false", payload["generate_audio"], "True, False", type="bool_type"
             )
         )
-    if payload.get("seed") is not None:
-        seed = payload["seed"]
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            problems.append(Problem("seed", "must be a whole number", seed, f"0..{SEED_MAX}", type="int_type"))
-        elif not 0 <= seed <= SEED_MAX:
-            problems.append(Problem("seed", "is out of range", seed, f"0..{SEED_MAX}", type="less_than_equal"))
-    if payload.get("end_user_id") is not None:
-        if not isinstance(payload["end_user_id"], str):
-            problems.append(
-                Problem("end_user_id", "must be text", payload["end_user_id"], "a string", type="string_type")
-            )
-        elif _text_problem("end_user_id", payload["end_user_id"]):
-            problems.append(_text_problem("end_user_id", payload["end_user_id"]))  # type: ignore[arg-type]
+    return problems
+
+
+def _seed_problem(seed: Any) -> Problem | None:
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        return Problem("seed", "must be a whole number", seed, f"0..{SEED_MAX}", type="int_type")
+    if not 0 <= seed <= SEED_MAX:
+        return Problem("seed", "is out of range", seed, f"0..{SEED_MAX}", type="less_than_equal")
+    return None
+
+
+def _end_user_problem(value: Any) -> Problem | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return Problem("end_user_id", "must be text", value, "a string", type="string_type")
+    return _text_problem("end_user_id", value)
+
+
+def _other_field_problems(payload: Mapping[str, Any], schema: InputSchema) -> list[Problem]:
+    """Field names that are not text, values that are not plain JSON, and the schema's word (type, enum,
+    required) on every field it declares beyond the ones checked above."""
+    problems: list[Problem] = []
     plain: dict[str, Any] = {}
     not_json: set[str] = set()
     for name, value in payload.items():
         if not isinstance(name, str) or _text_problem("field name", name):
             problems.append(Problem("input", "has a field name that is not text", None, "text field names"))
         elif name not in _SPECIFIC:
-            problem = _json_problem(name, value)
-            if problem:
+            if problem := _json_problem(name, value):
                 problems.append(problem)
                 not_json.add(name)
             else:
                 plain[name] = value
-    # The schema's word on every other field it declares: type, enum, required.
     problems.extend(schema.problems(plain, skip=_SPECIFIC | not_json, skip_required=schema.required))
     present = {name: value for name, value in payload.items() if isinstance(name, str)}
     problems.extend(schema.problems(present, skip=present, skip_required=_IMAGE_AND_TEXT | not_json))
-    size = sum(len(v) for v in payload.values() if isinstance(v, str))
-    if size > MAX_BODY_BYTES:
-        problems.append(
-            Problem(
-                "input",
-                f"the request would be about {size / 1e6:.0f} MB, over fal's body limit",
-                None,
-                "images under 4 MB each are inlined; larger ones are uploaded (pass a path, not a data URI)",
-                type="body_too_large",
-            )
-        )
     return problems
 
 

@@ -218,8 +218,6 @@ class Sweep(DuelsMixin, MetricsMixin):
         self._lock_stack: contextlib.ExitStack | None = None
         #: The journal's (size, mtime) when this object last knew it whole: reloaded under the lock if changed.
         self._seen: tuple[int, int] | None = None
-        #: Catalog hooks already holding this run's cap reservation (run_sweep_async).
-        self._hooks: Any = None
 
     @property
     def backend(self) -> str | None:
@@ -248,6 +246,21 @@ class Sweep(DuelsMixin, MetricsMixin):
         sweep = cls(folder.path, jobs, endpoint=grid.endpoint, meta=meta)
         folder.create(sweep._write_header)
         sweep._seen = _journal_stat(folder.journal)
+        return sweep
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> Sweep:
+        """Rebuild a sweep from its journal alone (no lock needed: reading is always allowed).
+
+        Args:
+            run_dir: the sweep's run folder (the one holding ``journal.jsonl``).
+
+        Raises:
+            FileNotFoundError: the folder holds no sweep journal.
+        """
+        meta, jobs = _read_journal(Path(run_dir))
+        sweep = cls(Path(run_dir), jobs, endpoint=meta.get("endpoint", DEFAULT_ENDPOINT), meta=meta)
+        sweep._seen = _journal_stat(sweep.folder.journal)
         return sweep
 
     def _write_header(self, into: Path) -> None:
@@ -359,8 +372,22 @@ class Sweep(DuelsMixin, MetricsMixin):
         return sweep_html(self)
 
     def add_listener(self, callback: Callable[[Sweep, Job], Any]) -> None:
-        """Call ``callback(sweep, job)`` on every change (the job board uses this)."""
+        """Call ``callback(sweep, job)`` on every change (the job board uses this).
+
+        Args:
+            callback: called with this sweep and the job that changed, on the sweep's loop; an exception it
+                raises is logged, never stops the sweep.
+        """
         self._listeners.append(callback)
+
+    def remove_listener(self, callback: Callable[[Sweep, Job], Any]) -> None:
+        """Stop calling ``callback`` (added by :meth:`add_listener`); nothing happens when it is not there.
+
+        Args:
+            callback: the function given to :meth:`add_listener`.
+        """
+        if callback in self._listeners:
+            self._listeners.remove(callback)
 
     # ------------------------------------------------------------------ journal
 
@@ -383,6 +410,17 @@ class Sweep(DuelsMixin, MetricsMixin):
         job.apply(entry)
         self._notify(job)
         return journal
+
+    def record_metrics(self, job: Job, measured: Any) -> None:
+        """Journal a ``metrics`` event for ``job`` and apply it (call on the sweep's thread or loop).
+
+        The line is flushed, not fsynced: metrics can always be measured again, so they never wait on the disk.
+
+        Args:
+            job: one of this sweep's jobs.
+            measured: its video's :class:`~seedance_nb.quality.VideoMetrics`.
+        """
+        self._write(job, "metrics", {"metrics": measured.to_json()}, durable=False)
 
     def _notify(self, job: Job) -> None:
         for callback in list(self._listeners):
@@ -461,14 +499,15 @@ class Sweep(DuelsMixin, MetricsMixin):
             catalog: a :class:`seedance_nb.catalogs.Catalog`, True (the default one) or False (none): the
                 cap across sweeps, the cache through the catalog and one submission per request across
                 processes. By default all of it when ``SEEDANCE_CATALOG_URL`` is set, and the cap (and the
-                index) when the run folder is under the sweeps root.
+                index) when the run folder is under the sweeps root. (:func:`run_sweep_async` passes the
+                catalog's ``RunHooks`` that already hold this run's reservation under the cap.)
         """
         _check_concurrency(concurrency)
         if client is None:
             from .backends import connect
 
             client = connect()
-        hooks, self._hooks = self._hooks or _catalog_hooks(self.run_dir, catalog), None
+        hooks = _catalog_hooks(self.run_dir, catalog)
         with self._submitting("run"):
             if hooks is not None and hooks.reservation is None:
                 await hooks.before_run(self.estimate_usd(high=True), label=self.name)
@@ -958,6 +997,21 @@ class Sweep(DuelsMixin, MetricsMixin):
                     self._record(job, "cancelled", error="cancelled before it was submitted")
         self.close()
 
+    def start(self, client: AsyncClient, **run_kwargs: Any) -> None:
+        """Run in the background (:meth:`run` as a task on the running loop, kept in ``task``); returns at once.
+
+        Args:
+            client: the client to run with.
+            **run_kwargs: :meth:`run`'s other arguments.
+        """
+        self.task = asyncio.get_running_loop().create_task(self.run(client, **run_kwargs))
+        self.task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self.close()
+        if task.cancelled() or self._cancelled:
+            self._cancel_unsent()  # also when it was cancelled before the run began
+
     def cancel(self) -> None:
         """Cancel the running sweep: every in-flight request is cancelled on the server too, and every job
         never sent is ``cancelled`` (nothing was paid for it)."""
@@ -1110,8 +1164,7 @@ def _progress(sweep: Sweep) -> Any:
     original = bar.close
 
     def close() -> None:
-        if update in sweep._listeners:
-            sweep._listeners.remove(update)
+        sweep.remove_listener(update)
         original()
 
     bar.close = close  # type: ignore[method-assign]
@@ -1122,8 +1175,19 @@ def _progress(sweep: Sweep) -> Any:
 
 
 def load_sweep(run_dir: str | Path) -> Sweep:
-    """Rebuild a sweep from its journal alone (no lock needed: reading is always allowed)."""
-    run_dir = Path(run_dir)
+    """Rebuild a sweep from its journal alone (no lock needed: reading is always allowed).
+
+    Args:
+        run_dir: the sweep's run folder (the one holding ``journal.jsonl``).
+
+    Raises:
+        FileNotFoundError: the folder holds no sweep journal.
+    """
+    return Sweep.load(run_dir)
+
+
+def _read_journal(run_dir: Path) -> tuple[dict[str, Any], list[Job]]:
+    """A run folder's sweep header and its jobs as the journal leaves them (see :meth:`Sweep.load`)."""
     events = Journal.read(run_dir / RunFolder.JOURNAL)
     if not events or events[0].get("event") != "sweep":
         raise FileNotFoundError(f"{run_dir} holds no sweep journal (journal.jsonl)")
@@ -1164,9 +1228,7 @@ def load_sweep(run_dir: str | Path) -> Sweep:
     for job in ordered:
         if job.status in (JobStatus.COMPLETED, JobStatus.CACHED) and job.path and not (run_dir / job.path).exists():
             job.status = JobStatus.DOWNLOADING if job.video_url else JobStatus.PLANNED
-    sweep = Sweep(run_dir, ordered, endpoint=meta.get("endpoint", DEFAULT_ENDPOINT), meta=meta)
-    sweep._seen = _journal_stat(sweep.folder.journal)
-    return sweep
+    return meta, ordered
 
 
 def _journal_stat(path: Path) -> tuple[int, int] | None:
@@ -1216,7 +1278,6 @@ async def run_sweep_async(
         if hooks is not None:
             await hooks.after_run()
         raise
-    sweep._hooks = hooks
     try:
         await sweep.run(
             client,
@@ -1227,7 +1288,7 @@ async def run_sweep_async(
             force=force,
             progress=progress,
             metrics=metrics,
-            catalog=catalog,
+            catalog=hooks if hooks is not None else False,  # the hooks already hold the cap's reservation
         )
     finally:
         sweep.close()
@@ -1249,22 +1310,26 @@ def start_sweep(
     name: str | None = None,
     **run_kwargs: Any,
 ) -> Sweep:
-    """Start a sweep in the background on the running loop and return it at once (widgets use this)."""
-    loop = asyncio.get_running_loop()
+    """Start a sweep in the background on the running loop and return it at once (widgets use this).
+
+    Args:
+        grid: the inputs to run.
+        client: the client (default: :func:`seedance_nb.connect`).
+        run_dir: the run folder to create (default: a new one under the sweeps root).
+        name: the sweep's name (and the run folder's, when ``run_dir`` is not given).
+        **run_kwargs: :meth:`Sweep.run`'s other arguments (``progress`` is off by default here).
+
+    Raises:
+        RuntimeError: no event loop is running (call it from a notebook cell or a coroutine).
+    """
+    asyncio.get_running_loop()  # no loop: fail before the run folder is created
     if client is None:
         from .backends import connect
 
         client = connect()
     sweep = Sweep.create(grid, run_dir, name=name, backend=client.backend)
     run_kwargs.setdefault("progress", False)
-    sweep.task = loop.create_task(sweep.run(client, **run_kwargs))
-
-    def finished(task: asyncio.Task) -> None:
-        sweep.close()
-        if task.cancelled() or sweep._cancelled:
-            sweep._cancel_unsent()  # also when it was cancelled before the run began
-
-    sweep.task.add_done_callback(finished)
+    sweep.start(client, **run_kwargs)
     return sweep
 
 
