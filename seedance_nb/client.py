@@ -105,6 +105,11 @@ class LogEntry:
 
     @classmethod
     def from_json(cls, data: Any) -> LogEntry:
+        """One entry of a status's ``logs`` list.
+
+        Args:
+            data: fal's log object (``message``, ``level``, ``timestamp``); anything else becomes the message.
+        """
         if not isinstance(data, Mapping):
             return cls(message=str(data))
         return cls(str(data.get("message", "")), str(data.get("level") or "INFO"), str(data.get("timestamp") or ""))
@@ -395,7 +400,11 @@ class AsyncClient:
         return frozenset(_origin(url) for url in urls)
 
     def is_api_url(self, url: str) -> bool:
-        """Whether ``url`` is on one of fal's API hosts (the only places the key is sent)."""
+        """Whether ``url`` is on one of fal's API hosts (the only places the key is sent).
+
+        Args:
+            url: an absolute http(s) URL.
+        """
         return _origin(url) in self.api_origins
 
     def auth_headers(self, url: str) -> dict[str, str]:
@@ -474,6 +483,22 @@ class AsyncClient:
         With ``auth`` (API calls) the key is attached, and ``url`` must be on one of fal's API hosts.
         A submit whose answer is lost or a 5xx raises :class:`~seedance_nb.errors.AmbiguousSubmit`: it may
         have been queued, so it is never sent again here.
+
+        Args:
+            method: the HTTP method.
+            url: the absolute URL.
+            request_id: the request this is about, named in errors.
+            is_submit: a submit (a POST that may queue a paid request): never sent twice.
+            after_completed: a read after the status said COMPLETED (a 504 is then retried).
+            ok: the status codes that are not errors.
+            raise_for_status: raise :class:`~seedance_nb.errors.APIError` on any other code.
+            auth: attach the key (``url`` must then be on one of fal's API hosts).
+            max_bytes: the largest body read (default: ``limits.max_result_bytes``).
+            status_read: a status poll (any 5xx is retried: the state is only being read).
+            **kwargs: passed to :meth:`httpx.AsyncClient.request` (``json``, ``params``, ``headers``, ...).
+
+        Returns:
+            The response, its body read.
         """
         headers = dict(kwargs.pop("headers", None) or {})
         if auth:
@@ -587,8 +612,26 @@ class AsyncClient:
         ``{"expiration_duration_seconds": 86400}``), ``store_io`` (``X-Fal-Store-IO``: False asks fal not to
         keep the payloads) and ``no_retry`` (``X-Fal-No-Retry``: fal must not retry the request itself).
 
-        Raises :class:`~seedance_nb.errors.AmbiguousSubmit` when the POST may have been queued but no answer
-        came back (a dropped connection, a 5xx): never sent twice here.
+        Args:
+            input: a :class:`~seedance_nb.schema.VideoInput` or fal's JSON payload.
+            endpoint: the fal endpoint id.
+            webhook_url: fal POSTs the result there when the request finishes (``fal_webhook``).
+            priority: ``"normal"`` or ``"low"`` (``X-Fal-Queue-Priority``).
+            start_timeout: seconds fal may wait to start it before giving up (``X-Fal-Request-Timeout``), > 1.
+            hint: a routing hint for fal's runners (``X-Fal-Runner-Hint``).
+            headers: more headers to send.
+            disable_fallbacks: ``x-fal-disable-fallbacks``.
+            lifecycle: ``X-Fal-Object-Lifecycle-Preference``.
+            store_io: ``X-Fal-Store-IO``.
+            no_retry: ``X-Fal-No-Retry``.
+
+        Returns:
+            The handle of the queued request (its id and URLs as fal returned them).
+
+        Raises:
+            InputError: ``input`` is invalid (nothing was sent).
+            AmbiguousSubmit: the POST may have been queued but no answer came back (a dropped connection,
+                a 5xx): never sent twice here.
         """
         payload = _payload(input, endpoint)
         if priority is not None and priority not in ("normal", "low"):
@@ -662,6 +705,13 @@ class AsyncClient:
 
         Pass the URLs submit returned when you have them (fal: "do not build these URLs yourself"); they are
         built from the endpoint id only when missing.
+
+        Args:
+            request_id: fal's request id.
+            endpoint: the endpoint it was submitted to.
+            status_url: the ``status_url`` submit returned.
+            response_url: the ``response_url`` submit returned.
+            cancel_url: the ``cancel_url`` submit returned.
         """
         ep = EndpointId.parse(endpoint)
         return RequestHandle(
@@ -689,6 +739,15 @@ class AsyncClient:
         ``GET https://api.fal.ai/v1/models/requests/by-endpoint`` (paged by ``cursor``). ``start`` defaults
         to 24 hours ago (fal's default); ``end`` is exclusive. With ``payloads`` every item carries
         ``json_input`` and ``json_output``. At most ``max_items`` items are read.
+
+        Args:
+            endpoint: the fal endpoint id.
+            start: the earliest time (a datetime or a Unix time; default: 24 hours ago).
+            end: the latest time, exclusive.
+            status: only requests in this state (fal's words, e.g. ``"success"``, ``"error"``).
+            request_id: only this request.
+            payloads: include each request's input and output.
+            max_items: read at most this many items.
         """
         params: dict[str, Any] = {"endpoint_id": endpoint, "limit": 25 if payloads else 100}
         if start is not None:
@@ -724,7 +783,15 @@ class AsyncClient:
         timeout: float | None = None,
         **submit_kwargs: Any,
     ) -> VideoOutput:
-        """Submit, report progress, and return the output. ``on_enqueue(request_id)`` runs before any wait."""
+        """Submit, report progress, and return the output.
+
+        Args:
+            input: a :class:`~seedance_nb.schema.VideoInput` or fal's JSON payload.
+            on_enqueue: ``on_enqueue(request_id)``, called (or awaited) before any wait.
+            timeout: seconds to wait; then the request is cancelled on fal too (:meth:`RequestHandle.wait`).
+            on_update: called (or awaited) with every status change.
+            **submit_kwargs: :meth:`submit`'s options.
+        """
         handle = await self.submit(input, **submit_kwargs)
         if on_enqueue is not None:
             await _call(on_enqueue, handle.request_id)
@@ -743,8 +810,13 @@ class AsyncClient:
         """Store bytes on fal's CDN (a token, then one POST) and return their URL.
 
         The CDN token is fetched again shortly before it expires (``expires_at``) and once more if the CDN
-        refuses it; a refusal after that names the token, not the key. ``lifecycle`` is fal's
-        ``X-Fal-Object-Lifecycle-Preference`` (e.g. ``{"expiration_duration_seconds": 86400}``).
+        refuses it; a refusal after that names the token, not the key.
+
+        Args:
+            data: the file's bytes.
+            content_type: its MIME type.
+            file_name: the name fal keeps for it.
+            lifecycle: fal's ``X-Fal-Object-Lifecycle-Preference`` (e.g. ``{"expiration_duration_seconds": 86400}``).
         """
         headers = {"Content-Type": content_type}
         if file_name:
@@ -795,7 +867,13 @@ class AsyncClient:
         return token[0]
 
     async def download(self, url: str, dest: str | Path, *, expected_size: int | None = None) -> Path:
-        """Stream a file to ``dest`` atomically (see :func:`seedance_nb.media.download`). No key is sent."""
+        """Stream a file to ``dest`` atomically (see :func:`seedance_nb.media.download`). No key is sent.
+
+        Args:
+            url: the file's http(s) URL.
+            dest: where to write it.
+            expected_size: the size fal announced, checked after the download.
+        """
         from .media import download
 
         return await download(
@@ -890,7 +968,18 @@ async def _call(callback: Callable[..., Any], *args: Any) -> None:
 
 @dataclass(frozen=True)
 class RequestHandle:
-    """One submitted request: its id and the URLs the server returned (journal them; resume uses them)."""
+    """One submitted request: its id and the URLs the server returned (journal them; resume uses them).
+
+    Made by :meth:`AsyncClient.submit` or :meth:`AsyncClient.handle`.
+
+    Args:
+        client: the client that follows it.
+        request_id: fal's request id.
+        endpoint: the endpoint it was submitted to.
+        status_url: the ``status_url`` submit returned.
+        response_url: the ``response_url`` submit returned.
+        cancel_url: the ``cancel_url`` submit returned.
+    """
 
     client: AsyncClient = field(repr=False)
     request_id: str
@@ -904,6 +993,11 @@ class RequestHandle:
         return {"status_url": self.status_url, "response_url": self.response_url, "cancel_url": self.cancel_url}
 
     async def status(self, logs: bool = False) -> Status:
+        """The request's status now (one poll).
+
+        Args:
+            logs: include the log entries so far.
+        """
         response = await self.client.request(
             "GET",
             self.status_url,
@@ -917,7 +1011,11 @@ class RequestHandle:
             raise ProtocolError(f"status of {self.request_id} was not JSON: {response.text[:200]!r}") from exc
 
     async def events(self, logs: bool = True) -> AsyncGenerator[Status, None]:
-        """Every status change until COMPLETED: the SSE stream, or polling when it is unavailable or stalls."""
+        """Every status change until COMPLETED: the SSE stream, or polling when it is unavailable or stalls.
+
+        Args:
+            logs: include log entries (each entry is reported once).
+        """
         seen = _Logs()
         last: Status | None = None
         try:
@@ -1025,6 +1123,14 @@ class RequestHandle:
 
         On a local ``timeout``, a KeyboardInterrupt or task cancellation, the
         remote request is cancelled too, so it stops costing money.
+
+        Args:
+            timeout: seconds to wait (None: as long as it takes).
+            on_update: called (or awaited) with every status change.
+
+        Raises:
+            WaitTimeout: ``timeout`` passed (the request was cancelled on fal).
+            RequestFailed: the request failed on fal.
         """
 
         async def follow() -> VideoOutput:

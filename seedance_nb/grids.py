@@ -207,6 +207,7 @@ class Grid:
         return [inp for inp, _ in self._inputs]
 
     def jobs(self) -> list[Job]:
+        """One planned :class:`~seedance_nb.runs.Job` per cell and take, numbered from 0 in grid order."""
         out = []
         for index, (cell, (inp, images)) in enumerate(zip(self._cells, self._inputs, strict=False)):
             hashes = {k: (v.sha256 if isinstance(v, ImageData) else _url_hash(v)) for k, v in images.items()}

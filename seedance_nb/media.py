@@ -47,6 +47,7 @@ class VideoInfo:
     size_bytes: int
 
     def to_json(self) -> dict[str, Any]:
+        """The fields as a plain dict (as the journal stores them)."""
         return asdict(self)
 
 

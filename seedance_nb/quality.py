@@ -203,6 +203,11 @@ class VideoMetrics:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> VideoMetrics:
+        """Read :meth:`to_json`'s output back (unknown keys are ignored).
+
+        Args:
+            data: the measures by field name.
+        """
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
@@ -341,10 +346,13 @@ def metrics(
     end_image: Any = None,
     requested_seconds: float | int | str | None = None,
 ) -> VideoMetrics:
-    """Measure one take (see :class:`VideoMetrics`). ``video`` is a path, a ``generate()`` result or a df row.
+    """Measure one take (see :class:`VideoMetrics`).
 
-    ``image``/``end_image`` (path, bytes, PIL image, array or data URI) give start/end fidelity;
-    ``requested_seconds`` (e.g. the job's ``duration``) gives ``duration_error``.
+    Args:
+        video: a path, a ``generate()`` result or a df row.
+        image: the start image (path, bytes, PIL image, array or data URI): gives ``start_fidelity``.
+        end_image: the end image, in the same forms: gives ``end_fidelity``.
+        requested_seconds: the duration asked for (e.g. the job's ``duration``): gives ``duration_error``.
     """
     path = _video_path(video)
     first = _open_image(image, "image")
@@ -705,8 +713,13 @@ class MetricsMixin:
     """
 
     def compute_metrics(self, *, force: bool = False, workers: int | None = None) -> Any:
-        """Measure every downloaded video that has no metrics yet (all of them with ``force=True``), journal the
-        results, and return the sweep (so ``sweep.compute_metrics().best()`` reads well)."""
+        """Measure every downloaded video that has no metrics yet, journal the results, and return the sweep
+        (so ``sweep.compute_metrics().best()`` reads well).
+
+        Args:
+            force: measure every video again.
+            workers: threads measuring at once (default: 2, or 1 on a one-core machine).
+        """
         sweep: Any = self
         todo = [
             job
@@ -744,28 +757,51 @@ class MetricsMixin:
     ) -> Any:
         """Every take with a video, best first by ``by``, with a ``rank`` column (see :func:`rank_frame`).
 
-        Missing metrics are measured first. ``within="prompt"`` ranks the takes of each prompt separately.
+        Missing metrics are measured first.
+
+        Args:
+            by: a metric or column, or several (ties broken by the next).
+            ascending: the direction, one for all or one per ``by`` (default: each metric's natural one,
+                :data:`HIGHER_IS_BETTER`).
+            within: rank inside groups, e.g. ``within="prompt"`` ranks the takes of each prompt separately.
+            flagged: keep takes with flags (frozen, black, ...).
         """
         return rank_frame(self._measured_df(), by, ascending=ascending, within=within, flagged=flagged)
 
     def best(
         self, by: str | Sequence[str] = "motion", n: int = 1, *, ascending: bool | None = None, flagged: bool = False
     ) -> Any:
-        """The ``n`` best takes by ``by`` (a DataFrame), leaving out flagged takes unless ``flagged=True``."""
+        """The ``n`` best takes by ``by`` (a DataFrame), leaving out flagged takes unless ``flagged=True``.
+
+        Args:
+            by: a metric or column, or several (see :meth:`rank`).
+            n: how many takes.
+            ascending: the direction (default: the metric's natural one).
+            flagged: keep takes with flags.
+        """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise InputError([Problem("n", "must be a whole number of at least 1", n, "1, 2, 3, ...")])
         return self.rank(by, ascending=ascending, flagged=flagged).head(n)
 
     def contact_sheet(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
-        """One PNG of the whole sweep (see :func:`contact_sheet`), written to ``path`` (default
-        ``<run_dir>/contact_sheet.png``); returns the PIL image, which a notebook shows."""
+        """One PNG of the whole sweep (see :func:`contact_sheet`); returns the PIL image, which a notebook shows.
+
+        Args:
+            path: where to write it (default ``<run_dir>/contact_sheet.png``).
+            **kwargs: :func:`contact_sheet`'s options (``rows``, ``cols``, ``sort_by``, ``frames``, ...).
+        """
         sweep: Any = self
         target = Path(path) if path is not None else Path(sweep.run_dir) / "contact_sheet.png"
         return contact_sheet(self._measured_df(), target, **kwargs)
 
     def export_previews(self, folder: str | os.PathLike[str], **kwargs: Any) -> Path:
         """Animated WebP (and GIF) previews of every take and a Markdown grid of them (see
-        :func:`export_previews`); returns the Markdown page's path."""
+        :func:`export_previews`); returns the Markdown page's path.
+
+        Args:
+            folder: where to write them.
+            **kwargs: :func:`export_previews`'s options (``width``, ``fps``, ``gif``, ...).
+        """
         return export_previews(self._measured_df(), folder, **kwargs)
 
 
@@ -811,7 +847,13 @@ def _sample(path: Path, *, count: int | None = None, fps: float | None = None, w
 def filmstrip(video: Any, n: int = 6, *, height: int = 120, gap: int = 2) -> Any:
     """``n`` evenly spaced frames of a take side by side (first and last included), as a PIL image ``height`` tall.
 
-    ``video`` is a path, a ``generate()`` result or a sweep.df row. A notebook shows the image as it is.
+    A notebook shows the image as it is.
+
+    Args:
+        video: a path, a ``generate()`` result or a sweep.df row.
+        n: how many frames.
+        height: the strip's height in pixels.
+        gap: pixels between frames.
     """
     from PIL import Image
 

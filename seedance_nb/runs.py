@@ -549,6 +549,11 @@ class Job:
     }
 
     def row(self, run_dir: Path | None = None) -> dict[str, Any]:
+        """This job as one row of a sweep's ``df``: its inputs, status, files, timings, cost and metrics.
+
+        Args:
+            run_dir: the run folder; makes ``path`` and ``poster`` absolute.
+        """
         inp = self.input
         row: dict[str, Any] = {
             "job": self.job,

@@ -145,6 +145,15 @@ def output_size(
 
     ``aspect_ratio="auto"`` picks the ratio nearest the input image, so it
     needs ``image_size``.
+
+    Args:
+        resolution: ``"480p"`` or ``"720p"``.
+        aspect_ratio: one of :data:`ASPECT_RATIOS` (``"16:9"``, ...) or ``"auto"``.
+        image_size: the input image's (width, height); required with ``aspect_ratio="auto"``.
+
+    Raises:
+        InputError: an unknown resolution or aspect ratio.
+        ValueError: ``aspect_ratio="auto"`` without ``image_size``.
     """
     if resolution not in RESOLUTIONS:
         raise InputError([Problem("resolution", "unknown resolution", resolution, _allowed(RESOLUTIONS))])
@@ -201,6 +210,16 @@ def estimate_cost(
     tokens = width x height x seconds x 24 / 1024, at $0.0112 per 1,000 tokens.
     With ``aspect_ratio="auto"`` and no ``image_size`` the largest frame of that
     resolution is assumed (all ratios are within 1 % of each other).
+
+    Args:
+        resolution: ``"480p"`` or ``"720p"``.
+        duration: whole seconds (``4`` ... ``15``, as int or string) or ``"auto"`` (a range, with a stated
+            point estimate).
+        aspect_ratio: one of :data:`ASPECT_RATIOS` or ``"auto"``.
+        image_size: the input image's (width, height), which fixes the frame under ``"auto"``.
+
+    Raises:
+        InputError: an unknown resolution, duration or aspect ratio.
     """
     fal_duration = _normalise_duration(duration)
     if fal_duration is None:  # the error shows the value the user gave
@@ -508,6 +527,19 @@ class VideoInput:
     the ints 4..15 and is stored in fal's string form. ``extra`` holds fields
     this version does not know (for example ``bitrate_mode``); they are sent
     untouched. Raises :class:`InputError` listing every bad field at once.
+
+    Args:
+        prompt: what happens in the video.
+        image_url: the start image: an http(s) URL or a ``data:image/...;base64,`` URI.
+        end_image_url: the image the video ends on, in the same forms.
+        resolution: ``"480p"`` or ``"720p"``.
+        duration: ``"auto"`` or whole seconds 4..15 (int or string).
+        aspect_ratio: ``"auto"`` (follows the image) or one of :data:`ASPECT_RATIOS`.
+        generate_audio: make a soundtrack.
+        seed: a fixed seed (the same request then likely gives the same video).
+        end_user_id: the end user fal attributes the request to.
+        extra: fields this version does not know, sent untouched.
+        explicit: optional fields given explicitly in a payload (kept so payloads round-trip).
     """
 
     prompt: str
@@ -554,7 +586,14 @@ class VideoInput:
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> VideoInput:
-        """Read fal's input JSON back; unknown fields go to ``extra``."""
+        """Read fal's input JSON back; unknown fields go to ``extra``.
+
+        Args:
+            payload: the JSON object sent to fal (as :meth:`to_payload` makes it).
+
+        Raises:
+            InputError: ``prompt`` or ``image_url`` is missing, or a field is invalid.
+        """
         if not isinstance(payload, Mapping):
             raise InputError([Problem("input", "must be a JSON object", payload, "a dict")])
         known = {f.name for f in fields(cls)} - {"extra", "explicit"}
@@ -591,7 +630,12 @@ class VideoInput:
         return json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def replace(self, **changes: Any) -> VideoInput:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again).
+
+        Args:
+            **changes: new field values; names that are not fields of the model's schema go to ``extra``
+                (``extra=`` replaces it whole).
+        """
         known = {f.name for f in fields(self)} - {"explicit"}
         extra = dict(self.extra)
         kwargs = {name: getattr(self, name) for name in known if name != "extra"}
@@ -606,11 +650,19 @@ class VideoInput:
         return VideoInput(**kwargs, explicit=self.explicit | (set(changes) & set(_DEFAULTS)))
 
     def estimate(self, image_size: tuple[int, int] | None = None) -> CostEstimate:
-        """The estimated price of this request (see :func:`estimate_cost`)."""
+        """The estimated price of this request (see :func:`estimate_cost`).
+
+        Args:
+            image_size: the input image's (width, height), which fixes the frame when the ratio is ``auto``.
+        """
         return estimate_cost(self.resolution, self.duration, self.aspect_ratio, image_size)
 
     def size(self, image_size: tuple[int, int] | None = None) -> tuple[int, int]:
-        """The output (width, height); ``image_size`` is needed when the ratio is ``auto``."""
+        """The output (width, height) (see :func:`output_size`).
+
+        Args:
+            image_size: the input image's (width, height); needed when the ratio is ``auto``.
+        """
         return output_size(self.resolution, self.aspect_ratio, image_size)
 
     def __repr__(self) -> str:
@@ -657,6 +709,14 @@ class File:
 
     @classmethod
     def from_json(cls, data: Any) -> File:
+        """Parse fal's file object.
+
+        Args:
+            data: ``{"url": ..., "content_type": ..., "file_name": ..., "file_size": ...}``.
+
+        Raises:
+            ProtocolError: no ``url``, or a ``file_size`` that is not a non-negative integer.
+        """
         if not isinstance(data, Mapping) or not isinstance(data.get("url"), str) or not data["url"]:
             raise ProtocolError(f"expected a file object with a 'url', got {str(data)[:200]!r}")
         size = data.get("file_size")
@@ -672,6 +732,7 @@ class File:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """fal's file object, without the fields that are None."""
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
@@ -685,6 +746,14 @@ class VideoOutput:
 
     @classmethod
     def from_json(cls, data: Any) -> VideoOutput:
+        """Parse the model's output.
+
+        Args:
+            data: ``{"video": {...}, "seed": ...}``; other fields are kept in ``extra``.
+
+        Raises:
+            ProtocolError: no ``video`` file, or a ``seed`` that is not an integer.
+        """
         if not isinstance(data, Mapping) or "video" not in data:
             raise ProtocolError(f"expected the model's output with a 'video', got {str(data)[:200]!r}")
         seed = data.get("seed")
@@ -694,6 +763,7 @@ class VideoOutput:
         return cls(video=File.from_json(data["video"]), seed=seed, extra=MappingProxyType(extra))
 
     def to_json(self) -> dict[str, Any]:
+        """The model's output as fal's JSON (what :meth:`from_json` reads)."""
         out: dict[str, Any] = {"video": self.video.to_json()}
         if self.seed is not None:
             out["seed"] = self.seed
@@ -722,6 +792,14 @@ class EndpointId:
 
     @classmethod
     def parse(cls, endpoint: str) -> EndpointId:
+        """Split an endpoint id into its parts.
+
+        Args:
+            endpoint: ``[namespace/]owner/alias[/path...]`` (or a legacy ``<number>-<alias>`` id).
+
+        Raises:
+            ValueError: not an endpoint id.
+        """
         if not isinstance(endpoint, str) or not endpoint.strip("/"):
             raise ValueError(f"invalid endpoint id {endpoint!r}: expected 'owner/alias[/path]'")
         parts = endpoint.strip("/").split("/")
@@ -749,19 +827,47 @@ class EndpointId:
         return f"{self.app}/{self.path}" if self.path else self.app
 
     def submit_url(self, queue_url: str) -> str:
+        """The submit URL (``POST``): the full id under the queue.
+
+        Args:
+            queue_url: the queue's base URL (``https://queue.fal.run`` or the emulator's).
+        """
         return f"{queue_url.rstrip('/')}/{self}"
 
     def request_url(self, queue_url: str, request_id: str) -> str:
-        """The result URL (``GET``)."""
+        """The result URL (``GET``); the status and cancel URLs extend it.
+
+        Args:
+            queue_url: the queue's base URL.
+            request_id: the request's id.
+        """
         return f"{queue_url.rstrip('/')}/{self.app}/requests/{request_id}"
 
     def status_url(self, queue_url: str, request_id: str) -> str:
+        """The status URL (``GET``).
+
+        Args:
+            queue_url: the queue's base URL.
+            request_id: the request's id.
+        """
         return self.request_url(queue_url, request_id) + "/status"
 
     def stream_url(self, queue_url: str, request_id: str) -> str:
+        """The status stream's URL (``GET``, server-sent events).
+
+        Args:
+            queue_url: the queue's base URL.
+            request_id: the request's id.
+        """
         return self.request_url(queue_url, request_id) + "/status/stream"
 
     def cancel_url(self, queue_url: str, request_id: str) -> str:
+        """The cancel URL (``PUT``).
+
+        Args:
+            queue_url: the queue's base URL.
+            request_id: the request's id.
+        """
         return self.request_url(queue_url, request_id) + "/cancel"
 
 

@@ -195,7 +195,16 @@ class _RunContext:
 
 
 class Sweep(DuelsMixin, MetricsMixin):
-    """A run folder and its jobs. ``df`` is a fresh DataFrame; a bare ``sweep`` in a cell shows the grid."""
+    """A run folder and its jobs. ``df`` is a fresh DataFrame; a bare ``sweep`` in a cell shows the grid.
+
+    Made by :meth:`create` (a new run folder), :meth:`load` or :func:`run_sweep`, not usually by hand.
+
+    Args:
+        run_dir: the run folder.
+        jobs: its jobs.
+        endpoint: the fal endpoint id.
+        meta: ``sweep.json``'s content (name, backend, axes, ...).
+    """
 
     def __init__(
         self, run_dir: Path, jobs: list[Job], *, endpoint: str = DEFAULT_ENDPOINT, meta: Mapping[str, Any] | None = None
@@ -230,7 +239,14 @@ class Sweep(DuelsMixin, MetricsMixin):
     def create(
         cls, grid: Grid, run_dir: str | Path | None = None, *, name: str | None = None, backend: str | None = None
     ) -> Sweep:
-        """A new run folder for ``grid``, created atomically (a crash leaves none or a complete one)."""
+        """A new run folder for ``grid``, created atomically (a crash leaves none or a complete one).
+
+        Args:
+            grid: the inputs, one planned job per cell and take.
+            run_dir: the folder to create (default: a new one under the sweeps root).
+            name: the sweep's name (and the folder's, when ``run_dir`` is not given).
+            backend: ``"fal"`` or ``"emulator"``, recorded in ``sweep.json``.
+        """
         folder = RunFolder(Path(run_dir)) if run_dir else RunFolder.new(name)
         jobs = grid.jobs()
         meta = {
@@ -305,6 +321,7 @@ class Sweep(DuelsMixin, MetricsMixin):
         return self._journal
 
     def close(self) -> None:
+        """Close the journal file this object holds open (it is opened again when needed)."""
         if self._journal is not None:
             self._journal.close()
             self._journal = None
@@ -350,6 +367,7 @@ class Sweep(DuelsMixin, MetricsMixin):
         return to_dataframe(self.jobs, self.run_dir.resolve(), backend=self.backend)
 
     def counts(self) -> dict[str, int]:
+        """How many jobs stand in each status (``{"completed": 3, "failed": 1}``)."""
         out: dict[str, int] = {}
         for job in self.jobs:
             out[str(job.status)] = out.get(str(job.status), 0) + 1
@@ -458,6 +476,11 @@ class Sweep(DuelsMixin, MetricsMixin):
     # ------------------------------------------------------------------ running
 
     def estimate_usd(self, *, high: bool = True) -> float:
+        """The estimated price of the jobs not finished yet, in dollars.
+
+        Args:
+            high: the high end of each estimate (a ``duration="auto"`` job may run 15 s); else the point estimate.
+        """
         total = 0.0
         for job in self.jobs:
             if job.done:
@@ -952,6 +975,14 @@ class Sweep(DuelsMixin, MetricsMixin):
 
         A job with a fixed ``seed`` would likely give the same video again, paid again: refused unless
         ``same_seed_ok=True``.
+
+        Args:
+            job: the number of the job to take again.
+            n: how many more takes.
+            same_seed_ok: allow more takes of an input with a fixed seed.
+
+        Returns:
+            The new jobs, planned.
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise InputError([Problem("n", "must be a whole number of at least 1", n, "1, 2, 3, ...")])
@@ -1023,8 +1054,14 @@ class Sweep(DuelsMixin, MetricsMixin):
         self, client: AsyncClient | None = None, *, include_cancelled: bool = False, **run_kwargs: Any
     ) -> Sweep:
         """Finish every unfinished job: re-attach by request id, settle ambiguous submits through fal's
-        history, submit only what never was. ``include_cancelled`` runs every cancelled job again as a
-        new request (those cancelled after submission too)."""
+        history, submit only what never was.
+
+        Args:
+            client: the client (default: :func:`seedance_nb.connect`).
+            include_cancelled: run every cancelled job again as a new request (those cancelled after
+                submission too).
+            **run_kwargs: :meth:`run`'s options.
+        """
         if client is None:
             from .backends import connect
 
@@ -1041,7 +1078,13 @@ class Sweep(DuelsMixin, MetricsMixin):
 
     @classmethod
     def resume(cls, run_dir: str | Path, client: AsyncClient | None = None, **run_kwargs: Any) -> Sweep:
-        """Load a sweep from its journal and finish it (sync; works inside Jupyter too)."""
+        """Load a sweep from its journal and finish it (sync; works inside Jupyter too).
+
+        Args:
+            run_dir: the sweep's run folder.
+            client: the client (default: :func:`seedance_nb.connect`).
+            **run_kwargs: :meth:`resume_async`'s options.
+        """
         from ._sync import run_sync
 
         sweep = load_sweep(run_dir)
@@ -1049,12 +1092,23 @@ class Sweep(DuelsMixin, MetricsMixin):
 
     def retry_failed(self, client: AsyncClient | None = None, **run_kwargs: Any) -> Sweep:
         """Run failed jobs again, except refusals that would fail the same way (bad input, input moderation).
-        Jobs whose submit may have reached fal (``unknown``) are settled first, never simply re-sent."""
+        Jobs whose submit may have reached fal (``unknown``) are settled first, never simply re-sent.
+
+        Args:
+            client: the client (default: :func:`seedance_nb.connect`).
+            **run_kwargs: :meth:`run`'s options.
+        """
         from ._sync import run_sync
 
         return run_sync(_closing(client, lambda c: self.retry_failed_async(c, **run_kwargs)))
 
     async def retry_failed_async(self, client: AsyncClient | None = None, **run_kwargs: Any) -> Sweep:
+        """:meth:`retry_failed` on the running loop (await it in a notebook cell).
+
+        Args:
+            client: the client (default: :func:`seedance_nb.connect`).
+            **run_kwargs: :meth:`run`'s options.
+        """
         if client is None:
             from .backends import connect
 
@@ -1167,7 +1221,7 @@ def _progress(sweep: Sweep) -> Any:
         sweep.remove_listener(update)
         original()
 
-    bar.close = close  # type: ignore[method-assign]
+    bar.close = close  # type: ignore[method-assign]  # tqdm has no close hook: wrap this bar's own method
     return bar
 
 
@@ -1257,7 +1311,25 @@ async def run_sweep_async(
     """Run a grid and return its :class:`Sweep` (await this in a notebook cell).
 
     Every argument is checked (and the budget, and the catalog's cap) before the run folder is created or
-    anything is sent. ``catalog``: see :meth:`Sweep.run`.
+    anything is sent.
+
+    Args:
+        grid: the inputs to run.
+        client: the client (default: :func:`seedance_nb.connect`).
+        run_dir: the run folder to create (default: a new one under the sweeps root).
+        name: the sweep's name (and the folder's, when ``run_dir`` is not given).
+        concurrency: requests on fal at once.
+        budget_usd: refuse to start (sending nothing) when the estimate's high end is above it.
+        download: fetch each video into the run folder.
+        on_update: ``callback(sweep, job)`` on every change.
+        force: ignore the cache (pay again for requests made before).
+        progress: a progress bar (default: when no ``on_update`` is given).
+        metrics: measure each downloaded video into ``df``.
+        catalog: see :meth:`Sweep.run`.
+
+    Raises:
+        InputError: a bad argument (nothing was created or sent).
+        BudgetExceeded: the estimate is over ``budget_usd`` or the catalog's cap (nothing was sent).
     """
     if not isinstance(grid, Grid):
         raise InputError([Problem("grid", "must be a Grid", type(grid).__name__, "sd.Grid(image=..., prompt=...)")])
@@ -1296,7 +1368,13 @@ async def run_sweep_async(
 
 
 def run_sweep(grid: Grid, *, client: AsyncClient | None = None, **kwargs: Any) -> Sweep:
-    """Sync :func:`run_sweep_async` for scripts and notebook cells (runs in a worker thread in Jupyter)."""
+    """Sync :func:`run_sweep_async` for scripts and notebook cells (runs in a worker thread in Jupyter).
+
+    Args:
+        grid: the inputs to run.
+        client: the client (default: :func:`seedance_nb.connect`).
+        **kwargs: :func:`run_sweep_async`'s options.
+    """
     from ._sync import run_sync
 
     return run_sync(_closing(client, lambda c: run_sweep_async(grid, client=c, **kwargs)))

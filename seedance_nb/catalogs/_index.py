@@ -135,6 +135,7 @@ def read_run(run_dir: Path, *, host: str, user: str) -> tuple[dict[str, Any], li
     for event in events:
         kind = event.get("event")
         if kind == "planned":
+            # The index reads a job's state, never its input (the payload goes to extras as JSON): no VideoInput.
             job = Job(job=event["job"], input=None, take=event.get("take", 1), key=event.get("key", ""))  # type: ignore[arg-type]
             job.labels = dict(event.get("labels") or {})
             job.est_cost_usd = event.get("est_cost_usd")
