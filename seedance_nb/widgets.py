@@ -27,9 +27,9 @@ from typing import Any
 
 import ipywidgets as W
 
-from .display import distinct_labels, rating_stars
 from .errors import InputError, SeedanceError
 from .files import ImageData, is_url, load_image
+from .markup import HAS_VIDEO, distinct_labels, jobs_table, rating_stars
 from .runs import RunFolder
 from .schema import ASPECT_RATIOS, DURATIONS, RESOLUTIONS, SEED_MAX, VideoInput
 from .sweep import Grid, Sweep, run_sweep_async, start_sweep
@@ -587,35 +587,12 @@ class JobBoard(_Base):
         self.progress.max = max(1, len(jobs))
         self.progress.value = done
         self.progress.description = f"{done} / {len(jobs)}"
-        ok = sum(j.status in ("completed", "cached") for j in jobs)
+        ok = sum(j.status in HAS_VIDEO for j in jobs)
         stopped = done > ok + failed  # cancelled (or otherwise ended without a video)
         self.progress.bar_style = (
             "danger" if failed else "warning" if stopped and over else "success" if ok == len(jobs) else "info"
         )
-        now = datetime.now(timezone.utc).timestamp()
-        prompts = distinct_labels([j.input.prompt for j in jobs], 50)
-        rows = []
-        for j, prompt in zip(jobs, prompts, strict=True):
-            start = j.submitted_at
-            end = j.completed_at or (now if start and not over else None)
-            elapsed = f"{end - start:.1f} s" if start and end else ""
-            where = str(j.queue_position) if j.status == "submitted" and j.queue_position is not None else ""
-            rows.append(
-                f'<tr data-status="{html.escape(j.status)}"><td>#{j.job}</td>'
-                f'<td title="{html.escape(j.input.prompt)}">{html.escape(prompt)}</td>'
-                f"<td>{html.escape(str(j.input.duration))}</td>"
-                f"<td>{html.escape(str(j.input.seed if j.input.seed is not None else ''))}</td>"
-                f"<td>{html.escape(j.status)}</td><td>{where}</td><td>{elapsed}</td>"
-                f'<td title="{html.escape(j.error or "")}">{html.escape((j.error or "")[:120])}</td></tr>'
-            )
-        self.table.value = (
-            "<style>.seedance-jobtable td,.seedance-jobtable th{padding:2px 8px;text-align:left;"
-            "vertical-align:top}</style>"
-            '<div style="overflow-x:auto;max-width:100%">'
-            '<table class="seedance-jobtable" style="border-collapse:collapse;font-size:12px">'
-            "<thead><tr><th>#</th><th>prompt</th><th>dur</th><th>seed</th><th>status</th><th>queue</th>"
-            f"<th>elapsed</th><th>error</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
-        )
+        self.table.value = jobs_table(jobs, over=over, now=datetime.now(timezone.utc).timestamp())
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(self.sweep.counts().items()))
         self.summary.value = html.escape(f"{self.sweep.name}: {counts}")
         if over:
