@@ -175,6 +175,22 @@ def test_cancel_leaves_nothing_running_and_journals_cancelled(client, emu, png_p
     assert set(load_sweep(sweep.run_dir).df["status"]) == {"cancelled"}
 
 
+def test_a_removed_listener_is_not_called_again(png_path, run_root):
+    sweep = Sweep.create(Grid(image=png_path, prompt="p", resolution="480p", duration=4), run_root / "l")
+    calls = []
+
+    def listen(_sweep, job):
+        calls.append(job.job)
+
+    sweep.add_listener(listen)
+    sweep.rate(0, rating=4)
+    sweep.remove_listener(listen)
+    sweep.remove_listener(listen)  # a second time changes nothing
+    sweep.rate(0, rating=5)
+    assert calls == [0]
+    assert Sweep.load(sweep.run_dir).df["rating"].tolist() == [5]
+
+
 def test_sync_wrapper_inside_a_running_loop(client, png_path, run_root):
     async def notebook_cell():
         # A Jupyter cell calling the sync helper while the kernel's loop runs.
