@@ -243,6 +243,15 @@ class Grid:
 
 @dataclass(frozen=True)
 class GridEstimate:
+    """What a grid would cost (:meth:`Grid.estimate`), summed over its jobs.
+
+    Attributes:
+        jobs: how many videos.
+        usd: the point estimate in USD.
+        low_usd: the low end (``usd`` when no duration is ``"auto"``).
+        high_usd: the high end (budgets are checked against it).
+    """
+
     jobs: int
     usd: float
     low_usd: float

@@ -173,7 +173,18 @@ def frame_count(seconds: int) -> int:
 
 @dataclass(frozen=True)
 class CostEstimate:
-    """An estimated price in USD. For ``duration="auto"`` it is a range with a stated point estimate."""
+    """An estimated price in USD. For ``duration="auto"`` it is a range with a stated point estimate.
+
+    Attributes:
+        usd: the point estimate.
+        low_usd: the low end (the shortest video ``"auto"`` may give; ``usd`` for a fixed duration).
+        high_usd: the high end (the longest).
+        seconds: the video length the point estimate assumes.
+        tokens: fal's billing units for ``usd`` (width x height x seconds x 24 / 1024).
+        width: the output's width in pixels.
+        height: the output's height in pixels.
+        assumption: what was assumed, in words ("" when nothing was).
+    """
 
     usd: float
     low_usd: float
