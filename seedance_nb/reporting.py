@@ -597,12 +597,18 @@ def report_html(
     fragment: bool = False,
     metric: str = "motion",
 ) -> str:
-    """The report as a string; videos are linked relative to ``base_dir`` (the report's folder).
+    """The report as a string.
 
-    ``fragment=True`` gives the report's body (scoped CSS, no ``<html>``) for a notebook output: media are then
-    referenced for JupyterLab (relative to ``base_dir``, default the working directory), as
-    :func:`seedance_nb.gallery` does.
-    ``metric`` is the one the metrics section plots per parameter value (any seedance_nb.quality column).
+    Args:
+        sweep_or_df: a sweep, or its DataFrame.
+        base_dir: the folder videos are linked relative to (the report's folder; default the working directory).
+        embed: put every video inside the HTML as base64.
+        title: the report's title (default: the run folder's name).
+        rows: the grid's row column(s) (default: chosen from what varies).
+        cols: the grid's column column(s).
+        fragment: give the report's body (scoped CSS, no ``<html>``) for a notebook output; media are then
+            referenced for JupyterLab, as :func:`seedance_nb.gallery` does.
+        metric: the metric the metrics section plots per parameter value (any ``seedance_nb.quality`` column).
     """
     df = m.frame_of(sweep_or_df)
     run_dir = m.run_dir_of(sweep_or_df)
@@ -678,13 +684,20 @@ def report(
     cols: str | Sequence[str] | None = None,
     metric: str = "motion",
 ) -> ReportPath:
-    """Write the sweep's report to ``path`` (default ``<run_dir>/report.html``) and return its path.
+    """Write the sweep's report to ``path`` and return its path.
 
     The path (a :class:`ReportPath`) shows, as a notebook cell's last expression, a link and the report inline.
 
-    ``embed=True`` puts every video inside the file (portable, but large; warns past
-    :data:`seedance_nb.markup.EMBED_WARN_BYTES`). ``rows``/``cols`` choose the grid's pivot; ``metric`` the
-    metric plotted per parameter value in the metrics section.
+    Args:
+        sweep_or_df: a sweep, or its DataFrame (``df.attrs["run_dir"]`` names the run folder).
+        path: the file, or a folder to write ``report.html`` in (default ``<run_dir>/report.html``).
+        embed: put every video inside the file (portable, but large; warns past
+            :data:`seedance_nb.markup.EMBED_WARN_BYTES`). By default videos are linked relative to the report.
+        title: the report's title (default: the run folder's name).
+        rows: the grid's row column(s) (default: chosen from what varies).
+        cols: the grid's column column(s).
+        metric: the metric plotted per parameter value in the metrics section (any ``seedance_nb.quality``
+            column).
     """
     run_dir = m.run_dir_of(sweep_or_df)
     if path is None:
