@@ -53,6 +53,17 @@ def test_grid_zip_and_concatenation(png_path):
     assert len(both) == 4 and both.inputs()[-1].duration == "5"
     with pytest.raises(errors.InputError, match="equal length"):
         Grid(image=png_path, prompt=["a", "b"], seed=[1], mode="zip")
+    # concatenation is a real constructor: three grids at once, sum(), the images shared, not re-read
+    third = Grid(image=png_path, prompt="d")
+    joined = Grid.concat(zipped, Grid(image=png_path, prompt="c", duration=[4, 5]), third)
+    assert [i.prompt for i in joined.inputs()] == ["a", "b", "c", "c", "d"] and joined.mode == "concat"
+    assert [i.prompt for i in sum([zipped, third]).inputs()] == ["a", "b", "d"]
+    assert [j.image_data for j in joined.jobs()][-1] is third.jobs()[0].image_data
+    with pytest.raises(errors.InputError, match="different endpoints") as info:
+        zipped + Grid(image=png_path, prompt="c", endpoint="bytedance/seedance-2.0/image-to-video")
+    assert info.value.fields == ("endpoint",)
+    with pytest.raises(errors.InputError, match="one or more Grid"):
+        Grid.concat()
 
 
 def test_invalid_combinations_are_reported_all_at_once(png_path):
