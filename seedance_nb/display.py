@@ -59,7 +59,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -221,7 +221,7 @@ def compare_html(
     rows: list[dict[str, Any]] = []
     for item in items:
         if isinstance(item, pd.DataFrame) or isinstance(getattr(item, "df", None), pd.DataFrame):
-            rows.extend(frame_of(item).to_dict("records"))
+            rows.extend(cast("list[dict[str, Any]]", frame_of(item).to_dict("records")))
         else:
             rows.append(row_of(item))
     if not rows:

@@ -35,7 +35,7 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -341,7 +341,7 @@ def _grids(
         groups = [(None, df.index)]
     for label, index in groups:
         part = df.loc[index]
-        local = {pos: anchors[df.index.get_loc(i)] for pos, i in enumerate(index)}
+        local = {pos: anchors[cast(int, df.index.get_loc(i))] for pos, i in enumerate(index)}  # a unique index
         if label is not None:
             out.append(f"<h3>image: {_e(label)}</h3>")
         out.append(
@@ -368,7 +368,7 @@ def _timeline(df: pd.DataFrame) -> str:
         if c in df
     }
     fresh = (df["status"] != "cached").to_numpy() if "status" in df else [True] * len(df)
-    t0 = stamps["submitted_at"][fresh].min() if "submitted_at" in stamps else pd.NaT
+    t0: Any = stamps["submitted_at"][fresh].min() if "submitted_at" in stamps else pd.NaT
     for pos, (_, row) in enumerate(df.iterrows()):
         status = str(row.get("status") or "")
         if status == "cached":
@@ -386,7 +386,7 @@ def _timeline(df: pd.DataFrame) -> str:
         elif not m.is_missing(row.get("queue_seconds")):
             q0 = 0.0
             q1 = float(row["queue_seconds"])
-            gen = row.get("generation_seconds")
+            gen: Any = row.get("generation_seconds")
             g1 = q1 + float(gen) if not m.is_missing(gen) else None
         spans.append((pos, row, q0, q1, g1))
     ends: list[float] = [x for _, _, q0, q1, g1 in spans for x in (q0, q1, g1) if x is not None]
@@ -569,7 +569,7 @@ def _ratings(df: pd.DataFrame, sources: m.Sources) -> str:
     vary = m.varying_columns(df)
     figs = []
     for pos in given:
-        row = df.iloc[pos]
+        row: Any = df.iloc[pos]
         poster = sources.poster(row.get("poster"))
         alt = f"job #{m.as_text(row.get('job'))}"
         img = f'<a href="#sd-job-{pos}"><img src="{_e(poster)}" alt="{_e(alt)}"></a>' if poster else ""
