@@ -163,60 +163,76 @@ def _set_module(module_name: str) -> None:
                 pass
 
 
-if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names, imported eagerly
-    from .backends import connect
-    from .catalogs import Recovery, catalog, recover, search, set_budget, spend
-    from .client import (
-        AsyncClient,
-        Completed,
-        InProgress,
-        Limits,
-        LogEntry,
-        Queued,
-        RequestHandle,
-        ResultDetails,
-    )
-    from .display import compare, gallery, show
-    from .duels import AdaptiveRun, Promotion, run_adaptive, run_adaptive_async
-    from .errors import (
-        AmbiguousSubmit,
-        APIError,
-        AuthenticationError,
-        BudgetExceeded,
-        ConfigurationError,
-        DownloadError,
-        InputError,
-        ModerationError,
-        NotFoundError,
-        Problem,
-        ProtocolError,
-        RateLimitError,
-        RejectedInput,
-        RequestCancelled,
-        RequestFailed,
-        RunFolderBusy,
-        SeedanceError,
-        ServerError,
-        StartTimeout,
-        WaitTimeout,
-    )
-    from .generation import Result, generate, generate_async
-    from .grids import Grid, GridEstimate
-    from .markup import LargeOutputWarning
-    from .media import DownloadStalled, VideoInfo
-    from .openapi_schema import SchemaDrift
-    from .quality import VideoMetrics, filmstrip, metrics
-    from .reporting import ReportPath, report
-    from .runs import Job, JobStatus
-    from .samples import sample_image
-    from .schema import (
-        DEFAULT_ENDPOINT,
-        CostEstimate,
-        EndpointId,
-        File,
-        VideoInput,
-        VideoOutput,
-        estimate_cost,
-        output_size,
-    )
-    from .sweep import Sweep, load_sweep, run_sweep, run_sweep_async, start_sweep
+if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names, as explicit re-exports
+    from .backends import connect as connect
+    from .catalogs import Recovery as Recovery
+    from .catalogs import catalog as catalog
+    from .catalogs import recover as recover
+    from .catalogs import search as search
+    from .catalogs import set_budget as set_budget
+    from .catalogs import spend as spend
+    from .client import AsyncClient as AsyncClient
+    from .client import Completed as Completed
+    from .client import InProgress as InProgress
+    from .client import Limits as Limits
+    from .client import LogEntry as LogEntry
+    from .client import Queued as Queued
+    from .client import RequestHandle as RequestHandle
+    from .client import ResultDetails as ResultDetails
+    from .display import compare as compare
+    from .display import gallery as gallery
+    from .display import show as show
+    from .duels import AdaptiveRun as AdaptiveRun
+    from .duels import Promotion as Promotion
+    from .duels import run_adaptive as run_adaptive
+    from .duels import run_adaptive_async as run_adaptive_async
+    from .errors import AmbiguousSubmit as AmbiguousSubmit
+    from .errors import APIError as APIError
+    from .errors import AuthenticationError as AuthenticationError
+    from .errors import BudgetExceeded as BudgetExceeded
+    from .errors import ConfigurationError as ConfigurationError
+    from .errors import DownloadError as DownloadError
+    from .errors import InputError as InputError
+    from .errors import ModerationError as ModerationError
+    from .errors import NotFoundError as NotFoundError
+    from .errors import Problem as Problem
+    from .errors import ProtocolError as ProtocolError
+    from .errors import RateLimitError as RateLimitError
+    from .errors import RejectedInput as RejectedInput
+    from .errors import RequestCancelled as RequestCancelled
+    from .errors import RequestFailed as RequestFailed
+    from .errors import RunFolderBusy as RunFolderBusy
+    from .errors import SeedanceError as SeedanceError
+    from .errors import ServerError as ServerError
+    from .errors import StartTimeout as StartTimeout
+    from .errors import WaitTimeout as WaitTimeout
+    from .generation import Result as Result
+    from .generation import generate as generate
+    from .generation import generate_async as generate_async
+    from .grids import Grid as Grid
+    from .grids import GridEstimate as GridEstimate
+    from .markup import LargeOutputWarning as LargeOutputWarning
+    from .media import DownloadStalled as DownloadStalled
+    from .media import VideoInfo as VideoInfo
+    from .openapi_schema import SchemaDrift as SchemaDrift
+    from .quality import VideoMetrics as VideoMetrics
+    from .quality import filmstrip as filmstrip
+    from .quality import metrics as metrics
+    from .reporting import ReportPath as ReportPath
+    from .reporting import report as report
+    from .runs import Job as Job
+    from .runs import JobStatus as JobStatus
+    from .samples import sample_image as sample_image
+    from .schema import DEFAULT_ENDPOINT as DEFAULT_ENDPOINT
+    from .schema import CostEstimate as CostEstimate
+    from .schema import EndpointId as EndpointId
+    from .schema import File as File
+    from .schema import VideoInput as VideoInput
+    from .schema import VideoOutput as VideoOutput
+    from .schema import estimate_cost as estimate_cost
+    from .schema import output_size as output_size
+    from .sweep import Sweep as Sweep
+    from .sweep import load_sweep as load_sweep
+    from .sweep import run_sweep as run_sweep
+    from .sweep import run_sweep_async as run_sweep_async
+    from .sweep import start_sweep as start_sweep

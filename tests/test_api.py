@@ -146,3 +146,14 @@ def test_the_old_grid_name_still_works_and_says_what_to_use():
     assert old is seedance_nb.gallery
     with pytest.raises(AttributeError, match="no attribute 'nonesuch'"):
         seedance_nb.nonesuch  # noqa: B018
+
+
+def test_what_type_checkers_see_is_what_the_package_loads():
+    """The TYPE_CHECKING re-exports (IDEs, mypy) name the same objects, from the same modules, as the lazy table."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(seedance_nb))
+    block = next(n for n in tree.body if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test))
+    seen = {a.asname or a.name: f"{n.module}" for n in block.body if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert seen == {name: where for name, where in seedance_nb._PUBLIC.items()}

@@ -111,19 +111,19 @@ def search(
 def spend(
     by: str = "day",
     *,
-    since: Any = None,
-    until: Any = None,
     url: str | None = None,
     root: str | os.PathLike[str] | None = None,
+    since: Any = None,
+    until: Any = None,
 ) -> Any:
     """The spend ledger: see :meth:`Catalog.spend`.
 
     Args:
         by: ``"day"``, ``"month"``, ``"user"`` or ``"sweep"``.
-        since: at or after this time (an ISO date or datetime, a datetime, epoch seconds or a timedelta ago).
-        until: before this time (the same forms).
-        url: the catalog's database (default: ``SEEDANCE_CATALOG_URL``, else SQLite in the sweeps root).
-        root: the sweeps root (default: where new run folders go, ``$SEEDANCE_RUNS`` or ``sweeps``).
+        since: as in :func:`search`.
+        until: as in :func:`search`.
+        url: as in :func:`search`.
+        root: as in :func:`search`.
     """
     from ._core import open_catalog
 
