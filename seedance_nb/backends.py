@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import sys
 import threading
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from . import _set_module
 from .client import AsyncClient, resolve_key
 from .errors import ConfigurationError
 
-__all__ = ["connect", "embedded_emulator"]
+__all__ = ["client_or_connect", "connect", "embedded_emulator", "with_client"]
 
 logger = logging.getLogger("seedance_nb.connect")
+
+T = TypeVar("T")
 
 _lock = threading.Lock()
 _emulator: Any = None
@@ -77,6 +81,36 @@ def connect(
     )
     _banner("emulator", emu.base_url, "no FAL_KEY set; nothing is billed. Set FAL_KEY to use fal", quiet)
     return client
+
+
+def client_or_connect(client: AsyncClient | None) -> AsyncClient:
+    """``client``, or :func:`connect`'s when it is None: the one place an entry point chooses a world.
+
+    The runner (:meth:`seedance_nb.Sweep.run`) takes a client and never chooses; the entry points a user
+    calls (``run_sweep``, ``resume``, ``retry_failed``, ``generate``, the widgets, the CLI) call this.
+
+    Args:
+        client: the client the user passed, or None for the default (fal with ``FAL_KEY``, else the emulator).
+    """
+    return client if client is not None else connect()
+
+
+async def with_client(client: AsyncClient | None, body: Callable[[AsyncClient], Awaitable[T]]) -> T:
+    """Run ``body(client)`` (the default client when None) and close its connections for this loop afterwards.
+
+    The sync wrappers (``run_sweep``, ``Sweep.resume``, ``generate``...) run on a fresh loop each time, so the
+    client's pooled connections must not outlive it.
+
+    Args:
+        client: the client, or None for :func:`client_or_connect`'s default.
+        body: what to run with it.
+    """
+    client = client_or_connect(client)
+    try:
+        return await body(client)
+    finally:
+        with contextlib.suppress(RuntimeError):
+            await client.aclose()
 
 
 def _banner(backend: str, url: str, note: str, quiet: bool) -> None:

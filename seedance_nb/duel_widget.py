@@ -284,6 +284,6 @@ class Duel(W.VBox):
 
 
 def _values(df: Any, by: Sequence[str]) -> list[Any]:
-    from .duels import _keys
+    from .duels import group_keys
 
-    return _keys(df, list(by))
+    return group_keys(df, list(by))

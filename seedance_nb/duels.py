@@ -232,7 +232,7 @@ def _by(by: str | Sequence[str], df: pd.DataFrame, field: str = "by") -> list[st
     return columns
 
 
-def _keys(df: pd.DataFrame, columns: Sequence[str]) -> list[Any]:
+def group_keys(df: pd.DataFrame, columns: Sequence[str]) -> list[Any]:
     """The value (a scalar for one column, else a tuple) of each row."""
     if len(columns) == 1:
         return [_plain(v) for v in df[columns[0]].tolist()]
@@ -247,9 +247,9 @@ def _comparisons(
     df: pd.DataFrame, votes: pd.DataFrame, columns: Sequence[str]
 ) -> tuple[list[Any], dict[Any, int], list[tuple[int, int, str]], dict[str, Any]]:
     """Values (ordered by first appearance), their index, fit triples and the per-value counts."""
-    key_of = dict(zip(df["job"].astype(int).tolist(), _keys(df, columns), strict=True))
+    key_of = dict(zip(df["job"].astype(int).tolist(), group_keys(df, columns), strict=True))
     values: dict[Any, int] = {}
-    for key, done in zip(_keys(df, columns), _finished(df).tolist(), strict=True):
+    for key, done in zip(group_keys(df, columns), _finished(df).tolist(), strict=True):
         if done:
             values.setdefault(key, len(values))
     counts: dict[str, Counter] = {k: Counter() for k in ("wins", "losses", "ties", "both_bad", "votes")}
@@ -372,8 +372,8 @@ def comparable_pairs(
     context = _context_columns(df, columns, same)
     done = df[_finished(df)]
     jobs = done["job"].astype(int).tolist()
-    keys = _keys(done, columns)
-    contexts = _keys(done, context) if context else [None] * len(jobs)
+    keys = group_keys(done, columns)
+    contexts = group_keys(done, context) if context else [None] * len(jobs)
     order = {k: i for i, k in reversed(list(enumerate(keys)))}
     groups: dict[Any, list[tuple[int, Any]]] = {}
     for job, key, ctx in zip(jobs, keys, contexts, strict=True):
@@ -616,7 +616,7 @@ def score_values(
         board = sweep.leaderboard(by=columns)
         if board.attrs.get("votes", 0) == 0:
             raise InputError([Problem("score", "no votes between different values yet", score, "vote first")])
-        keys = _keys(board, columns)
+        keys = group_keys(board, columns)
         return pd.Series(board["strength"].tolist(), index=pd.Index(keys, tupleize_cols=False), name="score")
     done = df[_finished(df)]
     if callable(score):
@@ -633,7 +633,7 @@ def score_values(
     else:
         raise InputError([Problem("score", "unknown score", score, "'votes', 'rating', a column name or a callable")])
     sums: dict[Any, list[float]] = {}
-    for key, value in zip(_keys(done, columns), numbers.tolist(), strict=True):
+    for key, value in zip(group_keys(done, columns), numbers.tolist(), strict=True):
         sums.setdefault(key, [])
         if value is not None and not math.isnan(value):
             sums[key].append(float(value))
@@ -790,9 +790,9 @@ class Promotion:
 
 async def _with_client(client: Any, body: Callable[[Any], Any]) -> Any:
     """``body(client)``, connecting when ``client`` is None and closing its connections after (the sweep's own)."""
-    from .sweep import _closing
+    from .backends import with_client
 
-    return await _closing(client, body)
+    return await with_client(client, body)
 
 
 def _grid_from_jobs(
@@ -1000,7 +1000,7 @@ class DuelsMixin:
         top = top if top is not None else max(1, math.ceil(len(ranked) / 2))
         chosen = ranked[:top]
         df = self.df
-        key_of = dict(zip(df["job"].astype(int).tolist(), _keys(df, columns), strict=True))
+        key_of = dict(zip(df["job"].astype(int).tolist(), group_keys(df, columns), strict=True))
         jobs = [j for j in self.jobs if j.status in _WITH_VIDEO and key_of.get(j.job) in chosen]
         jobs.sort(key=lambda j: chosen.index(key_of[j.job]))
         endpoint = getattr(self, "endpoint", None) or self.meta.get("endpoint") or DEFAULT_ENDPOINT
@@ -1123,7 +1123,7 @@ class AdaptiveRun:
                     "round": n,
                     "run_dir": str(sweep.run_dir),
                     "parent": info.get("parent"),
-                    "values": list(dict.fromkeys(_keys(df, columns))),
+                    "values": list(dict.fromkeys(group_keys(df, columns))),
                     "videos": int(df["status"].isin(_WITH_VIDEO).sum()),
                     "cached": int((df["status"] == "cached").sum()),
                     "cost_usd": round_cost(sweep),

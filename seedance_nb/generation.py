@@ -110,9 +110,9 @@ def generate(
         **inputs: the model's other fields (``duration``, ``resolution``, ``seed``, ``end_image``, ...).
     """
     from ._sync import run_sync
-    from .sweep import _closing
+    from .backends import with_client
 
-    return run_sync(_closing(client, lambda c: generate_async(image, prompt, client=c, run_dir=run_dir, **inputs)))
+    return run_sync(with_client(client, lambda c: generate_async(image, prompt, client=c, run_dir=run_dir, **inputs)))
 
 
 def _refuse_axes(**inputs: Any) -> None:

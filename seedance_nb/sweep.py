@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _set_module
+from .backends import client_or_connect, with_client
 from .client import AsyncClient, Completed, InProgress, Queued, parse_time
 from .duels import DuelsMixin
 from .errors import (
@@ -492,7 +493,7 @@ class Sweep(DuelsMixin, MetricsMixin):
 
     async def run(
         self,
-        client: AsyncClient | None = None,
+        client: AsyncClient,
         *,
         concurrency: int = 4,
         budget_usd: float | None = None,
@@ -508,7 +509,8 @@ class Sweep(DuelsMixin, MetricsMixin):
         """Run every unfinished job; re-attach to submitted ones by request id (holding the folder's lock).
 
         Args:
-            client: the client (default: :func:`seedance_nb.connect`).
+            client: the client to send through. The runner never chooses one: the entry points do
+                (:func:`seedance_nb.backends.client_or_connect`).
             concurrency: requests on fal at once (a slot frees when fal says COMPLETED).
             budget_usd: refuse to start (sending nothing) when the estimate's high end is above it.
             download: fetch each video into the run folder.
@@ -527,10 +529,11 @@ class Sweep(DuelsMixin, MetricsMixin):
                 catalog's ``RunHooks`` that already hold this run's reservation under the cap.)
         """
         _check_concurrency(concurrency)
-        if client is None:
-            from .backends import connect
-
-            client = connect()
+        if not isinstance(client, AsyncClient):
+            raise TypeError(
+                f"Sweep.run needs a client, got {type(client).__name__}: pass sd.connect() (or use run_sweep, "
+                "resume or retry_failed, which choose one)"
+            )
         hooks = _catalog_hooks(self.run_dir, catalog)
         with self._submitting("run"):
             if hooks is not None and hooks.reservation is None:
@@ -1063,10 +1066,7 @@ class Sweep(DuelsMixin, MetricsMixin):
                 submission too).
             **run_kwargs: :meth:`run`'s options.
         """
-        if client is None:
-            from .backends import connect
-
-            client = connect()
+        client = client_or_connect(client)
         with self._submitting("resume"):
             for job in self.jobs:
                 if job.status == JobStatus.INTERRUPTED:
@@ -1089,7 +1089,7 @@ class Sweep(DuelsMixin, MetricsMixin):
         from ._sync import run_sync
 
         sweep = load_sweep(run_dir)
-        return run_sync(_closing(client, lambda c: sweep.resume_async(c, **run_kwargs)))
+        return run_sync(with_client(client, lambda c: sweep.resume_async(c, **run_kwargs)))
 
     def retry_failed(self, client: AsyncClient | None = None, **run_kwargs: Any) -> Sweep:
         """Run failed jobs again, except refusals that would fail the same way (bad input, input moderation).
@@ -1101,7 +1101,7 @@ class Sweep(DuelsMixin, MetricsMixin):
         """
         from ._sync import run_sync
 
-        return run_sync(_closing(client, lambda c: self.retry_failed_async(c, **run_kwargs)))
+        return run_sync(with_client(client, lambda c: self.retry_failed_async(c, **run_kwargs)))
 
     async def retry_failed_async(self, client: AsyncClient | None = None, **run_kwargs: Any) -> Sweep:
         """:meth:`retry_failed` on the running loop (await it in a notebook cell).
@@ -1110,10 +1110,7 @@ class Sweep(DuelsMixin, MetricsMixin):
             client: the client (default: :func:`seedance_nb.connect`).
             **run_kwargs: :meth:`run`'s options.
         """
-        if client is None:
-            from .backends import connect
-
-            client = connect()
+        client = client_or_connect(client)
         with self._submitting("retry"):
             for job in self.jobs:
                 if job.status == JobStatus.FAILED and job.retryable is not False:
@@ -1331,10 +1328,7 @@ async def run_sweep_async(
     _check_concurrency(settings["concurrency"])
     estimate = grid.estimate()
     _check_budget(estimate.jobs, estimate.high_usd, estimate.usd, settings["budget_usd"])
-    if client is None:
-        from .backends import connect
-
-        client = connect()
+    client = client_or_connect(client)
     folder = RunFolder(Path(run_dir)) if run_dir else RunFolder.new(name)
     hooks = _catalog_hooks(folder.path, settings["catalog"])
     if hooks is not None:  # the catalog's cap (across sweeps and processes), before the run folder exists
@@ -1363,7 +1357,7 @@ def run_sweep(grid: Grid, *, client: AsyncClient | None = None, **kwargs: Any) -
     """
     from ._sync import run_sync
 
-    return run_sync(_closing(client, lambda c: run_sweep_async(grid, client=c, **kwargs)))
+    return run_sync(with_client(client, lambda c: run_sweep_async(grid, client=c, **kwargs)))
 
 
 def start_sweep(
@@ -1387,27 +1381,11 @@ def start_sweep(
         RuntimeError: no event loop is running (call it from a notebook cell or a coroutine).
     """
     asyncio.get_running_loop()  # no loop: fail before the run folder is created
-    if client is None:
-        from .backends import connect
-
-        client = connect()
+    client = client_or_connect(client)
     sweep = Sweep.create(grid, run_dir, name=name, backend=client.backend)
     run_kwargs.setdefault("progress", False)
     sweep.start(client, **run_kwargs)
     return sweep
-
-
-async def _closing(client: AsyncClient | None, body: Callable[[AsyncClient], Any]) -> Any:
-    """Run ``body(client)`` and close the client's connections for this loop afterwards (sync wrappers)."""
-    if client is None:
-        from .backends import connect
-
-        client = connect()
-    try:
-        return await body(client)
-    finally:
-        with contextlib.suppress(RuntimeError):
-            await client.aclose()
 
 
 _set_module(__name__)

@@ -546,3 +546,20 @@ def test_journal_lines_are_json_and_hold_no_data_uris(client, png_path, run_root
     text = (sweep.run_dir / "journal.jsonl").read_text()
     assert "data:image" not in text and all(json.loads(line) for line in text.splitlines())
     assert (sweep.run_dir / "inputs").is_dir() and len(list((sweep.run_dir / "inputs").iterdir())) == 1
+
+
+def test_the_runner_takes_a_client_and_never_chooses_one(png_path, run_root, emu):
+    """Sweep.run sends through the client it is given; only the entry points pick a default (backends)."""
+    sweep = Sweep.create(Grid(image=png_path, prompt="a", resolution="480p", duration=4), run_root / "no-client")
+    with pytest.raises(TypeError, match="needs a client"):
+        asyncio.run(sweep.run(None))  # type: ignore[arg-type]
+    assert emu.stats()["submissions"] == 0 and sweep.df["status"].tolist() == ["planned"]
+
+    async def go() -> None:
+        urls = {"queue_url": emu.queue_url, "rest_url": emu.rest_url, "cdn_url": emu.cdn_url, "api_url": emu.api_url}
+        async with AsyncClient(**urls) as client:
+            await sweep.run(client, progress=False)
+
+    asyncio.run(go())
+    assert sweep.df["status"].tolist() == ["completed"] and emu.stats()["submissions"] == 1
+    sweep.close()

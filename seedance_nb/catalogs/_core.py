@@ -46,7 +46,7 @@ CLAIM_STALE_SECONDS = 300.0
 RESULT_WINDOW_SECONDS = 45 * 60.0
 
 
-def _root(root: str | os.PathLike[str] | None) -> Path:
+def sweeps_root(root: str | os.PathLike[str] | None) -> Path:
     """The sweeps root: the argument, else where new run folders go (``$SEEDANCE_RUNS``, else ``sweeps``)."""
     from ..runs import RunFolder
 
@@ -57,7 +57,7 @@ def _url(url: str | None, root: Path) -> str:
     return url or os.environ.get("SEEDANCE_CATALOG_URL") or f"sqlite:///{root / 'catalog.sqlite'}"
 
 
-def _epoch(value: Any, field: str) -> float | None:
+def to_epoch(value: Any, field: str) -> float | None:
     """A time filter as epoch seconds: an ISO date/datetime string, a datetime/date, epoch seconds,
     or a ``timedelta`` (that long ago). Naive times are UTC."""
     if value is None:
@@ -120,7 +120,7 @@ class Catalog:
     """One catalog: a database URL and the sweeps root whose run folders it indexes."""
 
     def __init__(self, url: str | None = None, *, root: str | os.PathLike[str] | None = None) -> None:
-        self.root = _root(root)
+        self.root = sweeps_root(root)
         self.url = _url(url, self.root)
         self.engine = _store.make_engine(self.url)
         self.dialect = self.engine.dialect.name
@@ -268,7 +268,7 @@ class Catalog:
             where.append("rating >= :rating_min")
             params["rating_min"] = rating_min
         for name, value in (("since", since), ("until", until)):
-            moment = _epoch(value, name)
+            moment = to_epoch(value, name)
             if moment is not None:
                 where.append(f"at {'>=' if name == 'since' else '<'} :{name}")
                 params[name] = moment
@@ -328,7 +328,7 @@ class Catalog:
         if refresh:
             self.refresh()
         with _store.reading(self.engine) as conn:
-            rows = self._billed(conn, _epoch(since, "since"), _epoch(until, "until"))
+            rows = self._billed(conn, to_epoch(since, "since"), to_epoch(until, "until"))
         records = []
         for row in rows:
             moment = datetime.fromtimestamp(row.at or 0, tz=timezone.utc)
@@ -747,7 +747,7 @@ _open_lock = threading.Lock()
 
 def open_catalog(url: str | None = None, *, root: str | os.PathLike[str] | None = None) -> Catalog:
     """The catalog for ``url``/``root`` (argument, then environment, then default), opened once per process."""
-    resolved_root = _root(root)
+    resolved_root = sweeps_root(root)
     resolved_url = _url(url, resolved_root)
     with _open_lock:
         found = _open.get((resolved_url, str(resolved_root)))

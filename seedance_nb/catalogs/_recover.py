@@ -34,7 +34,7 @@ from .. import _set_module
 from ..errors import SeedanceError
 from ..runs import Journal, cache_key
 from ..schema import DEFAULT_ENDPOINT, VideoInput
-from ._core import Catalog, _epoch, open_catalog
+from ._core import Catalog, open_catalog, to_epoch
 
 __all__ = ["ExpiringMediaWarning", "Recovery", "recover", "recover_async"]
 
@@ -199,7 +199,7 @@ async def recover_async(
         from ..backends import connect
 
         client = connect(quiet=True)
-    start = _epoch(since, "since")
+    start = to_epoch(since, "since")
     start = time.time() - 86400 if start is None else start
     await _to_thread(cat.refresh)
     items = await client.request_history(endpoint, start=start, payloads=True)

@@ -25,7 +25,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ._core import Catalog, _root, open_catalog
+from ._core import Catalog, open_catalog, sweeps_root
 
 __all__ = ["RunHooks"]
 
@@ -60,7 +60,7 @@ class RunHooks:
         resolved = Path(run_dir).resolve()
         if catalog is True or os.environ.get("SEEDANCE_CATALOG_URL"):
             return cls(open_catalog(), resolved)
-        if resolved.is_relative_to(_root(None)):
+        if resolved.is_relative_to(sweeps_root(None)):
             return cls(open_catalog(), resolved, team=False)
         return None
 
