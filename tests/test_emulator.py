@@ -464,7 +464,7 @@ def test_result_retention_follows_fals_rules(http, emu, png_bytes):
         headers={"X-Fal-Store-IO": "0"},
         json={"prompt": "x", "image_url": data_uri(png_bytes), "resolution": "480p", "duration": "4"},
     ).json()
-    wait_done(http, kept), wait_done(http, opted_out)
+    wait_done(http, opted_out), wait_done(http, kept)  # the short-lived one first: caught before it expires
     time.sleep(0.5)
     assert http.get(kept["response_url"]).status_code == 200
     assert http.get(opted_out["response_url"]).status_code == 404
