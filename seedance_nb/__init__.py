@@ -64,7 +64,7 @@ _PUBLIC: dict[str, str] = {
     "run_sweep_async": "sweep",
     "start_sweep": "sweep",
     # looking at videos
-    "LargeOutputWarning": "display",
+    "LargeOutputWarning": "markup",
     "compare": "display",
     "gallery": "display",
     "show": "display",
@@ -176,7 +176,7 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
         RequestHandle,
         ResultDetails,
     )
-    from .display import LargeOutputWarning, compare, gallery, show
+    from .display import compare, gallery, show
     from .duels import AdaptiveRun, Promotion, run_adaptive, run_adaptive_async
     from .errors import (
         AmbiguousSubmit,
@@ -202,6 +202,7 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     )
     from .generation import Result, generate, generate_async
     from .grids import Grid, GridEstimate
+    from .markup import LargeOutputWarning
     from .media import DownloadStalled, VideoInfo
     from .openapi_schema import SchemaDrift
     from .quality import VideoMetrics, filmstrip, metrics

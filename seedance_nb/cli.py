@@ -102,7 +102,7 @@ def _cell(value: Any, fmt: str = "{:.1f}s") -> str:
 
 def _summary(sweep: Any) -> str:
     """A table of every job and the totals of this run (pure: tested directly)."""
-    from .display import backend_of, cost_text, distinct_labels, totals
+    from .markup import backend_of, cost_text, distinct_labels, totals
 
     df = sweep.df
     backend = backend_of(sweep)

@@ -29,8 +29,9 @@ from typing import Any
 
 import ipywidgets as W
 
-from .display import compare_html, script_json
+from .display import compare_html
 from .duels import comparable_pairs, leaderboard_frame, leaderboard_html, next_pair
+from .markup import script_json
 
 __all__ = ["ACTIONS", "KEYS", "Duel"]
 

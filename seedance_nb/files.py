@@ -57,7 +57,13 @@ class ImageData:
         return (self.width, self.height)
 
     def data_uri(self) -> str:
-        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+        """``data:<mime>;base64,...``, encoded once per image and kept: every grid and job built from this
+        image shares the one string (a form rebuilt on each keystroke neither re-encodes nor re-checks it)."""
+        uri = self.__dict__.get("_data_uri")
+        if uri is None:
+            uri = f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+            object.__setattr__(self, "_data_uri", uri)  # a cache, not a field: equality and repr ignore it
+        return uri
 
     def __repr__(self) -> str:
         size = f"{self.width}x{self.height}"
@@ -144,6 +150,8 @@ def load_image(image: Any, *, field: str = "image_url") -> ImageData:
             pil = Image.open(io.BytesIO(data))
             _check_dimensions(pil.width, pil.height, field, name)  # before decoding a huge one
             pil.load()
+    except InputError:  # the size check's own message, not wrapped in "not a readable image"
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _fail(
             field, f"{name} is far too large to be an input image ({exc})", None, f"sides up to {MAX_IMAGE_SIDE} px"

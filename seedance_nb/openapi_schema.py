@@ -89,13 +89,18 @@ _MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 @dataclass(frozen=True)
 class FieldSpec:
     """What the schema says about one input field: JSON type (``"string"``, ``"array<string>"``,
-    ``"integer|null"``...), enum values, default (``has_default`` tells a default of None from none)."""
+    ``"integer|null"``...), enum values, default (``has_default`` tells a default of None from none), and for
+    forms (:mod:`seedance_nb.forms`) its bounds (``minimum``/``maximum``), title and description."""
 
     name: str
     type: str = ""
     enum: tuple[Any, ...] | None = None
     default: Any = None
     has_default: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    title: str = field(default="", compare=False)
+    description: str = field(default="", compare=False)
 
     def describe(self) -> str:
         text = self.type or "any type"
@@ -227,13 +232,32 @@ def _field_spec(name: str, spec: Any, document: Any) -> FieldSpec:
                 types.append(kind)
         if branch is not spec and isinstance(branch.get("enum"), list):
             enum = (enum or []) + [v for v in branch["enum"] if v not in (enum or [])]
+    minimum, maximum = _bounds([spec, *(branches if isinstance(branches, list) else [])], document)
     return FieldSpec(
         name=name,
         type="|".join(types),
         enum=tuple(enum) if enum is not None else None,
         default=copy.deepcopy(spec.get("default")),
         has_default="default" in spec,
+        minimum=minimum,
+        maximum=maximum,
+        title=spec["title"] if isinstance(spec.get("title"), str) else "",
+        description=spec["description"] if isinstance(spec.get("description"), str) else "",
     )
+
+
+def _bounds(nodes: list[Any], document: Any) -> tuple[float | None, float | None]:
+    """The first ``minimum`` and ``maximum`` stated on a field or one of its branches (inclusive bounds)."""
+    found: dict[str, float] = {}
+    for node in nodes:
+        node = _resolve(node, document)
+        if not isinstance(node, Mapping):
+            continue
+        for key in ("minimum", "maximum"):
+            value = node.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool) and key not in found:
+                found[key] = value
+    return found.get("minimum"), found.get("maximum")
 
 
 _JSON_TYPES: dict[str, Any] = {

@@ -887,7 +887,7 @@ def _text(value: Any, limit: int = 60) -> str:
 
 def _axes(df: Any, rows: Any, cols: Any) -> tuple[list[str], list[str], list[str]]:
     """(row columns, column columns, other varying columns) as the notebook grid would lay the sweep out."""
-    from .display import auto_axes, varying_columns
+    from .markup import auto_axes, varying_columns
 
     if rows is None and cols is None:
         rows, cols = auto_axes(df)
@@ -1244,7 +1244,7 @@ def _safe_src(src: str) -> bool:
 
 
 def _metrics_sort_js() -> str:
-    from .reporting import sortable_table_script  # the report's own sorting script, for the metrics table
+    from .markup import sortable_table_script  # the report's own sorting script, for the metrics table
 
     return sortable_table_script("sd-metrics")
 
@@ -1361,7 +1361,7 @@ def metrics_section_html(
     when ``run_dir`` and ``image_src`` — a function from a local image path to a ``src`` — are given) and one
     plot of ``metric`` per value of the parameter ``by`` (default: the first varying input). "" when nothing
     was measured."""
-    from .display import varying_columns
+    from .markup import varying_columns
 
     if "flags" not in df.columns:
         return ""

@@ -40,9 +40,10 @@ from typing import Any
 import pandas as pd
 
 from . import _set_module
-from . import display as d
+from . import markup as m
 from .duels import leaderboard_section
 from .quality import metrics_section_html
+from .runs import PENDING, JobStatus
 
 __all__ = ["ReportPath", "report", "report_html"]
 
@@ -127,35 +128,7 @@ white-space:nowrap}
 </style>"""
 
 
-def sortable_table_script(table_id: str) -> str:
-    """A small script that sorts the table ``table_id`` by a clicked header (numbers by ``data-v``), shared by
-    the report's jobs table and the metrics section."""
-    return _SORTABLE_TEMPLATE.replace("__TABLE_ID__", table_id)
-
-
-_SORTABLE_TEMPLATE = """<script>(function () {
-  var table = document.getElementById("__TABLE_ID__");
-  if (!table) return;
-  var heads = table.tHead.rows[0].cells;
-  Array.prototype.forEach.call(heads, function (th, col) {
-    th.addEventListener("click", function () {
-      var asc = th.getAttribute("aria-sort") !== "ascending";
-      Array.prototype.forEach.call(heads, function (h) { h.removeAttribute("aria-sort"); });
-      th.setAttribute("aria-sort", asc ? "ascending" : "descending");
-      var num = th.getAttribute("data-type") === "num", body = table.tBodies[0];
-      var rows = Array.prototype.slice.call(body.rows);
-      rows.sort(function (a, b) {
-        var x = a.cells[col].getAttribute("data-v"), y = b.cells[col].getAttribute("data-v");
-        if (x === "" || y === "") return x === y ? 0 : (x === "" ? 1 : -1);
-        var c = num ? parseFloat(x) - parseFloat(y) : x.localeCompare(y, undefined, {numeric: true});
-        return asc ? c : -c;
-      });
-      rows.forEach(function (r) { body.appendChild(r); });
-    });
-  });
-})();</script>"""
-
-_SORT_JS = sortable_table_script("sd-jobs")
+_SORT_JS = m.sortable_table_script("sd-jobs")
 
 _NUMERIC = (
     "seed",
@@ -174,11 +147,11 @@ _NUMERIC = (
 
 
 def _e(value: Any) -> str:
-    return d._esc(value)
+    return m.esc(value)
 
 
 def _thumb_data_uri(path: Path) -> str | None:
-    return d.thumbnail_data_uri(path, _THUMB_PX)
+    return m.thumbnail_data_uri(path, _THUMB_PX)
 
 
 def _sweep_description(run_dir: Path | None) -> dict[str, Any]:
@@ -202,7 +175,7 @@ def _sweep_description(run_dir: Path | None) -> dict[str, Any]:
 def _ordered_values(series: pd.Series) -> list[Any]:
     seen: dict[Any, None] = {}
     for value in series:
-        seen.setdefault(d._plain(value))
+        seen.setdefault(m.plain(value))
     return list(seen)
 
 
@@ -210,7 +183,7 @@ def _ordered_values(series: pd.Series) -> list[Any]:
 
 
 def _cards(df: pd.DataFrame, backend: str | None) -> str:
-    t = d.totals(df, backend)
+    t = m.totals(df, backend)
     by = t["by_status"]
     done = by.get("completed", 0) + by.get("cached", 0)
     fresh = df["status"] != "cached" if "status" in df else pd.Series([True] * len(df), index=df.index)
@@ -219,22 +192,24 @@ def _cards(df: pd.DataFrame, backend: str | None) -> str:
     if t["emulated"]:
         cost = ("cost", "$0.00", "emulated, nothing billed")
     else:
-        cost = ("cost (completed)", d.fmt_usd(t["cost_usd"]), "estimated" + (", cached free" if t["cached"] else ""))
+        cost = ("cost (completed)", m.fmt_usd(t["cost_usd"]), "estimated" + (", cached free" if t["cached"] else ""))
         if t.get("actual_usd") is not None:
-            cost = ("cost (completed)", d.fmt_usd(t["actual_usd"] + t["estimated_rest_usd"]), d.cost_text(t))
+            cost = ("cost (completed)", m.fmt_usd(t["actual_usd"] + t["estimated_rest_usd"]), m.cost_text(t))
     items: list[tuple[str, str, str]] = [
         ("backend", backend or "unknown", "videos made by " + ("the emulator" if t["emulated"] else backend or "?")),
         ("jobs", str(t["jobs"]), ""),
         ("videos", str(done), f"{by['cached']} cached from earlier runs" if by.get("cached") else ""),
         ("failed", str(by.get("failed", 0)), ""),
         cost,
-        ("estimate (all jobs)", d.fmt_usd(t["estimated_usd"]), "on fal" if t["emulated"] else ""),
+        ("estimate (all jobs)", m.fmt_usd(t["estimated_usd"]), "on fal" if t["emulated"] else ""),
         ("video seconds", f"{t['video_seconds']:.1f} s", ""),
-        ("generation (sum)", d.fmt_seconds(t["generation_seconds"]), "this run" if t["cached"] else ""),
-        ("queue wait (mean)", d.fmt_seconds(mean_queue), ""),
-        ("wall clock", d.fmt_seconds(t["wall_seconds"]), "this run" if t["cached"] else ""),
+        ("generation (sum)", m.fmt_seconds(t["generation_seconds"]), "this run" if t["cached"] else ""),
+        ("queue wait (mean)", m.fmt_seconds(mean_queue), ""),
+        ("wall clock", m.fmt_seconds(t["wall_seconds"]), "this run" if t["cached"] else ""),
     ]
-    pending = sum(by.get(s, 0) for s in ("planned", "submitting", "queued", "submitted", "running", "downloading"))
+    pending = sum(
+        by.get(s, 0) for s in m.STATUS_ORDER if s in PENDING and s not in (JobStatus.INTERRUPTED, JobStatus.UNKNOWN)
+    )
     if pending:
         items.insert(4, ("still running", str(pending), ""))
     for status in ("cancelled", "interrupted", "unknown"):
@@ -251,20 +226,20 @@ def _cards(df: pd.DataFrame, backend: str | None) -> str:
 
 
 def _parameters(df: pd.DataFrame, run_dir: Path | None) -> str:
-    inputs = d.input_columns(df)
-    varying = d.varying_columns(df)
+    inputs = m.input_columns(df)
+    varying = m.varying_columns(df)
     rows_vary = "".join(
         f"<tr><th>{_e(c)}</th><td>"
-        + "".join(f'<span class="val">{_e(d._text(v))}</span>' for v in _ordered_values(df[c]))
+        + "".join(f'<span class="val">{_e(m.as_text(v))}</span>' for v in _ordered_values(df[c]))
         + "</td></tr>"
         for c in varying
     )
-    fixed = [c for c in inputs if c not in varying and len(df) and not d._missing(df[c].iloc[0])]
-    rows_fixed = "".join(f"<tr><th>{_e(c)}</th><td>{_e(d._text(df[c].iloc[0]))}</td></tr>" for c in fixed)
+    fixed = [c for c in inputs if c not in varying and len(df) and not m.is_missing(df[c].iloc[0])]
+    rows_fixed = "".join(f"<tr><th>{_e(c)}</th><td>{_e(m.as_text(df[c].iloc[0]))}</td></tr>" for c in fixed)
     out = ['<section id="parameters"><h2>Parameters</h2>']
     facts = _sweep_description(run_dir)
     if facts:
-        shown = {k: d.fmt_when(v) if k.endswith("_at") else v for k, v in facts.items()}
+        shown = {k: m.fmt_when(v) if k.endswith("_at") else v for k, v in facts.items()}
         rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in shown.items())
         out.append(f'<h3>Run</h3><table class="kv">{rows}</table>')
     out.append(f'<h3>Varies</h3><table class="kv" id="sd-varies">{rows_vary}</table>' if rows_vary else "")
@@ -320,12 +295,12 @@ def _input_images(df: pd.DataFrame, run_dir: Path | None) -> str:
             if label is None:
                 continue
             text = str(label)
-            rows = df[df[column].map(d._plain) == label]
+            rows = df[df[column].map(m.plain) == label]
             src, note = None, ""
-            if d.safe_url(text, loopback=False):
+            if m.safe_url(text, loopback=False):
                 src = text
             else:
-                extra = [str(p) for p in rows.get("image_path", pd.Series(dtype=object)) if not d._missing(p)]
+                extra = [str(p) for p in rows.get("image_path", pd.Series(dtype=object)) if not m.is_missing(p)]
                 kept = [stored[text]] if text in stored else []
                 for candidate in [*kept, *map(Path, extra), *_image_candidates(text, run_dir)]:
                     if candidate.is_file():
@@ -335,7 +310,7 @@ def _input_images(df: pd.DataFrame, run_dir: Path | None) -> str:
             if src is None and column == "image" and "poster" in df.columns:
                 # The model starts from the input image, so a first frame stands in when the file is gone.
                 for job, poster in zip(rows.get("job", rows.index), rows["poster"], strict=False):
-                    if not d._missing(poster) and Path(str(poster)).is_file():
+                    if not m.is_missing(poster) and Path(str(poster)).is_file():
                         src, note = _thumb_data_uri(Path(str(poster))), f" (first frame of job {job})"
                         break
             label_html = f"{'end image' if column == 'end_image' else 'image'}: {_e(text)}{_e(note)}"
@@ -348,20 +323,20 @@ def _input_images(df: pd.DataFrame, run_dir: Path | None) -> str:
 
 def _grids(
     df: pd.DataFrame,
-    sources: d._Sources,
+    sources: m.Sources,
     rows: str | Sequence[str] | None,
     cols: str | Sequence[str] | None,
     anchors: Mapping[int, str],
     backend: str | None = None,
 ) -> str:
     if rows is None and cols is None:
-        rows, cols = d.auto_axes(df)
-    row_axis, col_axis = d._axis(rows), d._axis(cols)
+        rows, cols = m.auto_axes(df)
+    row_axis, col_axis = m.axis_columns(rows), m.axis_columns(cols)
     out = ['<section id="grid"><h2>Videos</h2>']
-    split = "image" in row_axis and len(row_axis) > 1 and "image" in d.varying_columns(df, ["image"])
+    split = "image" in row_axis and len(row_axis) > 1 and "image" in m.varying_columns(df, ["image"])
     if split:  # one grid per input image keeps the rows readable
         row_axis = tuple(c for c in row_axis if c != "image")
-        groups = [(label, df.index[df["image"].map(d._plain) == label]) for label in _ordered_values(df["image"])]
+        groups = [(label, df.index[df["image"].map(m.plain) == label]) for label in _ordered_values(df["image"])]
     else:
         groups = [(None, df.index)]
     for label, index in groups:
@@ -370,7 +345,7 @@ def _grids(
         if label is not None:
             out.append(f"<h3>image: {_e(label)}</h3>")
         out.append(
-            d.grid_body(part, row_axis, col_axis, sync=True, sources=sources, width=260, anchors=local, backend=backend)
+            m.grid_body(part, row_axis, col_axis, sync=True, sources=sources, width=260, anchors=local, backend=backend)
         )
     out.append("</section>")
     return "".join(out)
@@ -386,7 +361,7 @@ def _nice_step(total: float) -> float:
 def _timeline(df: pd.DataFrame) -> str:
     """Each job's queue wait and generation as bars on one time axis (HTML, so the text stays readable at any
     width). Cached jobs ran in an earlier run: they are listed, not drawn."""
-    spans = []
+    spans: list[tuple[int, Any, float | None, float | None, float | None]] = []
     stamps = {
         c: pd.to_datetime(df[c], errors="coerce", utc=True)
         for c in ("submitted_at", "started_at", "completed_at")
@@ -400,21 +375,21 @@ def _timeline(df: pd.DataFrame) -> str:
             spans.append((pos, row, None, None, None))
             continue
         q0 = q1 = g1 = None
-        if not d._missing(t0) and not d._missing(stamps["submitted_at"].iloc[pos]):
+        if not m.is_missing(t0) and not m.is_missing(stamps["submitted_at"].iloc[pos]):
             q0 = (stamps["submitted_at"].iloc[pos] - t0).total_seconds()
             started = stamps.get("started_at", pd.Series([pd.NaT] * len(df))).iloc[pos]
             done = stamps.get("completed_at", pd.Series([pd.NaT] * len(df))).iloc[pos]
-            q1 = (started - t0).total_seconds() if not d._missing(started) else None
-            g1 = (done - t0).total_seconds() if not d._missing(done) else None
+            q1 = (started - t0).total_seconds() if not m.is_missing(started) else None
+            g1 = (done - t0).total_seconds() if not m.is_missing(done) else None
             if q1 is None and g1 is not None:
                 q1 = g1  # it ended (failed or cancelled) without ever starting
-        elif not d._missing(row.get("queue_seconds")):
+        elif not m.is_missing(row.get("queue_seconds")):
             q0 = 0.0
             q1 = float(row["queue_seconds"])
             gen = row.get("generation_seconds")
-            g1 = q1 + float(gen) if not d._missing(gen) else None
+            g1 = q1 + float(gen) if not m.is_missing(gen) else None
         spans.append((pos, row, q0, q1, g1))
-    ends = [x for _, _, q0, q1, g1 in spans for x in (q0, q1, g1) if x is not None]
+    ends: list[float] = [x for _, _, q0, q1, g1 in spans for x in (q0, q1, g1) if x is not None]
     if not ends:
         return ""
     total = max(ends) or 1.0
@@ -426,7 +401,7 @@ def _timeline(df: pd.DataFrame) -> str:
     step = _nice_step(total)
     tick = 0.0
     while tick <= total + 1e-9:
-        ticks.append(f'<span style="left:{pct(tick)}">{_e(d.fmt_seconds(tick))}</span>')
+        ticks.append(f'<span style="left:{pct(tick)}">{_e(m.fmt_seconds(tick))}</span>')
         tick += step
     rows = [
         '<div class="timeline" role="img" aria-label="queue wait and generation time of each job">',
@@ -434,10 +409,10 @@ def _timeline(df: pd.DataFrame) -> str:
     ]
     for pos, row, q0, q1, g1 in spans:
         status = str(row.get("status") or "")
-        job = d._text(row.get("job", pos))
+        job = m.as_text(row.get("job", pos))
         tip = (
-            f"#{job} · {status} · queue {d.fmt_seconds(row.get('queue_seconds'))}"
-            f" · generation {d.fmt_seconds(row.get('generation_seconds'))}"
+            f"#{job} · {status} · queue {m.fmt_seconds(row.get('queue_seconds'))}"
+            f" · generation {m.fmt_seconds(row.get('generation_seconds'))}"
         )
         label = f'<a class="tl-label" href="#sd-job-{pos}" title="{_e(tip)}">#{_e(_short_label(job))}</a>'
         if q0 is None:
@@ -462,10 +437,10 @@ def _timeline(df: pd.DataFrame) -> str:
                 f'title="{_e(tip)}"></div>'
             )
         if g1 is None:  # still waiting or running: the bar runs to the end of the chart
-            end_label = f"{status}, {d.fmt_seconds(total - q0)} so far" if status else d.fmt_seconds(total - q0)
+            end_label = f"{status}, {m.fmt_seconds(total - q0)} so far" if status else m.fmt_seconds(total - q0)
         else:
             last = max(v for v in (q0, q1, g1) if v is not None)
-            end_label = d.fmt_seconds(last - q0)
+            end_label = m.fmt_seconds(last - q0)
         rows.append(
             f'<div class="tl-row" data-status="{_e(status)}">{label}<div class="tl-track">{"".join(bars)}</div>'
             f'<span class="tl-end">{_e(end_label)}</span></div>'
@@ -484,15 +459,15 @@ def _short_label(text: str) -> str:
 
 
 def _stars(value: Any) -> str:
-    n = d.rating_stars(value)
+    n = m.rating_stars(value)
     if n is None:
-        return _e(d._text(value))
+        return _e(m.as_text(value))
     return f'<span class="stars" title="{n} of 5" aria-label="{n} of 5 stars">{"★" * n}{"☆" * (5 - n)}</span> {n}/5'
 
 
-def _jobs_table(df: pd.DataFrame, sources: d._Sources, backend: str | None) -> str:
-    vary = d.varying_columns(df)
-    short = d.short_maps(df, limit=70)
+def _jobs_table(df: pd.DataFrame, sources: m.Sources, backend: str | None) -> str:
+    vary = m.varying_columns(df)
+    short = m.short_maps(df, limit=70)
     columns: list[tuple[str, str]] = [("job", "job"), ("status", "status")]
     columns += [(c, c) for c in vary]
     columns += [
@@ -511,9 +486,9 @@ def _jobs_table(df: pd.DataFrame, sources: d._Sources, backend: str | None) -> s
     # Columns with nothing to say stay out, so the table fits a laptop screen: no ratings, notes or errors yet,
     # or output seeds that only repeat the seeds asked for.
     optional = {"rating", "notes", "error", "output_seed"}
-    present = [(c, h) for c, h in present if c not in optional or df[c].map(lambda v: not d._missing(v)).any()]
+    present = [(c, h) for c, h in present if c not in optional or df[c].map(lambda v: not m.is_missing(v)).any()]
     if "output_seed" in df.columns and "seed" in df.columns:
-        same = (df["output_seed"].map(d._plain) == df["seed"].map(d._plain)) | df["output_seed"].isna()
+        same = (df["output_seed"].map(m.plain) == df["seed"].map(m.plain)) | df["output_seed"].isna()
         if same.all():
             present = [(c, h) for c, h in present if c != "output_seed"]
     num_attr = ' data-type="num"'
@@ -522,51 +497,7 @@ def _jobs_table(df: pd.DataFrame, sources: d._Sources, backend: str | None) -> s
     )
     body = []
     for pos, (_, row) in enumerate(df.iterrows()):
-        cells = []
-        for c, _h in present:
-            value = d._plain(row.get(c)) if c != "size" else None
-            sort = "" if value is None else str(value)
-            if c == "job":
-                text = f'<a href="#sd-job-{pos}">#{_e(d._text(value if value is not None else pos))}</a>'
-                src = sources.video(row.get("path"), row.get("video_url")) if row.get("status") in d._DONE else None
-                if src and not src.startswith(("data:", "file:")):
-                    text += f' <a href="{_e(src)}" title="open the video file">▶</a>'
-                cells.append(f'<td class="job" data-v="{_e(sort)}">{text}</td>')
-            elif c == "size":
-                w, h = d._plain(row.get("width")), d._plain(row.get("height"))
-                ok = w is not None and h is not None
-                cells.append(f'<td class="n" data-v="{_e(w * h if ok else "")}">{_e(f"{w}×{h}" if ok else "—")}</td>')
-            elif c in ("queue_seconds", "generation_seconds", "video_seconds"):
-                cells.append(f'<td class="n" data-v="{_e(sort)}">{_e(d.fmt_seconds(value))}</td>')
-            elif c == "est_cost_usd":
-                billed = row.get("status") == "completed"
-                shown = d.fmt_usd(value) if billed else ("est. " + d.fmt_usd(value) if value is not None else "—")
-                if row.get("status") in ("failed", "cancelled", "cached"):
-                    shown, sort = "$0.00", "0"
-                elif billed and (row.get("backend") if not d._missing(row.get("backend")) else backend) == "emulator":
-                    shown, sort = "$0.00 (emulated)", "0"
-                cells.append(f'<td class="n" data-v="{_e(sort)}">{_e(shown)}</td>')
-            elif c == "file_size":
-                shown = f"{value / 1e6:.2f} MB" if isinstance(value, int | float) else "—"
-                cells.append(f'<td class="n" data-v="{_e(sort)}">{_e(shown)}</td>')
-            elif c == "rating":
-                cells.append(f'<td class="n" data-v="{_e(sort)}">{_stars(value) if value is not None else ""}</td>')
-            elif c == "error":
-                kind = d._plain(row.get("error_type"))
-                text = "" if value is None else (f"{kind}: {value}" if kind else str(value))
-                cells.append(f'<td class="err" data-v="{_e(text)}">{_e(text)}</td>')
-            elif c == "status":
-                cells.append(f'<td data-v="{_e(sort)}"><span class="sd-{_e(sort)}">{_e(sort)}</span></td>')
-            else:
-                num = c in _NUMERIC
-                shown = d._text(value) if value is not None else ""
-                wide = "txt wide" if c in ("prompt", "image", "end_image") else "txt note" if c == "notes" else "txt"
-                cls = "n" if num else wide
-                label = short.get(c, {}).get(value) if c in short else None
-                cells.append(
-                    f'<td class="{cls}" data-v="{_e(sort)}" title="{_e(shown)}">'
-                    f"{_e(label if label is not None else d._short(shown, 140))}</td>"
-                )
+        cells = [_job_cell(c, row, pos, sources=sources, backend=backend, short=short) for c, _h in present]
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (
         '<section id="jobs"><h2>Jobs</h2><p class="sub">Click a column header to sort.</p><div class="scroll">'
@@ -575,29 +506,78 @@ def _jobs_table(df: pd.DataFrame, sources: d._Sources, backend: str | None) -> s
     )
 
 
-def _ratings(df: pd.DataFrame, sources: d._Sources) -> str:
+def _job_cell(
+    c: str, row: pd.Series, pos: int, *, sources: m.Sources, backend: str | None, short: dict[str, dict[Any, str]]
+) -> str:
+    """One cell of the jobs table: column ``c`` of the job in table row ``pos``."""
+    value = m.plain(row.get(c)) if c != "size" else None
+    sort = "" if value is None else str(value)
+    if c == "job":
+        text = f'<a href="#sd-job-{pos}">#{_e(m.as_text(value if value is not None else pos))}</a>'
+        src = sources.video(row.get("path"), row.get("video_url")) if row.get("status") in m.HAS_VIDEO else None
+        if src and not src.startswith(("data:", "file:")):
+            text += f' <a href="{_e(src)}" title="open the video file">▶</a>'
+        return f'<td class="job" data-v="{_e(sort)}">{text}</td>'
+    elif c == "size":
+        w, h = m.plain(row.get("width")), m.plain(row.get("height"))
+        ok = w is not None and h is not None
+        return f'<td class="n" data-v="{_e(w * h if ok else "")}">{_e(f"{w}×{h}" if ok else "—")}</td>'
+    elif c in ("queue_seconds", "generation_seconds", "video_seconds"):
+        return f'<td class="n" data-v="{_e(sort)}">{_e(m.fmt_seconds(value))}</td>'
+    elif c == "est_cost_usd":
+        billed = row.get("status") == "completed"
+        shown = m.fmt_usd(value) if billed else ("est. " + m.fmt_usd(value) if value is not None else "—")
+        if row.get("status") in (*m.NOT_BILLED, JobStatus.CACHED):
+            shown, sort = "$0.00", "0"
+        elif billed and (row.get("backend") if not m.is_missing(row.get("backend")) else backend) == "emulator":
+            shown, sort = "$0.00 (emulated)", "0"
+        return f'<td class="n" data-v="{_e(sort)}">{_e(shown)}</td>'
+    elif c == "file_size":
+        shown = f"{value / 1e6:.2f} MB" if isinstance(value, int | float) else "—"
+        return f'<td class="n" data-v="{_e(sort)}">{_e(shown)}</td>'
+    elif c == "rating":
+        return f'<td class="n" data-v="{_e(sort)}">{_stars(value) if value is not None else ""}</td>'
+    elif c == "error":
+        kind = m.plain(row.get("error_type"))
+        text = "" if value is None else (f"{kind}: {value}" if kind else str(value))
+        return f'<td class="err" data-v="{_e(text)}">{_e(text)}</td>'
+    elif c == "status":
+        return f'<td data-v="{_e(sort)}"><span class="sd-{_e(sort)}">{_e(sort)}</span></td>'
+    else:
+        num = c in _NUMERIC
+        shown = m.as_text(value) if value is not None else ""
+        wide = "txt wide" if c in ("prompt", "image", "end_image") else "txt note" if c == "notes" else "txt"
+        cls = "n" if num else wide
+        label = short.get(c, {}).get(value) if c in short else None
+        return (
+            f'<td class="{cls}" data-v="{_e(sort)}" title="{_e(shown)}">'
+            f"{_e(label if label is not None else m.shorten(shown, 140))}</td>"
+        )
+
+
+def _ratings(df: pd.DataFrame, sources: m.Sources) -> str:
     """The rated and noted videos, best first (ratings on one scale: 1-5 stars, thumbs up/down as 5/1)."""
     if "rating" not in df.columns and "notes" not in df.columns:
         return ""
     rating = df["rating"] if "rating" in df.columns else pd.Series([None] * len(df), index=df.index)
     notes = df["notes"] if "notes" in df.columns else pd.Series([None] * len(df), index=df.index)
-    given = [pos for pos in range(len(df)) if not d._missing(rating.iloc[pos]) or not d._missing(notes.iloc[pos])]
+    given = [pos for pos in range(len(df)) if not m.is_missing(rating.iloc[pos]) or not m.is_missing(notes.iloc[pos])]
     if not given:
         return ""
-    score = pd.to_numeric(rating.map(d.rating_stars), errors="coerce")
+    score = pd.to_numeric(rating.map(m.rating_stars), errors="coerce")
     given.sort(key=lambda p: -score.iloc[p] if not math.isnan(score.iloc[p]) else math.inf)
-    vary = d.varying_columns(df)
+    vary = m.varying_columns(df)
     figs = []
     for pos in given:
         row = df.iloc[pos]
         poster = sources.poster(row.get("poster"))
-        alt = f"job #{d._text(row.get('job'))}"
+        alt = f"job #{m.as_text(row.get('job'))}"
         img = f'<a href="#sd-job-{pos}"><img src="{_e(poster)}" alt="{_e(alt)}"></a>' if poster else ""
-        params = d._pairs(row, vary)
-        note = "" if d._missing(notes.iloc[pos]) else f"<div>{_e(d._text(notes.iloc[pos]))}</div>"
-        stars = "" if d._missing(rating.iloc[pos]) else f"<div>{_stars(rating.iloc[pos])}</div>"
+        params = m.pairs_html(row, vary)
+        note = "" if m.is_missing(notes.iloc[pos]) else f"<div>{_e(m.as_text(notes.iloc[pos]))}</div>"
+        stars = "" if m.is_missing(rating.iloc[pos]) else f"<div>{_stars(rating.iloc[pos])}</div>"
         figs.append(
-            f'<figure>{img}<figcaption><a href="#sd-job-{pos}">#{_e(d._text(row.get("job", pos)))}</a> '
+            f'<figure>{img}<figcaption><a href="#sd-job-{pos}">#{_e(m.as_text(row.get("job", pos)))}</a> '
             f'<span class="sd-cap">{params}</span>{stars}{note}</figcaption></figure>'
         )
     return f'<section id="ratings"><h2>Ratings and notes</h2><div class="rated">{"".join(figs)}</div></section>'
@@ -620,15 +600,16 @@ def report_html(
     """The report as a string; videos are linked relative to ``base_dir`` (the report's folder).
 
     ``fragment=True`` gives the report's body (scoped CSS, no ``<html>``) for a notebook output: media are then
-    referenced for JupyterLab (relative to ``base_dir``, default the working directory), as :func:`grid` does.
+    referenced for JupyterLab (relative to ``base_dir``, default the working directory), as
+    :func:`seedance_nb.gallery` does.
     ``metric`` is the one the metrics section plots per parameter value (any seedance_nb.quality column).
     """
-    df = d.frame_of(sweep_or_df)
-    run_dir = d.run_dir_of(sweep_or_df)
-    backend = d.backend_of(sweep_or_df)
+    df = m.frame_of(sweep_or_df)
+    run_dir = m.run_dir_of(sweep_or_df)
+    backend = m.backend_of(sweep_or_df)
     if base_dir is None:
         base_dir = Path.cwd() if fragment or run_dir is None else run_dir
-    sources = d._Sources(base_dir, embed, servable_only=fragment, report=not fragment)
+    sources = m.Sources(base_dir, embed, servable_only=fragment, report=not fragment)
     name = title or ("Seedance sweep · " + run_dir.name if run_dir is not None else "Seedance sweep")
     anchors = {pos: f"sd-job-{pos}" for pos in range(len(df))}
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -638,7 +619,7 @@ def report_html(
     body = [
         f'<main class="sd-report" data-backend="{_e(backend or "")}">',
         f'<header><h1>{_e(name)}</h1><p class="sub">{len(df)} jobs{where}{by} · generated {generated}</p>',
-        d.summary_body(df, backend),
+        m.summary_body(df, backend),
         _cards(df, backend),
         "</header>",
         _parameters(df, run_dir),
@@ -654,11 +635,11 @@ def report_html(
     ]
     sources.finish()
     if fragment:
-        return d.CSS + _REPORT_CSS + "".join(body)
+        return m.CSS + _REPORT_CSS + "".join(body)
     head = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(name)}</title>{d.CSS}{_REPORT_CSS}{_PAGE_CSS}</head><body>",
+        f"<title>{_e(name)}</title>{m.CSS}{_REPORT_CSS}{_PAGE_CSS}</head><body>",
     ]
     return "".join(head + body) + "</body></html>"
 
@@ -670,7 +651,8 @@ class ReportPath(type(Path())):  # type: ignore[misc]  # PosixPath or WindowsPat
     inline, where JupyterLab serves the videos like any output's.
     """
 
-    _sweep: Any = None
+    #: The sweep (or DataFrame) the report was written from; shown inline in a notebook. None after a copy.
+    source: Any = None
 
     def _repr_html_(self) -> str:
         uri = self.resolve().as_uri()
@@ -680,9 +662,9 @@ class ReportPath(type(Path())):  # type: ignore[misc]  # PosixPath or WindowsPat
             "JupyterLab's file browser shows the thumbnails only (its server answers 403 to video requests from "
             "HTML files it serves), so the report is shown here too:</p>"
         )
-        if self._sweep is None:
+        if self.source is None:
             return note
-        inline = report_html(self._sweep, fragment=True)
+        inline = report_html(self.source, fragment=True)
         return f'<div class="sd-report-link">{note}</div>{inline}'
 
 
@@ -701,10 +683,10 @@ def report(
     The path (a :class:`ReportPath`) shows, as a notebook cell's last expression, a link and the report inline.
 
     ``embed=True`` puts every video inside the file (portable, but large; warns past
-    :data:`seedance_nb.display.EMBED_WARN_BYTES`). ``rows``/``cols`` choose the grid's pivot; ``metric`` the
+    :data:`seedance_nb.markup.EMBED_WARN_BYTES`). ``rows``/``cols`` choose the grid's pivot; ``metric`` the
     metric plotted per parameter value in the metrics section.
     """
-    run_dir = d.run_dir_of(sweep_or_df)
+    run_dir = m.run_dir_of(sweep_or_df)
     if path is None:
         if run_dir is None:
             raise ValueError("this sweep has no run folder: pass path= for the report")
@@ -722,7 +704,7 @@ def report(
     os.replace(part, target)
     logger.info("wrote the report to %s (%.1f KB)", target, len(markup.encode()) / 1e3)
     written = ReportPath(target)
-    written._sweep = sweep_or_df
+    written.source = sweep_or_df
     return written
 
 

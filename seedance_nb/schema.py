@@ -257,8 +257,36 @@ def _normalise_duration(value: Any, durations: tuple[str, ...] = DURATIONS) -> s
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?P<params>(;[\w-]+=[\w.-]+)*)(?P<b64>;base64)?,", re.I)
 
 
+#: Data URIs at least this long (an inlined image) are remembered by identity, not content: a grid's jobs share
+#: one string, and comparing two equal 8 MB strings in a content-keyed cache costs as much as checking one (and
+#: such a cache would keep every image it saw alive).
+_BIG_URL = 64 * 1024
+_RECENT_BIG_URLS: dict[int, tuple[str, str, Problem | None]] = {}
+
+
+def _image_url_problem(name: str, url: str) -> Problem | None:
+    """:func:`_check_image_url`, remembered: short URLs by content, long data URIs by identity (the last few)."""
+    if len(url) < _BIG_URL:
+        return _check_image_url(name, url)
+    seen = _RECENT_BIG_URLS.get(id(url))
+    if seen is not None and seen[0] == name and seen[1] is url:
+        return seen[2]
+    problem = _image_url_check(name, url)
+    if len(_RECENT_BIG_URLS) >= 4:
+        _RECENT_BIG_URLS.clear()  # not popped one by one: another thread (the emulator's) may check too
+    _RECENT_BIG_URLS[id(url)] = (name, url, problem)
+    return problem
+
+
 @functools.lru_cache(maxsize=64)
 def _check_image_url(name: str, url: str) -> Problem | None:
+    return _image_url_check(name, url)
+
+
+def _image_url_check(name: str, url: str) -> Problem | None:
+    text_problem = _text_problem(name, url)
+    if text_problem:
+        return text_problem
     if url.startswith(("http://", "https://")):
         if len(url) > 8192:
             return Problem(name, "URL is too long", url, "an http(s) URL under 8 KB")
@@ -387,7 +415,7 @@ def check_payload(payload: Mapping[str, Any], schema: InputSchema | None = None)
                 Problem(name, "must be a URL string", url, "an http(s) URL or a data:image/... URI", type="string_type")
             )
         else:
-            problem = _text_problem(name, url) or _check_image_url(name, url)
+            problem = _image_url_problem(name, url)  # remembered: a grid's jobs share one URL string
             if problem:
                 problems.append(problem)
 

@@ -1,69 +1,43 @@
 """ipywidgets front-ends: a generation form, a sweep builder, a live job board and a result browser.
 
-They hold no logic the Python API lacks: they build validated ``VideoInput``s
-and ``Grid``s and call the same sweep and display code. Long work runs as a
+They hold no logic the Python API lacks: they build validated ``Grid``s and call the same sweep and display
+code. The two forms' controls are generated from the model's input schema by one builder
+(:mod:`seedance_nb.forms`): enums become dropdowns (list boxes in a sweep), bools checkboxes, strings text
+areas, numbers sliders or lists; a field fal adds to the schema appears in both. Long work runs as a
 background task on the kernel's loop, so Cancel is handled at once::
 
     from seedance_nb.widgets import GenerateForm, SweepBuilder
     GenerateForm()        # fill in, click Generate; Cancel cancels the remote request
-    SweepBuilder()        # prompts x durations x seeds, live cost, a budget gate, then a job board
+    SweepBuilder()        # prompts x durations x seeds x any field, live cost, a budget gate, then a job board
 
 Each widget also carries a static HTML summary, so a saved notebook reopened
 without a kernel still shows what was there. Stable CSS classes
-(``seedance-generate``, ``seedance-run``, ``seedance-output``, ...) make them
+(``seedance-generate``, ``seedance-run``, ``seedance-output``, ``seedance-<field>``, ...) make them
 easy to drive from a browser test.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import html
 import logging
-import random
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as W
 
-from .display import distinct_labels, rating_stars
 from .errors import InputError, SeedanceError
-from .files import ImageData, is_url, load_image
+from .files import ImageData
+from .forms import SchemaForm, parse_list, parse_seeds
+from .markup import HAS_VIDEO, distinct_labels, jobs_table, rating_stars
+from .openapi_schema import InputSchema
 from .runs import RunFolder
-from .schema import ASPECT_RATIOS, DURATIONS, RESOLUTIONS, SEED_MAX, VideoInput
 from .sweep import Grid, Sweep, run_sweep_async, start_sweep
 
 __all__ = ["GenerateForm", "JobBoard", "ResultBrowser", "SweepBuilder", "parse_list", "parse_seeds"]
 
 logger = logging.getLogger("seedance_nb.widgets")
-
-
-def parse_list(text: str, field: str) -> list[Any]:
-    """``"4, 8, auto"`` → ``[4, 8, "auto"]``; empty text → ``[]``."""
-    out: list[Any] = []
-    for part in text.replace(";", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        out.append(int(part) if part.lstrip("-").isdigit() else part)
-    return out
-
-
-def parse_seeds(text: str, rng: random.Random | None = None) -> list[int | None]:
-    """``"1, 2, 3"`` → seeds; ``"4 random"`` → four random seeds; empty → one unset seed."""
-    text = text.strip()
-    if not text:
-        return [None]
-    words = text.split()
-    if len(words) == 2 and words[1].lower() == "random" and words[0].isdigit():
-        rng = rng or random.Random()
-        return [rng.randint(0, SEED_MAX) for _ in range(int(words[0]))]
-    seeds = parse_list(text, "seed")
-    bad = [s for s in seeds if not isinstance(s, int)]
-    if bad:
-        raise InputError([_problem("seed", f"not a whole number: {bad[0]!r}", "a list like '1, 2, 3' or '4 random'")])
-    return seeds
 
 
 def _problem(field: str, message: str, allowed: str | None = None) -> Any:
@@ -96,70 +70,12 @@ def _in_background(coro: Any, on_error: Any) -> asyncio.Task:
     return task
 
 
-class _ImagePicker(W.VBox):
-    """A start (or end) image from an upload, a URL or a path, with a thumbnail."""
-
-    def __init__(self, label: str, field: str, optional: bool = False, *, css: str | None = None) -> None:
-        self.field = field
-        self.optional = optional
-        self.upload = W.FileUpload(accept="image/*", multiple=False, description="Upload")
-        self.text = W.Text(
-            placeholder="https://... or a path", description=label, layout=W.Layout(width="420px", max_width="100%")
-        )
-        self.text.add_class(f"seedance-{(css or field).replace('_', '-')}")
-        self.thumb = W.Image(layout=W.Layout(max_width="160px", max_height="120px", display="none"))
-        super().__init__([W.HBox([self.text, self.upload]), self.thumb])
-        self.upload.observe(self._uploaded, "value")
-        self.text.observe(self._typed, "value")
-        self._value: Any = None
-
-    def _uploaded(self, _change: Any) -> None:
-        files = self.upload.value
-        if files:
-            item = files[0]
-            data = bytes(item["content"])
-            self.text.value = ""
-            # Kept with its file name, so grids, the DataFrame and the report label it "beach.png", not "image".
-            self._value = (str(item.get("name") or "upload"), data)
-            self._show(data)
-
-    def _typed(self, _change: Any) -> None:
-        text = self.text.value.strip()
-        self._value = text or None
-        if text and not is_url(text) and Path(text).expanduser().is_file():
-            self._show(Path(text).expanduser().read_bytes())
-        else:
-            self.thumb.layout.display = "none"
-
-    def _show(self, data: bytes) -> None:
-        self.thumb.value = data
-        self.thumb.layout.display = ""
-
-    @property
-    def value(self) -> Any:
-        return self._value
-
-    @value.setter
-    def value(self, value: Any) -> None:
-        if isinstance(value, str | Path):
-            self.text.value = str(value)
-        else:
-            self._value = value
-
-    def checked(self) -> Any:
-        """The image ready for a Grid (URL string or checked ImageData); raises InputError."""
-        if self._value is None:
-            if self.optional:
-                return None
-            raise InputError([_problem(self.field, "choose an image (upload, URL or path)")])
-        if isinstance(self._value, str) and is_url(self._value):
-            return self._value
-        if isinstance(self._value, tuple):
-            name, data = self._value
-            return dataclasses.replace(load_image(data, field=self.field), name=name)
-        if isinstance(self._value, ImageData):
-            return self._value
-        return load_image(self._value, field=self.field)
+def _expose(widget: W.Widget, form: SchemaForm) -> None:
+    """Each control as an attribute of ``widget`` named as its field is written (``prompt``, ``prompts``, ...);
+    a name the widget already has (a trait such as ``layout``) is left alone: the control stays in ``form``."""
+    for control in form:
+        if not hasattr(widget, control.attribute):
+            setattr(widget, control.attribute, control.widget)
 
 
 class _Base(W.VBox):
@@ -186,24 +102,26 @@ class _Base(W.VBox):
 
 
 class GenerateForm(_Base):
-    """One video: image, prompt and the model's inputs, validated as you type, with cost and Cancel."""
+    """One video: a control for every input of the model's schema, validated as you type, with cost and Cancel.
 
-    def __init__(self, client: Any = None, *, run_root: str | Path | None = None) -> None:
+    The controls come from :class:`seedance_nb.forms.SchemaForm` (one value each); each is also an attribute
+    named as the field is written (``form.image``, ``form.prompt``, ``form.resolution``, ``form.seed``, ...).
+    Validation builds the real ``Grid`` from the chosen image (read once per change, not per keystroke), so
+    every error names the field as you wrote it.
+
+    Args:
+        client: the client to run on (default: :func:`seedance_nb.connect` at the first Generate).
+        run_root: where run folders go (default: ``RunFolder.root()``).
+        schema: the input schema the controls are generated from (default: the shipped snapshot).
+    """
+
+    def __init__(
+        self, client: Any = None, *, run_root: str | Path | None = None, schema: InputSchema | None = None
+    ) -> None:
         self.client = client
         self.run_root = Path(run_root) if run_root is not None else RunFolder.root()
-        self.image = _ImagePicker("Start image", "image", css="image_url")
-        self.end_image = _ImagePicker("End image", "end_image", optional=True, css="end_image_url")
-        self.prompt = W.Textarea(
-            placeholder="What should happen?",
-            description="Prompt",
-            layout=W.Layout(width="560px", max_width="100%", height="70px"),
-        )
-        self.prompt.add_class("seedance-prompt")
-        self.resolution = W.Dropdown(options=RESOLUTIONS, value="720p", description="Resolution")
-        self.duration = W.Dropdown(options=DURATIONS, value="auto", description="Duration")
-        self.aspect_ratio = W.Dropdown(options=ASPECT_RATIOS, value="auto", description="Aspect")
-        self.generate_audio = W.Checkbox(value=True, description="Audio")
-        self.seed = W.Text(placeholder="random", description="Seed")
+        self.form = SchemaForm(schema)
+        _expose(self, self.form)
         self.messages = W.HTML()
         self.messages.add_class("seedance-messages")
         self.cost = W.HTML()
@@ -220,15 +138,9 @@ class GenerateForm(_Base):
         self.task: asyncio.Task | None = None
         self._running = False
         self.result_html = ""
-        controls = W.HBox(
-            [W.VBox([self.resolution, self.duration]), W.VBox([self.aspect_ratio, self.seed]), self.generate_audio]
-        )
         super().__init__(
             [
-                self.image,
-                self.end_image,
-                self.prompt,
-                controls,
+                *self.form.rows(),
                 self.messages,
                 self.cost,
                 W.HBox([self.go, self.stop]),
@@ -237,89 +149,40 @@ class GenerateForm(_Base):
             ],
             "Seedance: generate",
         )
-        for widget in (
-            self.prompt,
-            self.resolution,
-            self.duration,
-            self.aspect_ratio,
-            self.generate_audio,
-            self.seed,
-            self.image.text,
-            self.image.upload,
-            self.end_image.text,
-            self.end_image.upload,
-        ):
-            widget.observe(lambda _c: self.validate(), "value")
+        self.form.observe(self.validate)
         self.go.on_click(lambda _b: self._start())
         self.stop.on_click(lambda _b: self.cancel())
         self.validate()
 
     def inputs(self) -> dict[str, Any]:
-        """The form as Grid inputs (raises InputError naming every bad field)."""
-        problems = []
-        fields: dict[str, Any] = {}
-        for picker, name in ((self.image, "image"), (self.end_image, "end_image")):
-            try:
-                value = picker.checked()
-                if value is not None:
-                    fields[name] = value
-            except InputError as exc:
-                problems += exc.problems
-        seed_text = self.seed.value.strip()
-        seed = None
-        if seed_text and seed_text.lower() != "random":
-            if not seed_text.isdigit():
-                problems.append(_problem("seed", f"not a whole number: {seed_text!r}", f"0..{SEED_MAX} or empty"))
-            else:
-                seed = int(seed_text)
-        try:
-            VideoInput(
-                prompt=self.prompt.value,
-                image_url="https://placeholder.invalid/x.png",
-                resolution=self.resolution.value,
-                duration=self.duration.value,
-                aspect_ratio=self.aspect_ratio.value,
-                generate_audio=self.generate_audio.value,
-                seed=seed,
-            )
-        except InputError as exc:
-            problems += exc.problems
-        if problems:
-            raise InputError(problems, context="fix the form")
-        fields.update(
-            prompt=self.prompt.value,
-            resolution=self.resolution.value,
-            duration=self.duration.value,
-            aspect_ratio=self.aspect_ratio.value,
-            generate_audio=self.generate_audio.value,
-        )
-        if seed is not None:
-            fields["seed"] = seed
-        return fields
+        """The form as Grid inputs (raises InputError naming every bad field as written)."""
+        return self.form.values()
+
+    def grid(self) -> Grid:
+        """The one-video grid the form describes, validated with the chosen image (raises InputError)."""
+        return Grid(endpoint=self.form.schema.endpoint, **self.inputs())
 
     def validate(self) -> bool:
         try:
-            grid = Grid(**self.inputs())
+            values = self.inputs()
+            grid = Grid(endpoint=self.form.schema.endpoint, **values)
         except (InputError, SeedanceError) as exc:
             self.messages.value = _problems_html(exc)
             self.cost.value = ""
             self.go.disabled = True
             return False
-        inp = grid.inputs()[0]
-        job = grid.jobs()[0]
-        image = getattr(job, "_image_data", {}).get("image_url")
-        size = getattr(image, "size", None)
-        est = inp.estimate(size)
+        image = values.get("image")
+        est = grid.inputs()[0].estimate(image.size if isinstance(image, ImageData) else None)
         dims = f"{est.width}×{est.height}"
         self.messages.value = ""
         self.cost.value = f"<span>{html.escape(dims)} at 24 fps · estimated <b>{html.escape(str(est))}</b></span>"
-        self.summary.value = html.escape(f"{self.prompt.value[:80]} · {dims} · {est}")
+        self.summary.value = html.escape(f"{str(values.get('prompt', ''))[:80]} · {dims} · {est}")
         self.go.disabled = self._running
         return True
 
     def _start(self) -> None:
         try:
-            grid = Grid(**self.inputs())
+            grid = self.grid()
         except InputError as exc:
             self.show_error(exc)
             return
@@ -351,7 +214,7 @@ class GenerateForm(_Base):
             sweep = await run_sweep_async(grid, client=client, run_dir=run_dir, on_update=update, progress=False)
             self.sweep = sweep
             job = sweep.jobs[0]
-            if job.status in ("completed", "cached"):
+            if job.status in HAS_VIDEO:
                 from .display import result_html
 
                 self.result_html = result_html(sweep.df.iloc[0].to_dict())
@@ -380,26 +243,30 @@ class GenerateForm(_Base):
 
 
 class SweepBuilder(_Base):
-    """Prompts × durations × seeds × any axis, with a live job count, cost and a budget gate."""
+    """Prompts × durations × seeds × any field of the schema, with a live job count, cost and a budget gate.
 
-    def __init__(self, client: Any = None, *, run_root: str | Path | None = None) -> None:
+    The controls come from :class:`seedance_nb.forms.SchemaForm` with ``sweep=True``: text fields take one
+    value per line, numbers and long enums a list (``4, 8``, ``1-5``, ``4 random``), short enums a pick of
+    several; each is also an attribute (``builder.prompts``, ``builder.durations``, ``builder.seeds``,
+    ``builder.resolutions``, ``builder.aspect_ratios``, ``builder.image``, ...).
+
+    Args:
+        client: the client to run on (default: :func:`seedance_nb.connect` at the first Run).
+        run_root: where run folders go (default: ``RunFolder.root()``).
+        schema: the input schema the controls are generated from (default: the shipped snapshot).
+    """
+
+    #: Where a sweep starts: cheap, short videos.
+    DEFAULTS: dict[str, Any] = {"resolution": ("480p",), "duration": "4"}
+
+    def __init__(
+        self, client: Any = None, *, run_root: str | Path | None = None, schema: InputSchema | None = None
+    ) -> None:
         self.client = client
         self.run_root = Path(run_root) if run_root is not None else RunFolder.root()
-        self.image = _ImagePicker("Start image", "image", css="image_url")
-        self.prompts = W.Textarea(
-            placeholder="one prompt per line",
-            description="Prompts",
-            layout=W.Layout(width="560px", max_width="100%", height="90px"),
-        )
-        self.prompts.add_class("seedance-prompts")
-        self.durations = W.Text(value="4", description="Durations", placeholder="4, 8 or auto")
-        self.durations.add_class("seedance-durations")
-        self.seeds = W.Text(value="", description="Seeds", placeholder="1, 2, 3 or '4 random'")
-        self.seeds.add_class("seedance-seeds")
+        self.form = SchemaForm(schema, sweep=True, defaults=self.DEFAULTS)
+        _expose(self, self.form)
         self.takes = W.BoundedIntText(value=1, min=1, max=20, description="Takes")
-        self.resolutions = W.SelectMultiple(options=RESOLUTIONS, value=("480p",), description="Resolution", rows=2)
-        self.aspect_ratios = W.SelectMultiple(options=ASPECT_RATIOS, value=("auto",), description="Aspect", rows=4)
-        self.audio = W.Checkbox(value=True, description="Audio")
         self.budget = W.BoundedFloatText(value=0.0, min=0.0, max=100_000.0, step=1.0, description="Budget $")
         self.budget.add_class("seedance-budget")
         self.concurrency = W.BoundedIntText(value=4, min=1, max=64, description="Concurrency")
@@ -411,77 +278,30 @@ class SweepBuilder(_Base):
         self.output.add_class("seedance-output")
         self.board: JobBoard | None = None
         self.sweep: Sweep | None = None
-        self._seeds: list[int | None] = [None]
         super().__init__(
             [
-                self.image,
-                self.prompts,
-                W.HBox([self.durations, self.seeds, self.takes]),
-                W.HBox([self.resolutions, self.aspect_ratios, self.audio]),
-                W.HBox([self.budget, self.concurrency]),
+                *self.form.rows(),
+                W.HBox([self.takes, self.budget, self.concurrency]),
                 self.count,
                 self.run_button,
                 self.output,
             ],
             "Seedance: sweep",
         )
-        for widget in (
-            self.prompts,
-            self.durations,
-            self.takes,
-            self.resolutions,
-            self.aspect_ratios,
-            self.audio,
-            self.budget,
-            self.image.text,
-            self.image.upload,
-        ):
+        self.form.observe(self.validate)
+        for widget in (self.takes, self.budget):
             widget.observe(lambda _c: self.validate(), "value")
-        self.seeds.observe(self._seeds_changed, "value")
         self.run_button.on_click(lambda _b: self._start())
         self.validate()
 
-    def _seeds_changed(self, _change: Any) -> None:
-        try:
-            self._seeds = parse_seeds(self.seeds.value)  # "N random" is drawn once, not on every keystroke
-        except InputError:
-            self._seeds = []
-        self.validate()
+    @property
+    def audio(self) -> Any:
+        """The audio checkbox (``builder.generate_audio``; the name it had before the forms were generated)."""
+        return self.form["generate_audio"].widget
 
     def grid(self) -> Grid:
-        """The sweep the form describes (raises InputError naming every bad field)."""
-        prompts = [line.strip() for line in self.prompts.value.splitlines() if line.strip()]
-        problems = []
-        if not prompts:
-            problems.append(_problem("prompt", "write at least one prompt (one per line)"))
-        durations = parse_list(self.durations.value, "duration") or ["auto"]
-        try:
-            seeds = parse_seeds(self.seeds.value) if not self._seeds else self._seeds
-        except InputError as exc:
-            problems += exc.problems
-            seeds = [None]
-        try:
-            image = self.image.checked()
-        except InputError as exc:
-            problems += exc.problems
-            image = None
-        if not self.resolutions.value:
-            problems.append(_problem("resolution", "pick at least one", ", ".join(RESOLUTIONS)))
-        if not self.aspect_ratios.value:
-            problems.append(_problem("aspect_ratio", "pick at least one", ", ".join(ASPECT_RATIOS)))
-        if problems:
-            raise InputError(problems, context="fix the sweep")
-        axes: dict[str, Any] = {
-            "image": image,
-            "prompt": prompts,
-            "duration": durations,
-            "resolution": list(self.resolutions.value),
-            "aspect_ratio": list(self.aspect_ratios.value),
-            "generate_audio": self.audio.value,
-        }
-        if seeds != [None]:
-            axes["seed"] = seeds
-        return Grid(takes=self.takes.value, **axes)
+        """The sweep the form describes (raises InputError naming every bad field as written)."""
+        return Grid(takes=self.takes.value, endpoint=self.form.schema.endpoint, **self.form.values())
 
     def validate(self) -> bool:
         try:
@@ -528,11 +348,13 @@ class SweepBuilder(_Base):
         self.run_button.disabled = True
         self.board = JobBoard(self.sweep)
         self.output.append_display_data(self.board)
-        self.sweep.task.add_done_callback(lambda t: self._finished(t))
+        if self.sweep.task is not None:
+            self.sweep.task.add_done_callback(lambda t: self._finished(t))
 
     def _finished(self, task: asyncio.Task) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self.show_error(task.exception())
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            self.show_error(error)
         self.validate()
 
 
@@ -587,35 +409,12 @@ class JobBoard(_Base):
         self.progress.max = max(1, len(jobs))
         self.progress.value = done
         self.progress.description = f"{done} / {len(jobs)}"
-        ok = sum(j.status in ("completed", "cached") for j in jobs)
+        ok = sum(j.status in HAS_VIDEO for j in jobs)
         stopped = done > ok + failed  # cancelled (or otherwise ended without a video)
         self.progress.bar_style = (
             "danger" if failed else "warning" if stopped and over else "success" if ok == len(jobs) else "info"
         )
-        now = datetime.now(timezone.utc).timestamp()
-        prompts = distinct_labels([j.input.prompt for j in jobs], 50)
-        rows = []
-        for j, prompt in zip(jobs, prompts, strict=True):
-            start = j.submitted_at
-            end = j.completed_at or (now if start and not over else None)
-            elapsed = f"{end - start:.1f} s" if start and end else ""
-            where = str(j.queue_position) if j.status == "submitted" and j.queue_position is not None else ""
-            rows.append(
-                f'<tr data-status="{html.escape(j.status)}"><td>#{j.job}</td>'
-                f'<td title="{html.escape(j.input.prompt)}">{html.escape(prompt)}</td>'
-                f"<td>{html.escape(str(j.input.duration))}</td>"
-                f"<td>{html.escape(str(j.input.seed if j.input.seed is not None else ''))}</td>"
-                f"<td>{html.escape(j.status)}</td><td>{where}</td><td>{elapsed}</td>"
-                f'<td title="{html.escape(j.error or "")}">{html.escape((j.error or "")[:120])}</td></tr>'
-            )
-        self.table.value = (
-            "<style>.seedance-jobtable td,.seedance-jobtable th{padding:2px 8px;text-align:left;"
-            "vertical-align:top}</style>"
-            '<div style="overflow-x:auto;max-width:100%">'
-            '<table class="seedance-jobtable" style="border-collapse:collapse;font-size:12px">'
-            "<thead><tr><th>#</th><th>prompt</th><th>dur</th><th>seed</th><th>status</th><th>queue</th>"
-            f"<th>elapsed</th><th>error</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
-        )
+        self.table.value = jobs_table(jobs, over=over, now=datetime.now(timezone.utc).timestamp())
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(self.sweep.counts().items()))
         self.summary.value = html.escape(f"{self.sweep.name}: {counts}")
         if over:

@@ -109,7 +109,8 @@ def sweep_frame(
             write_mp4(video, width=size[0], height=size[1], frames=frames, shade=i)
             write_jpeg(poster, width=size[0], height=size[1], shade=i)
         submitted = t0 + pd.Timedelta(seconds=2 * i)
-        started = submitted + pd.Timedelta(seconds=1 + i % 3) if status != "queued" else None
+        not_started = status in ("planned", "submitting", "submitted", "unknown")
+        started = submitted + pd.Timedelta(seconds=1 + i % 3) if not not_started else None
         completed = started + pd.Timedelta(seconds=10 + i) if started is not None and status != "running" else None
         error_type, error = errors.get(i, (None, None))
         row = {

@@ -13,6 +13,7 @@ import pytest
 from display_fixtures import Tree, sweep_frame, write_jpeg, write_mp4
 
 from seedance_nb import display
+from seedance_nb import markup as mk
 from seedance_nb.schema import File, VideoOutput
 
 XSS = "<script>alert(1)</script>"
@@ -107,19 +108,20 @@ def test_failed_running_and_missing_cells(run_dir: Path) -> None:
         prompts=("a", "b"),
         seeds=(1, 2, 3),
         errors={1: ("ModerationError", 'Output audio has <b>"sensitive"</b> content.')},
-        statuses={3: "queued", 4: "running"},
+        statuses={3: "submitted", 4: "running"},
         drop=[5],
     )
     markup = display.grid_html(df)
     tree = Tree(markup)
     assert len(tree.find("video")) == 2
     assert len(tree.find("td", "sd-missing")) == 1
-    assert [a["data-status"] for a in tree.find("figure")] == ["completed", "failed", "completed", "queued", "running"]
+    expected = ["completed", "failed", "completed", "submitted", "running"]
+    assert [a["data-status"] for a in tree.find("figure")] == expected
     assert 'ModerationError: Output audio has <b>"sensitive"</b> content.' in tree.all_text
     assert '<b>"sensitive"</b>' not in markup  # only escaped
     errors = tree.find("div", "sd-error")
     assert errors[0]["title"] == 'Output audio has <b>"sensitive"</b> content.'
-    assert "queued" in tree.all_text and "running" in tree.all_text
+    assert "submitted" in tree.all_text and "running" in tree.all_text
     # fal bills completed jobs only: no cost under the failure; an estimate under pending jobs
     failed_caption = markup.split('data-status="failed"')[1].split("</figure>")[0]
     assert "$" not in failed_caption
@@ -173,7 +175,7 @@ def test_a_file_name_with_quotes_stays_inside_its_attribute(run_dir: Path) -> No
 
 
 def test_script_json_cannot_close_its_script() -> None:
-    text = display.script_json({"x": "</script><!-- -->"})
+    text = mk.script_json({"x": "</script><!-- -->"})
     assert "</" not in text and "<!--" not in text and "-->" not in text
     assert "\\u003c/script\\u003e" in text
 
@@ -234,10 +236,10 @@ def test_embed_inlines_the_video_and_poster_bytes(run_dir: Path) -> None:
 def test_embedding_past_the_threshold_warns(run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     df = sweep_frame(run_dir, prompts=("a",), seeds=(1, 2))
     total = sum(Path(p).stat().st_size for p in [*df["path"], *df["poster"]])
-    monkeypatch.setattr(display, "EMBED_WARN_BYTES", total - 1)
-    with pytest.warns(display.LargeOutputWarning, match="MB of base64"):
+    monkeypatch.setattr(mk, "EMBED_WARN_BYTES", total - 1)
+    with pytest.warns(mk.LargeOutputWarning, match="MB of base64"):
         display.grid_html(df, embed=True)
-    monkeypatch.setattr(display, "EMBED_WARN_BYTES", total)
+    monkeypatch.setattr(mk, "EMBED_WARN_BYTES", total)
     display.grid_html(df, embed=True)  # exactly at the threshold: silent (warnings are errors here)
 
 
@@ -317,28 +319,28 @@ def test_result_html_for_a_row_a_model_output_a_path_and_a_url(run_dir: Path) ->
     assert tag["src"] == "https://v3.fal.media/files/out.mp4"
 
     assert Tree(display.result_html(df["path"][0])).find("video")[0]["src"] == "runs/demo/videos/j000-abcdef12.mp4"
-    assert Tree(display.video_html("https://x.test/a b.mp4")).find("video")[0]["src"] == "https://x.test/a b.mp4"
+    assert Tree(mk.video_html("https://x.test/a b.mp4")).find("video")[0]["src"] == "https://x.test/a b.mp4"
 
 
 def test_video_html_options(run_dir: Path) -> None:
     video = write_mp4(run_dir / "v.mp4")
-    tree = Tree(display.video_html(video, autoplay=True, muted=False, loop=False, width=320))
+    tree = Tree(mk.video_html(video, autoplay=True, muted=False, loop=False, width=320))
     (tag,) = tree.find("video")
     assert "autoplay" in tag and "muted" in tag and "loop" not in tag
     assert "max-width:320px" in (tree.find("div", "sd-fig")[0]["style"] or "")
-    fig = display.video_html(video, caption=XSS)
+    fig = mk.video_html(video, caption=XSS)
     assert XSS not in fig and XSS in Tree(fig).all_text
     with pytest.raises(FileNotFoundError):
-        display.video_html(run_dir / "nope.mp4")
+        mk.video_html(run_dir / "nope.mp4")
 
 
 def test_summary_counts_statuses_and_sums_cost_and_time(run_dir: Path) -> None:
     df = sweep_frame(run_dir, prompts=("a", "b"), seeds=(1, 2, 3), errors={1: ("E", "m")}, statuses={4: "running"})
     text = Tree(display.summary_html(df)).all_text
     assert "6 jobs" in text and "4 completed" in text and "1 failed" in text and "1 running" in text
-    assert f"cost {display.fmt_usd(4 * 0.5645)}" in text  # completed jobs only
+    assert f"cost {mk.fmt_usd(4 * 0.5645)}" in text  # completed jobs only
     gen = df.loc[df.status != "running", "generation_seconds"].sum()
-    assert f"generation {display.fmt_seconds(gen)}" in text
+    assert f"generation {mk.fmt_seconds(gen)}" in text
     assert "wall clock" in text
 
 
@@ -355,7 +357,7 @@ def test_sweep_html_picks_axes_from_what_varies(run_dir: Path) -> None:
             self.df.attrs.clear()
             self.run_dir = run_dir
 
-    assert display.frame_of(FakeSweep(df)).attrs["run_dir"] == str(run_dir)
+    assert mk.frame_of(FakeSweep(df)).attrs["run_dir"] == str(run_dir)
     assert display.show_html(FakeSweep(df)).count("<video") == 8
 
 
@@ -407,19 +409,19 @@ def test_a_result_url_that_is_not_http_never_becomes_a_src_or_href(run_dir: Path
         assert "no video file" in markup
     if ":" in url:
         with pytest.raises(ValueError, match="only http"):
-            display.video_html(url.strip())
+            mk.video_html(url.strip())
     else:  # no scheme: looked up as a file, which is not there
         with pytest.raises(FileNotFoundError):
-            display.video_html(url)
+            mk.video_html(url)
 
 
 def test_safe_url_accepts_only_http_and_optionally_refuses_loopback() -> None:
-    assert display.safe_url("https://v3.fal.media/files/a.mp4") == "https://v3.fal.media/files/a.mp4"
-    assert display.safe_url("http://127.0.0.1:8787/cdn/a.mp4") == "http://127.0.0.1:8787/cdn/a.mp4"
-    assert display.safe_url("http://127.0.0.1:8787/cdn/a.mp4", loopback=False) is None
-    assert display.safe_url("http://localhost/a.mp4", loopback=False) is None
-    assert all(display.safe_url(u) is None for u in HOSTILE)
-    assert display.safe_url(None) is None and display.safe_url(float("nan")) is None
+    assert mk.safe_url("https://v3.fal.media/files/a.mp4") == "https://v3.fal.media/files/a.mp4"
+    assert mk.safe_url("http://127.0.0.1:8787/cdn/a.mp4") == "http://127.0.0.1:8787/cdn/a.mp4"
+    assert mk.safe_url("http://127.0.0.1:8787/cdn/a.mp4", loopback=False) is None
+    assert mk.safe_url("http://localhost/a.mp4", loopback=False) is None
+    assert all(mk.safe_url(u) is None for u in HOSTILE)
+    assert mk.safe_url(None) is None and mk.safe_url(float("nan")) is None
 
 
 def test_the_poster_is_an_img_under_the_video_with_the_videos_aspect_ratio(run_dir: Path) -> None:
@@ -441,16 +443,16 @@ def test_grids_fit_the_output_then_scroll_in_their_own_box(run_dir: Path) -> Non
     style = table["style"] or ""
     minimum = int(re.search(r"min-width:(\d+)px", style).group(1))
     maximum = int(re.search(r"max-width:(\d+)px", style).group(1))
-    assert minimum == 170 + 4 * display.MIN_VIDEO_PX + 6 * 6 and maximum == 170 + 4 * 240 + 6 * 6
+    assert minimum == 170 + 4 * mk.MIN_VIDEO_PX + 6 * 6 and maximum == 170 + 4 * 240 + 6 * 6
     assert all((f["style"] or "") == "max-width:240px" for f in tree.find("figure", "sd-fig"))
-    assert "overflow-x:auto" in display.CSS and ".sd-grid{" in display.CSS and "table-layout:fixed" in display.CSS
+    assert "overflow-x:auto" in mk.CSS and ".sd-grid{" in mk.CSS and "table-layout:fixed" in mk.CSS
 
 
 def test_prompts_with_a_long_shared_opening_are_told_apart_with_the_full_text_on_hover(run_dir: Path) -> None:
     opening = "A cinematic slow dolly shot over a quiet alpine lake at golden hour, mist rising, then "
     prompts = (opening + "a heron takes off", opening + "a boat drifts in")
-    assert display.distinct_labels(prompts) == ["…a heron takes off", "…a boat drifts in"]
-    assert display.distinct_labels(["a", "b", "a"]) == ["a", "b", "a"]  # short texts stay as they are
+    assert mk.distinct_labels(prompts) == ["…a heron takes off", "…a boat drifts in"]
+    assert mk.distinct_labels(["a", "b", "a"]) == ["a", "b", "a"]  # short texts stay as they are
     df = sweep_frame(run_dir, prompts=prompts, seeds=(1, 2), write_files=False)
     tree = Tree(display.grid_html(df))
     heads = [
@@ -493,7 +495,7 @@ def test_backend_and_cost_line_say_the_emulator_bills_nothing(run_dir: Path) -> 
     # an old run folder names no backend: loopback video URLs mean the emulator
     df = df.drop(columns="backend")
     df["video_url"] = "http://127.0.0.1:8787/cdn/files/x.mp4"
-    assert display.backend_of(df) == "emulator"
+    assert mk.backend_of(df) == "emulator"
 
 
 def test_wall_clock_counts_only_this_runs_jobs_and_cached_ones_are_named(run_dir: Path) -> None:
@@ -501,20 +503,57 @@ def test_wall_clock_counts_only_this_runs_jobs_and_cached_ones_are_named(run_dir
     # job 0 was made two and a half minutes earlier by another run and is a cache hit now
     df.loc[0, "status"] = "cached"
     df.loc[0, "submitted_at"] = df.loc[1, "submitted_at"] - pd.Timedelta(minutes=2, seconds=30)
-    t = display.totals(df)
+    t = mk.totals(df)
     fresh = df.iloc[1:]
     expected = (fresh["completed_at"].max() - fresh["submitted_at"].min()).total_seconds()
     assert t["wall_seconds"] == expected and t["cached"] == 1
     assert t["generation_seconds"] == fresh["generation_seconds"].sum()
-    assert "1 cached, no charge" in display.cost_text(t)
+    assert "1 cached, no charge" in mk.cost_text(t)
 
 
 def test_rating_scale_is_one_for_stars_and_thumbs() -> None:
-    assert [display.rating_stars(v) for v in (1, 5, 3.0, "up", "down", True, False, None, 0, 7, "x")] == [
+    assert [mk.rating_stars(v) for v in (1, 5, 3.0, "up", "down", True, False, None, 0, 7, "x")] == [
         1, 5, 3, 5, 1, 5, 1, None, None, None, None,
     ]  # fmt: skip
 
 
 def test_timestamps_are_formatted() -> None:
-    assert display.fmt_when("2026-11-25T08:41:07.123456+00:00") == "2026-11-25 08:41 UTC"
-    assert display.fmt_when(None) == "—"
+    assert mk.fmt_when("2026-11-25T08:41:07.123456+00:00") == "2026-11-25 08:41 UTC"
+    assert mk.fmt_when(None) == "—"
+
+
+def test_every_job_status_shows_with_its_own_word_and_an_honest_cost(run_dir: Path) -> None:
+    """One vocabulary (runs.JobStatus): every real status reaches the grid, the summary and the report, none is
+    counted twice or lost, and only billed statuses show a bare price."""
+    from seedance_nb.reporting import report_html
+    from seedance_nb.runs import PENDING, JobStatus
+
+    statuses = list(JobStatus)
+    df = sweep_frame(run_dir, prompts=("a",), seeds=range(1, len(statuses) + 1), statuses=dict(enumerate(statuses)))
+    df["backend"] = "fal"
+    assert sorted(df["status"]) == sorted(s.value for s in statuses)
+    tree = Tree(display.grid_html(df))
+    figures = {f["data-status"]: f for f in tree.find("figure")}
+    assert set(figures) == {s.value for s in statuses}
+    markup = display.grid_html(df)
+    for status in statuses:
+        caption = markup.split(f'data-status="{status}"')[1].split("</figure>")[0]
+        if status in mk.ESTIMATED:
+            assert "est. $" in caption, status  # not billed yet: an estimate, said so
+        elif status in mk.NOT_BILLED:
+            assert "$" not in caption, status  # fal bills no failed or cancelled request
+        elif status == JobStatus.CACHED:
+            assert "cached, no charge" in caption
+        else:
+            assert "$" in caption and "est." not in caption, status
+    chips = re.findall(r'<span class="sd-chip sd-([a-z]+)"><b>(\d+)</b>', display.summary_html(df))
+    chips = [(s, n) for s, n in chips if s != "cost"]
+    assert chips == [(s.value, "1") for s in mk.STATUS_ORDER]
+    report = report_html(df)
+    from test_report import card
+
+    assert card(report, "jobs") == str(len(statuses))
+    still = [s for s in PENDING if s not in (JobStatus.INTERRUPTED, JobStatus.UNKNOWN)]
+    assert card(report, "still running") == str(len(still))  # planned, submitting, submitted, running, downloading
+    for status in ("cancelled", "interrupted", "unknown", "failed"):
+        assert card(report, status) == "1"

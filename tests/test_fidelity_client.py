@@ -260,7 +260,7 @@ def test_a_seed_fal_may_not_honour_is_warned_about_before_money_is_spent_and_che
 def test_the_cli_summary_and_the_report_say_what_fal_billed(tmp_path):
     import pandas as pd
 
-    from seedance_nb.display import cost_text, totals
+    from seedance_nb.markup import cost_text, totals
 
     df = pd.DataFrame(
         {

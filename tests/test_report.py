@@ -15,7 +15,7 @@ import pytest
 from display_fixtures import Tree, sweep_frame, write_jpeg
 from PIL import Image
 
-from seedance_nb import display
+from seedance_nb import markup as mk
 from seedance_nb.reporting import report, report_html
 
 XSS = "<script>alert(1)</script>"
@@ -78,10 +78,10 @@ def test_report_is_written_in_the_run_folder_with_every_job(tmp_path: Path) -> N
     assert card(markup, "jobs") == "8"
     assert card(markup, "failed") == "1"
     assert card(markup, "still running") == "1"
-    assert card(markup, "cost (completed)") == display.fmt_usd(6 * 0.5645)
-    assert card(markup, "estimate (all jobs)") == display.fmt_usd(8 * 0.5645)
+    assert card(markup, "cost (completed)") == mk.fmt_usd(6 * 0.5645)
+    assert card(markup, "estimate (all jobs)") == mk.fmt_usd(8 * 0.5645)
     gen = df["generation_seconds"].sum()
-    assert card(markup, "generation (sum)") == display.fmt_seconds(gen)
+    assert card(markup, "generation (sum)") == mk.fmt_seconds(gen)
     # the grid: prompts down, durations x seeds across, and all six videos linked from the run folder
     videos = tree.find("video")
     assert [v["src"] for v in videos] == [
@@ -149,8 +149,8 @@ def test_report_videos_elsewhere_use_urls_or_file_links_and_embed_inlines_them(t
 
 def test_report_embedding_a_large_sweep_warns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     df = mixed_sweep(tmp_path / "run")
-    monkeypatch.setattr(display, "EMBED_WARN_BYTES", 1000)
-    with pytest.warns(display.LargeOutputWarning):
+    monkeypatch.setattr(mk, "EMBED_WARN_BYTES", 1000)
+    with pytest.warns(mk.LargeOutputWarning):
         report(df, embed=True)
 
 
@@ -336,7 +336,7 @@ def test_report_header_describes_this_run_with_cached_jobs_counted_as_such(tmp_p
     markup = report_html(df)
     fresh = df[df["status"] != "cached"]
     wall = (fresh["completed_at"].max() - fresh["submitted_at"].min()).total_seconds()
-    assert card(markup, "wall clock") == display.fmt_seconds(wall) and "min" not in card(markup, "wall clock")
+    assert card(markup, "wall clock") == mk.fmt_seconds(wall) and "min" not in card(markup, "wall clock")
     assert card(markup, "videos") == "6" and "2 cached from earlier runs" in markup
     assert "cached (made in an earlier run)" in markup.split('id="timeline"')[1]
 

@@ -234,3 +234,175 @@ def test_job_board_and_browser_tell_prompts_with_a_long_shared_prefix_apart(clie
     assert labels == ["all", "…a heron takes off", "…a boat drifts in"]
     assert [label for label, _ in browser.job.options] == ["#0 …a heron takes off", "#1 …a boat drifts in"]
     assert board.over and board.cancel_all.disabled  # a finished run: nothing left to cancel
+
+
+# --------------------------------------------------------------------------- the form builder (seedance_nb.forms)
+
+
+def _schema_with(**properties):
+    """The shipped snapshot with ``properties`` added to its input: what fal adding fields would look like."""
+    from seedance_nb.openapi_schema import DEFAULT_ENDPOINT, InputSchema, snapshot_document
+
+    document = snapshot_document(DEFAULT_ENDPOINT)
+    (name,) = [k for k in document["components"]["schemas"] if k.endswith("ImageToVideoInput")]
+    document["components"]["schemas"][name]["properties"].update(properties)
+    return InputSchema.from_openapi(document, DEFAULT_ENDPOINT)
+
+
+def _shown(widget):
+    """Every widget displayed inside ``widget`` (walking children)."""
+    out = [widget]
+    for child in getattr(widget, "children", ()):
+        out += _shown(child)
+    return out
+
+
+def test_each_kind_of_schema_field_gets_its_control():
+    import ipywidgets as W
+
+    from seedance_nb.forms import ImagePicker, SchemaForm
+
+    schema = _schema_with(
+        style={"type": "string", "enum": ["film", "anime", "clay"], "default": "film", "title": "Style"},
+        steps={"type": "integer", "minimum": 1, "maximum": 50, "default": 20},
+        budget_tokens={"type": "integer", "minimum": 0, "maximum": 10_000_000, "default": 5},
+        strength={"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "null"}], "default": 0.5},
+        guidance={"type": "number", "default": 7.5},
+        frames={"type": "integer"},
+        camera_fixed={"type": "boolean", "default": False},
+        negative_prompt={"type": "string"},
+        loras={"type": "array", "items": {"type": "string"}},
+    )
+    one = SchemaForm(schema)
+    kinds = {c.field.written: type(c.widget) for c in one}
+    assert kinds["style"] is W.Dropdown and [v for _, v in one["style"].widget.options] == ["film", "anime", "clay"]
+    assert kinds["steps"] is W.IntSlider and (one["steps"].widget.min, one["steps"].widget.max) == (1, 50)
+    assert kinds["budget_tokens"] is W.BoundedIntText  # too wide a range for a slider
+    assert kinds["strength"] is W.FloatSlider and one["strength"].widget.value == 0.5
+    assert kinds["guidance"] is W.FloatText
+    assert kinds["frames"] is W.Text  # no default: empty means unset
+    assert kinds["camera_fixed"] is W.Checkbox and kinds["generate_audio"] is W.Checkbox
+    assert kinds["negative_prompt"] is W.Textarea and kinds["prompt"] is W.Textarea
+    assert kinds["image"] is ImagePicker and kinds["end_image"] is ImagePicker
+    assert kinds["resolution"] is W.Dropdown and kinds["seed"] is W.Text  # seed: added, the schema lacks it
+    assert "loras" not in one  # arrays are left to code
+    assert one["prompt"].widget.tooltip.startswith("The text prompt")  # the schema's description, on hover
+
+    sweep = SchemaForm(schema, sweep=True)
+    kinds = {c.field.written: type(c.widget) for c in sweep}
+    assert kinds["style"] is W.SelectMultiple and kinds["resolution"] is W.SelectMultiple
+    assert kinds["duration"] is W.Text  # 13 values: typed as a list
+    assert kinds["steps"] is W.Text and kinds["strength"] is W.Text and kinds["seed"] is W.Text
+    assert kinds["camera_fixed"] is W.Checkbox and kinds["prompt"] is W.Textarea
+    assert sweep["prompt"].attribute == "prompts" and sweep["steps"].attribute == "steps"
+    sweep["prompt"].widget.value = "a\nb"
+    sweep["steps"].widget.value = "10-12, 40"
+    sweep["strength"].widget.value = "0.25, 1"
+    sweep["style"].widget.value = ("film", "clay")
+    sweep["frames"].widget.value = "3"
+    sweep["image"].widget.value = "https://example.com/cat.png"
+    values = sweep.values()
+    assert values["prompt"] == ["a", "b"] and values["steps"] == [10, 11, 12, 40] and values["strength"] == [0.25, 1.0]
+    assert (
+        values["style"] == ["film", "clay"]
+        and values["frames"] == [3]
+        and values["image"] == "https://example.com/cat.png"
+    )
+    assert "camera_fixed" not in values and "generate_audio" not in values  # at the schema's default: not sent
+
+
+def test_a_field_added_to_the_snapshot_appears_in_both_forms(png_path):
+    import ipywidgets as W
+
+    schema = _schema_with(
+        camera_fixed={"type": "boolean", "default": False, "title": "Camera Fixed"},
+        motion_strength={"type": "number", "minimum": 0, "maximum": 1, "default": 0.5, "title": "Motion"},
+    )
+    form = GenerateForm(schema=schema)
+    assert form.camera_fixed in _shown(form) and isinstance(form.camera_fixed, W.Checkbox)
+    assert form.motion_strength in _shown(form) and isinstance(form.motion_strength, W.FloatSlider)
+    form.image.value = str(png_path)
+    form.prompt.value = "a slow push-in"
+    form.camera_fixed.value = True
+    form.motion_strength.value = 0.8
+    assert not form.go.disabled, form.messages.value
+    (payload,) = [inp.to_payload() for inp in form.grid().inputs()]
+    assert payload["camera_fixed"] is True and payload["motion_strength"] == 0.8
+
+    builder = SweepBuilder(schema=schema)
+    assert builder.camera_fixed in _shown(builder) and builder.motion_strengths in _shown(builder)
+    builder.image.value = str(png_path)
+    builder.prompts.value = "push in\nwhip pan"
+    builder.motion_strengths.value = "0.2, 0.9"
+    assert "<b>4</b> videos" in builder.count.value
+    assert sorted(inp.to_payload()["motion_strength"] for inp in builder.grid().inputs()) == [0.2, 0.2, 0.9, 0.9]
+    builder.motion_strengths.value = "0.2, 2"
+    assert builder.run_button.disabled and "<b>motion_strength</b>" in builder.count.value
+    assert "out of range" in builder.count.value
+    # A form without the field (the shipped snapshot) has no such control and sends no such field.
+    assert not hasattr(GenerateForm(), "camera_fixed")
+
+
+def test_bad_input_names_the_field_as_written(png_path, tmp_path):
+    from seedance_nb.errors import InputError
+
+    form = GenerateForm()
+    form.image.value = str(tmp_path / "missing.png")
+    form.prompt.value = "a slow push-in"
+    form.seed.value = "-3"
+    form.duration.value = "5"
+    assert form.go.disabled
+    assert "<b>image</b>: file not found" in form.messages.value and "image_url" not in form.messages.value
+    assert "<b>seed</b>" in form.messages.value
+    with pytest.raises(InputError) as caught:
+        form.inputs()
+    assert set(caught.value.fields) == {"image", "seed"}
+    form.image.value = "https://example.com/a cat.png"  # a URL the model would refuse: checked, not sent
+    assert "<b>image</b>: not a valid URL" in form.messages.value
+    form.end_image.value = "data:text/plain;base64,aGk="
+    assert "<b>end_image</b>" in form.messages.value and "end_image_url" not in form.messages.value
+
+    builder = SweepBuilder()
+    builder.image.value = str(png_path)
+    builder.prompts.value = "a"
+    builder.durations.value = "4-6, 99"
+    builder.seeds.value = "1, two"
+    builder.resolutions.value = ()
+    with pytest.raises(InputError) as caught:
+        builder.grid()
+    assert set(caught.value.fields) == {"duration", "seed", "resolution"}
+    text = str(caught.value)
+    assert "duration: unknown duration (got '99')" in text and "seed: not a whole number: 'two'" in text
+    assert "resolution: pick at least one" in text
+    builder.durations.value, builder.seeds.value, builder.resolutions.value = "4-6", "1-2000", ("480p",)
+    assert "<b>seed</b>: the range 1-2000 has more than 1000 values" in builder.count.value
+    builder.seeds.value = "1..2"
+    assert "<b>6</b> videos" in builder.count.value and builder.grid().inputs()[-1].duration == "6"
+
+
+def test_generate_form_validates_the_chosen_image_itself(tmp_path):
+    from conftest import make_png
+
+    image = tmp_path / "shot.png"
+    image.write_bytes(make_png(200, 200))  # too small for the model
+    form = GenerateForm()
+    form.image.value = str(image)
+    form.prompt.value = "a slow push-in"
+    assert form.go.disabled
+    assert "<b>image</b>: shot.png is 200x200; each side must be at least 300 px" in form.messages.value
+    image.write_bytes(make_png(450, 800))  # replaced on disk: read again, and aspect "auto" follows it
+    form.prompt.value = "a slow push-in, then a tilt"
+    assert not form.go.disabled and form.messages.value == ""
+    assert "720×1280" in form.cost.value  # 9:16 from the real image, not a placeholder's guess
+
+
+def test_random_seeds_are_drawn_once_not_on_every_keystroke(png_path):
+    builder = SweepBuilder()
+    builder.image.value = str(png_path)
+    builder.prompts.value = "a"
+    builder.seeds.value = "3 random"
+    seeds = [inp.seed for inp in builder.grid().inputs()]
+    builder.prompts.value = "a slow push-in"
+    assert [inp.seed for inp in builder.grid().inputs()] == seeds and len(set(seeds)) == 3
+    builder.seeds.value = "3 random "  # a new text: a new draw
+    assert len(builder.grid()) == 3

@@ -590,11 +590,10 @@ def write_results(elapsed: float) -> None:
         *NOTES,
         "",
     ]
-    # Keep the section metrics_bench.py writes (between its markers) when rewriting the file.
+    # Keep every other section (metrics, catalog, import time, forms...: written by the other benchmarks) when
+    # rewriting the file: only the header table and its notes are this script's.
     previous = (HERE / "RESULTS.md").read_text(encoding="utf-8") if (HERE / "RESULTS.md").exists() else ""
-    if "<!-- metrics:begin -->" in previous and "<!-- metrics:end -->" in previous:
-        kept = previous[previous.index("<!-- metrics:begin -->") : previous.index("<!-- metrics:end -->")]
-        lines += [kept + "<!-- metrics:end -->", ""]
+    lines += kept_sections(previous)
     (HERE / "RESULTS.md").write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -602,6 +601,12 @@ def _version(dist: str) -> str:
     from importlib.metadata import version
 
     return version(dist)
+
+
+def kept_sections(previous: str) -> list[str]:
+    """The sections of an earlier RESULTS.md that other benchmarks wrote (all but the header and its notes)."""
+    sections = previous.split("\n## ")[1:]
+    return [f"## {section.rstrip()}\n" for section in sections if not section.startswith("Notes, and where")]
 
 
 def main() -> None:

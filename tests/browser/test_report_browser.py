@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 
-from seedance_nb.display import LargeOutputWarning
+from seedance_nb.markup import LargeOutputWarning
 from seedance_nb.reporting import report
 from seedance_nb.sweep import Grid, run_sweep
 
