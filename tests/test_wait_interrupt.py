@@ -92,7 +92,9 @@ def test_ctrl_c_under_asyncio_run_cancels_the_remote_request(slow, png_bytes):
     """A script awaiting wait() under asyncio.run: a real SIGINT cancels the main task (asyncio.run's own
     handler), wait() cancels the remote request, and asyncio.run raises KeyboardInterrupt."""
     assert threading.current_thread() is threading.main_thread()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # asyncio.run installs its handler
+    # Python's own Ctrl-C handler, as a script has it (a runner started in the background may ignore SIGINT):
+    # asyncio.run replaces only that one with its task-cancelling handler.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     state: dict[str, object] = {"inside": False}
 
     async def go() -> None:
@@ -116,8 +118,11 @@ def test_ctrl_c_under_asyncio_run_cancels_the_remote_request(slow, png_bytes):
     presser = threading.Thread(target=press, daemon=True)
     presser.start()
     started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        asyncio.run(go())
-    presser.join(timeout=30)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            asyncio.run(go())
+    finally:
+        presser.join(timeout=30)
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - started < 25
     _settled_as_cancelled(slow, str(state["request_id"]))
