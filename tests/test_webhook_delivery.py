@@ -1,11 +1,13 @@
 """Webhook delivery from the client's side: ``AsyncClient.submit(webhook_url=...)`` on the emulator, a loopback
 receiver that verifies each delivery with ``seedance_nb.webhooks.verify`` (keys from the emulator's JWKS URL),
-and the emulator retrying a receiver that answers 500, as fal does, until it gives up."""
+the emulator retrying a receiver that answers 500, as fal does, until it gives up; and what verify refuses."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
+import hashlib
 import json
 import socket
 import threading
@@ -13,6 +15,7 @@ import time
 
 import pytest
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -149,3 +152,33 @@ def test_the_emulator_gives_up_after_its_retries(emu, png_bytes):
         assert emu.engine.stats["webhook_retries"] == 3
         assert len(receiver.attempts) == 3 and all(a["error"] is None for a in receiver.attempts)
     assert emu.stats()["webhooks_delivered"] == 0
+
+
+def _signed(body: bytes, request_id: str = "req-1") -> tuple[dict[str, str], dict]:
+    """Headers signing ``body`` as fal does, and a JWKS whose first key is malformed and second verifies."""
+    key = Ed25519PrivateKey.generate()
+    timestamp = str(int(time.time()))
+    message = "\n".join((request_id, "user-1", timestamp, hashlib.sha256(body).hexdigest())).encode()
+    headers = {
+        "X-Fal-Webhook-Request-Id": request_id,
+        "X-Fal-Webhook-User-Id": "user-1",
+        "X-Fal-Webhook-Timestamp": timestamp,
+        "X-Fal-Webhook-Signature": key.sign(message).hex(),
+    }
+    x = base64.urlsafe_b64encode(key.public_key().public_bytes_raw()).rstrip(b"=").decode()
+    jwks = {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "not*base64"}, {"kty": "OKP", "crv": "Ed25519", "x": x}]}
+    return headers, jwks
+
+
+def test_a_malformed_key_is_skipped_and_a_signed_body_that_is_not_json_is_refused():
+    headers, jwks = _signed(b'{"request_id": "req-1", "status": "OK"}')
+    assert verify(headers, b'{"request_id": "req-1", "status": "OK"}', jwks=jwks)["status"] == "OK"
+    headers, jwks = _signed(b"<html>not json</html>")
+    with pytest.raises(WebhookVerificationError, match="signed webhook body is not JSON"):
+        verify(headers, b"<html>not json</html>", jwks=jwks)
+
+
+def test_a_jwks_url_that_answers_something_else_is_a_clear_error(emu):
+    headers, _ = _signed(b"{}")
+    with pytest.raises(WebhookVerificationError, match="did not answer a JWKS"):
+        verify(headers, b"{}", jwks_url=emu.base_url + "/_emulator/stats")
