@@ -42,6 +42,15 @@ def connect(
     """A client for ``backend``: ``"fal"``, ``"emulator"`` or ``"auto"`` (fal when FAL_KEY is set).
 
     Shows a banner naming the backend (never the key) unless ``quiet``.
+
+    Args:
+        backend: ``"auto"``, ``"fal"`` or ``"emulator"``.
+        quiet: no banner.
+        emulator_config: settings for the embedded emulator (started on first use, then reconfigured).
+        **client_kwargs: :class:`~seedance_nb.client.AsyncClient`'s options (``key``, ``timeout``, ...).
+
+    Raises:
+        ConfigurationError: an unknown backend, or ``"fal"`` without an API key.
     """
     if backend not in ("auto", "fal", "emulator"):
         raise ConfigurationError(f"backend must be 'auto', 'fal' or 'emulator', got {backend!r}")

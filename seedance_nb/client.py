@@ -35,7 +35,7 @@ import os
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -105,6 +105,11 @@ class LogEntry:
 
     @classmethod
     def from_json(cls, data: Any) -> LogEntry:
+        """One entry of a status's ``logs`` list.
+
+        Args:
+            data: fal's log object (``message``, ``level``, ``timestamp``); anything else becomes the message.
+        """
         if not isinstance(data, Mapping):
             return cls(message=str(data))
         return cls(str(data.get("message", "")), str(data.get("level") or "INFO"), str(data.get("timestamp") or ""))
@@ -158,8 +163,10 @@ def parse_status(data: Any, logs: tuple[LogEntry, ...] | None = None) -> Status:
     if state == "IN_PROGRESS":
         return InProgress(logs)
     if state == "COMPLETED":
-        metrics = data.get("metrics") if isinstance(data.get("metrics"), Mapping) else {}
-        return Completed(logs, dict(metrics), data.get("error"), data.get("error_type"))
+        metrics = data.get("metrics")
+        return Completed(
+            logs, dict(metrics) if isinstance(metrics, Mapping) else {}, data.get("error"), data.get("error_type")
+        )
     raise ProtocolError(f"unknown request status {state!r} (expected IN_QUEUE, IN_PROGRESS or COMPLETED)")
 
 
@@ -374,10 +381,15 @@ class AsyncClient:
         self._cdn_token: tuple[str, str, float | None] | None = None
 
     def __repr__(self) -> str:
-        key = "set" if self._key() else "none"
+        key = "set" if self.api_key() else "none"
         return f"<AsyncClient backend={self.backend} queue_url={self.queue_url!r} key={key}>"
 
-    def _key(self) -> str | None:
+    def api_key(self) -> str | None:
+        """The API key this client sends (resolved now, as :func:`resolve_key` does), or None.
+
+        A secret: it is for building the Authorization header and for redacting server text
+        (:func:`redact`), never for printing, logging or storing.
+        """
         return resolve_key(self._secret.get())
 
     @property
@@ -388,18 +400,32 @@ class AsyncClient:
         return frozenset(_origin(url) for url in urls)
 
     def is_api_url(self, url: str) -> bool:
-        """Whether ``url`` is on one of fal's API hosts (the only places the key is sent)."""
+        """Whether ``url`` is on one of fal's API hosts (the only places the key is sent).
+
+        Args:
+            url: an absolute http(s) URL.
+        """
         return _origin(url) in self.api_origins
 
-    def _auth(self, url: str) -> dict[str, str]:
-        """The Authorization header for ``url``; refuses (sending nothing) when ``url`` is on a foreign host."""
+    def auth_headers(self, url: str) -> dict[str, str]:
+        """The Authorization header for ``url``; refuses (sending nothing) when ``url`` is on a foreign host.
+
+        Args:
+            url: where the request goes; it must be on one of :attr:`api_origins`.
+
+        Returns:
+            ``{"Authorization": "Key ..."}``, or ``{}`` when no key is set.
+
+        Raises:
+            ProtocolError: ``url`` is not on one of fal's API hosts (nothing is sent there).
+        """
         if not self.is_api_url(url):
             raise ProtocolError(
                 f"refusing to send the API key to {_origin_text(url)}: it is not one of fal's API hosts "
                 f"({', '.join(sorted(_origin_text(u) for u in (self.queue_url, self.rest_url, self.api_url)))}). "
                 "A server named this URL; nothing was sent to it."
             )
-        key = self._key()
+        key = self.api_key()
         return {"Authorization": f"Key {key}"} if key else {}
 
     @property
@@ -457,10 +483,26 @@ class AsyncClient:
         With ``auth`` (API calls) the key is attached, and ``url`` must be on one of fal's API hosts.
         A submit whose answer is lost or a 5xx raises :class:`~seedance_nb.errors.AmbiguousSubmit`: it may
         have been queued, so it is never sent again here.
+
+        Args:
+            method: the HTTP method.
+            url: the absolute URL.
+            request_id: the request this is about, named in errors.
+            is_submit: a submit (a POST that may queue a paid request): never sent twice.
+            after_completed: a read after the status said COMPLETED (a 504 is then retried).
+            ok: the status codes that are not errors.
+            raise_for_status: raise :class:`~seedance_nb.errors.APIError` on any other code.
+            auth: attach the key (``url`` must then be on one of fal's API hosts).
+            max_bytes: the largest body read (default: ``limits.max_result_bytes``).
+            status_read: a status poll (any 5xx is retried: the state is only being read).
+            **kwargs: passed to :meth:`httpx.AsyncClient.request` (``json``, ``params``, ``headers``, ...).
+
+        Returns:
+            The response, its body read.
         """
         headers = dict(kwargs.pop("headers", None) or {})
         if auth:
-            headers.update(self._auth(url))
+            headers.update(self.auth_headers(url))
         attempt = 0
         while True:
             attempt += 1
@@ -485,7 +527,7 @@ class AsyncClient:
                 what = f" request {request_id}" if request_id else ""
                 text = (
                     f"network error on {method} {_path(url)}{what}: {type(exc).__name__}: "
-                    f"{redact(str(exc), self._key())}."
+                    f"{redact(str(exc), self.api_key())}."
                 )
                 if is_submit and not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
                     raise AmbiguousSubmit(
@@ -510,7 +552,7 @@ class AsyncClient:
                 await asyncio.sleep(delay)
                 continue
             if is_submit and response.status_code >= 500:
-                error = _api_error(response, request_id, self._key())
+                error = _api_error(response, request_id, self.api_key())
                 raise AmbiguousSubmit(
                     f"the submit was answered {response.status_code}, which does not say whether fal queued it; "
                     "it was not sent again (that could pay twice); the sweep settles it through fal's request "
@@ -521,7 +563,7 @@ class AsyncClient:
                 )
             if not raise_for_status:
                 return response
-            raise _api_error(response, request_id, self._key())
+            raise _api_error(response, request_id, self.api_key())
 
     async def _send(
         self, method: str, url: str, headers: dict[str, str], max_bytes: int, kwargs: dict[str, Any]
@@ -570,8 +612,26 @@ class AsyncClient:
         ``{"expiration_duration_seconds": 86400}``), ``store_io`` (``X-Fal-Store-IO``: False asks fal not to
         keep the payloads) and ``no_retry`` (``X-Fal-No-Retry``: fal must not retry the request itself).
 
-        Raises :class:`~seedance_nb.errors.AmbiguousSubmit` when the POST may have been queued but no answer
-        came back (a dropped connection, a 5xx): never sent twice here.
+        Args:
+            input: a :class:`~seedance_nb.schema.VideoInput` or fal's JSON payload.
+            endpoint: the fal endpoint id.
+            webhook_url: fal POSTs the result there when the request finishes (``fal_webhook``).
+            priority: ``"normal"`` or ``"low"`` (``X-Fal-Queue-Priority``).
+            start_timeout: seconds fal may wait to start it before giving up (``X-Fal-Request-Timeout``), > 1.
+            hint: a routing hint for fal's runners (``X-Fal-Runner-Hint``).
+            headers: more headers to send.
+            disable_fallbacks: ``x-fal-disable-fallbacks``.
+            lifecycle: ``X-Fal-Object-Lifecycle-Preference``.
+            store_io: ``X-Fal-Store-IO``.
+            no_retry: ``X-Fal-No-Retry``.
+
+        Returns:
+            The handle of the queued request (its id and URLs as fal returned them).
+
+        Raises:
+            InputError: ``input`` is invalid (nothing was sent).
+            AmbiguousSubmit: the POST may have been queued but no answer came back (a dropped connection,
+                a 5xx): never sent twice here.
         """
         payload = _payload(input, endpoint)
         if priority is not None and priority not in ("normal", "low"):
@@ -606,7 +666,7 @@ class AsyncClient:
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise AmbiguousSubmit(
                 f"submit answered {response.status_code} without a usable request_id "
-                f"({redact(response.text[:200], self._key())!r}); it may have been queued",
+                f"({redact(response.text[:200], self.api_key())!r}); it may have been queued",
                 status_code=response.status_code,
             ) from exc
         logger.info("submitted %s to %s", request_id, endpoint)
@@ -645,6 +705,13 @@ class AsyncClient:
 
         Pass the URLs submit returned when you have them (fal: "do not build these URLs yourself"); they are
         built from the endpoint id only when missing.
+
+        Args:
+            request_id: fal's request id.
+            endpoint: the endpoint it was submitted to.
+            status_url: the ``status_url`` submit returned.
+            response_url: the ``response_url`` submit returned.
+            cancel_url: the ``cancel_url`` submit returned.
         """
         ep = EndpointId.parse(endpoint)
         return RequestHandle(
@@ -672,6 +739,15 @@ class AsyncClient:
         ``GET https://api.fal.ai/v1/models/requests/by-endpoint`` (paged by ``cursor``). ``start`` defaults
         to 24 hours ago (fal's default); ``end`` is exclusive. With ``payloads`` every item carries
         ``json_input`` and ``json_output``. At most ``max_items`` items are read.
+
+        Args:
+            endpoint: the fal endpoint id.
+            start: the earliest time (a datetime or a Unix time; default: 24 hours ago).
+            end: the latest time, exclusive.
+            status: only requests in this state (fal's words, e.g. ``"success"``, ``"error"``).
+            request_id: only this request.
+            payloads: include each request's input and output.
+            max_items: read at most this many items.
         """
         params: dict[str, Any] = {"endpoint_id": endpoint, "limit": 25 if payloads else 100}
         if start is not None:
@@ -684,7 +760,7 @@ class AsyncClient:
             params["request_id"] = request_id
         if payloads:
             params["expand"] = "payloads"
-        items: list[dict[str, Any]] = []
+        items: list[Mapping[str, Any]] = []
         url = f"{self.api_url}/v1/models/requests/by-endpoint"
         for _page in range(max(1, max_items // params["limit"] + 1)):
             response = await self.request("GET", url, params=params, max_bytes=256 << 20)
@@ -707,7 +783,15 @@ class AsyncClient:
         timeout: float | None = None,
         **submit_kwargs: Any,
     ) -> VideoOutput:
-        """Submit, report progress, and return the output. ``on_enqueue(request_id)`` runs before any wait."""
+        """Submit, report progress, and return the output.
+
+        Args:
+            input: a :class:`~seedance_nb.schema.VideoInput` or fal's JSON payload.
+            on_enqueue: ``on_enqueue(request_id)``, called (or awaited) before any wait.
+            timeout: seconds to wait; then the request is cancelled on fal too (:meth:`RequestHandle.wait`).
+            on_update: called (or awaited) with every status change.
+            **submit_kwargs: :meth:`submit`'s options.
+        """
         handle = await self.submit(input, **submit_kwargs)
         if on_enqueue is not None:
             await _call(on_enqueue, handle.request_id)
@@ -726,8 +810,13 @@ class AsyncClient:
         """Store bytes on fal's CDN (a token, then one POST) and return their URL.
 
         The CDN token is fetched again shortly before it expires (``expires_at``) and once more if the CDN
-        refuses it; a refusal after that names the token, not the key. ``lifecycle`` is fal's
-        ``X-Fal-Object-Lifecycle-Preference`` (e.g. ``{"expiration_duration_seconds": 86400}``).
+        refuses it; a refusal after that names the token, not the key.
+
+        Args:
+            data: the file's bytes.
+            content_type: its MIME type.
+            file_name: the name fal keeps for it.
+            lifecycle: fal's ``X-Fal-Object-Lifecycle-Preference`` (e.g. ``{"expiration_duration_seconds": 86400}``).
         """
         headers = {"Content-Type": content_type}
         if file_name:
@@ -752,14 +841,17 @@ class AsyncClient:
                 f"fal's CDN refused the upload token ({response.status_code}) even after a fresh one was fetched; "
                 "the API key itself was accepted when the token was issued. Try again later.",
                 status_code=response.status_code,
-                url=redact(str(response.request.url), self._key()),
+                url=redact(str(response.request.url), self.api_key()),
             )
         if response.status_code not in (200, 201):
-            raise _api_error(response, None, self._key())
+            raise _api_error(response, None, self.api_key())
         try:
-            return response.json()["access_url"]
+            access_url = response.json()["access_url"]
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ProtocolError(f"upload answered without an access_url: {response.text[:200]!r}") from exc
+        if not isinstance(access_url, str):
+            raise ProtocolError(f"upload answered with an access_url that is not a string: {access_url!r:.200}")
+        return access_url
 
     async def _cdn_auth(self, *, refresh: bool = False) -> str:
         """The CDN token's Authorization value, fetched when missing, expiring within a minute, or refused."""
@@ -775,7 +867,13 @@ class AsyncClient:
         return token[0]
 
     async def download(self, url: str, dest: str | Path, *, expected_size: int | None = None) -> Path:
-        """Stream a file to ``dest`` atomically (see :func:`seedance_nb.media.download`). No key is sent."""
+        """Stream a file to ``dest`` atomically (see :func:`seedance_nb.media.download`). No key is sent.
+
+        Args:
+            url: the file's http(s) URL.
+            dest: where to write it.
+            expected_size: the size fal announced, checked after the download.
+        """
         from .media import download
 
         return await download(
@@ -870,7 +968,18 @@ async def _call(callback: Callable[..., Any], *args: Any) -> None:
 
 @dataclass(frozen=True)
 class RequestHandle:
-    """One submitted request: its id and the URLs the server returned (journal them; resume uses them)."""
+    """One submitted request: its id and the URLs the server returned (journal them; resume uses them).
+
+    Made by :meth:`AsyncClient.submit` or :meth:`AsyncClient.handle`.
+
+    Args:
+        client: the client that follows it.
+        request_id: fal's request id.
+        endpoint: the endpoint it was submitted to.
+        status_url: the ``status_url`` submit returned.
+        response_url: the ``response_url`` submit returned.
+        cancel_url: the ``cancel_url`` submit returned.
+    """
 
     client: AsyncClient = field(repr=False)
     request_id: str
@@ -884,6 +993,11 @@ class RequestHandle:
         return {"status_url": self.status_url, "response_url": self.response_url, "cancel_url": self.cancel_url}
 
     async def status(self, logs: bool = False) -> Status:
+        """The request's status now (one poll).
+
+        Args:
+            logs: include the log entries so far.
+        """
         response = await self.client.request(
             "GET",
             self.status_url,
@@ -896,8 +1010,12 @@ class RequestHandle:
         except json.JSONDecodeError as exc:
             raise ProtocolError(f"status of {self.request_id} was not JSON: {response.text[:200]!r}") from exc
 
-    async def events(self, logs: bool = True) -> AsyncIterator[Status]:
-        """Every status change until COMPLETED: the SSE stream, or polling when it is unavailable or stalls."""
+    async def events(self, logs: bool = True) -> AsyncGenerator[Status, None]:
+        """Every status change until COMPLETED: the SSE stream, or polling when it is unavailable or stalls.
+
+        Args:
+            logs: include log entries (each entry is reported once).
+        """
         seen = _Logs()
         last: Status | None = None
         try:
@@ -931,10 +1049,10 @@ class RequestHandle:
             await asyncio.sleep(interval * random.uniform(0.9, 1.1))
             interval = min(interval * 1.5, self.client.max_poll_interval)
 
-    async def _stream(self, logs: bool, seen: _Logs) -> AsyncIterator[Status]:
+    async def _stream(self, logs: bool, seen: _Logs) -> AsyncGenerator[Status, None]:
         client = self.client
         url = self.status_url.rstrip("/") + "/stream"
-        headers = {"Accept": "text/event-stream", **client._auth(url)}
+        headers = {"Accept": "text/event-stream", **client.auth_headers(url)}
         limit = client.limits.max_event_bytes
         async with client.http.stream(
             "GET",
@@ -946,7 +1064,7 @@ class RequestHandle:
         ) as response:
             if response.status_code != 200:
                 await response.aread()
-                raise _api_error(response, self.request_id, client._key())
+                raise _api_error(response, self.request_id, client.api_key())
             data_lines: list[str] = []
             async for line in _bounded_lines(response, limit, self.request_id):
                 if line.startswith("data:"):
@@ -968,7 +1086,7 @@ class RequestHandle:
 
     async def result_details(self) -> ResultDetails:
         """:meth:`result` with what fal said about its cost: ``x-fal-billable-units``."""
-        key = self.client._key()
+        key = self.client.api_key()
         response = await self.client.request(
             "GET", self.response_url, request_id=self.request_id, after_completed=True, raise_for_status=False
         )
@@ -998,13 +1116,21 @@ class RequestHandle:
             return True
         if status in ("ALREADY_COMPLETED", "NOT_FOUND"):
             return False
-        raise _api_error(response, self.request_id, self.client._key())
+        raise _api_error(response, self.request_id, self.client.api_key())
 
     async def wait(self, timeout: float | None = None, on_update: Callable[[Status], Any] | None = None) -> VideoOutput:
         """Follow the request to the end and return its output.
 
         On a local ``timeout``, a KeyboardInterrupt or task cancellation, the
         remote request is cancelled too, so it stops costing money.
+
+        Args:
+            timeout: seconds to wait (None: as long as it takes).
+            on_update: called (or awaited) with every status change.
+
+        Raises:
+            WaitTimeout: ``timeout`` passed (the request was cancelled on fal).
+            RequestFailed: the request failed on fal.
         """
 
         async def follow() -> VideoOutput:
@@ -1032,7 +1158,7 @@ class RequestHandle:
         try:
             await self.cancel()
         except Exception as exc:  # best effort: the original error matters more
-            logger.warning("could not cancel %s: %s", self.request_id, redact(str(exc), self.client._key()))
+            logger.warning("could not cancel %s: %s", self.request_id, redact(str(exc), self.client.api_key()))
 
 
 @dataclass(frozen=True)
@@ -1060,7 +1186,7 @@ def cancel_status(response: httpx.Response) -> str | None:
     except (json.JSONDecodeError, UnicodeDecodeError):
         body = None
     if isinstance(body, Mapping) and isinstance(body.get("status"), str):
-        status = body["status"].upper()
+        status = str(body["status"]).upper()
         if status in ("OK", "CANCELLATION_REQUESTED", "ALREADY_COMPLETED", "NOT_FOUND"):
             return status
     return {200: "OK", 202: "CANCELLATION_REQUESTED", 400: "ALREADY_COMPLETED", 404: "NOT_FOUND"}.get(

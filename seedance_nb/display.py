@@ -59,7 +59,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -155,11 +155,19 @@ def grid_html(
     width: int | None = None,
     sort_by: str | None = None,
 ) -> str:
-    """A table of videos pivoted by ``rows`` and ``cols`` (a column name, a tuple of names, or None).
+    """A table of videos pivoted by ``rows`` and ``cols``. See the module docstring for the layout.
 
-    ``data`` is a sweep, its DataFrame, or a list of rows. With neither axis given, the axes come from what
-    varies (:func:`auto_axes`), exactly as a bare ``sweep`` shows them. See the module docstring for the layout.
-    ``sort_by="motion"`` (any metric column) lists each row's takes best first instead of by column.
+    Args:
+        data: a sweep, its DataFrame, or a list of rows.
+        rows: the column (or tuple of columns) whose values make the table's rows. With neither axis given, the
+            axes come from what varies (:func:`auto_axes`), exactly as a bare ``sweep`` shows them.
+        cols: the column (or tuple of columns) whose values make the table's columns.
+        sync: add one control bar that plays, pauses and seeks every video together.
+        embed: write the videos and posters into the HTML as base64 (Colab; portable files). Warns past
+            :data:`seedance_nb.markup.EMBED_WARN_BYTES`.
+        base_dir: the folder relative links start from (default: the working directory, the notebook's).
+        width: each video's preferred width in px (default: 240, smaller when a row holds more than four).
+        sort_by: a metric column (``"motion"``...): each row lists its takes best first instead of by column.
     """
     df, backend, body = _grid(data, rows, cols, sync=sync, embed=embed, base_dir=base_dir, width=width, sort_by=sort_by)
     return CSS + backend_header(backend) + body
@@ -199,13 +207,21 @@ def compare_html(
 ) -> str:
     """A few videos side by side at a larger size, titled by what differs, played together by default.
 
-    Each item is a row, a result, a path or a URL; a DataFrame or sweep contributes all its rows. The videos
-    share the output's width (up to ``width`` each, down to :data:`MIN_COMPARE_PX`, then the row scrolls).
+    The videos share the output's width (up to ``width`` each, down to :data:`MIN_COMPARE_PX`, then the row
+    scrolls).
+
+    Args:
+        *items: rows, results, paths or URLs; a DataFrame or a sweep contributes all its rows.
+        sync: play, pause and seek them together (one control bar).
+        labels: titles, one per video (default: what differs between them, with the job number).
+        width: each video's preferred width in px.
+        embed: write the videos into the HTML as base64.
+        base_dir: the folder relative links start from (default: the working directory).
     """
     rows: list[dict[str, Any]] = []
     for item in items:
         if isinstance(item, pd.DataFrame) or isinstance(getattr(item, "df", None), pd.DataFrame):
-            rows.extend(frame_of(item).to_dict("records"))
+            rows.extend(cast("list[dict[str, Any]]", frame_of(item).to_dict("records")))
         else:
             rows.append(row_of(item))
     if not rows:
@@ -229,7 +245,14 @@ def compare_html(
 def result_html(
     row_or_result: Any, *, width: int = 480, embed: bool = False, base_dir: str | os.PathLike[str] | None = None
 ) -> str:
-    """One job: its video (or error, or status), its prompt and settings, timing and cost."""
+    """One job: its video (or error, or status), its prompt and settings, timing and cost.
+
+    Args:
+        row_or_result: a DataFrame row, a mapping, a :class:`seedance_nb.Result`, a path or a URL.
+        width: the video's preferred width in px.
+        embed: write the video into the HTML as base64.
+        base_dir: the folder relative links start from (default: the working directory).
+    """
     row = row_of(row_or_result)
     sources = Sources(base_dir, embed)
     fig = figure_html(row, (), sources, width)
@@ -244,7 +267,11 @@ def result_html(
 
 
 def summary_html(data: Any) -> str:
-    """One line: the backend, counts by status, the cost, summed generation time and wall-clock time of this run."""
+    """One line: the backend, counts by status, the cost, summed generation time and wall-clock time of this run.
+
+    Args:
+        data: a sweep, its DataFrame, or a list of rows.
+    """
     return f'{CSS}<div class="sd-out">{summary_body(frame_of(data), backend_of(data))}</div>'
 
 
@@ -254,19 +281,25 @@ def sweep_html(
     cols: str | Sequence[str] | None = None,
     **options: Any,
 ) -> str:
-    """The summary and the grid of a sweep (``Sweep._repr_html_``).
+    """The summary and the grid of a sweep (``Sweep._repr_html_``); :func:`gallery` lays out the same grid.
 
-    ``options`` are :func:`grid_html`'s: ``sync``, ``embed``, ``base_dir``, ``width`` and ``sort_by``.
-
-    Axes are chosen from what varies (:func:`auto_axes`) unless given; ``width=None`` shrinks the
-    videos (240 down to 160 px) when a row holds more than four. :func:`gallery` lays out the same grid.
+    Args:
+        data: a sweep, its DataFrame, or a list of rows.
+        rows: as in :func:`grid_html` (default: chosen from what varies).
+        cols: as in :func:`grid_html`.
+        **options: :func:`grid_html`'s ``sync``, ``embed``, ``base_dir``, ``width`` and ``sort_by``.
     """
     df, backend, body = _grid(data, rows, cols, **options)
     return f'{CSS}<div class="sd-out">{summary_body(df, backend)}</div>{body}'
 
 
 def show_html(x: Any, **kwargs: Any) -> str:
-    """What :func:`show` displays: a sweep or DataFrame as :func:`sweep_html`, else :func:`result_html`."""
+    """What :func:`show` displays: a sweep or DataFrame as :func:`sweep_html`, else :func:`result_html`.
+
+    Args:
+        x: a sweep, a DataFrame, a list of rows, a row, a result, a path or a URL.
+        **kwargs: passed on to :func:`sweep_html` or :func:`result_html`.
+    """
     if isinstance(x, pd.DataFrame) or isinstance(getattr(x, "df", None), pd.DataFrame) or isinstance(x, list):
         return sweep_html(x, **kwargs)
     return result_html(x, **kwargs)
@@ -282,7 +315,13 @@ def _display(markup: str) -> None:
 
 
 def show(x: Any, return_html: bool = False, **kwargs: Any) -> str | None:
-    """Display one result, row, path or URL, or a whole sweep; ``return_html=True`` returns the HTML instead."""
+    """Display one result, row, path or URL, or a whole sweep.
+
+    Args:
+        x: what to show (see :func:`show_html`).
+        return_html: return the HTML instead of displaying it.
+        **kwargs: passed on to :func:`sweep_html` (a sweep) or :func:`result_html` (one video).
+    """
     markup = show_html(x, **kwargs)
     if return_html:
         return markup
@@ -291,7 +330,15 @@ def show(x: Any, return_html: bool = False, **kwargs: Any) -> str | None:
 
 
 def gallery(data: Any, rows: Any = None, cols: Any = None, *, return_html: bool = False, **kwargs: Any) -> str | None:
-    """Display :func:`grid_html` (``return_html=True`` returns it)."""
+    """Display a sweep's videos as a grid pivoted by ``rows`` and ``cols`` (was ``sd.grid``).
+
+    Args:
+        data: a sweep, its DataFrame, or a list of rows.
+        rows: the column(s) whose values make the rows (default: chosen from what varies).
+        cols: the column(s) whose values make the columns.
+        return_html: return the HTML instead of displaying it.
+        **kwargs: :func:`grid_html`'s ``sync``, ``embed``, ``base_dir``, ``width`` and ``sort_by``.
+    """
     markup = grid_html(data, rows, cols, **kwargs)
     if return_html:
         return markup
@@ -300,7 +347,13 @@ def gallery(data: Any, rows: Any = None, cols: Any = None, *, return_html: bool 
 
 
 def compare(*items: Any, return_html: bool = False, **kwargs: Any) -> str | None:
-    """Display :func:`compare_html` (``return_html=True`` returns it)."""
+    """Display a few videos side by side, larger, played together.
+
+    Args:
+        *items: rows, results, paths or URLs; a DataFrame or a sweep contributes all its rows.
+        return_html: return the HTML instead of displaying it.
+        **kwargs: :func:`compare_html`'s ``sync``, ``labels``, ``width``, ``embed`` and ``base_dir``.
+    """
     markup = compare_html(*items, **kwargs)
     if return_html:
         return markup

@@ -76,6 +76,7 @@ import pandas as pd
 from . import _set_module
 from .errors import BudgetExceeded, InputError, Problem
 from .runs import INPUT_COLUMNS, Journal, RunFolder, now
+from .schema import DEFAULT_ENDPOINT
 
 if TYPE_CHECKING:  # sweep imports this module: no import of it at run time here
     from .sweep import Grid, Sweep
@@ -179,7 +180,7 @@ def _bootstrap(
 def read_votes(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """Every vote in a run folder's journal, in order (a torn last line from a crash, or a line that is
     not a well-formed vote, is skipped)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for event in Journal.read(Path(run_dir) / "journal.jsonl"):
         if event.get("event") != "vote" or event.get("winner") not in WINNERS:
             continue
@@ -332,7 +333,7 @@ def leaderboard_frame(
         rows.append(row)
     board = pd.DataFrame(rows, columns=[*columns, *BOARD_STATS])
     if n:
-        order = sorted(range(n), key=lambda i: (-round(strength[i], 9), -rows[i]["wins"], i))
+        order = sorted(range(n), key=lambda i: (-round(float(strength[i]), 9), -rows[i]["wins"], i))
         board = board.iloc[order].reset_index(drop=True)
     board.index = pd.RangeIndex(1, len(board) + 1, name="rank")
     board.attrs.update(votes=counts["counted"], level=level, ci=ci, by=columns)
@@ -461,7 +462,7 @@ def _fmt(value: float) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:+.2f}"
 
 
-def _interval_svg(row: Mapping[str, Any], lo: float, hi: float, width: int = 220, height: int = 16) -> str:
+def _interval_svg(row: Mapping[Any, Any], lo: float, hi: float, width: int = 220, height: int = 16) -> str:
     def x(v: float) -> float:
         return 6 + (width - 12) * (v - lo) / (hi - lo)
 
@@ -695,7 +696,7 @@ class Promotion:
     by: list[str]
     values: list[Any]
     scores: pd.Series
-    score: str
+    score: str | Callable[[pd.DataFrame], Any]
     takes: int
     changes: dict[str, Any]
     round: int
@@ -752,6 +753,11 @@ class Promotion:
 
         The run folder is created first and ``round.json`` written into it before anything is sent, so
         the link to the parent survives a crash of the round.
+
+        Args:
+            client: the client (default: :func:`seedance_nb.connect`).
+            budget_usd: refuse the round (nothing sent) when its high estimate is over it.
+            **run_kwargs: :meth:`seedance_nb.Sweep.run`'s options.
         """
         from .sweep import Sweep
 
@@ -769,7 +775,13 @@ class Promotion:
         return sweep
 
     def run(self, client: Any = None, *, budget_usd: float | None = None, **run_kwargs: Any) -> Sweep:
-        """Sync :meth:`run_async` (works inside Jupyter too)."""
+        """Sync :meth:`run_async` (works inside Jupyter too).
+
+        Args:
+            client: the client (default: :func:`seedance_nb.connect`).
+            budget_usd: refuse the round (nothing sent) when its high estimate is over it.
+            **run_kwargs: :meth:`seedance_nb.Sweep.run`'s options.
+        """
         from ._sync import run_sync
 
         return run_sync(_with_client(client, lambda c: self.run_async(c, budget_usd=budget_usd, **run_kwargs)))
@@ -865,11 +877,26 @@ class DuelsMixin:
     name: str
     meta: dict[str, Any]
 
+    if TYPE_CHECKING:  # provided by the host class (Sweep)
+
+        @property
+        def df(self) -> pd.DataFrame: ...
+
+        def _open(self) -> Journal: ...
+
+        def close(self) -> None: ...
+
     # ------------------------------------------------------------------ votes
 
     def vote(self, a: int, b: int, winner: str, *, voter: str | None = None) -> dict[str, Any]:
-        """Record one blind vote between videos ``a`` and ``b`` (job numbers): ``winner`` is ``"a"``,
-        ``"b"``, ``"tie"`` or ``"both_bad"``. Journalled (fsynced) at once; returns the journal line."""
+        """Record one blind vote between two videos. Journalled (fsynced) at once; returns the journal line.
+
+        Args:
+            a: the job number of the video shown first.
+            b: the job number of the other video.
+            winner: ``"a"``, ``"b"``, ``"tie"`` or ``"both_bad"``.
+            voter: who voted (kept with the vote).
+        """
         numbers = {}
         by_number = {job.job: job for job in self.jobs}
         problems = []
@@ -901,10 +928,10 @@ class DuelsMixin:
         entry: dict[str, Any] = {"event": "vote", "at": now(), "a": numbers["a"], "b": numbers["b"], "winner": winner}
         if voter is not None:
             entry["voter"] = voter
-        self._open().append(entry)  # type: ignore[attr-defined]
+        self._open().append(entry)
         task = getattr(self, "task", None)
         if task is None or task.done():
-            self.close()  # type: ignore[attr-defined]
+            self.close()
         return entry
 
     @property
@@ -913,11 +940,21 @@ class DuelsMixin:
         return read_votes(self.run_dir)
 
     def leaderboard(self, by: str | Sequence[str] = "prompt", **fit: Any) -> pd.DataFrame:
-        """The Bradley–Terry leaderboard of ``by``'s values, best first (see :func:`leaderboard_frame`)."""
-        return leaderboard_frame(self.df, self.votes, by, **fit)  # type: ignore[attr-defined]
+        """The Bradley–Terry leaderboard of ``by``'s values, best first (see :func:`leaderboard_frame`).
+
+        Args:
+            by: the input column(s) whose values are ranked.
+            **fit: :func:`leaderboard_frame`'s options (``ci``, ``level``, ``prior``, ``n_boot``, ``seed``).
+        """
+        return leaderboard_frame(self.df, self.votes, by, **fit)
 
     def duel(self, by: str | Sequence[str] = "prompt", **options: Any) -> Any:
-        """The duel widget (:class:`seedance_nb.duel_widget.Duel`): vote by buttons or keys, watch the board."""
+        """The duel widget (:class:`seedance_nb.duel_widget.Duel`): vote by buttons or keys, watch the board.
+
+        Args:
+            by: the input column(s) whose values compete (``"prompt"``, ``["prompt", "seed"]``, ...).
+            **options: the widget's options (``same``, ``seed``, ``voter``, ``width``, ``client``).
+        """
         from .duel_widget import Duel
 
         return Duel(self, by=by, **options)
@@ -949,8 +986,17 @@ class DuelsMixin:
         ``changes`` applied, e.g. ``resolution="720p"``; ``takes`` defaults to this run's takes. More
         than one take of an input with a fixed seed would repeat the same paid request: pass
         ``seed=None`` (each take gets its own random seed) or, knowingly, ``same_seed_ok=True``.
+
+        Args:
+            by: the input column(s) whose values are ranked.
+            top: how many values go on (default: half the scored values, rounded up).
+            takes: takes of each input in the next round (default: this run's).
+            score: what ranks the values (see :func:`score_values`).
+            run_dir: the next round's folder (default: beside this one, named ``<name>-round<N>``).
+            same_seed_ok: allow more takes of inputs with a fixed seed.
+            **changes: input fields to change in the next round (``resolution="720p"``, ``seed=None``, ...).
         """
-        columns = _by(by, self.df)  # type: ignore[attr-defined]
+        columns = _by(by, self.df)
         _changes_check(changes, {k for job in self.jobs for k in job.input.extra})
         if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
             raise InputError([Problem("top", "must be a whole number of at least 1", top, "1, 2, 3, ...")])
@@ -962,11 +1008,11 @@ class DuelsMixin:
         ranked = [k for k, v in scores.items() if not math.isnan(v)]
         top = top if top is not None else max(1, math.ceil(len(ranked) / 2))
         chosen = ranked[:top]
-        df = self.df  # type: ignore[attr-defined]
+        df = self.df
         key_of = dict(zip(df["job"].astype(int).tolist(), _keys(df, columns), strict=True))
         jobs = [j for j in self.jobs if j.status in _WITH_VIDEO and key_of.get(j.job) in chosen]
         jobs.sort(key=lambda j: chosen.index(key_of[j.job]))
-        endpoint = getattr(self, "endpoint", None) or self.meta.get("endpoint")
+        endpoint = getattr(self, "endpoint", None) or self.meta.get("endpoint") or DEFAULT_ENDPOINT
         grid = _grid_from_jobs(jobs, endpoint, takes, changes, same_seed_ok=same_seed_ok)
         number = int(self.round_info.get("round", 1)) + 1
         stem = str(self.round_info.get("root_name") or self.name)
@@ -1005,6 +1051,19 @@ class DuelsMixin:
 
         The round runs in its own folder beside this one with a ``round.json`` naming this run as its
         parent; its estimate is shown first, and ``budget_usd`` refuses it (nothing sent) when over.
+
+        Args:
+            by: the input column(s) whose values are ranked.
+            top: how many values go on (default: half the scored values, rounded up).
+            takes: takes of each input in the next round (default: this run's).
+            score: what ranks the values (see :func:`score_values`).
+            budget_usd: refuse the round (nothing sent) when its high estimate is over it.
+            client: the client (default: :func:`seedance_nb.connect`).
+            run_dir: the next round's folder (default: beside this one).
+            concurrency: requests on fal at once.
+            progress: a progress bar.
+            same_seed_ok: allow more takes of inputs with a fixed seed.
+            **changes: input fields to change in the next round.
         """
         plan = self.plan_promotion(by, top, takes, score=score, run_dir=run_dir, same_seed_ok=same_seed_ok, **changes)
         _announce(str(plan) + (f"; budget ${budget_usd:.2f}" if budget_usd is not None else ""))
@@ -1086,10 +1145,15 @@ class AdaptiveRun:
         _announce(text)
 
     async def run_async(self, client: Any = None) -> AdaptiveRun:
-        """Run (or resume) the rounds until the last, the budget, or a pause for votes."""
+        """Run (or resume) the rounds until the last, the budget, or a pause for votes; ``resume_async`` is
+        the same call.
+
+        Args:
+            client: the client (default: :func:`seedance_nb.connect`).
+        """
         from .sweep import run_sweep_async
 
-        kwargs = {"concurrency": self.concurrency, "progress": self.progress}
+        kwargs: dict[str, Any] = {"concurrency": self.concurrency, "progress": self.progress}
         if not self.sweeps:
             est = self.grid.estimate()
             stem = self.name or f"adaptive-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}"
@@ -1145,7 +1209,11 @@ class AdaptiveRun:
         return self
 
     def run(self, client: Any = None) -> AdaptiveRun:
-        """Sync :meth:`run_async` (works inside Jupyter too)."""
+        """Sync :meth:`run_async` (works inside Jupyter too); ``resume`` is the same call.
+
+        Args:
+            client: the client (default: :func:`seedance_nb.connect`).
+        """
         from ._sync import run_sync
 
         return run_sync(_with_client(client, self.run_async))
@@ -1154,7 +1222,11 @@ class AdaptiveRun:
     resume_async = run_async
 
     def duel(self, **options: Any) -> Any:
-        """The duel widget on the current round, with a button that runs the next round."""
+        """The duel widget on the current round, with a button that runs the next round.
+
+        Args:
+            **options: the widget's options (``same``, ``seed``, ``voter``, ``width``, ``client``).
+        """
         from .duel_widget import Duel
 
         if self.current is None:
@@ -1215,7 +1287,23 @@ async def run_adaptive_async(
     concurrency: int = 4,
     progress: bool | None = None,
 ) -> AdaptiveRun:
-    """:func:`run_adaptive` for ``await`` in a notebook cell."""
+    """:func:`run_adaptive` for ``await`` in a notebook cell.
+
+    Args:
+        grid: the first round's inputs.
+        budget_usd: the most all rounds together may cost.
+        rounds: how many rounds, the first included.
+        keep: the fraction of ``by``'s values each round keeps, in (0, 1].
+        score: what ranks the values (see :func:`score_values`).
+        by: the input column(s) whose values compete.
+        takes: takes of each input in the promoted rounds (one value, or one per promoted round).
+        changes: input fields to change in the promoted rounds (a dict, or one per promoted round).
+        client: the client (default: :func:`seedance_nb.connect`).
+        run_root: the folder the rounds' run folders go in.
+        name: the stem of the rounds' folders, ``<name>-round<N>`` (default: ``adaptive-<time>``).
+        concurrency: requests on fal at once.
+        progress: a progress bar.
+    """
     run = _adaptive(
         grid,
         budget_usd,
@@ -1262,6 +1350,21 @@ def run_adaptive(
     with ``"votes"``/``"rating"`` (or None) the run stops after each round (``status == "waiting"``)
     for people to vote (``.duel()``) or rate, and ``.resume()`` goes on. Every round is its own run
     folder under ``run_root`` (default ``sweeps/``), linked to its parent by ``round.json``.
+
+    Args:
+        grid: the first round's inputs.
+        budget_usd: the most all rounds together may cost.
+        rounds: how many rounds, the first included.
+        keep: the fraction of ``by``'s values each round keeps, in (0, 1].
+        score: what ranks the values (see :func:`score_values`).
+        by: the input column(s) whose values compete.
+        takes: takes of each input in the promoted rounds (one value, or one per promoted round).
+        changes: input fields to change in the promoted rounds (a dict, or one per promoted round).
+        client: the client (default: :func:`seedance_nb.connect`).
+        run_root: the folder the rounds' run folders go in.
+        name: the stem of the rounds' folders, ``<name>-round<N>`` (default: ``adaptive-<time>``).
+        concurrency: requests on fal at once.
+        progress: a progress bar.
     """
     run = _adaptive(
         grid,

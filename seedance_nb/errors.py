@@ -116,7 +116,11 @@ class Problem:
 
     @classmethod
     def from_fal_detail(cls, item: Any) -> Problem:
-        """Read one item of a fal 422 ``detail`` list (tolerant of odd shapes)."""
+        """Read one item of a fal 422 ``detail`` list (tolerant of odd shapes).
+
+        Args:
+            item: ``{"loc": ["body", "duration"], "msg": ..., "type": ..., "ctx": {...}}`` or anything else.
+        """
         if not isinstance(item, dict):
             return cls(field="input", message=str(item))
         loc = [str(part) for part in item.get("loc", []) if part != "body"]

@@ -85,8 +85,15 @@ def load_image(image: Any, *, field: str = "image_url") -> ImageData:
     """Read and check an image from a path, bytes, a PIL image, a numpy array or a data URI.
 
     Every failure is an :class:`~seedance_nb.errors.InputError` naming ``field`` (never another exception).
+
+    Args:
+        image: a path (``str`` or :class:`~pathlib.Path`), ``bytes``, a PIL image, an HxW or HxWx3 ``uint8``
+            numpy array, a ``data:image/...;base64,`` URI, or an :class:`ImageData` (returned as it is).
+        field: the input field the image is for, named in every error (``image_url`` or ``end_image_url``).
+
+    Returns:
+        The image's bytes with its MIME type and size; formats other than JPEG, PNG and WebP become PNG.
     """
-    name = "image"
     if isinstance(image, ImageData):
         return image
     if isinstance(image, str) and image.startswith("data:"):
@@ -94,52 +101,63 @@ def load_image(image: Any, *, field: str = "image_url") -> ImageData:
     if isinstance(image, str) and image.startswith(("http://", "https://")):
         raise _fail(field, "is a URL; it is sent as it is, not read here", image[:80], "a local image")
     if isinstance(image, str | Path):
-        text = str(image)
-        if not text.strip() or "\x00" in text or not _encodable(text):
-            raise _fail(field, "is not a file path", text[:80], "a path to a JPEG, PNG or WebP file, or a URL")
-        try:
-            path = Path(image).expanduser()
-            exists = path.is_file()
-            size = path.stat().st_size if exists else 0
-        except (OSError, ValueError) as exc:  # a name too long, a bad path on this OS
-            raise _fail(
-                field, f"is not a usable file path ({type(exc).__name__})", text[:80], "a path to an image, or a URL"
-            ) from exc
-        if not exists:
-            raise _fail(field, "file not found", text[:200], "a path to a JPEG, PNG or WebP file, or a URL")
-        if size > MAX_IMAGE_BYTES:
-            raise _fail(field, f"{path.name} is {size / 1e6:.1f} MB; the limit is 30 MB", None, "images up to 30 MB")
-        try:
-            data, name = path.read_bytes(), path.name
-        except OSError as exc:
-            raise _fail(
-                field, f"could not be read ({exc.strerror or exc})", text[:200], "a readable image file"
-            ) from exc
-    elif isinstance(image, bytes | bytearray | memoryview):
-        data = bytes(image)
-    elif isinstance(image, Image.Image):
+        data, name = _read_path(image, field)
+        return _from_bytes(data, name, field)
+    if isinstance(image, bytes | bytearray | memoryview):
+        return _from_bytes(bytes(image), "image", field)
+    if isinstance(image, Image.Image):
         return _from_pil(image, field, "image")
-    elif type(image).__module__ == "numpy" and hasattr(image, "shape"):
-        shape = tuple(getattr(image, "shape", ()))
-        if len(shape) not in (2, 3) or 0 in shape:
-            raise _fail(field, f"an array of shape {shape} is not an image", None, "an HxWx3 or HxW uint8 array")
-        try:
-            pil = Image.fromarray(image)
-        except (TypeError, ValueError, KeyError) as exc:
-            raise _fail(
-                field,
-                f"cannot make an image of an array {image.shape} {image.dtype}: {exc}",
-                None,
-                "an HxWx3 or HxW uint8 array",
-            ) from exc
-        return _from_pil(pil, field, "array")
-    else:
+    if type(image).__module__ == "numpy" and hasattr(image, "shape"):
+        return _from_array(image, field)
+    raise _fail(
+        field,
+        f"unsupported image type {type(image).__name__}",
+        None,
+        "a path, bytes, a PIL image, a numpy array or an http(s) URL",
+    )
+
+
+def _read_path(image: str | Path, field: str) -> tuple[bytes, str]:
+    """The bytes and file name of an image file, checked to exist and to fit the size limit before reading."""
+    text = str(image)
+    if not text.strip() or "\x00" in text or not _encodable(text):
+        raise _fail(field, "is not a file path", text[:80], "a path to a JPEG, PNG or WebP file, or a URL")
+    try:
+        path = Path(image).expanduser()
+        exists = path.is_file()
+        size = path.stat().st_size if exists else 0
+    except (OSError, ValueError) as exc:  # a name too long, a bad path on this OS
+        raise _fail(
+            field, f"is not a usable file path ({type(exc).__name__})", text[:80], "a path to an image, or a URL"
+        ) from exc
+    if not exists:
+        raise _fail(field, "file not found", text[:200], "a path to a JPEG, PNG or WebP file, or a URL")
+    if size > MAX_IMAGE_BYTES:
+        raise _fail(field, f"{path.name} is {size / 1e6:.1f} MB; the limit is 30 MB", None, "images up to 30 MB")
+    try:
+        return path.read_bytes(), path.name
+    except OSError as exc:
+        raise _fail(field, f"could not be read ({exc.strerror or exc})", text[:200], "a readable image file") from exc
+
+
+def _from_array(image: Any, field: str) -> ImageData:
+    shape = tuple(getattr(image, "shape", ()))
+    if len(shape) not in (2, 3) or 0 in shape:
+        raise _fail(field, f"an array of shape {shape} is not an image", None, "an HxWx3 or HxW uint8 array")
+    try:
+        pil = Image.fromarray(image)
+    except (TypeError, ValueError, KeyError) as exc:
         raise _fail(
             field,
-            f"unsupported image type {type(image).__name__}",
+            f"cannot make an image of an array {image.shape} {image.dtype}: {exc}",
             None,
-            "a path, bytes, a PIL image, a numpy array or an http(s) URL",
-        )
+            "an HxWx3 or HxW uint8 array",
+        ) from exc
+    return _from_pil(pil, field, "array")
+
+
+def _from_bytes(data: bytes, name: str, field: str) -> ImageData:
+    """Encoded image bytes, checked: not empty, within the limits, decodable (dimensions checked before decoding)."""
     if not data:
         raise _fail(field, f"{name} is empty", None, "a JPEG, PNG or WebP image")
     if len(data) > MAX_IMAGE_BYTES:

@@ -23,7 +23,11 @@ SAMPLE_IMAGE = Path(__file__).with_name("data") / "sample.png"
 
 
 class Result:
-    """One generated video: the job's record, its row, and a player via ``_repr_html_``."""
+    """One generated video: the job's record, its row, and a player via ``_repr_html_``.
+
+    Args:
+        sweep: the one-job sweep :func:`generate` ran.
+    """
 
     def __init__(self, sweep: Sweep) -> None:
         self.sweep = sweep
@@ -34,6 +38,7 @@ class Result:
         return self.job.row(self.sweep.run_dir.resolve())
 
     def to_row(self) -> dict[str, Any]:
+        """The video's row, as in a sweep's ``df`` (inputs, status, path, timings, cost)."""
         return self.row
 
     @property
@@ -71,6 +76,16 @@ async def generate_async(
     One call makes exactly one video: a list of prompts or durations is refused (use
     :func:`seedance_nb.run_sweep` with a :class:`seedance_nb.Grid` for several). The same request made
     before, by ``generate`` or a sweep, from any folder, is served from the cache (nothing paid).
+
+    Args:
+        image: the start image: a path, bytes, a PIL image, a numpy array, a data URI or an http(s) URL.
+        prompt: what happens in the video.
+        client: the client (default: :func:`seedance_nb.connect`).
+        run_dir: the run folder to create (default: a new one under the sweeps root).
+        **inputs: the model's other fields (``duration``, ``resolution``, ``seed``, ``end_image``, ...).
+
+    Raises:
+        InputError: a bad input, or several values for one field (nothing was sent).
     """
     from .sweep import run_sweep_async
 
@@ -85,7 +100,15 @@ async def generate_async(
 def generate(
     image: Any, prompt: str, *, client: AsyncClient | None = None, run_dir: str | Path | None = None, **inputs: Any
 ) -> Result:
-    """Sync :func:`generate_async` (works in scripts and inside Jupyter)."""
+    """Sync :func:`generate_async` (works in scripts and inside Jupyter).
+
+    Args:
+        image: the start image: a path, bytes, a PIL image, a numpy array, a data URI or an http(s) URL.
+        prompt: what happens in the video.
+        client: the client (default: :func:`seedance_nb.connect`).
+        run_dir: the run folder to create (default: a new one under the sweeps root).
+        **inputs: the model's other fields (``duration``, ``resolution``, ``seed``, ``end_image``, ...).
+    """
     from ._sync import run_sync
     from .sweep import _closing
 

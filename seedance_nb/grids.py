@@ -38,6 +38,10 @@ def _is_axis(value: Any) -> bool:
     return isinstance(value, list | tuple | range)
 
 
+#: One job's validated input and the images it uses, by field.
+_Validated = tuple[VideoInput, dict[str, "ImageData | str"]]
+
+
 @dataclass(frozen=True)
 class Cell:
     fields: dict[str, Any]
@@ -93,19 +97,23 @@ class Grid:
                         )
                     ]
                 )
-        self.endpoint = endpoint
-        self.takes = takes
-        self.mode = mode
-        self.axes = {k: list(v) for k, v in inputs.items() if _is_axis(v)}
-        self.fixed = {k: v for k, v in inputs.items() if not _is_axis(v)}
+        self._set_state(
+            endpoint=endpoint,
+            takes=takes,
+            mode=mode,
+            axes={k: list(v) for k, v in inputs.items() if _is_axis(v)},
+            fixed={k: v for k, v in inputs.items() if not _is_axis(v)},
+            images={},  # filled by _validate: each image read once
+            uris={},
+            cells=[],
+            inputs=[],
+        )
         empty = [k for k, v in self.axes.items() if not v]
         if empty:
             raise InputError([Problem(k, "axis has no values", [], "at least one value") for k in empty])
         if mode == "zip" and len({len(v) for v in self.axes.values()}) > 1:
             lengths = {k: len(v) for k, v in self.axes.items()}
             raise InputError([Problem("mode", f"zip needs axes of equal length, got {lengths}", None, None)])
-        self._images: dict[int, ImageData | str] = {}
-        self._uris: dict[int, str] = {}
         self._cells = self._expand()
         self._inputs = self._validate()
 
@@ -180,20 +188,73 @@ class Grid:
             raise InputError(unique, context=f"the grid has {len(unique)} invalid input(s); nothing was sent")
         return out
 
+    @classmethod
+    def concat(cls, *grids: Grid) -> Grid:
+        """One grid running every job of ``grids``, in order (``a + b`` is ``Grid.concat(a, b)``).
+
+        Nothing is read or validated again: each grid's jobs, images and data URIs are shared, not copied.
+
+        Args:
+            *grids: at least one grid, all for the same endpoint.
+        """
+        if not grids or not all(isinstance(g, Grid) for g in grids):
+            raise InputError(
+                [Problem("grids", "Grid.concat takes one or more Grid objects", grids, "Grid.concat(a, b)")]
+            )
+        endpoints = {g.endpoint for g in grids}
+        if len(endpoints) > 1:
+            raise InputError(
+                [Problem("endpoint", "cannot concatenate grids for different endpoints", sorted(endpoints), None)]
+            )
+        # The same class reads its own kind's state: SLF001 cannot tell another Grid from a stranger.
+        parts = [g._state() for g in grids]  # noqa: SLF001
+        joined = cls.__new__(cls)
+        joined._set_state(  # noqa: SLF001
+            endpoint=grids[0].endpoint,
+            takes=1,
+            mode="concat",
+            axes={k: v for g in grids for k, v in g.axes.items()},
+            fixed={},
+            images={k: v for images, _, _, _ in parts for k, v in images.items()},
+            uris={k: v for _, uris, _, _ in parts for k, v in uris.items()},
+            cells=[c for _, _, cells, _ in parts for c in cells],
+            inputs=[i for _, _, _, inputs in parts for i in inputs],
+        )
+        return joined
+
+    def _state(
+        self,
+    ) -> tuple[
+        dict[int, ImageData | str], dict[int, str], list[Cell], list[tuple[VideoInput, dict[str, ImageData | str]]]
+    ]:
+        return self._images, self._uris, self._cells, self._inputs
+
+    def _set_state(
+        self,
+        *,
+        endpoint: str,
+        takes: int,
+        mode: str,
+        axes: dict[str, list[Any]],
+        fixed: dict[str, Any],
+        images: dict[int, ImageData | str],
+        uris: dict[int, str],
+        cells: list[Cell],
+        inputs: list[_Validated],
+    ) -> None:
+        """Every attribute a grid has, set in one place (by ``__init__`` and by :meth:`concat`)."""
+        self.endpoint, self.takes, self.mode, self.axes, self.fixed = endpoint, takes, mode, axes, fixed
+        self._images, self._uris, self._cells, self._inputs = images, uris, cells, inputs
+
     def __add__(self, other: Grid) -> Grid:
         if not isinstance(other, Grid):
             return NotImplemented
-        if other.endpoint != self.endpoint:
-            raise ValueError("cannot concatenate grids for different endpoints")
-        joined = object.__new__(Grid)
-        joined.endpoint, joined.takes, joined.mode = self.endpoint, 1, "concat"
-        joined.axes = {k: v for g in (self, other) for k, v in g.axes.items()}
-        joined.fixed = {}
-        joined._images = {**self._images, **other._images}
-        joined._uris = {**self._uris, **other._uris}
-        joined._cells = self._cells + other._cells
-        joined._inputs = self._inputs + other._inputs
-        return joined
+        return Grid.concat(self, other)
+
+    def __radd__(self, other: Any) -> Grid:
+        if other == 0:  # sum([a, b, c]) starts from 0
+            return self
+        return NotImplemented
 
     def __len__(self) -> int:
         return len(self._cells)
@@ -207,6 +268,7 @@ class Grid:
         return [inp for inp, _ in self._inputs]
 
     def jobs(self) -> list[Job]:
+        """One planned :class:`~seedance_nb.runs.Job` per cell and take, numbered from 0 in grid order."""
         out = []
         for index, (cell, (inp, images)) in enumerate(zip(self._cells, self._inputs, strict=False)):
             hashes = {k: (v.sha256 if isinstance(v, ImageData) else _url_hash(v)) for k, v in images.items()}
@@ -242,6 +304,15 @@ class Grid:
 
 @dataclass(frozen=True)
 class GridEstimate:
+    """What a grid would cost (:meth:`Grid.estimate`), summed over its jobs.
+
+    Attributes:
+        jobs: how many videos.
+        usd: the point estimate in USD.
+        low_usd: the low end (``usd`` when no duration is ``"auto"``).
+        high_usd: the high end (budgets are checked against it).
+    """
+
     jobs: int
     usd: float
     low_usd: float

@@ -32,7 +32,7 @@ import uuid
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
 import pandas as pd
@@ -366,7 +366,7 @@ def _is_url(text: str) -> bool:
 def row_of(item: Any) -> dict[str, Any]:
     """One job as a dict of DataFrame columns, from a row, a mapping, a result object, a path or a URL."""
     if isinstance(item, pd.Series):
-        return item.to_dict()
+        return {str(k): v for k, v in item.items()}
     if isinstance(item, Mapping):
         return dict(item)
     if isinstance(item, os.PathLike):
@@ -980,7 +980,7 @@ def grid_body(
         )
     vary = [c for c in varying_columns(df) if c not in row_cols and c not in col_cols]
     short = short_maps(df)
-    records = df.to_dict("records")
+    records = cast("list[dict[str, Any]]", df.to_dict("records"))  # column names are strings
     positions = list(range(len(records)))
     row_keys: dict[tuple[Any, ...], None] = {}
     col_keys: dict[tuple[Any, ...], None] = {}

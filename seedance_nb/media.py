@@ -36,6 +36,20 @@ MAX_DOWNLOAD_BYTES = 2 * 1024**3
 
 @dataclass(frozen=True)
 class VideoInfo:
+    """What a probe of a video file found (:func:`probe`).
+
+    Attributes:
+        width: pixels.
+        height: pixels.
+        fps: frames per second.
+        duration: seconds.
+        frames: frames in the video stream.
+        has_audio: whether there is an audio stream.
+        video_codec: the video codec's name (``"h264"``).
+        audio_codec: the audio codec's name, or None without audio.
+        size_bytes: the file's size.
+    """
+
     width: int
     height: int
     fps: float
@@ -47,6 +61,7 @@ class VideoInfo:
     size_bytes: int
 
     def to_json(self) -> dict[str, Any]:
+        """The fields as a plain dict (as the journal stores them)."""
         return asdict(self)
 
 

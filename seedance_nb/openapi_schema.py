@@ -189,10 +189,11 @@ def _resolve(node: Any, document: Any, depth: int = 0) -> Any:
 def _input_object(document: Any, endpoint: str) -> Mapping[str, Any]:
     if not isinstance(document, Mapping):
         raise ProtocolError(f"the OpenAPI document for {endpoint!r} is not a JSON object")
-    paths = document.get("paths") if isinstance(document.get("paths"), Mapping) else {}
-    post = paths.get(f"/{endpoint}", {}).get("post") if isinstance(paths.get(f"/{endpoint}"), Mapping) else None
+    paths = document.get("paths")
+    path_item = paths.get(f"/{endpoint}") if isinstance(paths, Mapping) else None
+    post: Any = path_item.get("post") if isinstance(path_item, Mapping) else None
     try:
-        schema = post["requestBody"]["content"]["application/json"]["schema"]  # type: ignore[index]
+        schema = post["requestBody"]["content"]["application/json"]["schema"]
     except (KeyError, TypeError):
         # fal's layout names the input component ``<Name>Input``: accept a document with exactly one.
         components = document.get("components", {})
@@ -322,7 +323,8 @@ def _unknown_endpoint(endpoint: Any) -> InputError:
 
 @functools.cache
 def _snapshot_text(endpoint: str) -> str:
-    return resources.files("seedance_nb").joinpath("data", "schemas", _snapshot_file(endpoint)).read_text("utf-8")
+    # One segment per `/`: Traversable.joinpath takes a single name before Python 3.11.
+    return (resources.files("seedance_nb") / "data" / "schemas" / _snapshot_file(endpoint)).read_text("utf-8")
 
 
 def snapshot_document(endpoint: str = DEFAULT_ENDPOINT) -> dict[str, Any]:

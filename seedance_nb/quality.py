@@ -71,7 +71,6 @@ import io
 import logging
 import math
 import os
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -204,6 +203,11 @@ class VideoMetrics:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> VideoMetrics:
+        """Read :meth:`to_json`'s output back (unknown keys are ignored).
+
+        Args:
+            data: the measures by field name.
+        """
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
@@ -342,10 +346,13 @@ def metrics(
     end_image: Any = None,
     requested_seconds: float | int | str | None = None,
 ) -> VideoMetrics:
-    """Measure one take (see :class:`VideoMetrics`). ``video`` is a path, a ``generate()`` result or a df row.
+    """Measure one take (see :class:`VideoMetrics`).
 
-    ``image``/``end_image`` (path, bytes, PIL image, array or data URI) give start/end fidelity;
-    ``requested_seconds`` (e.g. the job's ``duration``) gives ``duration_error``.
+    Args:
+        video: a path, a ``generate()`` result or a df row.
+        image: the start image (path, bytes, PIL image, array or data URI): gives ``start_fidelity``.
+        end_image: the end image, in the same forms: gives ``end_fidelity``.
+        requested_seconds: the duration asked for (e.g. the job's ``duration``): gives ``duration_error``.
     """
     path = _video_path(video)
     first = _open_image(image, "image")
@@ -386,6 +393,8 @@ def _measure(path: Path, image: Any, end_image: Any, requested: float | None) ->
                 sound.feed(packet)
                 continue
             for frame in packet.decode():
+                if not isinstance(frame, av.VideoFrame):  # the only other stream demuxed is the audio above
+                    continue
                 if first_frame is None:
                     first_frame = frame
                 last_frame = frame
@@ -619,19 +628,6 @@ def measure_job(sweep: Any, job: Any, path: str | os.PathLike[str] | None = None
     return _measure(_video_path(video), image, end_image, _requested(job.input.duration))
 
 
-def record_metrics(sweep: Any, job: Any, measured: VideoMetrics) -> None:
-    """Journal a ``metrics`` event for ``job`` and apply it (call on the sweep's thread or loop).
-
-    The line is flushed, not fsynced: metrics can always be measured again, so they never wait on the disk.
-    """
-    entry = {"event": "metrics", "job": job.job, "at": time.time(), "metrics": measured.to_json()}
-    sweep._open().append(entry, durable=False)
-    job.apply(entry)
-    notify = getattr(sweep, "_notify", None)
-    if notify is not None:
-        notify(job)
-
-
 async def measure_download(sweep: Any, job: Any, path: str | os.PathLike[str]) -> None:
     """Measure a just-downloaded video in a worker thread and journal the result; never fails the job.
 
@@ -645,7 +641,7 @@ async def measure_download(sweep: Any, job: Any, path: str | os.PathLike[str]) -
     except Exception as exc:  # a metric must never cost a paid video
         logger.warning("could not measure job %s (%s): %s", getattr(job, "job", "?"), Path(path).name, exc)
         return
-    record_metrics(sweep, job, measured)
+    sweep.record_metrics(job, measured)  # the sweep owns its journal
 
 
 def _direction(by: str, ascending: bool | None) -> bool:
@@ -712,12 +708,18 @@ def rank_frame(
 class MetricsMixin:
     """What a :class:`~seedance_nb.sweep.Sweep` gains from metrics: measuring, ranking, contact sheets, previews.
 
-    Written against the sweep's public surface: ``jobs``, ``run_dir``, ``df`` and ``_open()`` (its journal).
+    Written against the sweep's public surface: ``jobs``, ``run_dir``, ``df``, ``close()`` and
+    ``record_metrics()`` (which journals a measure).
     """
 
     def compute_metrics(self, *, force: bool = False, workers: int | None = None) -> Any:
-        """Measure every downloaded video that has no metrics yet (all of them with ``force=True``), journal the
-        results, and return the sweep (so ``sweep.compute_metrics().best()`` reads well)."""
+        """Measure every downloaded video that has no metrics yet, journal the results, and return the sweep
+        (so ``sweep.compute_metrics().best()`` reads well).
+
+        Args:
+            force: measure every video again.
+            workers: threads measuring at once (default: 2, or 1 on a one-core machine).
+        """
         sweep: Any = self
         todo = [
             job
@@ -731,7 +733,7 @@ class MetricsMixin:
             futures = {job.job: pool.submit(measure_job, sweep, job) for job in todo}
             for job in todo:
                 try:
-                    record_metrics(sweep, job, futures[job.job].result())
+                    sweep.record_metrics(job, futures[job.job].result())
                 except (InputError, OSError) as exc:
                     logger.warning("could not measure job %s: %s", job.job, exc)
         task = getattr(sweep, "task", None)
@@ -755,28 +757,51 @@ class MetricsMixin:
     ) -> Any:
         """Every take with a video, best first by ``by``, with a ``rank`` column (see :func:`rank_frame`).
 
-        Missing metrics are measured first. ``within="prompt"`` ranks the takes of each prompt separately.
+        Missing metrics are measured first.
+
+        Args:
+            by: a metric or column, or several (ties broken by the next).
+            ascending: the direction, one for all or one per ``by`` (default: each metric's natural one,
+                :data:`HIGHER_IS_BETTER`).
+            within: rank inside groups, e.g. ``within="prompt"`` ranks the takes of each prompt separately.
+            flagged: keep takes with flags (frozen, black, ...).
         """
         return rank_frame(self._measured_df(), by, ascending=ascending, within=within, flagged=flagged)
 
     def best(
         self, by: str | Sequence[str] = "motion", n: int = 1, *, ascending: bool | None = None, flagged: bool = False
     ) -> Any:
-        """The ``n`` best takes by ``by`` (a DataFrame), leaving out flagged takes unless ``flagged=True``."""
+        """The ``n`` best takes by ``by`` (a DataFrame), leaving out flagged takes unless ``flagged=True``.
+
+        Args:
+            by: a metric or column, or several (see :meth:`rank`).
+            n: how many takes.
+            ascending: the direction (default: the metric's natural one).
+            flagged: keep takes with flags.
+        """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise InputError([Problem("n", "must be a whole number of at least 1", n, "1, 2, 3, ...")])
         return self.rank(by, ascending=ascending, flagged=flagged).head(n)
 
     def contact_sheet(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
-        """One PNG of the whole sweep (see :func:`contact_sheet`), written to ``path`` (default
-        ``<run_dir>/contact_sheet.png``); returns the PIL image, which a notebook shows."""
+        """One PNG of the whole sweep (see :func:`contact_sheet`); returns the PIL image, which a notebook shows.
+
+        Args:
+            path: where to write it (default ``<run_dir>/contact_sheet.png``).
+            **kwargs: :func:`contact_sheet`'s options (``rows``, ``cols``, ``sort_by``, ``frames``, ...).
+        """
         sweep: Any = self
         target = Path(path) if path is not None else Path(sweep.run_dir) / "contact_sheet.png"
         return contact_sheet(self._measured_df(), target, **kwargs)
 
     def export_previews(self, folder: str | os.PathLike[str], **kwargs: Any) -> Path:
         """Animated WebP (and GIF) previews of every take and a Markdown grid of them (see
-        :func:`export_previews`); returns the Markdown page's path."""
+        :func:`export_previews`); returns the Markdown page's path.
+
+        Args:
+            folder: where to write them.
+            **kwargs: :func:`export_previews`'s options (``width``, ``fps``, ``gif``, ...).
+        """
         return export_previews(self._measured_df(), folder, **kwargs)
 
 
@@ -822,7 +847,13 @@ def _sample(path: Path, *, count: int | None = None, fps: float | None = None, w
 def filmstrip(video: Any, n: int = 6, *, height: int = 120, gap: int = 2) -> Any:
     """``n`` evenly spaced frames of a take side by side (first and last included), as a PIL image ``height`` tall.
 
-    ``video`` is a path, a ``generate()`` result or a sweep.df row. A notebook shows the image as it is.
+    A notebook shows the image as it is.
+
+    Args:
+        video: a path, a ``generate()`` result or a sweep.df row.
+        n: how many frames.
+        height: the strip's height in pixels.
+        gap: pixels between frames.
     """
     from PIL import Image
 
@@ -1377,8 +1408,8 @@ def metrics_section_html(
     head += [f'<th scope="col">{_esc(c)}</th>' for c in vary]
     head.append('<th scope="col">flags</th>')
     head += [f'<th scope="col" data-type="num">{_esc(c.replace("_", " "))}</th>' for c in columns]
-    strips = run_dir is not None and image_src is not None
-    if strips:
+    strip_dir = Path(run_dir) / "filmstrips" if run_dir is not None and image_src is not None else None
+    if strip_dir is not None:
         head.append('<th scope="col">filmstrip</th>')
     body = []
     for pos, rec in zip(measured.index, measured.to_dict("records"), strict=True):
@@ -1396,12 +1427,12 @@ def metrics_section_html(
             value = _plain(rec.get(c))
             sort = "" if value is None else str(abs(value) if c == "duration_error" else value)
             cells.append(f'<td class="n" data-v="{_esc(sort)}">{_esc(_fmt(value, c))}</td>')
-        if strips:
+        if strip_dir is not None:
             strip = ""
             video = rec.get("path")
             if isinstance(video, str) and Path(video).is_file():
                 try:
-                    file = filmstrip_file(video, Path(run_dir) / "filmstrips" / f"{Path(video).stem}.jpg")
+                    file = filmstrip_file(video, strip_dir / f"{Path(video).stem}.jpg")
                     strip = filmstrip_html(image_src(str(file)), alt=f"job {_text(job)} filmstrip", height=48)
                 except (InputError, OSError) as exc:
                     logger.info("no filmstrip for %s: %s", video, exc)

@@ -35,7 +35,7 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -341,7 +341,7 @@ def _grids(
         groups = [(None, df.index)]
     for label, index in groups:
         part = df.loc[index]
-        local = {pos: anchors[df.index.get_loc(i)] for pos, i in enumerate(index)}
+        local = {pos: anchors[cast(int, df.index.get_loc(i))] for pos, i in enumerate(index)}  # a unique index
         if label is not None:
             out.append(f"<h3>image: {_e(label)}</h3>")
         out.append(
@@ -368,7 +368,7 @@ def _timeline(df: pd.DataFrame) -> str:
         if c in df
     }
     fresh = (df["status"] != "cached").to_numpy() if "status" in df else [True] * len(df)
-    t0 = stamps["submitted_at"][fresh].min() if "submitted_at" in stamps else pd.NaT
+    t0: Any = stamps["submitted_at"][fresh].min() if "submitted_at" in stamps else pd.NaT
     for pos, (_, row) in enumerate(df.iterrows()):
         status = str(row.get("status") or "")
         if status == "cached":
@@ -386,7 +386,7 @@ def _timeline(df: pd.DataFrame) -> str:
         elif not m.is_missing(row.get("queue_seconds")):
             q0 = 0.0
             q1 = float(row["queue_seconds"])
-            gen = row.get("generation_seconds")
+            gen: Any = row.get("generation_seconds")
             g1 = q1 + float(gen) if not m.is_missing(gen) else None
         spans.append((pos, row, q0, q1, g1))
     ends: list[float] = [x for _, _, q0, q1, g1 in spans for x in (q0, q1, g1) if x is not None]
@@ -569,7 +569,7 @@ def _ratings(df: pd.DataFrame, sources: m.Sources) -> str:
     vary = m.varying_columns(df)
     figs = []
     for pos in given:
-        row = df.iloc[pos]
+        row: Any = df.iloc[pos]
         poster = sources.poster(row.get("poster"))
         alt = f"job #{m.as_text(row.get('job'))}"
         img = f'<a href="#sd-job-{pos}"><img src="{_e(poster)}" alt="{_e(alt)}"></a>' if poster else ""
@@ -597,12 +597,18 @@ def report_html(
     fragment: bool = False,
     metric: str = "motion",
 ) -> str:
-    """The report as a string; videos are linked relative to ``base_dir`` (the report's folder).
+    """The report as a string.
 
-    ``fragment=True`` gives the report's body (scoped CSS, no ``<html>``) for a notebook output: media are then
-    referenced for JupyterLab (relative to ``base_dir``, default the working directory), as
-    :func:`seedance_nb.gallery` does.
-    ``metric`` is the one the metrics section plots per parameter value (any seedance_nb.quality column).
+    Args:
+        sweep_or_df: a sweep, or its DataFrame.
+        base_dir: the folder videos are linked relative to (the report's folder; default the working directory).
+        embed: put every video inside the HTML as base64.
+        title: the report's title (default: the run folder's name).
+        rows: the grid's row column(s) (default: chosen from what varies).
+        cols: the grid's column column(s).
+        fragment: give the report's body (scoped CSS, no ``<html>``) for a notebook output; media are then
+            referenced for JupyterLab, as :func:`seedance_nb.gallery` does.
+        metric: the metric the metrics section plots per parameter value (any ``seedance_nb.quality`` column).
     """
     df = m.frame_of(sweep_or_df)
     run_dir = m.run_dir_of(sweep_or_df)
@@ -678,13 +684,20 @@ def report(
     cols: str | Sequence[str] | None = None,
     metric: str = "motion",
 ) -> ReportPath:
-    """Write the sweep's report to ``path`` (default ``<run_dir>/report.html``) and return its path.
+    """Write the sweep's report to ``path`` and return its path.
 
     The path (a :class:`ReportPath`) shows, as a notebook cell's last expression, a link and the report inline.
 
-    ``embed=True`` puts every video inside the file (portable, but large; warns past
-    :data:`seedance_nb.markup.EMBED_WARN_BYTES`). ``rows``/``cols`` choose the grid's pivot; ``metric`` the
-    metric plotted per parameter value in the metrics section.
+    Args:
+        sweep_or_df: a sweep, or its DataFrame (``df.attrs["run_dir"]`` names the run folder).
+        path: the file, or a folder to write ``report.html`` in (default ``<run_dir>/report.html``).
+        embed: put every video inside the file (portable, but large; warns past
+            :data:`seedance_nb.markup.EMBED_WARN_BYTES`). By default videos are linked relative to the report.
+        title: the report's title (default: the run folder's name).
+        rows: the grid's row column(s) (default: chosen from what varies).
+        cols: the grid's column column(s).
+        metric: the metric plotted per parameter value in the metrics section (any ``seedance_nb.quality``
+            column).
     """
     run_dir = m.run_dir_of(sweep_or_df)
     if path is None:

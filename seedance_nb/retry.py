@@ -98,8 +98,8 @@ def backoff_seconds(
     rng: random.Random | None = None,
 ) -> float:
     """Jittered exponential backoff for ``attempt`` (1-based), capped; ``Retry-After`` wins when larger."""
-    rng = rng or random
-    delay = min(policy.base_delay * 2 ** (attempt - 1), policy.max_delay) * rng.uniform(0.5, 1.5)
+    jitter = rng.uniform(0.5, 1.5) if rng is not None else random.uniform(0.5, 1.5)
+    delay = min(policy.base_delay * 2 ** (attempt - 1), policy.max_delay) * jitter
     delay = min(delay, policy.max_delay)
     if retry_after is not None:
         delay = max(delay, min(retry_after, policy.max_delay * 6))

@@ -35,12 +35,12 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from . import _set_module
 from .errors import RunFolderBusy
@@ -447,73 +447,113 @@ class Job:
         return self.status in TERMINAL
 
     def apply(self, event: Mapping[str, Any]) -> None:
-        """Move this job by one journal event (the one place state changes)."""
-        kind = event["event"]
-        at = event.get("at")
-        if kind == "submitting":
-            self.status = "submitting"
-            self.sent_at = at
-            self.sent_digest = dict(event.get("digest") or {})
-        elif kind == "submitted":
-            self.status, self.request_id = "submitted", event["request_id"]
-            self.submitted_at = event.get("sent_at") or at
-            self.urls = dict(event.get("urls") or {})
-            self.error_type = self.error = None
-        elif kind == "unknown":
-            self.status = "unknown"
-            self.error_type, self.error = event.get("error_type"), event.get("error")
-        elif kind == "started":
-            self.status, self.started_at = "running", at
-        elif kind == "result":
-            self.status = "downloading"
-            self.completed_at = event.get("completed_at", at)
-            self.video_url = event["output"]["video"]["url"]
-            self.file_size = event["output"]["video"].get("file_size")
-            self.output_seed = event["output"].get("seed")
-            self.billed_units = event.get("billable_units")
-            if event.get("inference_time") is not None:
-                self.inference_seconds = event["inference_time"]
-        elif kind == "rated":
-            if "rating" in event:
-                self.rating = event["rating"]
-            if "notes" in event:
-                self.notes = event["notes"]
-        elif kind in ("downloaded", "cached"):
-            self.status = "completed" if kind == "downloaded" else "cached"
-            self.path, self.poster = event.get("path"), event.get("poster")
-            self.info = dict(event.get("info") or {})
-            self.metrics = {}  # a new video: its own "metrics" event follows
-            self.file_size = self.info.get("size_bytes", self.file_size)
-            if kind == "cached":
-                # The original run's timings: how long this video took to make (it costs nothing now).
-                timings = event.get("timings") or {}
-                self.video_url = event.get("video_url")
-                self.output_seed = event.get("output_seed")
-                self.submitted_at = timings.get("submitted_at")
-                self.started_at = timings.get("started_at")
-                self.completed_at = timings.get("completed_at") or at
-        elif kind == "completed_no_download":
-            self.status = "completed"
-        elif kind == "failed":
-            self.status = "failed"
-            self.error_type, self.error = event.get("error_type"), event.get("error")
-            self.retryable = event.get("retryable")
-            self.completed_at = self.completed_at or at
-        elif kind == "interrupted":
-            self.status = "interrupted"
-            self.error_type, self.error = event.get("error_type"), event.get("error")
-        elif kind == "cancelled":
-            self.status, self.completed_at = "cancelled", at
-            self.error_type, self.error = "client_cancelled", event.get("error", "cancelled")
-        elif kind == "retry":
-            self.status, self.request_id, self.urls = "planned", None, {}
-            self.error_type = self.error = None
-            self.submitted_at = self.started_at = self.completed_at = None
-            self.sent_at, self.sent_digest = None, {}
-        elif kind == "metrics":
-            self.metrics = dict(event["metrics"])
+        """Move this job by one journal event (the one place state changes; other events change nothing).
+
+        Args:
+            event: one line of the run's journal, with its ``event`` kind (``submitted``, ``result``, ...).
+        """
+        step = self._STEPS.get(event["event"])
+        if step is not None:
+            step(self, event, event.get("at"))
+
+    def _submitting(self, event: Mapping[str, Any], at: Any) -> None:
+        self.status = "submitting"
+        self.sent_at = at
+        self.sent_digest = dict(event.get("digest") or {})
+
+    def _submitted(self, event: Mapping[str, Any], at: Any) -> None:
+        self.status, self.request_id = "submitted", event["request_id"]
+        self.submitted_at = event.get("sent_at") or at
+        self.urls = dict(event.get("urls") or {})
+        self.error_type = self.error = None
+
+    def _started(self, event: Mapping[str, Any], at: Any) -> None:
+        self.status, self.started_at = "running", at
+
+    def _result(self, event: Mapping[str, Any], at: Any) -> None:
+        self.status = "downloading"
+        self.completed_at = event.get("completed_at", at)
+        self.video_url = event["output"]["video"]["url"]
+        self.file_size = event["output"]["video"].get("file_size")
+        self.output_seed = event["output"].get("seed")
+        self.billed_units = event.get("billable_units")
+        if event.get("inference_time") is not None:
+            self.inference_seconds = event["inference_time"]
+
+    def _rated(self, event: Mapping[str, Any], at: Any) -> None:
+        if "rating" in event:
+            self.rating = event["rating"]
+        if "notes" in event:
+            self.notes = event["notes"]
+
+    def _video(self, event: Mapping[str, Any], at: Any) -> None:
+        """``downloaded`` or ``cached``: the video is on disk."""
+        cached = event["event"] == "cached"
+        self.status = "cached" if cached else "completed"
+        self.path, self.poster = event.get("path"), event.get("poster")
+        self.info = dict(event.get("info") or {})
+        self.metrics = {}  # a new video: its own "metrics" event follows
+        self.file_size = self.info.get("size_bytes", self.file_size)
+        if cached:
+            # The original run's timings: how long this video took to make (it costs nothing now).
+            timings = event.get("timings") or {}
+            self.video_url = event.get("video_url")
+            self.output_seed = event.get("output_seed")
+            self.submitted_at = timings.get("submitted_at")
+            self.started_at = timings.get("started_at")
+            self.completed_at = timings.get("completed_at") or at
+
+    def _completed_no_download(self, event: Mapping[str, Any], at: Any) -> None:
+        self.status = "completed"
+
+    def _failed(self, event: Mapping[str, Any], at: Any) -> None:
+        self.status = "failed"
+        self.error_type, self.error = event.get("error_type"), event.get("error")
+        self.retryable = event.get("retryable")
+        self.completed_at = self.completed_at or at
+
+    def _unsettled(self, event: Mapping[str, Any], at: Any) -> None:
+        """``unknown`` or ``interrupted``: the request may run on fal without us following it."""
+        self.status = event["event"]
+        self.error_type, self.error = event.get("error_type"), event.get("error")
+
+    def _cancelled(self, event: Mapping[str, Any], at: Any) -> None:
+        self.status, self.completed_at = "cancelled", at
+        self.error_type, self.error = "client_cancelled", event.get("error", "cancelled")
+
+    def _retry(self, event: Mapping[str, Any], at: Any) -> None:
+        self.status, self.request_id, self.urls = "planned", None, {}
+        self.error_type = self.error = None
+        self.submitted_at = self.started_at = self.completed_at = None
+        self.sent_at, self.sent_digest = None, {}
+
+    def _metrics(self, event: Mapping[str, Any], at: Any) -> None:
+        self.metrics = dict(event["metrics"])
+
+    #: What each journal event does to a job (``apply``).
+    _STEPS: ClassVar[dict[str, Callable[[Job, Mapping[str, Any], Any], None]]] = {
+        "submitting": _submitting,
+        "submitted": _submitted,
+        "unknown": _unsettled,
+        "started": _started,
+        "result": _result,
+        "rated": _rated,
+        "downloaded": _video,
+        "cached": _video,
+        "completed_no_download": _completed_no_download,
+        "failed": _failed,
+        "interrupted": _unsettled,
+        "cancelled": _cancelled,
+        "retry": _retry,
+        "metrics": _metrics,
+    }
 
     def row(self, run_dir: Path | None = None) -> dict[str, Any]:
+        """This job as one row of a sweep's ``df``: its inputs, status, files, timings, cost and metrics.
+
+        Args:
+            run_dir: the run folder; makes ``path`` and ``poster`` absolute.
+        """
         inp = self.input
         row: dict[str, Any] = {
             "job": self.job,
@@ -641,7 +681,7 @@ class CacheIndex:
             row = db.execute("SELECT entry FROM videos WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
-        entry = json.loads(row[0])
+        entry: dict[str, Any] = json.loads(row[0])
         video = Path(entry["path"])
         try:
             if video.stat().st_size != (entry.get("info") or {}).get("size_bytes"):

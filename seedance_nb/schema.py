@@ -145,6 +145,15 @@ def output_size(
 
     ``aspect_ratio="auto"`` picks the ratio nearest the input image, so it
     needs ``image_size``.
+
+    Args:
+        resolution: ``"480p"`` or ``"720p"``.
+        aspect_ratio: one of :data:`ASPECT_RATIOS` (``"16:9"``, ...) or ``"auto"``.
+        image_size: the input image's (width, height); required with ``aspect_ratio="auto"``.
+
+    Raises:
+        InputError: an unknown resolution or aspect ratio.
+        ValueError: ``aspect_ratio="auto"`` without ``image_size``.
     """
     if resolution not in RESOLUTIONS:
         raise InputError([Problem("resolution", "unknown resolution", resolution, _allowed(RESOLUTIONS))])
@@ -164,7 +173,18 @@ def frame_count(seconds: int) -> int:
 
 @dataclass(frozen=True)
 class CostEstimate:
-    """An estimated price in USD. For ``duration="auto"`` it is a range with a stated point estimate."""
+    """An estimated price in USD. For ``duration="auto"`` it is a range with a stated point estimate.
+
+    Attributes:
+        usd: the point estimate.
+        low_usd: the low end (the shortest video ``"auto"`` may give; ``usd`` for a fixed duration).
+        high_usd: the high end (the longest).
+        seconds: the video length the point estimate assumes.
+        tokens: fal's billing units for ``usd`` (width x height x seconds x 24 / 1024).
+        width: the output's width in pixels.
+        height: the output's height in pixels.
+        assumption: what was assumed, in words ("" when nothing was).
+    """
 
     usd: float
     low_usd: float
@@ -201,9 +221,19 @@ def estimate_cost(
     tokens = width x height x seconds x 24 / 1024, at $0.0112 per 1,000 tokens.
     With ``aspect_ratio="auto"`` and no ``image_size`` the largest frame of that
     resolution is assumed (all ratios are within 1 % of each other).
+
+    Args:
+        resolution: ``"480p"`` or ``"720p"``.
+        duration: whole seconds (``4`` ... ``15``, as int or string) or ``"auto"`` (a range, with a stated
+            point estimate).
+        aspect_ratio: one of :data:`ASPECT_RATIOS` or ``"auto"``.
+        image_size: the input image's (width, height), which fixes the frame under ``"auto"``.
+
+    Raises:
+        InputError: an unknown resolution, duration or aspect ratio.
     """
-    duration = _normalise_duration(duration)
-    if duration is None:
+    fal_duration = _normalise_duration(duration)
+    if fal_duration is None:  # the error shows the value the user gave
         raise InputError([Problem("duration", "unknown duration", duration, _allowed(DURATIONS))])
     if aspect_ratio == "auto" and image_size is None:
         if resolution not in RESOLUTIONS:
@@ -211,7 +241,7 @@ def estimate_cost(
         width, height = max((SIZES[(resolution, r)] for r in _RATIO_VALUES), key=lambda s: s[0] * s[1])
     else:
         width, height = output_size(resolution, aspect_ratio, image_size)
-    if duration == "auto":
+    if fal_duration == "auto":
         usd, tokens = _usd(width, height, AUTO_DURATION_ESTIMATE)
         low, _ = _usd(width, height, MIN_SECONDS)
         high, _ = _usd(width, height, MAX_SECONDS)
@@ -225,8 +255,8 @@ def estimate_cost(
             height=height,
             assumption=f'duration "auto" assumed {AUTO_DURATION_ESTIMATE} s; the model picks 4-15 s',
         )
-    usd, tokens = _usd(width, height, int(duration))
-    return CostEstimate(usd, usd, usd, int(duration), tokens, width, height)
+    usd, tokens = _usd(width, height, int(fal_duration))
+    return CostEstimate(usd, usd, usd, int(fal_duration), tokens, width, height)
 
 
 # --------------------------------------------------------------------------- input
@@ -374,51 +404,78 @@ def check_payload(payload: Mapping[str, Any], schema: InputSchema | None = None)
     and the required fields wherever it declares them; fields it does not declare are checked to be plain
     JSON and passed through (:func:`warn_unsupported_fields` names them). The emulator uses this to answer
     422s as fal would; :class:`VideoInput` raises :class:`InputError` with the same problems.
+
+    Args:
+        payload: the request body as fal receives it (field name to JSON value).
+        schema: the endpoint's input schema; the shipped snapshot of :data:`DEFAULT_ENDPOINT` when omitted.
+
+    Returns:
+        The problems in field order (empty when the payload is valid).
     """
-    problems: list[Problem] = []
     if not isinstance(payload, Mapping):
         return [Problem("input", "input must be a JSON object", type(payload).__name__, "a mapping of field names")]
     schema = schema or _SNAPSHOT
     required = set(schema.required)
-
-    prompt = payload.get("prompt")
-    if prompt is None:
-        if "prompt" in required:
-            problems.append(Problem("prompt", "is required", None, "a non-empty text", type="missing"))
-    elif not isinstance(prompt, str):
-        problems.append(Problem("prompt", "must be text", prompt, "a non-empty text", type="string_type"))
-    elif not prompt.strip():
-        problems.append(Problem("prompt", "must not be empty or only whitespace", prompt, "a non-empty text"))
-    elif _text_problem("prompt", prompt):
-        problems.append(_text_problem("prompt", prompt))  # type: ignore[arg-type]
-    elif len(prompt) > MAX_PROMPT_CHARS or len(prompt.split()) > MAX_PROMPT_WORDS:
+    problems = [p for p in (_prompt_problem(payload.get("prompt"), "prompt" in required),) if p is not None]
+    problems += _image_problems(payload, required)
+    problems += _choice_problems(payload, schema)
+    for problem in (_seed_problem(payload.get("seed")), _end_user_problem(payload.get("end_user_id"))):
+        if problem is not None:
+            problems.append(problem)
+    problems += _other_field_problems(payload, schema)
+    size = sum(len(v) for v in payload.values() if isinstance(v, str))
+    if size > MAX_BODY_BYTES:
         problems.append(
             Problem(
-                "prompt",
-                f"is {len(prompt.split())} words / {len(prompt)} characters; ByteDance advises at most "
-                f"{MAX_PROMPT_WORDS} words",
+                "input",
+                f"the request would be about {size / 1e6:.0f} MB, over fal's body limit",
                 None,
-                f"at most {MAX_PROMPT_WORDS} words and {MAX_PROMPT_CHARS} characters",
-                type="string_too_long",
+                "images under 4 MB each are inlined; larger ones are uploaded (pass a path, not a data URI)",
+                type="body_too_large",
             )
         )
+    return problems
 
+
+def _prompt_problem(prompt: Any, required: bool) -> Problem | None:
+    if prompt is None:
+        return Problem("prompt", "is required", None, "a non-empty text", type="missing") if required else None
+    if not isinstance(prompt, str):
+        return Problem("prompt", "must be text", prompt, "a non-empty text", type="string_type")
+    if not prompt.strip():
+        return Problem("prompt", "must not be empty or only whitespace", prompt, "a non-empty text")
+    if problem := _text_problem("prompt", prompt):
+        return problem
+    if len(prompt) > MAX_PROMPT_CHARS or len(prompt.split()) > MAX_PROMPT_WORDS:
+        return Problem(
+            "prompt",
+            f"is {len(prompt.split())} words / {len(prompt)} characters; ByteDance advises at most "
+            f"{MAX_PROMPT_WORDS} words",
+            None,
+            f"at most {MAX_PROMPT_WORDS} words and {MAX_PROMPT_CHARS} characters",
+            type="string_too_long",
+        )
+    return None
+
+
+def _image_problems(payload: Mapping[str, Any], required: set[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    allowed = "an http(s) URL or a data:image/... URI"
     for name in ("image_url", "end_image_url"):
         url = payload.get(name)
         if url is None:
             if name in required:
-                problems.append(
-                    Problem(name, "is required", None, "an http(s) URL or a data:image/... URI", type="missing")
-                )
+                problems.append(Problem(name, "is required", None, allowed, type="missing"))
         elif not isinstance(url, str):
-            problems.append(
-                Problem(name, "must be a URL string", url, "an http(s) URL or a data:image/... URI", type="string_type")
-            )
-        else:
-            problem = _image_url_problem(name, url)  # remembered: a grid's jobs share one URL string
-            if problem:
-                problems.append(problem)
+            problems.append(Problem(name, "must be a URL string", url, allowed, type="string_type"))
+        elif problem := _image_url_problem(name, url):  # remembered: a grid's jobs share one URL string
+            problems.append(problem)
+    return problems
 
+
+def _choice_problems(payload: Mapping[str, Any], schema: InputSchema) -> list[Problem]:
+    """resolution, duration, aspect_ratio and generate_audio: the schema's enums, else the model's."""
+    problems: list[Problem] = []
     resolutions = schema.enum("resolution") or RESOLUTIONS
     if "resolution" in payload and not _one_of(payload["resolution"], resolutions):
         problems.append(
@@ -448,46 +505,45 @@ def check_payload(payload: Mapping[str, Any], schema: InputSchema | None = None)
                 "generate_audio", "must be true or false", payload["generate_audio"], "True, False", type="bool_type"
             )
         )
-    if payload.get("seed") is not None:
-        seed = payload["seed"]
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            problems.append(Problem("seed", "must be a whole number", seed, f"0..{SEED_MAX}", type="int_type"))
-        elif not 0 <= seed <= SEED_MAX:
-            problems.append(Problem("seed", "is out of range", seed, f"0..{SEED_MAX}", type="less_than_equal"))
-    if payload.get("end_user_id") is not None:
-        if not isinstance(payload["end_user_id"], str):
-            problems.append(
-                Problem("end_user_id", "must be text", payload["end_user_id"], "a string", type="string_type")
-            )
-        elif _text_problem("end_user_id", payload["end_user_id"]):
-            problems.append(_text_problem("end_user_id", payload["end_user_id"]))  # type: ignore[arg-type]
+    return problems
+
+
+def _seed_problem(seed: Any) -> Problem | None:
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        return Problem("seed", "must be a whole number", seed, f"0..{SEED_MAX}", type="int_type")
+    if not 0 <= seed <= SEED_MAX:
+        return Problem("seed", "is out of range", seed, f"0..{SEED_MAX}", type="less_than_equal")
+    return None
+
+
+def _end_user_problem(value: Any) -> Problem | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return Problem("end_user_id", "must be text", value, "a string", type="string_type")
+    return _text_problem("end_user_id", value)
+
+
+def _other_field_problems(payload: Mapping[str, Any], schema: InputSchema) -> list[Problem]:
+    """Field names that are not text, values that are not plain JSON, and the schema's word (type, enum,
+    required) on every field it declares beyond the ones checked above."""
+    problems: list[Problem] = []
     plain: dict[str, Any] = {}
     not_json: set[str] = set()
     for name, value in payload.items():
         if not isinstance(name, str) or _text_problem("field name", name):
             problems.append(Problem("input", "has a field name that is not text", None, "text field names"))
         elif name not in _SPECIFIC:
-            problem = _json_problem(name, value)
-            if problem:
+            if problem := _json_problem(name, value):
                 problems.append(problem)
                 not_json.add(name)
             else:
                 plain[name] = value
-    # The schema's word on every other field it declares: type, enum, required.
     problems.extend(schema.problems(plain, skip=_SPECIFIC | not_json, skip_required=schema.required))
     present = {name: value for name, value in payload.items() if isinstance(name, str)}
     problems.extend(schema.problems(present, skip=present, skip_required=_IMAGE_AND_TEXT | not_json))
-    size = sum(len(v) for v in payload.values() if isinstance(v, str))
-    if size > MAX_BODY_BYTES:
-        problems.append(
-            Problem(
-                "input",
-                f"the request would be about {size / 1e6:.0f} MB, over fal's body limit",
-                None,
-                "images under 4 MB each are inlined; larger ones are uploaded (pass a path, not a data URI)",
-                type="body_too_large",
-            )
-        )
     return problems
 
 
@@ -510,6 +566,19 @@ class VideoInput:
     the ints 4..15 and is stored in fal's string form. ``extra`` holds fields
     this version does not know (for example ``bitrate_mode``); they are sent
     untouched. Raises :class:`InputError` listing every bad field at once.
+
+    Args:
+        prompt: what happens in the video.
+        image_url: the start image: an http(s) URL or a ``data:image/...;base64,`` URI.
+        end_image_url: the image the video ends on, in the same forms.
+        resolution: ``"480p"`` or ``"720p"``.
+        duration: ``"auto"`` or whole seconds 4..15 (int or string).
+        aspect_ratio: ``"auto"`` (follows the image) or one of :data:`ASPECT_RATIOS`.
+        generate_audio: make a soundtrack.
+        seed: a fixed seed (the same request then likely gives the same video).
+        end_user_id: the end user fal attributes the request to.
+        extra: fields this version does not know, sent untouched.
+        explicit: optional fields given explicitly in a payload (kept so payloads round-trip).
     """
 
     prompt: str
@@ -556,7 +625,14 @@ class VideoInput:
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> VideoInput:
-        """Read fal's input JSON back; unknown fields go to ``extra``."""
+        """Read fal's input JSON back; unknown fields go to ``extra``.
+
+        Args:
+            payload: the JSON object sent to fal (as :meth:`to_payload` makes it).
+
+        Raises:
+            InputError: ``prompt`` or ``image_url`` is missing, or a field is invalid.
+        """
         if not isinstance(payload, Mapping):
             raise InputError([Problem("input", "must be a JSON object", payload, "a dict")])
         known = {f.name for f in fields(cls)} - {"extra", "explicit"}
@@ -593,7 +669,12 @@ class VideoInput:
         return json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def replace(self, **changes: Any) -> VideoInput:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again).
+
+        Args:
+            **changes: new field values; names that are not fields of the model's schema go to ``extra``
+                (``extra=`` replaces it whole).
+        """
         known = {f.name for f in fields(self)} - {"explicit"}
         extra = dict(self.extra)
         kwargs = {name: getattr(self, name) for name in known if name != "extra"}
@@ -608,11 +689,19 @@ class VideoInput:
         return VideoInput(**kwargs, explicit=self.explicit | (set(changes) & set(_DEFAULTS)))
 
     def estimate(self, image_size: tuple[int, int] | None = None) -> CostEstimate:
-        """The estimated price of this request (see :func:`estimate_cost`)."""
+        """The estimated price of this request (see :func:`estimate_cost`).
+
+        Args:
+            image_size: the input image's (width, height), which fixes the frame when the ratio is ``auto``.
+        """
         return estimate_cost(self.resolution, self.duration, self.aspect_ratio, image_size)
 
     def size(self, image_size: tuple[int, int] | None = None) -> tuple[int, int]:
-        """The output (width, height); ``image_size`` is needed when the ratio is ``auto``."""
+        """The output (width, height) (see :func:`output_size`).
+
+        Args:
+            image_size: the input image's (width, height); needed when the ratio is ``auto``.
+        """
         return output_size(self.resolution, self.aspect_ratio, image_size)
 
     def __repr__(self) -> str:
@@ -659,6 +748,14 @@ class File:
 
     @classmethod
     def from_json(cls, data: Any) -> File:
+        """Parse fal's file object.
+
+        Args:
+            data: ``{"url": ..., "content_type": ..., "file_name": ..., "file_size": ...}``.
+
+        Raises:
+            ProtocolError: no ``url``, or a ``file_size`` that is not a non-negative integer.
+        """
         if not isinstance(data, Mapping) or not isinstance(data.get("url"), str) or not data["url"]:
             raise ProtocolError(f"expected a file object with a 'url', got {str(data)[:200]!r}")
         size = data.get("file_size")
@@ -674,6 +771,7 @@ class File:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """fal's file object, without the fields that are None."""
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
@@ -687,6 +785,14 @@ class VideoOutput:
 
     @classmethod
     def from_json(cls, data: Any) -> VideoOutput:
+        """Parse the model's output.
+
+        Args:
+            data: ``{"video": {...}, "seed": ...}``; other fields are kept in ``extra``.
+
+        Raises:
+            ProtocolError: no ``video`` file, or a ``seed`` that is not an integer.
+        """
         if not isinstance(data, Mapping) or "video" not in data:
             raise ProtocolError(f"expected the model's output with a 'video', got {str(data)[:200]!r}")
         seed = data.get("seed")
@@ -696,6 +802,7 @@ class VideoOutput:
         return cls(video=File.from_json(data["video"]), seed=seed, extra=MappingProxyType(extra))
 
     def to_json(self) -> dict[str, Any]:
+        """The model's output as fal's JSON (what :meth:`from_json` reads)."""
         out: dict[str, Any] = {"video": self.video.to_json()}
         if self.seed is not None:
             out["seed"] = self.seed
@@ -724,6 +831,14 @@ class EndpointId:
 
     @classmethod
     def parse(cls, endpoint: str) -> EndpointId:
+        """Split an endpoint id into its parts.
+
+        Args:
+            endpoint: ``[namespace/]owner/alias[/path...]`` (or a legacy ``<number>-<alias>`` id).
+
+        Raises:
+            ValueError: not an endpoint id.
+        """
         if not isinstance(endpoint, str) or not endpoint.strip("/"):
             raise ValueError(f"invalid endpoint id {endpoint!r}: expected 'owner/alias[/path]'")
         parts = endpoint.strip("/").split("/")
@@ -751,19 +866,47 @@ class EndpointId:
         return f"{self.app}/{self.path}" if self.path else self.app
 
     def submit_url(self, queue_url: str) -> str:
+        """The submit URL (``POST``): the full id under the queue.
+
+        Args:
+            queue_url: the queue's base URL (``https://queue.fal.run`` or the emulator's).
+        """
         return f"{queue_url.rstrip('/')}/{self}"
 
     def request_url(self, queue_url: str, request_id: str) -> str:
-        """The result URL (``GET``)."""
+        """The result URL (``GET``); the status and cancel URLs extend it.
+
+        Args:
+            queue_url: the queue's base URL.
+            request_id: the request's id.
+        """
         return f"{queue_url.rstrip('/')}/{self.app}/requests/{request_id}"
 
     def status_url(self, queue_url: str, request_id: str) -> str:
+        """The status URL (``GET``).
+
+        Args:
+            queue_url: the queue's base URL.
+            request_id: the request's id.
+        """
         return self.request_url(queue_url, request_id) + "/status"
 
     def stream_url(self, queue_url: str, request_id: str) -> str:
+        """The status stream's URL (``GET``, server-sent events).
+
+        Args:
+            queue_url: the queue's base URL.
+            request_id: the request's id.
+        """
         return self.request_url(queue_url, request_id) + "/status/stream"
 
     def cancel_url(self, queue_url: str, request_id: str) -> str:
+        """The cancel URL (``PUT``).
+
+        Args:
+            queue_url: the queue's base URL.
+            request_id: the request's id.
+        """
         return self.request_url(queue_url, request_id) + "/cancel"
 
 

@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import sqlite3
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -172,6 +173,13 @@ def classify_failure(exc: BaseException, job: Job) -> tuple[str, dict[str, Any]]
     return "failed", {"error_type": error_type, "error": message, "retryable": True}
 
 
+def _cancel_requested(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task`` was already asked to cancel; Python 3.10 cannot tell (``Task.cancelling`` is 3.11+)."""
+    if sys.version_info >= (3, 11):
+        return task.cancelling() > 0
+    return False
+
+
 @dataclass
 class _RunContext:
     client: AsyncClient
@@ -187,7 +195,16 @@ class _RunContext:
 
 
 class Sweep(DuelsMixin, MetricsMixin):
-    """A run folder and its jobs. ``df`` is a fresh DataFrame; a bare ``sweep`` in a cell shows the grid."""
+    """A run folder and its jobs. ``df`` is a fresh DataFrame; a bare ``sweep`` in a cell shows the grid.
+
+    Made by :meth:`create` (a new run folder), :meth:`load` or :func:`run_sweep`, not usually by hand.
+
+    Args:
+        run_dir: the run folder.
+        jobs: its jobs.
+        endpoint: the fal endpoint id.
+        meta: ``sweep.json``'s content (name, backend, axes, ...).
+    """
 
     def __init__(
         self, run_dir: Path, jobs: list[Job], *, endpoint: str = DEFAULT_ENDPOINT, meta: Mapping[str, Any] | None = None
@@ -210,8 +227,6 @@ class Sweep(DuelsMixin, MetricsMixin):
         self._lock_stack: contextlib.ExitStack | None = None
         #: The journal's (size, mtime) when this object last knew it whole: reloaded under the lock if changed.
         self._seen: tuple[int, int] | None = None
-        #: Catalog hooks already holding this run's cap reservation (run_sweep_async).
-        self._hooks: Any = None
 
     @property
     def backend(self) -> str | None:
@@ -224,7 +239,14 @@ class Sweep(DuelsMixin, MetricsMixin):
     def create(
         cls, grid: Grid, run_dir: str | Path | None = None, *, name: str | None = None, backend: str | None = None
     ) -> Sweep:
-        """A new run folder for ``grid``, created atomically (a crash leaves none or a complete one)."""
+        """A new run folder for ``grid``, created atomically (a crash leaves none or a complete one).
+
+        Args:
+            grid: the inputs, one planned job per cell and take.
+            run_dir: the folder to create (default: a new one under the sweeps root).
+            name: the sweep's name (and the folder's, when ``run_dir`` is not given).
+            backend: ``"fal"`` or ``"emulator"``, recorded in ``sweep.json``.
+        """
         folder = RunFolder(Path(run_dir)) if run_dir else RunFolder.new(name)
         jobs = grid.jobs()
         meta = {
@@ -240,6 +262,21 @@ class Sweep(DuelsMixin, MetricsMixin):
         sweep = cls(folder.path, jobs, endpoint=grid.endpoint, meta=meta)
         folder.create(sweep._write_header)
         sweep._seen = _journal_stat(folder.journal)
+        return sweep
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> Sweep:
+        """Rebuild a sweep from its journal alone (no lock needed: reading is always allowed).
+
+        Args:
+            run_dir: the sweep's run folder (the one holding ``journal.jsonl``).
+
+        Raises:
+            FileNotFoundError: the folder holds no sweep journal.
+        """
+        meta, jobs = _read_journal(Path(run_dir))
+        sweep = cls(Path(run_dir), jobs, endpoint=meta.get("endpoint", DEFAULT_ENDPOINT), meta=meta)
+        sweep._seen = _journal_stat(sweep.folder.journal)
         return sweep
 
     def _write_header(self, into: Path) -> None:
@@ -284,6 +321,7 @@ class Sweep(DuelsMixin, MetricsMixin):
         return self._journal
 
     def close(self) -> None:
+        """Close the journal file this object holds open (it is opened again when needed)."""
         if self._journal is not None:
             self._journal.close()
             self._journal = None
@@ -329,6 +367,7 @@ class Sweep(DuelsMixin, MetricsMixin):
         return to_dataframe(self.jobs, self.run_dir.resolve(), backend=self.backend)
 
     def counts(self) -> dict[str, int]:
+        """How many jobs stand in each status (``{"completed": 3, "failed": 1}``)."""
         out: dict[str, int] = {}
         for job in self.jobs:
             out[str(job.status)] = out.get(str(job.status), 0) + 1
@@ -351,8 +390,22 @@ class Sweep(DuelsMixin, MetricsMixin):
         return sweep_html(self)
 
     def add_listener(self, callback: Callable[[Sweep, Job], Any]) -> None:
-        """Call ``callback(sweep, job)`` on every change (the job board uses this)."""
+        """Call ``callback(sweep, job)`` on every change (the job board uses this).
+
+        Args:
+            callback: called with this sweep and the job that changed, on the sweep's loop; an exception it
+                raises is logged, never stops the sweep.
+        """
         self._listeners.append(callback)
+
+    def remove_listener(self, callback: Callable[[Sweep, Job], Any]) -> None:
+        """Stop calling ``callback`` (added by :meth:`add_listener`); nothing happens when it is not there.
+
+        Args:
+            callback: the function given to :meth:`add_listener`.
+        """
+        if callback in self._listeners:
+            self._listeners.remove(callback)
 
     # ------------------------------------------------------------------ journal
 
@@ -375,6 +428,17 @@ class Sweep(DuelsMixin, MetricsMixin):
         job.apply(entry)
         self._notify(job)
         return journal
+
+    def record_metrics(self, job: Job, measured: Any) -> None:
+        """Journal a ``metrics`` event for ``job`` and apply it (call on the sweep's thread or loop).
+
+        The line is flushed, not fsynced: metrics can always be measured again, so they never wait on the disk.
+
+        Args:
+            job: one of this sweep's jobs.
+            measured: its video's :class:`~seedance_nb.quality.VideoMetrics`.
+        """
+        self._write(job, "metrics", {"metrics": measured.to_json()}, durable=False)
 
     def _notify(self, job: Job) -> None:
         for callback in list(self._listeners):
@@ -412,6 +476,11 @@ class Sweep(DuelsMixin, MetricsMixin):
     # ------------------------------------------------------------------ running
 
     def estimate_usd(self, *, high: bool = True) -> float:
+        """The estimated price of the jobs not finished yet, in dollars.
+
+        Args:
+            high: the high end of each estimate (a ``duration="auto"`` job may run 15 s); else the point estimate.
+        """
         total = 0.0
         for job in self.jobs:
             if job.done:
@@ -453,14 +522,15 @@ class Sweep(DuelsMixin, MetricsMixin):
             catalog: a :class:`seedance_nb.catalogs.Catalog`, True (the default one) or False (none): the
                 cap across sweeps, the cache through the catalog and one submission per request across
                 processes. By default all of it when ``SEEDANCE_CATALOG_URL`` is set, and the cap (and the
-                index) when the run folder is under the sweeps root.
+                index) when the run folder is under the sweeps root. (:func:`run_sweep_async` passes the
+                catalog's ``RunHooks`` that already hold this run's reservation under the cap.)
         """
         _check_concurrency(concurrency)
         if client is None:
             from .backends import connect
 
             client = connect()
-        hooks, self._hooks = self._hooks or _catalog_hooks(self.run_dir, catalog), None
+        hooks = _catalog_hooks(self.run_dir, catalog)
         with self._submitting("run"):
             if hooks is not None and hooks.reservation is None:
                 await hooks.before_run(self.estimate_usd(high=True), label=self.name)
@@ -549,7 +619,7 @@ class Sweep(DuelsMixin, MetricsMixin):
             # jobs' own remote cancel requests, so only wait for them to finish cancelling.
             self._cancelled = True
             for task in tasks:
-                if not task.done() and not task.cancelling():
+                if not task.done() and not _cancel_requested(task):
                     task.cancel()
             await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
             self._cancel_unsent()
@@ -905,6 +975,14 @@ class Sweep(DuelsMixin, MetricsMixin):
 
         A job with a fixed ``seed`` would likely give the same video again, paid again: refused unless
         ``same_seed_ok=True``.
+
+        Args:
+            job: the number of the job to take again.
+            n: how many more takes.
+            same_seed_ok: allow more takes of an input with a fixed seed.
+
+        Returns:
+            The new jobs, planned.
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise InputError([Problem("n", "must be a whole number of at least 1", n, "1, 2, 3, ...")])
@@ -950,6 +1028,21 @@ class Sweep(DuelsMixin, MetricsMixin):
                     self._record(job, "cancelled", error="cancelled before it was submitted")
         self.close()
 
+    def start(self, client: AsyncClient, **run_kwargs: Any) -> None:
+        """Run in the background (:meth:`run` as a task on the running loop, kept in ``task``); returns at once.
+
+        Args:
+            client: the client to run with.
+            **run_kwargs: :meth:`run`'s other arguments.
+        """
+        self.task = asyncio.get_running_loop().create_task(self.run(client, **run_kwargs))
+        self.task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self.close()
+        if task.cancelled() or self._cancelled:
+            self._cancel_unsent()  # also when it was cancelled before the run began
+
     def cancel(self) -> None:
         """Cancel the running sweep: every in-flight request is cancelled on the server too, and every job
         never sent is ``cancelled`` (nothing was paid for it)."""
@@ -961,8 +1054,14 @@ class Sweep(DuelsMixin, MetricsMixin):
         self, client: AsyncClient | None = None, *, include_cancelled: bool = False, **run_kwargs: Any
     ) -> Sweep:
         """Finish every unfinished job: re-attach by request id, settle ambiguous submits through fal's
-        history, submit only what never was. ``include_cancelled`` runs every cancelled job again as a
-        new request (those cancelled after submission too)."""
+        history, submit only what never was.
+
+        Args:
+            client: the client (default: :func:`seedance_nb.connect`).
+            include_cancelled: run every cancelled job again as a new request (those cancelled after
+                submission too).
+            **run_kwargs: :meth:`run`'s options.
+        """
         if client is None:
             from .backends import connect
 
@@ -979,7 +1078,13 @@ class Sweep(DuelsMixin, MetricsMixin):
 
     @classmethod
     def resume(cls, run_dir: str | Path, client: AsyncClient | None = None, **run_kwargs: Any) -> Sweep:
-        """Load a sweep from its journal and finish it (sync; works inside Jupyter too)."""
+        """Load a sweep from its journal and finish it (sync; works inside Jupyter too).
+
+        Args:
+            run_dir: the sweep's run folder.
+            client: the client (default: :func:`seedance_nb.connect`).
+            **run_kwargs: :meth:`resume_async`'s options.
+        """
         from ._sync import run_sync
 
         sweep = load_sweep(run_dir)
@@ -987,12 +1092,23 @@ class Sweep(DuelsMixin, MetricsMixin):
 
     def retry_failed(self, client: AsyncClient | None = None, **run_kwargs: Any) -> Sweep:
         """Run failed jobs again, except refusals that would fail the same way (bad input, input moderation).
-        Jobs whose submit may have reached fal (``unknown``) are settled first, never simply re-sent."""
+        Jobs whose submit may have reached fal (``unknown``) are settled first, never simply re-sent.
+
+        Args:
+            client: the client (default: :func:`seedance_nb.connect`).
+            **run_kwargs: :meth:`run`'s options.
+        """
         from ._sync import run_sync
 
         return run_sync(_closing(client, lambda c: self.retry_failed_async(c, **run_kwargs)))
 
     async def retry_failed_async(self, client: AsyncClient | None = None, **run_kwargs: Any) -> Sweep:
+        """:meth:`retry_failed` on the running loop (await it in a notebook cell).
+
+        Args:
+            client: the client (default: :func:`seedance_nb.connect`).
+            **run_kwargs: :meth:`run`'s options.
+        """
         if client is None:
             from .backends import connect
 
@@ -1102,11 +1218,10 @@ def _progress(sweep: Sweep) -> Any:
     original = bar.close
 
     def close() -> None:
-        if update in sweep._listeners:
-            sweep._listeners.remove(update)
+        sweep.remove_listener(update)
         original()
 
-    bar.close = close  # type: ignore[method-assign]
+    bar.close = close  # type: ignore[method-assign]  # tqdm has no close hook: wrap this bar's own method
     return bar
 
 
@@ -1114,8 +1229,19 @@ def _progress(sweep: Sweep) -> Any:
 
 
 def load_sweep(run_dir: str | Path) -> Sweep:
-    """Rebuild a sweep from its journal alone (no lock needed: reading is always allowed)."""
-    run_dir = Path(run_dir)
+    """Rebuild a sweep from its journal alone (no lock needed: reading is always allowed).
+
+    Args:
+        run_dir: the sweep's run folder (the one holding ``journal.jsonl``).
+
+    Raises:
+        FileNotFoundError: the folder holds no sweep journal.
+    """
+    return Sweep.load(run_dir)
+
+
+def _read_journal(run_dir: Path) -> tuple[dict[str, Any], list[Job]]:
+    """A run folder's sweep header and its jobs as the journal leaves them (see :meth:`Sweep.load`)."""
     events = Journal.read(run_dir / RunFolder.JOURNAL)
     if not events or events[0].get("event") != "sweep":
         raise FileNotFoundError(f"{run_dir} holds no sweep journal (journal.jsonl)")
@@ -1156,9 +1282,7 @@ def load_sweep(run_dir: str | Path) -> Sweep:
     for job in ordered:
         if job.status in (JobStatus.COMPLETED, JobStatus.CACHED) and job.path and not (run_dir / job.path).exists():
             job.status = JobStatus.DOWNLOADING if job.video_url else JobStatus.PLANNED
-    sweep = Sweep(run_dir, ordered, endpoint=meta.get("endpoint", DEFAULT_ENDPOINT), meta=meta)
-    sweep._seen = _journal_stat(sweep.folder.journal)
-    return sweep
+    return meta, ordered
 
 
 def _journal_stat(path: Path) -> tuple[int, int] | None:
@@ -1187,7 +1311,25 @@ async def run_sweep_async(
     """Run a grid and return its :class:`Sweep` (await this in a notebook cell).
 
     Every argument is checked (and the budget, and the catalog's cap) before the run folder is created or
-    anything is sent. ``catalog``: see :meth:`Sweep.run`.
+    anything is sent.
+
+    Args:
+        grid: the inputs to run.
+        client: the client (default: :func:`seedance_nb.connect`).
+        run_dir: the run folder to create (default: a new one under the sweeps root).
+        name: the sweep's name (and the folder's, when ``run_dir`` is not given).
+        concurrency: requests on fal at once.
+        budget_usd: refuse to start (sending nothing) when the estimate's high end is above it.
+        download: fetch each video into the run folder.
+        on_update: ``callback(sweep, job)`` on every change.
+        force: ignore the cache (pay again for requests made before).
+        progress: a progress bar (default: when no ``on_update`` is given).
+        metrics: measure each downloaded video into ``df``.
+        catalog: see :meth:`Sweep.run`.
+
+    Raises:
+        InputError: a bad argument (nothing was created or sent).
+        BudgetExceeded: the estimate is over ``budget_usd`` or the catalog's cap (nothing was sent).
     """
     if not isinstance(grid, Grid):
         raise InputError([Problem("grid", "must be a Grid", type(grid).__name__, "sd.Grid(image=..., prompt=...)")])
@@ -1208,7 +1350,6 @@ async def run_sweep_async(
         if hooks is not None:
             await hooks.after_run()
         raise
-    sweep._hooks = hooks
     try:
         await sweep.run(
             client,
@@ -1219,7 +1360,7 @@ async def run_sweep_async(
             force=force,
             progress=progress,
             metrics=metrics,
-            catalog=catalog,
+            catalog=hooks if hooks is not None else False,  # the hooks already hold the cap's reservation
         )
     finally:
         sweep.close()
@@ -1227,7 +1368,13 @@ async def run_sweep_async(
 
 
 def run_sweep(grid: Grid, *, client: AsyncClient | None = None, **kwargs: Any) -> Sweep:
-    """Sync :func:`run_sweep_async` for scripts and notebook cells (runs in a worker thread in Jupyter)."""
+    """Sync :func:`run_sweep_async` for scripts and notebook cells (runs in a worker thread in Jupyter).
+
+    Args:
+        grid: the inputs to run.
+        client: the client (default: :func:`seedance_nb.connect`).
+        **kwargs: :func:`run_sweep_async`'s options.
+    """
     from ._sync import run_sync
 
     return run_sync(_closing(client, lambda c: run_sweep_async(grid, client=c, **kwargs)))
@@ -1241,22 +1388,26 @@ def start_sweep(
     name: str | None = None,
     **run_kwargs: Any,
 ) -> Sweep:
-    """Start a sweep in the background on the running loop and return it at once (widgets use this)."""
-    loop = asyncio.get_running_loop()
+    """Start a sweep in the background on the running loop and return it at once (widgets use this).
+
+    Args:
+        grid: the inputs to run.
+        client: the client (default: :func:`seedance_nb.connect`).
+        run_dir: the run folder to create (default: a new one under the sweeps root).
+        name: the sweep's name (and the run folder's, when ``run_dir`` is not given).
+        **run_kwargs: :meth:`Sweep.run`'s other arguments (``progress`` is off by default here).
+
+    Raises:
+        RuntimeError: no event loop is running (call it from a notebook cell or a coroutine).
+    """
+    asyncio.get_running_loop()  # no loop: fail before the run folder is created
     if client is None:
         from .backends import connect
 
         client = connect()
     sweep = Sweep.create(grid, run_dir, name=name, backend=client.backend)
     run_kwargs.setdefault("progress", False)
-    sweep.task = loop.create_task(sweep.run(client, **run_kwargs))
-
-    def finished(task: asyncio.Task) -> None:
-        sweep.close()
-        if task.cancelled() or sweep._cancelled:
-            sweep._cancel_unsent()  # also when it was cancelled before the run began
-
-    sweep.task.add_done_callback(finished)
+    sweep.start(client, **run_kwargs)
     return sweep
 
 

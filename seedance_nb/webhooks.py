@@ -188,7 +188,7 @@ def verify(
     message = "\n".join((request_id, user_id, timestamp, hashlib.sha256(raw).hexdigest())).encode()
 
     given = jwks is not None
-    keys = _public_keys(jwks if given else fetch_jwks(jwks_url))
+    keys = _public_keys(jwks if jwks is not None else fetch_jwks(jwks_url))
     verified = _matches(keys, signature, message)
     if not verified and not given:
         # fal may have rotated its keys since they were cached; a minute's floor keeps forged deliveries

@@ -41,7 +41,7 @@ def test_import_reads_no_configuration_and_starts_nothing():
         "import os, threading; os.environ.pop('FAL_KEY', None); import seedance_nb, sys; "
         "os.environ['FAL_KEY'] = 'late-id:late-secret'; "
         "from seedance_nb.client import AsyncClient; c = AsyncClient(); "
-        "assert c._key() == 'late-id:late-secret'; "
+        "assert c.api_key() == 'late-id:late-secret'; "
         "assert threading.active_count() == 1, threading.enumerate(); "
         "assert 'av' not in sys.modules and 'uvicorn' not in sys.modules"
     )

@@ -278,9 +278,9 @@ def test_key_is_read_lazily_from_the_environment(monkeypatch):
     client = AsyncClient(queue_url=Q)
     monkeypatch.setenv("FAL_KEY_ID", "id-1")
     monkeypatch.setenv("FAL_KEY_SECRET", "sec-2")
-    assert resolve_key() == "id-1:sec-2" and client._key() == "id-1:sec-2"
+    assert resolve_key() == "id-1:sec-2" and client.api_key() == "id-1:sec-2"
     monkeypatch.setenv("FAL_KEY", FAKE_KEY)
-    assert client._key() == FAKE_KEY
+    assert client.api_key() == FAKE_KEY
     assert "FAKE" not in repr(client) and "key=set" in repr(client)
 
 

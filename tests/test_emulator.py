@@ -141,6 +141,45 @@ def test_subpath_status_urls_are_404_when_strict(http, emu, png_bytes):
     assert http.get(url).status_code in (200, 202)
 
 
+def test_queue_paths_name_the_app_as_fal_does(http, emu, png_bytes):
+    """A namespace belongs to the app; empty segments are ignored; a path that names no app is 404."""
+    payload = {"prompt": "x", "image_url": data_uri(png_bytes), "resolution": "480p", "duration": "4"}
+    sub = http.post(emu.queue_url + "/workflows/someone/flow//step", json=payload).json()
+    base = f"{emu.queue_url}/workflows/someone/flow/requests/{sub['request_id']}"
+    assert (sub["response_url"], sub["status_url"], sub["cancel_url"]) == (base, base + "/status", base + "/cancel")
+    assert http.get(base + "/status").status_code in (200, 202)
+    # The same request id under another app is not found (its cancel answers fal's NOT_FOUND body).
+    other = f"{emu.queue_url}/workflows/someone/other/requests/{sub['request_id']}"
+    assert http.get(other + "/status").json() == {"detail": "Request not found"}
+    assert http.put(other + "/cancel").json() == {"status": "NOT_FOUND"}
+    for path in ("/bytedance", "/workflows/someone", "/workflows"):
+        r = http.post(emu.queue_url + path, json=payload)
+        assert (r.status_code, r.json()) == (404, {"detail": "Application not found"})
+    assert http.get(f"{base}/bogus").json() == {"detail": "Not Found"}
+    assert http.put(base + "/cancel").json()["status"] in ("CANCELLATION_REQUESTED", "ALREADY_COMPLETED")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "strict", "route"),
+    [
+        ("POST", "fast/image-to-video", True, ("submit", None)),
+        ("GET", "requests/r1", True, ("result", "r1")),
+        ("GET", "requests/r1/status", True, ("status", "r1")),
+        ("GET", "requests/r1/status/stream", True, ("stream", "r1")),
+        ("PUT", "requests/r1/cancel", True, ("cancel", "r1")),
+        ("GET", "requests", True, ("unknown", None)),
+        ("GET", "requests/r1/logs", True, ("unknown", None)),
+        ("GET", "fast/requests/r1/status", True, ("subpath", None)),
+        ("GET", "fast/requests/r1/status", False, ("status", "r1")),
+        ("GET", "", True, ("unknown", None)),
+    ],
+)
+def test_queue_route_names_what_follows_the_app(method, path, strict, route):
+    from seedance_nb.emulator.queue_routes import queue_route
+
+    assert queue_route(method, [p for p in path.split("/") if p], strict_subpath=strict) == route
+
+
 def test_result_before_completion_is_400(http, emu, png_bytes):
     emu.configure(speed=1.0)
     sub = submit(http, emu, png_bytes)
@@ -464,7 +503,8 @@ def test_result_retention_follows_fals_rules(http, emu, png_bytes):
         headers={"X-Fal-Store-IO": "0"},
         json={"prompt": "x", "image_url": data_uri(png_bytes), "resolution": "480p", "duration": "4"},
     ).json()
-    wait_done(http, opted_out), wait_done(http, kept)  # the short-lived one first: caught before it expires
+    # The opted-out result lives 0.4 s: watch it first (kept lives an hour), or a loaded machine misses it.
+    wait_done(http, opted_out), wait_done(http, kept)
     time.sleep(0.5)
     assert http.get(kept["response_url"]).status_code == 200
     assert http.get(opted_out["response_url"]).status_code == 404
@@ -728,6 +768,16 @@ def test_cli_emulator_prints_its_urls(tmp_path):
         line = proc.stdout.readline()
         assert line.startswith("seedance-nb emulator on http://127.0.0.1:")
         base = line.split()[-1]
+        listed = {name: url for name, url, *_ in (proc.stdout.readline().split() for _ in range(7))}
+        assert listed == {
+            "queue": base + "/queue",
+            "rest": base + "/rest",
+            "cdn": base + "/cdn",
+            "run": base + "/run",
+            "proxy": base + "/api/fal/proxy",
+            "jwks": base + "/rest/.well-known/jwks.json",
+            "stats": base + "/_emulator/stats",
+        }
         assert httpx.get(base + "/_emulator/stats").json()["submissions"] == 0
     finally:
         proc.terminate()

@@ -392,6 +392,13 @@ def test_auto_ratio_cost_uses_image_or_the_largest_frame():
     assert unknown.usd >= max(estimate_cost("720p", 5, r).usd for r in ("16:9", "1:1", "21:9", "4:3")) - 1e-12
 
 
+def test_cost_of_an_unknown_duration_names_the_value_given():
+    with pytest.raises(InputError) as info:
+        estimate_cost("720p", 3, "16:9")
+    assert info.value.problems[0].field == "duration"
+    assert "(got 3)" in str(info.value)
+
+
 def test_video_input_estimate():
     assert make(duration=5, aspect_ratio="16:9").estimate().usd == pytest.approx(1.2096)
 

@@ -53,6 +53,17 @@ def test_grid_zip_and_concatenation(png_path):
     assert len(both) == 4 and both.inputs()[-1].duration == "5"
     with pytest.raises(errors.InputError, match="equal length"):
         Grid(image=png_path, prompt=["a", "b"], seed=[1], mode="zip")
+    # concatenation is a real constructor: three grids at once, sum(), the images shared, not re-read
+    third = Grid(image=png_path, prompt="d")
+    joined = Grid.concat(zipped, Grid(image=png_path, prompt="c", duration=[4, 5]), third)
+    assert [i.prompt for i in joined.inputs()] == ["a", "b", "c", "c", "d"] and joined.mode == "concat"
+    assert [i.prompt for i in sum([zipped, third]).inputs()] == ["a", "b", "d"]
+    assert [j.image_data for j in joined.jobs()][-1] is third.jobs()[0].image_data
+    with pytest.raises(errors.InputError, match="different endpoints") as info:
+        zipped + Grid(image=png_path, prompt="c", endpoint="bytedance/seedance-2.0/image-to-video")
+    assert info.value.fields == ("endpoint",)
+    with pytest.raises(errors.InputError, match="one or more Grid"):
+        Grid.concat()
 
 
 def test_invalid_combinations_are_reported_all_at_once(png_path):
@@ -173,6 +184,22 @@ def test_cancel_leaves_nothing_running_and_journals_cancelled(client, emu, png_p
     journal = Journal.read(sweep.run_dir / "journal.jsonl")
     assert sum(e["event"] == "cancelled" for e in journal) == 4
     assert set(load_sweep(sweep.run_dir).df["status"]) == {"cancelled"}
+
+
+def test_a_removed_listener_is_not_called_again(png_path, run_root):
+    sweep = Sweep.create(Grid(image=png_path, prompt="p", resolution="480p", duration=4), run_root / "l")
+    calls = []
+
+    def listen(_sweep, job):
+        calls.append(job.job)
+
+    sweep.add_listener(listen)
+    sweep.rate(0, rating=4)
+    sweep.remove_listener(listen)
+    sweep.remove_listener(listen)  # a second time changes nothing
+    sweep.rate(0, rating=5)
+    assert calls == [0]
+    assert Sweep.load(sweep.run_dir).df["rating"].tolist() == [5]
 
 
 def test_sync_wrapper_inside_a_running_loop(client, png_path, run_root):

@@ -71,7 +71,12 @@ def __getattr__(name: str) -> Any:
 
 
 def catalog(url: str | None = None, *, root: str | os.PathLike[str] | None = None) -> Any:
-    """Every job of every run folder under the sweeps root, as a DataFrame (``COLUMNS``)."""
+    """Every job of every run folder under the sweeps root, as a DataFrame (``COLUMNS``).
+
+    Args:
+        url: the catalog's database (default: ``SEEDANCE_CATALOG_URL``, else SQLite in the sweeps root).
+        root: the sweeps root (default: where new run folders go, ``$SEEDANCE_RUNS`` or ``sweeps``).
+    """
     from ._core import open_catalog
 
     return open_catalog(url, root=root).frame()
@@ -87,7 +92,17 @@ def search(
     root: str | os.PathLike[str] | None = None,
     **columns: Any,
 ) -> Any:
-    """Find generations by words of their prompt and any column: see :meth:`Catalog.search`."""
+    """Find generations by words of their prompt and any column: see :meth:`Catalog.search`.
+
+    Args:
+        text: words the prompt must have (as words or word prefixes: "orbit" finds "orbiting").
+        rating_min: at least this many stars.
+        since: at or after this time (an ISO date or datetime, a datetime, epoch seconds or a timedelta ago).
+        until: before this time (the same forms).
+        url: the catalog's database (default: ``SEEDANCE_CATALOG_URL``, else SQLite in the sweeps root).
+        root: the sweeps root (default: where new run folders go, ``$SEEDANCE_RUNS`` or ``sweeps``).
+        **columns: ``column=value`` for any other column (a list means any of).
+    """
     from ._core import open_catalog
 
     return open_catalog(url, root=root).search(text, rating_min=rating_min, since=since, until=until, **columns)
@@ -101,7 +116,15 @@ def spend(
     url: str | None = None,
     root: str | os.PathLike[str] | None = None,
 ) -> Any:
-    """The spend ledger: see :meth:`Catalog.spend`."""
+    """The spend ledger: see :meth:`Catalog.spend`.
+
+    Args:
+        by: ``"day"``, ``"month"``, ``"user"`` or ``"sweep"``.
+        since: at or after this time (an ISO date or datetime, a datetime, epoch seconds or a timedelta ago).
+        until: before this time (the same forms).
+        url: the catalog's database (default: ``SEEDANCE_CATALOG_URL``, else SQLite in the sweeps root).
+        root: the sweeps root (default: where new run folders go, ``$SEEDANCE_RUNS`` or ``sweeps``).
+    """
     from ._core import open_catalog
 
     return open_catalog(url, root=root).spend(by, since=since, until=until)
@@ -110,7 +133,14 @@ def spend(
 def set_budget(
     usd: float | None, per: str = "day", *, url: str | None = None, root: str | os.PathLike[str] | None = None
 ) -> None:
-    """Cap spend per day or month across every sweep using this catalog: see :meth:`Catalog.set_budget`."""
+    """Cap spend per day or month across every sweep using this catalog: see :meth:`Catalog.set_budget`.
+
+    Args:
+        usd: the cap in dollars; None removes it.
+        per: ``"day"`` or ``"month"`` (UTC).
+        url: the catalog's database (default: ``SEEDANCE_CATALOG_URL``, else SQLite in the sweeps root).
+        root: the sweeps root (default: where new run folders go, ``$SEEDANCE_RUNS`` or ``sweeps``).
+    """
     from ._core import open_catalog
 
     open_catalog(url, root=root).set_budget(usd, per)
@@ -126,7 +156,16 @@ def check_cap(
 
 
 def recover(since: Any = None, *, client: Any = None, **kwargs: Any) -> Any:
-    """Download completed requests no journal holds: see :func:`seedance_nb.catalogs._recover.recover`."""
+    """Download completed requests of this account that no journal holds into ``<sweeps root>/recovered``.
+
+    Args:
+        since: an ISO date or datetime, a ``timedelta`` ago, or epoch seconds (default: 24 hours ago, as
+            fal's history).
+        client: the client (default: :func:`seedance_nb.connect`).
+        **kwargs: ``catalog``, ``endpoint``, ``run_dir``, ``download`` (False: journal the requests without
+            downloading their videos) and ``warn_within_days`` (list catalogued videos with no local copy
+            whose fal URL expires that soon).
+    """
     from ._recover import recover as _recover
 
     return _recover(since, client=client, **kwargs)

@@ -13,7 +13,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -750,7 +750,9 @@ def _build(rows: list[tuple[Any, ...]], run_values: Mapping[str, tuple[Any, ...]
     import numpy as np
     import pandas as pd
 
-    data = dict(zip(_JOB_COLUMNS, zip(*rows, strict=True) if rows else [()] * len(_JOB_COLUMNS), strict=True))
+    data: dict[str, Sequence[Any]] = dict(
+        zip(_JOB_COLUMNS, zip(*rows, strict=True) if rows else [()] * len(_JOB_COLUMNS), strict=True)
+    )
     run_ids = data["run_id"]
     for index, name in enumerate(_RUN_COLUMNS):
         per_run = {rid: values[index] for rid, values in run_values.items()}
@@ -781,10 +783,12 @@ def pd_timedelta(days: float) -> Any:
 
 def _dialect_insert(dialect: str) -> Any:
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
 
 
 # --------------------------------------------------------------------------- module-level API

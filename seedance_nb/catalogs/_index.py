@@ -135,6 +135,7 @@ def read_run(run_dir: Path, *, host: str, user: str) -> tuple[dict[str, Any], li
     for event in events:
         kind = event.get("event")
         if kind == "planned":
+            # The index reads a job's state, never its input (the payload goes to extras as JSON): no VideoInput.
             job = Job(job=event["job"], input=None, take=event.get("take", 1), key=event.get("key", ""))  # type: ignore[arg-type]
             job.labels = dict(event.get("labels") or {})
             job.est_cost_usd = event.get("est_cost_usd")
@@ -142,9 +143,9 @@ def read_run(run_dir: Path, *, host: str, user: str) -> tuple[dict[str, Any], li
             extras[job.job] = {"payload": event.get("payload") or {}, "planned_at": event.get("at"), "votes": 0}
             continue
         if kind is not None and kind.startswith("vote"):
-            for number in _vote_jobs(event):
-                if number in extras:
-                    extras[number]["votes"] += 1
+            for voted in _vote_jobs(event):
+                if voted in extras:
+                    extras[voted]["votes"] += 1
             continue
         number = event.get("job")
         if number not in state:

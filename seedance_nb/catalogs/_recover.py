@@ -101,7 +101,7 @@ class _RecoveredFolder:
         self.next_job = 1 + max((e["job"] for e in events if e.get("event") == "planned"), default=-1)
         self.journal = Journal(path)
         if not events:
-            meta = {
+            meta: dict[str, Any] = {
                 "name": run_dir.name,
                 "endpoint": endpoint,
                 "backend": backend,

@@ -43,10 +43,16 @@ class RunHooks:
         self.following: set[str] = set()
 
     @classmethod
-    def for_run(cls, run_dir: str | os.PathLike[str], catalog: Catalog | bool | None = None) -> RunHooks | None:
+    def for_run(
+        cls, run_dir: str | os.PathLike[str], catalog: Catalog | RunHooks | bool | None = None
+    ) -> RunHooks | None:
         """The hooks for a run folder: all of them with ``catalog`` (a :class:`Catalog`, or True for the
         default one) or when ``SEEDANCE_CATALOG_URL`` is set; the cap and the index only when the run folder
-        is merely under the sweeps root; None otherwise (and with ``catalog=False``)."""
+        is merely under the sweeps root; None otherwise (and with ``catalog=False``). Hooks given as
+        ``catalog`` are returned as they are (``run_sweep_async`` reserves under the cap before the run
+        folder exists, then runs with those hooks)."""
+        if isinstance(catalog, RunHooks):
+            return catalog
         if catalog is False:
             return None
         if isinstance(catalog, Catalog):

@@ -40,6 +40,7 @@ import uvicorn
 
 from .app import create_app
 from .engine import EmulatorConfig
+from .urls import EmulatorUrls
 
 __all__ = ["Emulator", "EmulatorConfig", "create_app", "main", "serve", "start"]
 
@@ -65,15 +66,11 @@ class Emulator:
             raise
         self.host, self.port = self._socket.getsockname()[:2]
         self.base_url = f"http://{self.host}:{self.port}"
-        self.queue_url = f"{self.base_url}/queue"
-        self.rest_url = f"{self.base_url}/rest"
-        self.cdn_url = f"{self.base_url}/cdn"
-        self.api_url = f"{self.base_url}/api"  # api.fal.ai (the platform API: request history)
+        #: fal's hosts on this emulator (queue.fal.run, rest.fal.ai, v3.fal.media, api.fal.ai), then
         #: ``fal.run`` (the sync route), fal's server proxy, the webhook JWKS and the OpenAPI document.
-        self.run_url = f"{self.base_url}/run"
-        self.proxy_url = f"{self.base_url}/api/fal/proxy"
-        self.jwks_url = f"{self.rest_url}/.well-known/jwks.json"
-        self.openapi_url = f"{self.base_url}/api/openapi/queue/openapi.json"
+        self.urls = urls = EmulatorUrls(self.base_url)
+        self.queue_url, self.rest_url, self.cdn_url, self.api_url = urls.queue, urls.rest, urls.cdn, urls.api
+        self.run_url, self.proxy_url, self.jwks_url, self.openapi_url = urls.run, urls.proxy, urls.jwks, urls.openapi
         self.app = create_app(self.config, self.storage, self.base_url)
         self.engine = self.app.state.engine
         self._server: uvicorn.Server | None = None
@@ -136,9 +133,7 @@ class Emulator:
 
     def configure(self, **changes: Any) -> None:
         """Change behaviour at run time (same names as :class:`EmulatorConfig`)."""
-        self.config.update(**changes)
-        if "fault_seed" in changes:
-            self.engine.rng.seed(self.config.fault_seed)
+        self.engine.configure(**changes)
 
     def reset_stats(self) -> None:
         self.engine.reset_stats()
@@ -187,33 +182,24 @@ def main(argv: list[str] | None = None) -> int:
         help="a host whose image URLs are downloaded (repeatable; default: loopback only; '*' for any)",
     )
     args = parser.parse_args(argv)
-    extra: dict[str, Any] = {}
+    # Every option but the address and --fetch-host is the EmulatorConfig field of the same name.
+    config = {name: value for name, value in vars(args).items() if name not in ("host", "port", "fetch_host")}
     if args.fetch_host:
-        extra["fetch_hosts"] = tuple(args.fetch_host)
-    emulator = Emulator(
-        host=args.host,
-        port=args.port,
-        slots=args.slots,
-        speed=args.speed,
-        api_key=args.api_key,
-        fault_seed=args.fault_seed,
-        rate_429=args.rate_429,
-        rate_ingress=args.rate_ingress,
-        rate_drop=args.rate_drop,
-        rate_slow=args.rate_slow,
-        rate_moderation=args.rate_moderation,
-        result_ttl=args.result_ttl,
-        cdn_token_ttl=args.cdn_token_ttl,
-        **extra,
-    ).start()
+        config["fetch_hosts"] = tuple(args.fetch_host)
+    emulator = Emulator(host=args.host, port=args.port, **config).start()
     print(f"seedance-nb emulator on {emulator.base_url}")
-    print(f"  queue  {emulator.queue_url}   (queue.fal.run)")
-    print(f"  rest   {emulator.rest_url}    (rest.fal.ai)")
-    print(f"  cdn    {emulator.cdn_url}     (v3.fal.media)")
-    print(f"  run    {emulator.run_url}     (fal.run)")
-    print(f"  proxy  {emulator.proxy_url}   (fal's server proxy; x-fal-target-url)")
-    print(f"  jwks   {emulator.jwks_url}   (webhook keys)")
-    print("  stats  " + emulator.base_url + "/_emulator/stats    Ctrl-C stops it")
+    routes = [
+        ("queue", emulator.queue_url, "queue.fal.run"),
+        ("rest", emulator.rest_url, "rest.fal.ai"),
+        ("cdn", emulator.cdn_url, "v3.fal.media"),
+        ("run", emulator.run_url, "fal.run"),
+        ("proxy", emulator.proxy_url, "fal's server proxy; x-fal-target-url"),
+        ("jwks", emulator.jwks_url, "webhook keys"),
+    ]
+    width = max(len(url) for _, url, _ in routes)
+    for name, url, what in routes:
+        print(f"  {name:<6} {url:<{width}}  ({what})")
+    print(f"  {'stats':<6} {emulator.base_url}/_emulator/stats    Ctrl-C stops it")
     sys.stdout.flush()
     try:
         threading.Event().wait()

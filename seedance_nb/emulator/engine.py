@@ -51,12 +51,20 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..errors import Problem
-from ..schema import FPS, MAX_IMAGE_BYTES, SEED_MAX, VideoInput, check_payload, output_size
+from ..schema import FPS, MAX_IMAGE_BYTES, SEED_MAX, EndpointId, VideoInput, check_payload, output_size
 from .render import DEFECTS, auto_duration, check_image, render_mp4
+from .urls import EmulatorUrls
 
 logger = logging.getLogger("seedance_nb.emulator")
 
-__all__ = ["DEFAULT_PROXY_ALLOWED_URLS", "EmulatorConfig", "Engine", "EmulatedRequest", "billable_units"]
+__all__ = [
+    "DEFAULT_PROXY_ALLOWED_URLS",
+    "EmulatedRequest",
+    "EmulatorConfig",
+    "Engine",
+    "SubmitOptions",
+    "billable_units",
+]
 
 #: fal's server proxy (@fal-ai/server-proxy, ``DEFAULT_ALLOWED_URL_PATTERNS``): picomatch globs over
 #: ``host + path + query`` of the ``x-fal-target-url``; ``\\?`` is a literal question mark.
@@ -166,11 +174,12 @@ class EmulatorConfig:
         if unknown:
             raise ValueError(f"unknown emulator option(s) {unknown}; known: {sorted(known)}")
         candidate = replace(self, **changes)
-        candidate._check()
+        candidate.validate()
         for f in fields(self):
             setattr(self, f.name, getattr(candidate, f.name))
 
-    def _check(self) -> None:
+    def validate(self) -> None:
+        """Raise ValueError for an option out of range; normalise list-like options to tuples/lists."""
         if self.slots < 1:
             raise ValueError("slots must be at least 1")
         if self.render not in ("full", "tiny"):
@@ -195,11 +204,25 @@ class EmulatorConfig:
         return out
 
 
+@dataclass(frozen=True)
+class SubmitOptions:
+    """What a submit carries besides the endpoint: the input and fal's request headers."""
+
+    payload: Any
+    #: ``x-fal-queue-priority``: ``normal`` or ``low``.
+    priority: str = "normal"
+    #: ``x-fal-request-timeout``: seconds the request may wait for a runner (None: no deadline).
+    start_timeout: float | None = None
+    #: False for ``X-Fal-Store-IO: 0`` (no payload storage for this request).
+    store_io: bool = True
+
+
 @dataclass
 class EmulatedRequest:
+    """One request the emulator accepted, from submit to its result (or expiry)."""
+
     id: str
-    app: str
-    path: str
+    endpoint: EndpointId
     payload: Any
     priority: str = "normal"
     webhook_url: str | None = None
@@ -225,6 +248,11 @@ class EmulatedRequest:
     history_input: Any = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
+    @property
+    def app(self) -> str:
+        """``[namespace/]owner/alias``: the part status, result and cancel URLs name."""
+        return self.endpoint.app
+
     def log(self, message: str, level: str = "INFO") -> None:
         self.logs.append(
             {
@@ -249,10 +277,10 @@ class _DownloadFailed(Exception):
 class Engine:
     """Runs jobs on a fixed number of slots; renders in worker threads."""
 
-    def __init__(self, config: EmulatorConfig, storage: Path, cdn_url: str) -> None:
+    def __init__(self, config: EmulatorConfig, storage: Path, urls: EmulatorUrls) -> None:
         self.config = config
         self.storage = storage
-        self.cdn_url = cdn_url
+        self.urls = urls
         self.jobs: dict[str, EmulatedRequest] = {}
         self.waiting: list[EmulatedRequest] = []
         self.running: set[str] = set()
@@ -274,6 +302,12 @@ class Engine:
         # they would only contend for the GIL with the loop that answers requests (slow submits and streams).
         self.workers = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="emulator-render")
 
+    def configure(self, **changes: Any) -> None:
+        """Change the config at run time (all changes or none); a new ``fault_seed`` restarts the fault draws."""
+        self.config.update(**changes)
+        if "fault_seed" in changes:
+            self.rng.seed(self.config.fault_seed)
+
     # ------------------------------------------------------------------ files
 
     def new_file(self, name: str | None = None) -> tuple[str, Path]:
@@ -291,28 +325,29 @@ class Engine:
         key, path = self.new_file(name)
         path.write_bytes(data)
         self.files[key] = (path, content_type)
-        return f"{self.cdn_url}/files/{key}"
+        return self.urls.file(key)
 
     def _load_image(self, url: str, field_name: str) -> tuple[Any, Problem | None]:
-        data, problem = self._fetch(url, field_name)
-        if problem is not None:
-            return None, problem
+        data = self._fetch(url, field_name)
+        if isinstance(data, Problem):
+            return None, data
         return check_image(data, field_name)
 
-    def _fetch(self, url: str, field_name: str) -> tuple[bytes | None, Problem | None]:
+    def _fetch(self, url: str, field_name: str) -> bytes | Problem:
+        """The bytes behind an image URL (data URI, this emulator's CDN, an allowed host) or fal's 422 problem."""
         if url.startswith("data:"):
             try:
-                return base64.b64decode(url.split(",", 1)[1], validate=True), None
+                return base64.b64decode(url.split(",", 1)[1], validate=True)
             except (binascii.Error, ValueError, IndexError):
-                return None, Problem(field_name, "data URI is not valid base64", type="file_download_error")
-        prefix = f"{self.cdn_url}/files/"
+                return Problem(field_name, "data URI is not valid base64", type="file_download_error")
+        prefix = self.urls.file("")
         if url.startswith(prefix) and url[len(prefix) :] in self.files:
-            return self.files[url[len(prefix) :]][0].read_bytes(), None
+            return self.files[url[len(prefix) :]][0].read_bytes()
         try:
-            return self._download(url), None
+            return self._download(url)
         except _DownloadFailed as exc:
             message = f"could not download the file from {url[:120]}: {exc}"
-            return None, Problem(field_name, message, url[:200], type="file_download_error")
+            return Problem(field_name, message, url[:200], type="file_download_error")
 
     def _host_allowed(self, url: str) -> bool:
         hosts = self.config.fetch_hosts
@@ -408,36 +443,27 @@ class Engine:
 
     # ------------------------------------------------------------------ queue
 
-    def submit(
-        self,
-        app: str,
-        path: str,
-        payload: Any,
-        *,
-        priority: str,
-        webhook_url: str | None,
-        start_timeout: float | None,
-        store_io: bool = True,
-    ) -> EmulatedRequest:
+    def submit(self, endpoint: EndpointId, options: SubmitOptions, *, webhook_url: str | None) -> EmulatedRequest:
+        """Queue a request for ``endpoint`` (its ``webhook_url`` is called when it completes)."""
         job = EmulatedRequest(
             id=str(uuid.uuid4()),
-            app=app,
-            path=path,
-            payload=payload,
-            priority=priority,
+            endpoint=endpoint,
+            payload=options.payload,
+            priority=options.priority,
             webhook_url=webhook_url,
-            store_io=store_io,
+            store_io=options.store_io,
         )
-        if start_timeout is not None:
-            job.deadline = time.monotonic() + start_timeout
+        if options.start_timeout is not None:
+            job.deadline = time.monotonic() + options.start_timeout
         self.jobs[job.id] = job
-        job.history_input = self._intern(payload)
+        job.history_input = self._intern(options.payload)
         self.history.append(job)
         self.waiting.append(job)
         self.waiting.sort(key=lambda j: (j.priority == "low", j.submitted_at))
         self.stats["submissions"] += 1
         self._pump()
-        self._spawn(self._watch_deadline(job)) if job.deadline else None
+        if job.deadline is not None:
+            self._spawn(self._watch_deadline(job))
         return job
 
     def _intern(self, payload: Any) -> Any:
@@ -465,7 +491,7 @@ class Engine:
         """fal's request history for one endpoint, newest first (``GET /v1/models/requests/by-endpoint``)."""
         items = []
         for job in reversed(self.history):
-            if f"{job.app}/{job.path}".rstrip("/") != endpoint_id.rstrip("/"):
+            if str(job.endpoint) != endpoint_id.rstrip("/"):
                 continue
             if job.submitted_at < start or (end is not None and job.submitted_at >= end):
                 continue
@@ -476,7 +502,7 @@ class Engine:
                 continue
             item: dict[str, Any] = {
                 "request_id": job.id,
-                "endpoint_id": f"{job.app}/{job.path}",
+                "endpoint_id": str(job.endpoint),
                 "sent_at": _iso(job.submitted_at),
                 "started_at": _iso(job.started_at),
                 "ended_at": _iso(job.completed_at),
@@ -510,7 +536,7 @@ class Engine:
             self.peak_running = max(self.peak_running, len(self.running))
             job.task = self._spawn(self._run(job))
             # A task cancelled before its first step never runs its body: clean up here too.
-            job.task.add_done_callback(lambda _t, job=job: self._after(job))
+            job.task.add_done_callback(functools.partial(self._after, job))
         for job in self.waiting:
             job.touch()
 
@@ -523,15 +549,13 @@ class Engine:
 
     def _time_out(self, job: EmulatedRequest) -> None:
         """The start deadline passed before a runner took the job: fal's 504 ``request_timeout``."""
-        self._finish(
+        self._fail(
             job,
             504,
-            {"detail": "Request timed out", "error_type": "request_timeout"},
-            error="Request timed out",
-            error_type="request_timeout",
+            "Request timed out",
+            "request_timeout",
             headers={"X-Fal-Request-Timeout-Type": "user", "X-Fal-Error-Type": "request_timeout"},
         )
-        self.stats["failed"] += 1
 
     def _latency(self, seconds: float) -> float:
         return max(0.0, seconds * self.config.speed)
@@ -555,30 +579,34 @@ class Engine:
             self._cancelled(job)
         except Exception as exc:  # a bug in the emulator: answer as fal's 500 would
             logger.exception("emulator job %s crashed", job.id)
-            self._finish(
-                job,
-                500,
-                {"detail": "Internal Server Error", "error_type": "internal_error"},
-                error=str(exc),
-                error_type="internal_error",
-            )
-            self.stats["failed"] += 1
+            self._fail(job, 500, "Internal Server Error", "internal_error", error=str(exc))
         finally:
             self.running.discard(job.id)
             self._pump()
 
     def _cancelled(self, job: EmulatedRequest) -> None:
         """Complete ``job`` as fal does a cancelled request: ``client_cancelled``, 499 at the result."""
-        self._finish(
-            job,
-            499,
-            {"detail": "Request cancelled", "error_type": "client_cancelled"},
-            error="Request cancelled",
-            error_type="client_cancelled",
-        )
-        self.stats["cancelled"] += 1
+        self._fail(job, 499, "Request cancelled", "client_cancelled", outcome="cancelled")
 
-    def _after(self, job: EmulatedRequest) -> None:
+    def _fail(
+        self,
+        job: EmulatedRequest,
+        status_code: int,
+        detail: str,
+        error_type: str,
+        *,
+        error: str | None = None,
+        headers: dict[str, str] | None = None,
+        outcome: str = "failed",
+    ) -> None:
+        """Complete ``job`` with fal's error body ``{detail, error_type}`` and count the ``outcome``."""
+        body = {"detail": detail, "error_type": error_type}
+        self._finish(
+            job, status_code, body, error=detail if error is None else error, error_type=error_type, headers=headers
+        )
+        self.stats[outcome] += 1
+
+    def _after(self, job: EmulatedRequest, _task: object = None) -> None:
         if job.state != "COMPLETED":
             self._cancelled(job)
         if job.id in self.running:
@@ -685,7 +713,7 @@ class Engine:
         self.files[key] = (path, "video/mp4")
         output = {
             "video": {
-                "url": f"{self.cdn_url}/files/{key}",
+                "url": self.urls.file(key),
                 "content_type": "video/mp4",
                 "file_name": "output.mp4",
                 "file_size": size,
@@ -721,7 +749,7 @@ class Engine:
             job.inference_time = round(job.completed_at - job.started_at, 4)
         job.touch()
         if job.webhook_url:
-            self._spawn(self._deliver_webhook(job))
+            self._spawn(self._deliver_webhook(job, job.webhook_url))
         self._expire()
 
     def retention(self, job: EmulatedRequest) -> float:
@@ -765,7 +793,7 @@ class Engine:
             job.task.cancel()
         return 202, "CANCELLATION_REQUESTED"
 
-    async def _deliver_webhook(self, job: EmulatedRequest) -> None:
+    async def _deliver_webhook(self, job: EmulatedRequest, url: str) -> None:
         ok = job.status_code == 200
         body = {
             "request_id": job.id,
@@ -784,7 +812,7 @@ class Engine:
                 else:
                     headers["X-Fal-Webhook-Request-Id"] = job.id
                 try:
-                    response = await client.post(job.webhook_url, content=raw, headers=headers)
+                    response = await client.post(url, content=raw, headers=headers)
                     if response.status_code < 300:
                         self.stats["webhooks_delivered"] += 1
                         return

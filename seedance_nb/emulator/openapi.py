@@ -19,6 +19,8 @@ import copy
 import re
 from typing import Any
 
+from ..schema import EndpointId
+
 __all__ = ["ENDPOINTS", "input_schema", "openapi_document"]
 
 #: Endpoints whose schema the emulator serves (they share this input shape in fal-js's types).
@@ -152,7 +154,7 @@ def openapi_document(endpoint_id: str, queue_url: str = "https://queue.fal.run")
     """fal's queue OpenAPI document for ``endpoint_id``, with ``servers`` pointing at ``queue_url``."""
     name = _component_prefix(endpoint_id)
     request_id = {"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}
-    app = "/".join(endpoint_id.split("/")[:2])
+    app = EndpointId.parse(endpoint_id).app  # status, result and cancel name the app only
 
     def ref(component: str) -> dict[str, Any]:
         return {"$ref": f"#/components/schemas/{component}"}

@@ -73,7 +73,7 @@ def check_image(data: bytes, field: str) -> tuple[Image.Image | None, Problem | 
     if len(data) > MAX_IMAGE_BYTES:
         return None, Problem(field, f"image is {len(data) / 1e6:.1f} MB; the limit is 30 MB", type="file_too_large")
     try:
-        img = Image.open(io.BytesIO(data))
+        img: Image.Image = Image.open(io.BytesIO(data))
         img.load()
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         return None, Problem(field, f"could not read the image: {exc}", type="image_load_error")
@@ -170,7 +170,9 @@ class RenderSpec:
     defects: frozenset[str] = frozenset()
 
 
-def _window(move: str, amount: float, direction: float, ease: float, width: int, height: int) -> tuple[float, ...]:
+def _window(
+    move: str, amount: float, direction: float, ease: float, width: int, height: int
+) -> tuple[float, float, float, float]:
     """The camera's view of the padded canvas at ``ease`` (0..1) as a PIL box; at 0 it is exactly the image."""
     scale, cx, cy = 1.0, 0.0, 0.0  # window size (1 = the image) and centre offset, in frame units
     if move == "push":  # towards a point a little off centre (which side: the direction)
@@ -338,10 +340,10 @@ def render_mp4(
             chunk = 1024
             for start in range(0, len(pcm), chunk):
                 block = pcm[start : start + chunk]
-                frame = av.AudioFrame.from_ndarray(block.reshape(1, -1), format="fltp", layout="mono")
-                frame.sample_rate = AUDIO_RATE
-                frame.pts = start
-                for packet in astream.encode(frame):
+                sound = av.AudioFrame.from_ndarray(block.reshape(1, -1), format="fltp", layout="mono")
+                sound.sample_rate = AUDIO_RATE
+                sound.pts = start
+                for packet in astream.encode(sound):
                     container.mux(packet)
             for packet in astream.encode():
                 container.mux(packet)
