@@ -31,6 +31,9 @@ def _run_in_thread(coro: Coroutine[Any, Any, T]) -> T:
     loop = asyncio.new_event_loop()
     outcome: dict[str, Any] = {}
     started = threading.Event()
+    # Waited on instead of Thread.join: a Ctrl-C that interrupts join() on CPython 3.11 can mark the thread
+    # stopped while it still runs (bpo-45274's handling), so a later join() would not wait for the cancel.
+    finished = threading.Event()
 
     async def main() -> T:
         outcome["task"] = asyncio.current_task()
@@ -44,19 +47,21 @@ def _run_in_thread(coro: Coroutine[Any, Any, T]) -> T:
             outcome["error"] = exc
         finally:
             started.set()
+            finished.set()
 
     worker = threading.Thread(target=target, name="seedance-nb-sync", daemon=True)
     worker.start()
     try:
-        while worker.is_alive():
-            worker.join(0.1)
+        while not finished.wait(0.1):
+            pass
     except KeyboardInterrupt:
         started.wait()
         task = outcome.get("task")
         if task is not None and not loop.is_closed():
             loop.call_soon_threadsafe(task.cancel)
-        worker.join()
+        finished.wait()  # the remote requests are cancelled and journalled before the interrupt is re-raised
         raise
+    worker.join()
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]

@@ -51,6 +51,19 @@ def _table(df: Any, columns: list[str]) -> str:
         return df[columns].to_string(index=False) if len(df) else "(nothing)"
 
 
+def _usd(text: str) -> float | None:
+    if text.lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        from ..errors import InputError, Problem
+
+        raise InputError(
+            [Problem("usd", "is not an amount in USD", text, "e.g. 20 or 2.50, or 'none' to remove the cap")]
+        ) from None
+
+
 def run(args: argparse.Namespace) -> int:
     from ._core import open_catalog
 
@@ -90,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if action == "budget":
         if args.usd is not None:
-            cat.set_budget(None if args.usd.lower() == "none" else float(args.usd), per=args.per)
+            cat.set_budget(_usd(args.usd), per=args.per)
         caps = cat.budgets()
         for period in ("day", "month"):
             spent = cat.spent(period)

@@ -56,8 +56,14 @@ class Emulator:
         self._own_storage = storage is None
         self.storage = Path(storage) if storage else Path(tempfile.mkdtemp(prefix="seedance-emulator-"))
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
+        try:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._socket.bind((host, port))
+        except OSError:  # a busy port: leave no socket open and no storage folder behind
+            self._socket.close()
+            if self._own_storage:
+                shutil.rmtree(self.storage, ignore_errors=True)
+            raise
         self.host, self.port = self._socket.getsockname()[:2]
         self.base_url = f"http://{self.host}:{self.port}"
         #: fal's hosts on this emulator (queue.fal.run, rest.fal.ai, v3.fal.media, api.fal.ai), then
