@@ -686,9 +686,26 @@ class CacheIndex:
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path) if path is not None else seedance_home() / "cache.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("CREATE TABLE IF NOT EXISTS videos (key TEXT PRIMARY KEY, entry TEXT NOT NULL, at REAL)")
+        self._set_up()
+
+    def _set_up(self, deadline_seconds: float = 30.0) -> None:
+        """WAL mode and the table, once per file. Two processes creating the index at the same moment can
+        get "database is locked" from the journal-mode switch (SQLite does not wait on the busy handler for
+        it), so that step is retried for a bounded time; WAL is a property of the file and is set once."""
+        deadline = time.monotonic() + deadline_seconds
+        delay = 0.01
+        while True:
+            try:
+                with self._connect() as db:
+                    if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                        db.execute("PRAGMA journal_mode=WAL")
+                    db.execute("CREATE TABLE IF NOT EXISTS videos (key TEXT PRIMARY KEY, entry TEXT NOT NULL, at REAL)")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

@@ -89,6 +89,31 @@ def test_the_cache_index_takes_concurrent_writers(tmp_path):
     assert len(index) == 200 and index.lookup("3-49")["path"] == str(video)
 
 
+def test_a_cache_index_opened_while_another_process_writes_it_waits_instead_of_failing(tmp_path):
+    """Kernels starting together each open the per-user index; while one holds a write lock on a new file, the
+    other's switch to WAL got "database is locked" at once (SQLite does not wait on its busy handler for it),
+    which ended a two-process sweep. Now the switch is retried for a bounded time."""
+    import sqlite3
+
+    from seedance_nb.runs import CacheIndex
+
+    path = tmp_path / "cache.sqlite"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)  # another process's writer
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE IF NOT EXISTS scratch (a)")
+    release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        started = time.monotonic()
+        index = CacheIndex(path)
+        assert time.monotonic() - started >= 0.4  # it waited for the writer, then opened
+        index.add({"key": "k", "path": str(path), "info": {"size_bytes": 1}})
+        assert len(index) == 1
+    finally:
+        release.join()
+        other.close()
+
+
 # --------------------------------------------------------------------------- one job's error ends that job only
 
 
