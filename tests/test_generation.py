@@ -175,9 +175,15 @@ def test_a_request_cancelled_elsewhere_ends_the_wait_as_cancelled(emu, png_path,
     emu.configure(speed=1.0, fixed_generation_time=30)
     run_dir = tmp_path / "c"
 
+    def journalled_request_id() -> str | None:
+        try:  # the emulator may run the job before the client has journalled the request id it answered
+            return load_sweep(run_dir).jobs[0].request_id
+        except Exception:  # the run folder is not there yet
+            return None
+
     def cancel_it_elsewhere() -> None:
-        assert _until(lambda: emu.stats()["running"] == 1)
-        request_id = next(j.request_id for j in load_sweep(run_dir).jobs)
+        assert _until(lambda: emu.stats()["running"] == 1 and journalled_request_id() is not None)
+        request_id = journalled_request_id()
 
         async def go() -> bool:
             async with _client(emu) as other:

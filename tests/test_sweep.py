@@ -295,7 +295,11 @@ def test_a_download_does_not_hold_the_slot(emu, png_path, run_root):
                 assert time.monotonic() < deadline, "the second job waited for the first one's download"
                 assert not sweep.task.done(), sweep.df[["status", "error"]]
                 await asyncio.sleep(0.01)
+            while client.started == 0:  # the slot frees when fal says COMPLETED, a moment before the fetch begins
+                assert time.monotonic() < deadline and not sweep.task.done()
+                await asyncio.sleep(0.01)
             assert sweep.jobs[0].status == "downloading" and client.started == 1
+            assert sweep.jobs[1].request_id is not None  # submitted while the first video is still held
             client.release.set()
             return await sweep.task
 
