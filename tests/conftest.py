@@ -199,3 +199,18 @@ def catalog_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def fresh_webhook_keys(emulator):
+    """Webhook keys fetched by another test (from a key that test configured) are not this emulator's keys now:
+    the JWKS cache is emptied around the test, and the emulator's config put back."""
+    import dataclasses
+
+    from seedance_nb import webhooks
+
+    before = dataclasses.asdict(emulator.config)
+    webhooks._cache.clear()
+    yield
+    webhooks._cache.clear()
+    emulator.configure(**before)

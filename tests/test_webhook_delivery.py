@@ -6,28 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 import hashlib
 import json
-import socket
 import threading
 import time
 
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from loopback import LoopbackApp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from seedance_nb import webhooks
 from seedance_nb.client import AsyncClient
 from seedance_nb.schema import VideoInput
 from seedance_nb.webhooks import WebhookVerificationError, verify
 
 
-class Receiver:
+class Receiver(LoopbackApp):
     """A webhook endpoint on a loopback port: answers ``failures`` attempts with 500, then 200; records every
     attempt with the verdict of ``verify`` on it."""
 
@@ -50,24 +47,8 @@ class Receiver:
             return JSONResponse({"ok": True}, status_code=401 if record["error"] else 200)
 
         app = Starlette(routes=[Route("/hooks/fal", endpoint, methods=["POST"])])
-        self._socket = socket.socket()
-        self._socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}/hooks/fal"
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
-
-    def __enter__(self) -> Receiver:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert time.monotonic() < deadline, "the receiver did not start"
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._socket.close()
+        super().__init__(app)
+        self.url = self.base_url + "/hooks/fal"
 
     def wait(self, count: int, timeout: float = 30.0) -> list[dict]:
         deadline = time.monotonic() + timeout
@@ -77,14 +58,7 @@ class Receiver:
         return list(self.attempts)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_keys(emulator):
-    """Keys fetched by another test (from a key that test configured) are not this emulator's keys now."""
-    before = dataclasses.asdict(emulator.config)
-    webhooks._cache.clear()
-    yield
-    webhooks._cache.clear()
-    emulator.configure(**before)
+pytestmark = pytest.mark.usefixtures("fresh_webhook_keys")
 
 
 def _submit_with_webhook(emu, png_bytes: bytes, webhook_url: str, prompt: str = "a heron lands") -> tuple[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import re
 import socket
@@ -12,9 +11,9 @@ import time
 
 import httpx
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from loopback import LoopbackApp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -27,7 +26,7 @@ from seedance_nb.webhooks import WebhookVerificationError, verify
 SUBMIT = "/bytedance/seedance-2.0/fast/image-to-video"
 
 
-class Receiver:
+class Receiver(LoopbackApp):
     """The receiver from seedance_nb.webhooks' docstring, run by uvicorn on a loopback port."""
 
     def __init__(self, jwks_url: str, status_when_refused: int = 401) -> None:
@@ -49,24 +48,8 @@ class Receiver:
             return JSONResponse({"ok": True})
 
         app = Starlette(routes=[Route("/fal/webhook", fal_webhook, methods=["POST"])])
-        self._socket = socket.socket()
-        self._socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}/fal/webhook"
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
-
-    def __enter__(self) -> Receiver:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert time.monotonic() < deadline, "receiver did not start"
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._socket.close()
+        super().__init__(app)
+        self.url = self.base_url + "/fal/webhook"
 
     def wait(self, count: int = 1, timeout: float = 30.0) -> list[dict]:
         deadline = time.monotonic() + timeout
@@ -77,13 +60,7 @@ class Receiver:
         return self.deliveries
 
 
-@pytest.fixture(autouse=True)
-def _fresh(emulator):
-    before = dataclasses.asdict(emulator.config)
-    webhooks._cache.clear()
-    yield
-    webhooks._cache.clear()
-    emulator.configure(**before)
+pytestmark = pytest.mark.usefixtures("fresh_webhook_keys")
 
 
 def submit_with_webhook(emu, png_bytes, url: str, **fields) -> dict:

@@ -20,21 +20,19 @@ from __future__ import annotations
 import gc
 import os
 import statistics
-import sys
 import tempfile
 import time
 import tracemalloc
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
+from tests.benchmarks.results import write_section
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
+ROOT = HERE.parent.parent  # run from here: python -m tests.benchmarks.<name>
 BEGIN, END = "<!-- forms:begin -->", "<!-- forms:end -->"
 COMMAND = ".venv/bin/python -m tests.benchmarks.forms_bench"
 PROMPTS = [f"shot {i}: a slow push-in, then the light changes" for i in range(5)]
@@ -159,29 +157,12 @@ def keystroke(image: Path) -> None:
 
 
 def write_results(elapsed: float) -> None:
-    block = [
-        BEGIN,
-        "## Images held once: memory and keystrokes (issue 14)",
-        "",
-        f"- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; `nproc` = {os.cpu_count()}, shared (load average "
+    facts = [
+        f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; `nproc` = {os.cpu_count()}, shared (load average "
         f"{os.getloadavg()[0]:.1f} at the end: wall times include waiting for a core, CPU times do not)",
-        f"- Command: `{COMMAND}` (took {elapsed:.0f} s)",
-        "",
-        "| measurement | figure | target | met |",
-        "| --- | --- | --- | --- |",
-        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in ROWS),
-        "",
-        *NOTES,
-        END,
+        f"Command: `{COMMAND}` (took {elapsed:.0f} s)",
     ]
-    path = HERE / "RESULTS.md"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + "\n".join(block) + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(block) + "\n"
-    path.write_text(text, encoding="utf-8")
+    write_section(BEGIN, END, "Images held once: memory and keystrokes (issue 14)", facts, ROWS, NOTES)
 
 
 def main() -> None:

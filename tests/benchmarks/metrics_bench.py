@@ -23,15 +23,13 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from PIL import Image
+
+from tests.benchmarks.results import write_section
+from tests.benchmarks.run import EmulatorProcess
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from PIL import Image  # noqa: E402
-
-from tests.benchmarks.run import EmulatorProcess  # noqa: E402
-
+ROOT = HERE.parent.parent  # run from here: python -m tests.benchmarks.<name>
 BEGIN, END = "<!-- metrics:begin -->", "<!-- metrics:end -->"
 MEMORY_CHILD = "--memory-child"
 ROWS: list[tuple[str, str, str, str]] = []
@@ -127,7 +125,7 @@ def memory(tmp: Path) -> None:
     for seconds in (5, 15):
         path = clip(tmp / f"mem-{seconds}.mp4", 1280, 720, seconds)
         out = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), MEMORY_CHILD, str(path), str(warm)],
+            [sys.executable, "-m", "tests.benchmarks.metrics_bench", MEMORY_CHILD, str(path), str(warm)],
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -265,29 +263,12 @@ def sweep_on_off(tmp: Path) -> None:
 
 
 def write_results(elapsed: float) -> None:
-    block = [
-        BEGIN,
-        "## Metrics (issue 17)",
-        "",
-        f"- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; `nproc` = {os.cpu_count()}, shared",
-        f"- Command: `.venv/bin/python -m tests.benchmarks.metrics_bench` (took {elapsed:.0f} s)",
-        "- CPU is `getrusage` of this process (user + system), one decoding thread; imports happen before timing.",
-        "",
-        "| measurement | figure | target | met |",
-        "| --- | --- | --- | --- |",
-        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in ROWS),
-        "",
-        *NOTES,
-        END,
+    facts = [
+        f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; `nproc` = {os.cpu_count()}, shared",
+        f"Command: `.venv/bin/python -m tests.benchmarks.metrics_bench` (took {elapsed:.0f} s)",
+        "CPU is `getrusage` of this process (user + system), one decoding thread; imports happen before timing.",
     ]
-    path = HERE / "RESULTS.md"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + "\n".join(block) + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(block) + "\n"
-    path.write_text(text, encoding="utf-8")
+    write_section(BEGIN, END, "Metrics (issue 17)", facts, ROWS, NOTES)
 
 
 def main() -> None:
