@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.browser.test_jupyterlab import CHROMIUM, FLAGS, free_port  # noqa: F401  (skips without Chromium)
+from tests.browser.test_jupyterlab import CHROMIUM, FLAGS, jupyter_server  # skips without Chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPTS = ["the camera pushes in slowly", "a fast whip pan to the left", "the light fades to dusk"]
@@ -25,12 +25,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    import os
     import shutil
-    import subprocess
-    import sys
-
-    import httpx
 
     root = tmp_path_factory.mktemp("duel-lab")
     shutil.copy(ROOT / "seedance_nb" / "data" / "sample.png", root / "sample.png")
@@ -47,37 +42,7 @@ def lab(tmp_path_factory):
         metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
     )
     nbformat.write(notebook, root / "duel.ipynb")
-    port = free_port()
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(root / ".jupyter"), "JUPYTER_RUNTIME_DIR": str(root / ".rt")}
-    env.pop("FAL_KEY", None)
-    log = (root / "lab.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-         "--IdentityProvider.token=", "--allow-root", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-         f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/api/status", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
-        raise AssertionError("JupyterLab did not start: " + (root / "lab.log").read_text()[-2000:])
-    yield base, root
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    yield from jupyter_server(root, "jupyterlab", extra_args=("--ServerApp.disable_check_xsrf=True",))
 
 
 def journal_votes(root: Path) -> list[dict]:

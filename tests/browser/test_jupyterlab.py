@@ -55,16 +55,19 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    yield from _server(tmp_path_factory.mktemp("lab"), "jupyterlab", ("02-prompt-sweep", "04-widgets", "05-report"))
+    yield from jupyter_server(
+        tmp_path_factory.mktemp("lab"), "jupyterlab", ("02-prompt-sweep", "04-widgets", "05-report")
+    )
 
 
 @pytest.fixture(scope="module")
 def notebook7(tmp_path_factory):
-    yield from _server(tmp_path_factory.mktemp("nb7"), "notebook", ("02-prompt-sweep",))
+    yield from jupyter_server(tmp_path_factory.mktemp("nb7"), "notebook", ("02-prompt-sweep",))
 
 
-def _server(root: Path, app: str, notebooks: tuple[str, ...]):
-    """JupyterLab or Notebook 7 on 127.0.0.1 (no token, XSRF checks on), serving copies of the tutorials."""
+def jupyter_server(root: Path, app: str, notebooks: tuple[str, ...] = (), extra_args: tuple[str, ...] = ()):
+    """JupyterLab or Notebook 7 on 127.0.0.1 (no token, XSRF checks on unless ``extra_args`` turn them off),
+    serving ``root`` with copies of the named tutorials and a fresh SEEDANCE_HOME; yields (base URL, root)."""
     for name in notebooks:
         shutil.copy(ROOT / "notebooks" / f"{name}.ipynb", root / f"{name}.ipynb")
     port = free_port()
@@ -79,7 +82,7 @@ def _server(root: Path, app: str, notebooks: tuple[str, ...]):
     proc = subprocess.Popen(
         [sys.executable, "-m", app, "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
          "--IdentityProvider.token=", "--allow-root", "--ServerApp.password=",
-         f"--ServerApp.root_dir={root}",
+         f"--ServerApp.root_dir={root}", *extra_args,
          *(["--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
            if app == "jupyterlab" else [])],
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
