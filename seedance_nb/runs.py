@@ -61,6 +61,7 @@ __all__ = [
     "cache_key",
     "seedance_home",
     "to_dataframe",
+    "use_wal",
 ]
 
 logger = logging.getLogger("seedance_nb.runs")
@@ -674,6 +675,31 @@ def to_dataframe(jobs: Iterable[Job], run_dir: Path | None = None, *, backend: s
     return df
 
 
+def use_wal(db: Any, *, deadline_seconds: float) -> None:
+    """Put an SQLite file in WAL mode (a property of the file, kept once set: only the first opener switches).
+
+    While another process holds the file open, the switch can answer "database is locked" at once: SQLite does
+    not wait on its busy handler for it. So it is retried, with backoff, for at most ``deadline_seconds``.
+
+    Args:
+        db: an ``sqlite3`` connection or cursor.
+        deadline_seconds: how long to keep retrying a locked switch before raising.
+    """
+    if db.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+        return
+    deadline = time.monotonic() + deadline_seconds
+    delay = 0.01
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if not any(word in str(exc) for word in ("locked", "busy")) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
 class CacheIndex:
     """Finished videos by cache key, one index per user (``$SEEDANCE_HOME/cache.sqlite``).
 
@@ -688,24 +714,11 @@ class CacheIndex:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._set_up()
 
-    def _set_up(self, deadline_seconds: float = 30.0) -> None:
-        """WAL mode and the table, once per file. Two processes creating the index at the same moment can
-        get "database is locked" from the journal-mode switch (SQLite does not wait on the busy handler for
-        it), so that step is retried for a bounded time; WAL is a property of the file and is set once."""
-        deadline = time.monotonic() + deadline_seconds
-        delay = 0.01
-        while True:
-            try:
-                with self._connect() as db:
-                    if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                        db.execute("PRAGMA journal_mode=WAL")
-                    db.execute("CREATE TABLE IF NOT EXISTS videos (key TEXT PRIMARY KEY, entry TEXT NOT NULL, at REAL)")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() + delay > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
+    def _set_up(self) -> None:
+        """WAL mode (once per file; see :func:`use_wal`) and the table."""
+        with self._connect() as db:
+            use_wal(db, deadline_seconds=30.0)
+            db.execute("CREATE TABLE IF NOT EXISTS videos (key TEXT PRIMARY KEY, entry TEXT NOT NULL, at REAL)")
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

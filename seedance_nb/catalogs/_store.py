@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..errors import ConfigurationError
 from ..runs import COLUMNS as SWEEP_COLUMNS
-from ..runs import RECORD_COLUMNS
+from ..runs import RECORD_COLUMNS, use_wal
 
 #: Bump with a new entry in ``_MIGRATIONS``.
 SCHEMA_VERSION = 1
@@ -188,17 +186,7 @@ def make_engine(url: str) -> Engine:
             cursor = dbapi_conn.cursor()
             try:
                 cursor.execute("PRAGMA busy_timeout=30000")
-                # WAL is a property of the file, kept once set: only the first opener needs to switch, and a
-                # switch can answer "database is locked" at once while another process holds the file open.
-                if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                    for attempt in range(50):
-                        try:
-                            cursor.execute("PRAGMA journal_mode=WAL")
-                            break
-                        except sqlite3.OperationalError:
-                            if attempt == 49:
-                                raise
-                            time.sleep(0.1)
+                use_wal(cursor, deadline_seconds=5.0)
                 cursor.execute("PRAGMA synchronous=NORMAL")
             finally:
                 cursor.close()
