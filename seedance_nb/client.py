@@ -337,7 +337,11 @@ class AsyncClient:
     Args:
         key: the API key; default ``FAL_KEY`` (or ``FAL_KEY_ID`` + ``FAL_KEY_SECRET``), read when the first
             request is sent. It is sent only to ``queue_url``, ``rest_url`` and ``api_url``.
-        queue_url, rest_url, cdn_url, api_url: fal's hosts (``SEEDANCE_QUEUE_URL`` ... override them).
+        queue_url: fal's queue host; default ``SEEDANCE_QUEUE_URL``, else ``https://queue.fal.run``.
+        rest_url: fal's REST host (storage upload tokens); default ``SEEDANCE_REST_URL``, else ``https://rest.fal.ai``.
+        cdn_url: fal's CDN host for uploads; default ``SEEDANCE_CDN_URL``, else ``https://v3.fal.media``.
+        api_url: fal's platform API host (pricing, request history); default ``SEEDANCE_API_URL``, else
+            ``https://api.fal.ai``.
         transport: any httpx transport (tests).
         timeout: seconds for one HTTP exchange.
         retry: the retry policy (:class:`seedance_nb.retry.RetryPolicy`).
