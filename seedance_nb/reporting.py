@@ -42,6 +42,7 @@ import pandas as pd
 from . import _set_module
 from . import markup as m
 from .duels import leaderboard_section
+from .figures import grid_body
 from .quality import metrics_section_html
 from .runs import PENDING, JobStatus
 
@@ -345,7 +346,7 @@ def _grids(
         if label is not None:
             out.append(f"<h3>image: {_e(label)}</h3>")
         out.append(
-            m.grid_body(part, row_axis, col_axis, sync=True, sources=sources, width=260, anchors=local, backend=backend)
+            grid_body(part, row_axis, col_axis, sync=True, sources=sources, width=260, anchors=local, backend=backend)
         )
     out.append("</section>")
     return "".join(out)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import inspect
-import logging
 import math
 import os
 from collections.abc import Sequence
@@ -24,8 +23,6 @@ from ._promotion import _announce, _round_dir, _with_client, round_cost, score_v
 if TYPE_CHECKING:  # sweep imports this module: no import of it at run time here
     from ..sweep import Grid
 
-
-logger = logging.getLogger("seedance_nb.duels")  # one logger for the package (users filter on it)
 
 # --------------------------------------------------------------------------- adaptive runs
 

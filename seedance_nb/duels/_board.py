@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -15,8 +14,6 @@ import pandas as pd
 from .. import _set_module
 from ..runs import INPUT_COLUMNS
 from ._fit import BOARD_STATS, VOTE_COLUMNS, _plain, leaderboard_frame, read_votes
-
-logger = logging.getLogger("seedance_nb.duels")  # one logger for the package (users filter on it)
 
 # --------------------------------------------------------------------------- HTML (pure)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import operator
 import os
@@ -18,9 +17,6 @@ import pandas as pd
 from .. import _set_module
 from ..errors import InputError, Problem
 from ..runs import INPUT_COLUMNS, Journal
-
-logger = logging.getLogger("seedance_nb.duels")  # one logger for the package (users filter on it)
-
 
 #: What a vote can say about its two videos ``a`` and ``b``.
 WINNERS = ("a", "b", "tie", "both_bad")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import random
 from collections import Counter
@@ -15,8 +14,6 @@ import pandas as pd
 from .. import _set_module
 from ..runs import INPUT_COLUMNS
 from ._fit import _by, _comparisons, _finished, bradley_terry, group_keys, win_matrix
-
-logger = logging.getLogger("seedance_nb.duels")  # one logger for the package (users filter on it)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,8 +10,6 @@ from typing import Any
 from .. import _set_module
 from ..errors import InputError, Problem
 from ._measuring import _HAS_VIDEO, FLAGS, HIGHER_IS_BETTER, _check_metric, _fail, _video_path, _video_stream
-
-logger = logging.getLogger("seedance_nb.quality")
 
 # --------------------------------------------------------------------------- frames as pictures
 
