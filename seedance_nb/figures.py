@@ -8,7 +8,8 @@ grids here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -121,12 +122,106 @@ def figure_html(
 # --------------------------------------------------------------------------- grid
 
 
-# --------------------------------------------------------------------------- grid
-
-
 _EMPTY_CELL = '<td class="sd-cell sd-missing"><div class="sd-slot" title="no job for this combination"></div></td>'
 _ROWHEAD_PX = 170
 _GAP_PX = 6
+
+
+Key = tuple[Any, ...]
+
+
+@dataclass
+class _Pivot:
+    """A sweep's rows placed in a grid: the axes, their keys in first-seen order, and each cell's row numbers."""
+
+    records: list[dict[str, Any]]
+    row_cols: tuple[str, ...]
+    col_cols: tuple[str, ...]
+    vary: list[str]
+    row_keys: dict[Key, None] = field(default_factory=dict)
+    col_keys: dict[Key, None] = field(default_factory=dict)
+    cells: dict[tuple[Key, Key], list[int]] = field(default_factory=dict)
+
+
+def _pivot(
+    df: pd.DataFrame, rows: str | Sequence[str] | None, cols: str | Sequence[str] | None, sort_by: str | None
+) -> _Pivot:
+    row_cols, col_cols = axis_columns(rows), axis_columns(cols)
+    unknown = [c for c in (*row_cols, *col_cols) if c not in df.columns]
+    if unknown:
+        raise KeyError(
+            f"cannot pivot on {', '.join(map(repr, unknown))}: no such column; "
+            f"the inputs are {', '.join(input_columns(df)) or '(none)'}"
+        )
+    vary = [c for c in varying_columns(df) if c not in row_cols and c not in col_cols]
+    records = cast("list[dict[str, Any]]", df.to_dict("records"))  # column names are strings
+    pivot = _Pivot(records, row_cols, col_cols, vary)
+    for i, rec in enumerate(records):
+        rk = tuple(plain(rec.get(c)) for c in row_cols)
+        ck = tuple(plain(rec.get(c)) for c in col_cols)
+        pivot.row_keys.setdefault(rk)
+        pivot.col_keys.setdefault(ck)
+        pivot.cells.setdefault((rk, ck), []).append(i)
+    if sort_by is not None:  # each row lists its takes best first by a metric; captions say what the columns were
+        pivot.vary = [*vary, *(c for c in col_cols if c not in vary)]
+        ranked = ranked_cells(records, pivot.row_keys, pivot.cells, pivot.col_keys, sort_by)
+        pivot.col_cols, pivot.col_keys, pivot.cells = ranked  # type: ignore[assignment]
+    return pivot
+
+
+def _slot_height(records: Sequence[Mapping[str, Any]], width: int) -> int | None:
+    """Placeholders take the size of the grid's videos (their median ratio), so rows line up."""
+    ratios = [
+        h / w
+        for w, h in ((plain(r.get("width")), plain(r.get("height"))) for r in records)
+        if isinstance(w, int | float) and isinstance(h, int | float) and w > 0 and h > 0
+    ]
+    return round(width * sorted(ratios)[len(ratios) // 2]) if ratios else None
+
+
+def _table_open(pivot: _Pivot, width: int, min_width: int) -> str:
+    """The ``<table>`` tag and its ``<colgroup>``.
+
+    The table fills the output up to the videos' preferred width and shrinks them down to min_width; below that
+    it keeps its size and the box scrolls (.sd-out has overflow-x:auto).
+    """
+    per_col = [max([len(pivot.cells.get((rk, ck), ())) for rk in pivot.row_keys] or [1]) or 1 for ck in pivot.col_keys]
+    slots = sum(per_col)
+    head = _ROWHEAD_PX if pivot.row_cols else 0
+    gaps = _GAP_PX * (len(per_col) + (1 if pivot.row_cols else 0) + 1) + _GAP_PX * (slots - len(per_col))
+    table = f'<table class="sd-grid" style="min-width:{head + slots * min_width + gaps}px;'
+    table += f'max-width:{head + slots * width + gaps}px">'
+    cols_html = f'<col style="width:{head}px">' if pivot.row_cols else ""
+    cols_html += "".join(f'<col style="width:{100 * k / slots:.3f}%">' for k in per_col)
+    return f"{table}<colgroup>{cols_html}</colgroup>"
+
+
+def _thead(pivot: _Pivot, short: ShortMap) -> str:
+    if not pivot.col_cols:
+        return ""
+    corner = " · ".join(esc(c) for c in pivot.row_cols)
+    out = [
+        f'<thead><tr><th class="sd-corner"><span class="sd-k">{corner}</span></th>' if pivot.row_cols else "<thead><tr>"
+    ]
+    for ck in pivot.col_keys:
+        out.append(f'<th class="sd-colhead">{header_html(pivot.col_cols, ck, limit=40, short=short)}</th>')
+    out.append("</tr></thead>")
+    return "".join(out)
+
+
+def _row_html(pivot: _Pivot, rk: Key, figure: Callable[[int], str], short: ShortMap) -> str:
+    out = ['<tr class="sd-row">']
+    if pivot.row_cols:
+        out.append(f'<th class="sd-rowhead" scope="row">{header_html(pivot.row_cols, rk, limit=160, short=short)}</th>')
+    for ck in pivot.col_keys:
+        members = pivot.cells.get((rk, ck))
+        if not members:
+            out.append(_EMPTY_CELL)
+            continue
+        figs = "".join(figure(i) for i in members)
+        out.append(f'<td class="sd-cell"><div class="sd-takes">{figs}</div></td>')
+    out.append("</tr>")
+    return "".join(out)
 
 
 def grid_body(
@@ -142,92 +237,43 @@ def grid_body(
     min_width: int = MIN_VIDEO_PX,
     sort_by: str | None = None,
 ) -> str:
-    """The grid without its ``<style>`` block (the report shares one). See :func:`grid_html`."""
-    row_cols, col_cols = axis_columns(rows), axis_columns(cols)
-    unknown = [c for c in (*row_cols, *col_cols) if c not in df.columns]
-    if unknown:
-        raise KeyError(
-            f"cannot pivot on {', '.join(map(repr, unknown))}: no such column; "
-            f"the inputs are {', '.join(input_columns(df)) or '(none)'}"
-        )
-    vary = [c for c in varying_columns(df) if c not in row_cols and c not in col_cols]
-    short = short_maps(df)
-    records = cast("list[dict[str, Any]]", df.to_dict("records"))  # column names are strings
-    positions = list(range(len(records)))
-    row_keys: dict[tuple[Any, ...], None] = {}
-    col_keys: dict[tuple[Any, ...], None] = {}
-    cells: dict[tuple[tuple[Any, ...], tuple[Any, ...]], list[int]] = {}
-    for i, rec in zip(positions, records, strict=True):
-        rk = tuple(plain(rec.get(c)) for c in row_cols)
-        ck = tuple(plain(rec.get(c)) for c in col_cols)
-        row_keys.setdefault(rk)
-        col_keys.setdefault(ck)
-        cells.setdefault((rk, ck), []).append(i)
-    if sort_by is not None:  # each row lists its takes best first by a metric; captions say what the columns were
-        vary = [*vary, *(c for c in col_cols if c not in vary)]
-        col_cols, col_keys, cells = ranked_cells(records, row_keys, cells, col_keys, sort_by)  # type: ignore[assignment]
+    """The grid without its ``<style>`` block (the report shares one). See :func:`seedance_nb.display.grid_html`.
 
-    # Placeholders take the size of the grid's videos, so rows line up.
-    ratios = [
-        h / w
-        for w, h in ((plain(r.get("width")), plain(r.get("height"))) for r in records)
-        if isinstance(w, int | float) and isinstance(h, int | float) and w > 0 and h > 0
-    ]
-    slot_height = round(width * sorted(ratios)[len(ratios) // 2]) if ratios else None
-    # The table fills the output up to the videos' preferred width and shrinks them down to min_width;
-    # below that it keeps its size and the box scrolls (.sd-out has overflow-x:auto).
-    per_col = [max([len(cells.get((rk, ck), ())) for rk in row_keys] or [1]) or 1 for ck in col_keys]
-    slots = sum(per_col)
-    head = _ROWHEAD_PX if row_cols else 0
-    gaps = _GAP_PX * (len(per_col) + (1 if row_cols else 0) + 1) + _GAP_PX * (slots - len(per_col))
-    table_min = head + slots * min_width + gaps
-    table_max = head + slots * width + gaps
-    container = new_container_id()
-    out = [f'<div class="sd-out sd-gridwrap" id="{container}">']
-    bar, script = sync_controls(container) if sync else ("", "")
-    out.append(bar)
-    out.append(f'<table class="sd-grid" style="min-width:{table_min}px;max-width:{table_max}px">')
-    cols_html = f'<col style="width:{head}px">' if row_cols else ""
-    cols_html += "".join(f'<col style="width:{100 * k / slots:.3f}%">' for k in per_col) if row_cols else ""
-    if not row_cols:
-        cols_html = "".join(f'<col style="width:{100 * k / slots:.3f}%">' for k in per_col)
-    out.append(f"<colgroup>{cols_html}</colgroup>")
-    if col_cols:
-        corner = " · ".join(esc(c) for c in row_cols)
-        out.append(
-            f'<thead><tr><th class="sd-corner"><span class="sd-k">{corner}</span></th>' if row_cols else "<thead><tr>"
+    Args:
+        df: one row per take (a sweep's DataFrame).
+        rows: the column(s) down the side (None: one row).
+        cols: the column(s) across the top (None: one column).
+        sync: add the play-all bar and its script.
+        sources: where each video and poster is served from.
+        width: the videos' preferred width (px).
+        anchors: an element id per row number (the report links its table to the grid).
+        backend: ``"emulator"`` or ``"fal"``, for the captions' cost notes.
+        min_width: the narrowest a video may shrink to before the grid scrolls.
+        sort_by: a metric: each row lists its takes best first by it.
+    """
+    pivot = _pivot(df, rows, cols, sort_by)
+    short = short_maps(df)
+    slot_height = _slot_height(pivot.records, width)
+
+    def figure(i: int) -> str:
+        return figure_html(
+            pivot.records[i],
+            pivot.vary,
+            sources,
+            width,
+            anchor=(anchors or {}).get(i),
+            slot_height=slot_height,
+            short=short,
+            backend=backend,
         )
-        for ck in col_keys:
-            out.append(f'<th class="sd-colhead">{header_html(col_cols, ck, limit=40, short=short)}</th>')
-        out.append("</tr></thead>")
-    out.append("<tbody>")
-    for rk in row_keys:
-        out.append('<tr class="sd-row">')
-        if row_cols:
-            out.append(f'<th class="sd-rowhead" scope="row">{header_html(row_cols, rk, limit=160, short=short)}</th>')
-        for ck in col_keys:
-            members = cells.get((rk, ck))
-            if not members:
-                out.append(_EMPTY_CELL)
-                continue
-            figs = "".join(
-                figure_html(
-                    records[i],
-                    vary,
-                    sources,
-                    width,
-                    anchor=(anchors or {}).get(i),
-                    slot_height=slot_height,
-                    short=short,
-                    backend=backend,
-                )
-                for i in members
-            )
-            out.append(f'<td class="sd-cell"><div class="sd-takes">{figs}</div></td>')
-        out.append("</tr>")
-    out.append("</tbody></table></div>")
-    out.append(script)
-    return "".join(out)
+
+    container = new_container_id()
+    bar, script = sync_controls(container) if sync else ("", "")
+    body = "".join(_row_html(pivot, rk, figure, short) for rk in pivot.row_keys)
+    return (
+        f'<div class="sd-out sd-gridwrap" id="{container}">{bar}{_table_open(pivot, width, min_width)}'
+        f"{_thead(pivot, short)}<tbody>{body}</tbody></table></div>{script}"
+    )
 
 
 _set_module(__name__)
