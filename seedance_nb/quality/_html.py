@@ -155,6 +155,61 @@ def metric_plot_svg(df: Any, metric: str, by: str, *, width: int = 640, height: 
     return "".join(parts)
 
 
+def _section_axes(df: Any, by: str | None) -> tuple[list[str], str]:
+    """The table's varying inputs, and the parameter the plot groups by (default: the first of them)."""
+    from ..markup import varying_columns
+
+    vary = [c for c in varying_columns(df) if c != "take"] or (["take"] if "take" in df.columns else [])
+    return vary, by if by is not None and by in df.columns else (vary[0] if vary else "job")
+
+
+def _metrics_head(vary: Sequence[str], columns: Sequence[str], strips: bool) -> str:
+    head = ['<th scope="col" data-type="num">job</th>']
+    head += [f'<th scope="col">{_esc(c)}</th>' for c in vary]
+    head.append('<th scope="col">flags</th>')
+    head += [f'<th scope="col" data-type="num">{_esc(c.replace("_", " "))}</th>' for c in columns]
+    if strips:
+        head.append('<th scope="col">filmstrip</th>')
+    return "".join(head)
+
+
+def _strip_cell(rec: Mapping[str, Any], strip_dir: Path, image_src: Any) -> str:
+    """The take's filmstrip (written once into ``strip_dir``), empty when its video cannot be read."""
+    strip = ""
+    video = rec.get("path")
+    if isinstance(video, str) and Path(video).is_file():
+        try:
+            file = filmstrip_file(video, strip_dir / f"{Path(video).stem}.jpg")
+            strip = filmstrip_html(
+                image_src(str(file)), alt=f"job {_text(_plain(rec.get('job')))} filmstrip", height=48
+            )
+        except (InputError, OSError) as exc:
+            logger.info("no filmstrip for %s: %s", video, exc)
+    return f"<td>{strip}</td>"
+
+
+def _metrics_row(
+    pos: Any, rec: Mapping[str, Any], vary: Sequence[str], columns: Sequence[str], strip: str | None
+) -> str:
+    job = _plain(rec.get("job"))
+    cells = [f'<td class="n" data-v="{_esc(job if job is not None else "")}">{_esc(_text(job))}</td>']
+    for c in vary:
+        text = _text(rec.get(c), 400)
+        wide = " wide" if c in ("prompt", "image", "end_image") else ""
+        cells.append(
+            f'<td class="txt{wide}" data-v="{_esc(text)}" title="{_esc(text)}">{_esc(_text(rec.get(c), 80))}</td>'
+        )
+    flags = _flag_list(rec.get("flags"))
+    cells.append(f'<td data-v="{_esc(", ".join(flags))}">{flags_html(rec)}</td>')
+    for c in columns:
+        value = _plain(rec.get(c))
+        sort = "" if value is None else str(abs(value) if c == "duration_error" else value)
+        cells.append(f'<td class="n" data-v="{_esc(sort)}">{_esc(_fmt(value, c))}</td>')
+    if strip is not None:
+        cells.append(strip)
+    return f'<tr id="sd-metrics-{_esc(pos)}">{"".join(cells)}</tr>'
+
+
 def metrics_section_html(
     df: Any,
     *,
@@ -167,7 +222,6 @@ def metrics_section_html(
     when ``run_dir`` and ``image_src`` — a function from a local image path to a ``src`` — are given) and one
     plot of ``metric`` per value of the parameter ``by`` (default: the first varying input). "" when nothing
     was measured."""
-    from ..markup import varying_columns
 
     if "flags" not in df.columns:
         return ""
@@ -176,43 +230,13 @@ def metrics_section_html(
     measured = df[df["frames"].notna()] if "frames" in df.columns else df.iloc[0:0]
     if measured.empty:
         return ""
-    vary = [c for c in varying_columns(df) if c != "take"] or (["take"] if "take" in df.columns else [])
-    by = by if by is not None and by in df.columns else (vary[0] if vary else "job")
+    vary, by = _section_axes(df, by)
     columns = [c for c in _TABLE_METRICS if c in measured.columns]
-    head = ['<th scope="col" data-type="num">job</th>']
-    head += [f'<th scope="col">{_esc(c)}</th>' for c in vary]
-    head.append('<th scope="col">flags</th>')
-    head += [f'<th scope="col" data-type="num">{_esc(c.replace("_", " "))}</th>' for c in columns]
     strip_dir = Path(run_dir) / "filmstrips" if run_dir is not None and image_src is not None else None
-    if strip_dir is not None:
-        head.append('<th scope="col">filmstrip</th>')
-    body = []
-    for pos, rec in zip(measured.index, measured.to_dict("records"), strict=True):
-        job = _plain(rec.get("job"))
-        cells = [f'<td class="n" data-v="{_esc(job if job is not None else "")}">{_esc(_text(job))}</td>']
-        for c in vary:
-            text = _text(rec.get(c), 400)
-            wide = " wide" if c in ("prompt", "image", "end_image") else ""
-            cells.append(
-                f'<td class="txt{wide}" data-v="{_esc(text)}" title="{_esc(text)}">{_esc(_text(rec.get(c), 80))}</td>'
-            )
-        flags = _flag_list(rec.get("flags"))
-        cells.append(f'<td data-v="{_esc(", ".join(flags))}">{flags_html(rec)}</td>')
-        for c in columns:
-            value = _plain(rec.get(c))
-            sort = "" if value is None else str(abs(value) if c == "duration_error" else value)
-            cells.append(f'<td class="n" data-v="{_esc(sort)}">{_esc(_fmt(value, c))}</td>')
-        if strip_dir is not None:
-            strip = ""
-            video = rec.get("path")
-            if isinstance(video, str) and Path(video).is_file():
-                try:
-                    file = filmstrip_file(video, strip_dir / f"{Path(video).stem}.jpg")
-                    strip = filmstrip_html(image_src(str(file)), alt=f"job {_text(job)} filmstrip", height=48)
-                except (InputError, OSError) as exc:
-                    logger.info("no filmstrip for %s: %s", video, exc)
-            cells.append(f"<td>{strip}</td>")
-        body.append(f'<tr id="sd-metrics-{_esc(pos)}">{"".join(cells)}</tr>')
+    body = [
+        _metrics_row(pos, rec, vary, columns, _strip_cell(rec, strip_dir, image_src) if strip_dir else None)
+        for pos, rec in zip(measured.index, measured.to_dict("records"), strict=True)
+    ]
     plot = metric_plot_svg(measured, metric, by) if by in measured.columns else ""
     flagged = sum(1 for f in measured["flags"] if _flag_list(f))
     legend = " · ".join(f"<b>{_esc(k)}</b>: {_esc(v)}" for k, v in FLAGS.items())
@@ -223,7 +247,8 @@ def metrics_section_html(
         f'<p class="sub">{legend}</p>'
         f'<h3>{_esc(metric)} by {_esc(by)}</h3><div class="scroll">{plot}</div>'
         '<div class="scroll"><table class="jobs" id="sd-metrics">'
-        f"<thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        f"<thead><tr>{_metrics_head(vary, columns, strip_dir is not None)}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table></div>"
         f"</section>{_metrics_sort_js()}"
     )
 

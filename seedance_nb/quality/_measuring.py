@@ -302,25 +302,76 @@ def _video_stream(path: Path) -> Iterator[tuple[Any, Any]]:
         yield container, stream
 
 
+class _Frames:
+    """What one pass keeps of the analysis frames: the last ``step`` of them, a number or two per frame, and the
+    motion sums (so memory stays flat in the clip's length)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+        self.recent: list[Any] = []  # the last `step` analysis frames (float32, 0..1)
+        self.means: list[float] = []
+        self.dark: list[bool] = []
+        self.diffs: list[float] = []  # consecutive frames, 0..1
+        self.motion_sum, self.motion_n, self.static = 0.0, 0, 0
+        self.frames = 0
+
+    def add(self, luma: Any) -> None:
+        """Take one analysis frame (8-bit luma)."""
+        import numpy as np
+
+        cur = luma.astype(np.float32) * (1 / 255)
+        self.means.append(float(cur.mean()))
+        black = float((cur < BLACK_PIXEL).mean()) >= BLACK_RATIO
+        self.dark.append(black or float(cur.std()) < BLANK_STD)
+        if self.recent:
+            self.diffs.append(float(np.abs(cur - self.recent[-1]).mean()))
+        if len(self.recent) >= self.step:
+            moved = float(np.abs(cur - self.recent[-self.step]).mean())
+            self.motion_sum += moved
+            self.motion_n += 1
+            self.static += moved < FREEZE_NOISE
+            self.recent.pop(0)
+        self.recent.append(cur)
+        self.frames += 1
+
+    def result(
+        self, rate: float, start: float | None, end: float | None, audio: Any, requested: float | None
+    ) -> VideoMetrics:
+        """The measures, with the fidelities, the sound's ``(loudness, silent share)`` and the requested length."""
+        motion_sum, motion_n, static, diffs = self.motion_sum, self.motion_n, self.static, self.diffs
+        if motion_n == 0 and diffs:  # clips shorter than one motion step
+            motion_sum, motion_n, static = sum(diffs), len(diffs), sum(d < FREEZE_NOISE for d in diffs)
+        cut_at = _cuts([d * 255 for d in diffs], self.dark, max(1, round(CUT_MIN_SCENE_SECONDS * rate)))
+        seconds = round((self.frames - 1) / rate, 3) if self.frames > 1 else 0.0
+        loudness, silent = audio if audio is not None else (None, None)
+        return VideoMetrics(
+            motion=round(motion_sum / motion_n, 5) if motion_n else 0.0,
+            frozen=motion_n > 0 and static >= FROZEN_SHARE * motion_n,
+            black_fraction=round(sum(self.dark) / self.frames, 4),
+            start_fidelity=start,
+            end_fidelity=end,
+            flicker=round(_flicker(self.means, self.dark, cut_at), 5),
+            cuts=len(cut_at),
+            loudness_db=loudness,
+            silent_fraction=silent,
+            has_audio=audio is not None,
+            duration_error=round(seconds - requested, 3) if requested is not None else None,
+            seconds=seconds,
+            frames=self.frames,
+        )
+
+
 def _measure(path: Path, image: Any, end_image: Any, requested: float | None) -> VideoMetrics:
     import av
-    import numpy as np
 
     with _video_stream(path) as (container, stream):
         stream.thread_type = "SLICE"
         rate = float(stream.average_rate or stream.guessed_rate or 24)
-        width, height = stream.codec_context.width, stream.codec_context.height
-        aw, ah = _size_for(width, height, ANALYSIS_AREA)
-        step = max(1, round(rate * MOTION_STEP_SECONDS))
+        aw, ah = _size_for(stream.codec_context.width, stream.codec_context.height, ANALYSIS_AREA)
+        kept = _Frames(step=max(1, round(rate * MOTION_STEP_SECONDS)))
         audio_stream = container.streams.audio[0] if container.streams.audio else None
         sound = _Sound(audio_stream) if audio_stream is not None else None
-        recent: list[Any] = []  # the last `step` analysis frames (float32, 0..1)
-        means: list[float] = []
-        dark: list[bool] = []
-        diffs: list[float] = []  # consecutive frames, 0..1
-        motion_sum, motion_n, static = 0.0, 0, 0
         first_frame = last_frame = None
-        frames = 0
         # One pass over the file: video and audio packets in the order they are stored.
         for packet in container.demux(*(s for s in (stream, audio_stream) if s is not None)):
             if sound is not None and packet.stream is audio_stream:
@@ -332,48 +383,14 @@ def _measure(path: Path, image: Any, end_image: Any, requested: float | None) ->
                 if first_frame is None:
                     first_frame = frame
                 last_frame = frame
-                luma = frame.reformat(width=aw, height=ah, format="gray", interpolation="AREA").to_ndarray()
-                cur = luma.astype(np.float32) * (1 / 255)
-                means.append(float(cur.mean()))
-                black = float((cur < BLACK_PIXEL).mean()) >= BLACK_RATIO
-                dark.append(black or float(cur.std()) < BLANK_STD)
-                if recent:
-                    diffs.append(float(np.abs(cur - recent[-1]).mean()))
-                if len(recent) >= step:
-                    moved = float(np.abs(cur - recent[-step]).mean())
-                    motion_sum += moved
-                    motion_n += 1
-                    static += moved < FREEZE_NOISE
-                    recent.pop(0)
-                recent.append(cur)
-                frames += 1
+                kept.add(frame.reformat(width=aw, height=ah, format="gray", interpolation="AREA").to_ndarray())
         if first_frame is None:
             raise _fail("video", f"{path.name} has no decodable frames", str(path), "an MP4 with frames")
         start = _fidelity(first_frame, image)
         end = _fidelity(last_frame, end_image)
         first_frame = last_frame = None
         audio = sound.result() if sound is not None else None
-
-    if motion_n == 0 and diffs:  # clips shorter than one motion step
-        motion_sum, motion_n, static = sum(diffs), len(diffs), sum(d < FREEZE_NOISE for d in diffs)
-    cut_at = _cuts([d * 255 for d in diffs], dark, max(1, round(CUT_MIN_SCENE_SECONDS * rate)))
-    seconds = round((frames - 1) / rate, 3) if frames > 1 else 0.0
-    loudness, silent = audio if audio is not None else (None, None)
-    return VideoMetrics(
-        motion=round(motion_sum / motion_n, 5) if motion_n else 0.0,
-        frozen=motion_n > 0 and static >= FROZEN_SHARE * motion_n,
-        black_fraction=round(sum(dark) / frames, 4),
-        start_fidelity=start,
-        end_fidelity=end,
-        flicker=round(_flicker(means, dark, cut_at), 5),
-        cuts=len(cut_at),
-        loudness_db=loudness,
-        silent_fraction=silent,
-        has_audio=audio is not None,
-        duration_error=round(seconds - requested, 3) if requested is not None else None,
-        seconds=seconds,
-        frames=frames,
-    )
+    return kept.result(rate, start, end, audio, requested)
 
 
 #: BT.601 RGB -> Y, Cb, Cr (rows), and the weights of Wang, Lu & Bovik's video SSIM for the three channels.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +189,46 @@ def _wrap(draw: Any, text: str, font: Any, width: int, lines: int) -> list[str]:
     return out
 
 
+def _downloaded(df: Any) -> Any:
+    """The rows of ``df`` with a downloaded video on disk (refusing a frame without any)."""
+    shown = df[df["status"].isin(_HAS_VIDEO)] if "status" in df.columns else df
+    shown = shown[[isinstance(p, str) and Path(p).is_file() for p in shown["path"]]]
+    if shown.empty:
+        raise InputError([Problem("sweep", "has no downloaded video yet", None, "run the sweep first")])
+    return shown
+
+
+def _row_label(row_cols: Sequence[str], key: Sequence[Any]) -> str:
+    return " · ".join(
+        f"{c} {_text(v, 200)}" if len(row_cols) > 1 else _text(v, 300) for c, v in zip(row_cols, key, strict=True)
+    )
+
+
+def _caption_lines(
+    draw: Any, rec: Mapping[str, Any], labels: Sequence[str], metric: str | None, font: Any, width: int
+) -> tuple[list[str], bool]:
+    """A tile's caption lines (what varies, then the metric and flags) and whether the last one is a warning."""
+    parts = [f"{c} {_text(rec.get(c), 24)}" for c in labels]
+    flags = _flag_list(rec.get("flags"))
+    lines = _wrap(draw, " · ".join(parts) or f"job {_text(rec.get('job'))}", font, width, 2)
+    extra = []
+    if metric is not None and metric in rec:
+        extra.append(f"{metric} {_text(rec.get(metric), 12)}")
+    if flags:
+        extra.append("flags: " + ", ".join(flags))
+    if extra:
+        lines.append(" · ".join(extra))
+    return lines, bool(flags and extra)
+
+
+def _save_png(sheet: Any, target: Path) -> None:
+    """Write ``sheet`` to ``target`` atomically (a ``.part`` file renamed into place)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
+    sheet.save(part, "PNG", optimize=True)
+    os.replace(part, target)
+
+
 def contact_sheet(
     df: Any,
     path: str | os.PathLike[str] | None = None,
@@ -211,10 +252,7 @@ def contact_sheet(
         raise InputError([Problem("df", "has no path column", None, "a sweep or its DataFrame")])
     if sort_by is not None:
         _check_metric(df, sort_by, "sort_by")
-    shown = df[df["status"].isin(_HAS_VIDEO)] if "status" in df.columns else df
-    shown = shown[[isinstance(p, str) and Path(p).is_file() for p in shown["path"]]]
-    if shown.empty:
-        raise InputError([Problem("sweep", "has no downloaded video yet", None, "run the sweep first")])
+    shown = _downloaded(df)
     row_cols, col_cols, vary = _axes(shown, rows, cols)
     metric = label or sort_by
     layout = _layout(shown, row_cols, col_cols, sort_by)
@@ -235,37 +273,21 @@ def contact_sheet(
     y = pad
     for key, members in layout:
         if row_cols:
-            text = " · ".join(
-                f"{c} {_text(v, 200)}" if len(row_cols) > 1 else _text(v, 300)
-                for c, v in zip(row_cols, key, strict=True)
-            )
-            for i, line in enumerate(_wrap(draw, text, font, row_head - 12, (height + caption_h) // 16)):
+            head_lines = _wrap(draw, _row_label(row_cols, key), font, row_head - 12, (height + caption_h) // 16)
+            for i, line in enumerate(head_lines):
                 draw.text((pad, y + i * 16), line, fill=(30, 30, 30), font=font)
         x = pad + row_head
         for rec in members:
             strip = filmstrip(rec["path"], frames, height=height)
             sheet.paste(strip.resize((tile_w, height)), (x, y))
-            parts = [f"{c} {_text(rec.get(c), 24)}" for c in (*col_cols, *vary)]
-            flags = _flag_list(rec.get("flags"))
-            lines = _wrap(draw, " · ".join(parts) or f"job {_text(rec.get('job'))}", small, tile_w, 2)
-            extra = []
-            if metric is not None and metric in rec:
-                extra.append(f"{metric} {_text(rec.get(metric), 12)}")
-            if flags:
-                extra.append("flags: " + ", ".join(flags))
-            if extra:
-                lines.append(" · ".join(extra))
+            lines, warn = _caption_lines(draw, rec, (*col_cols, *vary), metric, small, tile_w)
             for i, line in enumerate(lines[:3]):
-                colour = (190, 30, 45) if flags and i == len(lines) - 1 and extra else (60, 60, 60)
+                colour = (190, 30, 45) if warn and i == len(lines) - 1 else (60, 60, 60)
                 draw.text((x, y + height + 3 + i * 15), line, fill=colour, font=small)
             x += tile_w + pad
         y += height + caption_h + pad
     if path is not None:
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        part = target.with_name(target.name + ".part")
-        sheet.save(part, "PNG", optimize=True)
-        os.replace(part, target)
+        _save_png(sheet, Path(path))
     return sheet
 
 
@@ -345,6 +367,65 @@ def preview(
     )
 
 
+@dataclass(frozen=True)
+class _PreviewOptions:
+    """How :func:`export_previews` writes each take."""
+
+    out: Path
+    width: int
+    fps: float
+    gif: bool
+    max_bytes: int
+    sort_by: str | None
+    caption_cols: Sequence[str]
+
+
+def _preview_columns(
+    layout: Sequence[Any], col_cols: Sequence[str], sort_by: str | None
+) -> tuple[list[Any], list[str]]:
+    """The page's columns and their headers: as in the notebook grid (one per value of what varies across;
+    several takes share a cell), or with ``sort_by`` one per rank."""
+    if sort_by is not None:
+        columns: list[Any] = list(range(1, max(len(m) for _, m in layout) + 1))
+        return columns, [f"#{k}" for k in columns]
+    columns = list(
+        dict.fromkeys(tuple(_plain(rec.get(c)) for c in col_cols) for _, members in layout for rec in members)
+    )
+    return columns, [" · ".join(f"{c} {_text(v, 40)}" for c, v in zip(col_cols, k, strict=True)) for k in columns]
+
+
+def _preview_head(row_cols: Sequence[str], sort_by: str | None, headers: Sequence[str]) -> list[str]:
+    return [
+        "# Previews",
+        "",
+        "Animated WebP previews (GIF links for old viewers). "
+        + (f"Rows: {markdown_text(', '.join(row_cols))}. " if row_cols else "")
+        + (f"Ordered by {markdown_text(sort_by)}, best first." if sort_by else ""),
+        "",
+        "| "
+        + " | ".join([markdown_text(" · ".join(row_cols)) if row_cols else "", *map(markdown_text, headers)])
+        + " |",
+        "|" + "---|" * (len(headers) + 1),
+    ]
+
+
+def _preview_cell(rec: Mapping[str, Any], stem: str, o: _PreviewOptions) -> str:
+    """Write one take's previews and give its Markdown cell."""
+    frames = _sample(_video_path(rec["path"]), fps=o.fps, width=o.width)  # decoded once for both formats
+    preview(rec["path"], o.out / f"{stem}.webp", width=o.width, fps=o.fps, max_bytes=o.max_bytes, frames=frames)
+    caption = " · ".join(f"{c} {_text(rec.get(c), 40)}" for c in o.caption_cols) or f"job {stem}"
+    cell = f"![{markdown_text(caption)}]({stem}.webp)<br>{markdown_text(caption)}"
+    if o.sort_by is not None:
+        cell += f"<br>{markdown_text(o.sort_by)} {markdown_text(_text(rec.get(o.sort_by), 12))}"
+    flags = _flag_list(rec.get("flags"))
+    if flags:
+        cell += "<br>flags: " + markdown_text(", ".join(flags))
+    if o.gif:
+        preview(rec["path"], o.out / f"{stem}.gif", width=o.width, fps=o.fps, max_bytes=o.max_bytes, frames=frames)
+        cell += f" · [GIF]({stem}.gif)"
+    return cell
+
+
 def export_previews(
     df: Any,
     folder: str | os.PathLike[str],
@@ -371,55 +452,20 @@ def export_previews(
         _check_metric(df, sort_by, "sort_by")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    shown = df[df["status"].isin(_HAS_VIDEO)] if "status" in df.columns else df
-    shown = shown[[isinstance(p, str) and Path(p).is_file() for p in shown["path"]]]
-    if shown.empty:
-        raise InputError([Problem("sweep", "has no downloaded video yet", None, "run the sweep first")])
+    shown = _downloaded(df)
     row_cols, col_cols, vary = _axes(shown, rows, cols)
     layout = _layout(shown, row_cols, col_cols, sort_by)
-
-    def col_key(rec: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(_plain(rec.get(c)) for c in col_cols)
-
-    # Columns as in the notebook grid (one per value of what varies across; several takes share a cell), or
-    # with ``sort_by`` one per rank.
-    if sort_by is not None:
-        columns: list[Any] = list(range(1, max(len(m) for _, m in layout) + 1))
-        headers = [f"#{k}" for k in columns]
-    else:
-        columns = list(dict.fromkeys(col_key(rec) for _, members in layout for rec in members))
-        headers = [" · ".join(f"{c} {_text(v, 40)}" for c, v in zip(col_cols, k, strict=True)) for k in columns]
-    lines = [
-        "# Previews",
-        "",
-        "Animated WebP previews (GIF links for old viewers). "
-        + (f"Rows: {markdown_text(', '.join(row_cols))}. " if row_cols else "")
-        + (f"Ordered by {markdown_text(sort_by)}, best first." if sort_by else ""),
-        "",
-        "| "
-        + " | ".join([markdown_text(" · ".join(row_cols)) if row_cols else "", *map(markdown_text, headers)])
-        + " |",
-        "|" + "---|" * (len(columns) + 1),
-    ]
+    columns, headers = _preview_columns(layout, col_cols, sort_by)
+    lines = _preview_head(row_cols, sort_by, headers)
     caption_cols = [*col_cols, *vary] if sort_by is not None else list(vary)
+    options = _PreviewOptions(out, width, fps, gif, max_bytes, sort_by, caption_cols)
     for key, members in layout:
         slots: dict[Any, list[str]] = {k: [] for k in columns}
         for position, rec in enumerate(members, 1):
             job = _plain(rec.get("job"))
             stem = f"{int(job):03d}" if isinstance(job, int | float) else f"take-{len(lines):03d}-{position}"
-            frames = _sample(_video_path(rec["path"]), fps=fps, width=width)  # decoded once for both formats
-            preview(rec["path"], out / f"{stem}.webp", width=width, fps=fps, max_bytes=max_bytes, frames=frames)
-            caption = " · ".join(f"{c} {_text(rec.get(c), 40)}" for c in caption_cols) or f"job {stem}"
-            cell = f"![{markdown_text(caption)}]({stem}.webp)<br>{markdown_text(caption)}"
-            if sort_by is not None:
-                cell += f"<br>{markdown_text(sort_by)} {markdown_text(_text(rec.get(sort_by), 12))}"
-            flags = _flag_list(rec.get("flags"))
-            if flags:
-                cell += "<br>flags: " + markdown_text(", ".join(flags))
-            if gif:
-                preview(rec["path"], out / f"{stem}.gif", width=width, fps=fps, max_bytes=max_bytes, frames=frames)
-                cell += f" · [GIF]({stem}.gif)"
-            slots[position if sort_by is not None else col_key(rec)].append(cell)
+            where = position if sort_by is not None else tuple(_plain(rec.get(c)) for c in col_cols)
+            slots[where].append(_preview_cell(rec, stem, options))
         label = markdown_text(" · ".join(_text(v, 200) for v in key)) if row_cols else ""
         lines.append("| " + " | ".join([label, *("<br>".join(slots[k]) for k in columns)]) + " |")
     page = out / "README.md"
