@@ -18,10 +18,10 @@ from .. import _set_module
 from ..errors import InputError, Problem
 from ..runs import RunFolder
 from ._fit import _WITH_VIDEO, HUMAN_SCORES, _by, group_keys
-from ._promotion import _announce, _round_dir, _with_client, round_cost, score_values
+from ._promotion import Promotion, _announce, _round_dir, _with_client, round_cost, score_values
 
 if TYPE_CHECKING:  # sweep imports this module: no import of it at run time here
-    from ..sweep import Grid
+    from ..grids import Grid
 
 
 # --------------------------------------------------------------------------- adaptive runs
@@ -105,44 +105,14 @@ class AdaptiveRun:
         Args:
             client: the client (default: :func:`seedance_nb.connect`).
         """
-        from ..sweep import run_sweep_async
-
         kwargs: dict[str, Any] = {"concurrency": self.concurrency, "progress": self.progress}
         if not self.sweeps:
-            est = self.grid.estimate()
-            stem = self.name or f"adaptive-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}"
-            self._say(f"Round 1 of {self.rounds}: {est}; budget ${self.budget_usd:.2f} for every round together")
-            self.status = "running"
-            first = await run_sweep_async(
-                self.grid,
-                client=client,
-                run_dir=_round_dir(Path(self.run_root), stem, 1),
-                budget_usd=self.budget_usd,
-                **kwargs,
-            )
-            self.sweeps.append(first)
+            await self._first_round(client, kwargs)
         while len(self.sweeps) < self.rounds:
             if self.human and self._asked < len(self.sweeps):
-                self._asked = len(self.sweeps)
-                self.status = "waiting"
-                self._say(
-                    f"Round {len(self.sweeps)} is done (spent ${self.spent_usd:.2f} of ${self.budget_usd:.2f}). "
-                    f"Vote ({'.duel()' if self.score != 'rating' else 'rate the videos'}), then call .resume() "
-                    f"for round {len(self.sweeps) + 1}."
-                )
+                self._pause_for_votes()
                 return self
-            index = len(self.sweeps) - 1
-            current = self.current
-            scores = score_values(current, self.by, self.score)
-            ranked = int(scores.notna().sum())
-            top = max(1, math.ceil(self.keep * ranked))
-            plan = current.plan_promotion(
-                self.by,
-                top,
-                _per_round(self.takes, index, "takes"),
-                score=self.score,
-                **(_per_round(self.changes, index, "changes") or {}),
-            )
+            plan = self._plan_next()
             remaining = self.remaining_usd
             est = plan.estimate
             self._say(f"{plan}; spent ${self.spent_usd:.2f} of ${self.budget_usd:.2f}, ${remaining:.2f} left")
@@ -161,6 +131,46 @@ class AdaptiveRun:
             f"(cached videos are free)."
         )
         return self
+
+    async def _first_round(self, client: Any, kwargs: dict[str, Any]) -> None:
+        from ..sweep import run_sweep_async
+
+        est = self.grid.estimate()
+        stem = self.name or f"adaptive-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}"
+        self._say(f"Round 1 of {self.rounds}: {est}; budget ${self.budget_usd:.2f} for every round together")
+        self.status = "running"
+        first = await run_sweep_async(
+            self.grid,
+            client=client,
+            run_dir=_round_dir(Path(self.run_root), stem, 1),
+            budget_usd=self.budget_usd,
+            **kwargs,
+        )
+        self.sweeps.append(first)
+
+    def _pause_for_votes(self) -> None:
+        self._asked = len(self.sweeps)
+        self.status = "waiting"
+        self._say(
+            f"Round {len(self.sweeps)} is done (spent ${self.spent_usd:.2f} of ${self.budget_usd:.2f}). "
+            f"Vote ({'.duel()' if self.score != 'rating' else 'rate the videos'}), then call .resume() "
+            f"for round {len(self.sweeps) + 1}."
+        )
+
+    def _plan_next(self) -> Promotion:
+        """The next round: the best ``keep`` share of the current round's scored values."""
+        index = len(self.sweeps) - 1
+        current = self.current
+        scores = score_values(current, self.by, self.score)
+        top = max(1, math.ceil(self.keep * int(scores.notna().sum())))
+        plan: Promotion = current.plan_promotion(
+            self.by,
+            top,
+            _per_round(self.takes, index, "takes"),
+            score=self.score,
+            **(_per_round(self.changes, index, "changes") or {}),
+        )
+        return plan
 
     def run(self, client: Any = None) -> AdaptiveRun:
         """Sync :meth:`run_async` (works inside Jupyter too); ``resume`` is the same call.
@@ -181,7 +191,7 @@ class AdaptiveRun:
         Args:
             **options: the widget's options (``same``, ``seed``, ``voter``, ``width``, ``client``).
         """
-        from ..duel_widget import Duel
+        from ._widget import Duel
 
         if self.current is None:
             raise RuntimeError("no round has run yet: call .run() first")

@@ -23,7 +23,8 @@ from ..schema import DEFAULT_ENDPOINT
 from ._fit import _WITH_VIDEO, WINNERS, _by, _finished, group_keys, leaderboard_frame, read_votes
 
 if TYPE_CHECKING:  # sweep imports this module: no import of it at run time here
-    from ..sweep import Grid, Sweep
+    from ..grids import Grid
+    from ..sweep import Sweep
 
 
 logger = logging.getLogger("seedance_nb.duels")  # one logger for the package (users filter on it)
@@ -70,21 +71,7 @@ def score_values(
     df = sweep.df
     columns = _by(by, df)
     if score is None:
-        if not read_votes(sweep.run_dir).empty:
-            score = "votes"
-        elif "rating" in df.columns and df["rating"].notna().any():
-            score = "rating"
-        else:
-            raise InputError(
-                [
-                    Problem(
-                        "score",
-                        "there are no votes or ratings to rank by yet",
-                        None,
-                        "vote (sweep.duel() or sweep.vote), rate, or pass score=<column or callable>",
-                    )
-                ]
-            )
+        score = _default_score(sweep)
     if isinstance(score, str) and score in ("votes", "leaderboard"):
         board = sweep.leaderboard(by=columns)
         if board.attrs.get("votes", 0) == 0:
@@ -92,19 +79,7 @@ def score_values(
         keys = group_keys(board, columns)
         return pd.Series(board["strength"].tolist(), index=pd.Index(keys, tupleize_cols=False), name="score")
     done = df[_finished(df)]
-    if callable(score):
-        per_video = score(done)
-        if not isinstance(per_video, pd.Series) or not per_video.index.equals(done.index):
-            raise InputError(
-                [Problem("score", "must return a Series with one number per row of the DataFrame it is given", None)]
-            )
-        numbers = pd.to_numeric(per_video, errors="coerce")
-    elif isinstance(score, str):
-        if score not in df.columns:
-            raise InputError([Problem("score", f"no column {score!r}", score, "'votes', 'rating', a metric column")])
-        numbers = pd.to_numeric(done[score], errors="coerce")
-    else:
-        raise InputError([Problem("score", "unknown score", score, "'votes', 'rating', a column name or a callable")])
+    numbers = _per_video(df, done, score)
     sums: dict[Any, list[float]] = {}
     for key, value in zip(group_keys(done, columns), numbers.tolist(), strict=True):
         sums.setdefault(key, [])
@@ -114,6 +89,46 @@ def score_values(
         raise InputError(
             [Problem("score", f"no finished video has a {score if isinstance(score, str) else 'score'} yet", None)]
         )
+    return _means_best_first(sums)
+
+
+def _default_score(sweep: Any) -> str:
+    """``"votes"`` when there are votes, else ``"rating"`` when any video is rated."""
+    df = sweep.df
+    if not read_votes(sweep.run_dir).empty:
+        return "votes"
+    if "rating" in df.columns and df["rating"].notna().any():
+        return "rating"
+    raise InputError(
+        [
+            Problem(
+                "score",
+                "there are no votes or ratings to rank by yet",
+                None,
+                "vote (sweep.duel() or sweep.vote), rate, or pass score=<column or callable>",
+            )
+        ]
+    )
+
+
+def _per_video(df: pd.DataFrame, done: pd.DataFrame, score: Any) -> pd.Series:
+    """One number per finished video: a column of it, or what the callable ``score`` says of it."""
+    if callable(score):
+        per_video = score(done)
+        if not isinstance(per_video, pd.Series) or not per_video.index.equals(done.index):
+            raise InputError(
+                [Problem("score", "must return a Series with one number per row of the DataFrame it is given", None)]
+            )
+        return pd.to_numeric(per_video, errors="coerce")
+    if isinstance(score, str):
+        if score not in df.columns:
+            raise InputError([Problem("score", f"no column {score!r}", score, "'votes', 'rating', a metric column")])
+        return pd.to_numeric(done[score], errors="coerce")
+    raise InputError([Problem("score", "unknown score", score, "'votes', 'rating', a column name or a callable")])
+
+
+def _means_best_first(sums: Mapping[Any, list[float]]) -> pd.Series:
+    """Each key's mean, highest first; keys with no number last (NaN), in their first-seen order."""
     keys = list(sums)
     means = [sum(v) / len(v) if v else math.nan for v in sums.values()]
     order = sorted(
@@ -271,7 +286,7 @@ async def _with_client(client: Any, body: Callable[[Any], Any]) -> Any:
 def _grid_from_jobs(
     jobs: Sequence[Any], endpoint: str, takes: int, changes: Mapping[str, Any], *, same_seed_ok: bool = False
 ) -> Grid:
-    from ..sweep import Grid
+    from ..grids import Grid
 
     seeded = takes > 1 and any(
         (job.input.replace(**changes) if changes else job.input).seed is not None for job in jobs
@@ -331,6 +346,29 @@ def _changes_check(changes: Mapping[str, Any], extra: Iterable[str] = ()) -> Non
 
 
 # --------------------------------------------------------------------------- the Sweep mixin
+
+
+def _check_count(field: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError([Problem(field, "must be a whole number of at least 1", value, "1, 2, 3, ...")])
+
+
+def _chosen_jobs(sweep: Any, columns: Sequence[str], chosen: Sequence[Any]) -> list[Any]:
+    """The finished jobs of the ``chosen`` values of ``columns``, in the order the values were chosen."""
+    df = sweep.df
+    key_of = dict(zip(df["job"].astype(int).tolist(), group_keys(df, columns), strict=True))
+    jobs = [j for j in sweep.jobs if j.status in _WITH_VIDEO and key_of.get(j.job) in chosen]
+    jobs.sort(key=lambda j: chosen.index(key_of[j.job]))
+    return jobs
+
+
+def _next_round(sweep: Any, run_dir: str | os.PathLike[str] | None) -> tuple[int, Path]:
+    """The next round's number and folder (default: beside this one, ``<root name>-round<N>``)."""
+    number = int(sweep.round_info.get("round", 1)) + 1
+    stem = str(sweep.round_info.get("root_name") or sweep.name)
+    if stem.endswith(f"-round{number - 1}"):
+        stem = stem[: -len(f"-round{number - 1}")]
+    return number, Path(run_dir) if run_dir is not None else _round_dir(Path(sweep.run_dir).parent, stem, number)
 
 
 class DuelsMixin:
@@ -419,7 +457,7 @@ class DuelsMixin:
             by: the input column(s) whose values compete (``"prompt"``, ``["prompt", "seed"]``, ...).
             **options: the widget's options (``same``, ``seed``, ``voter``, ``width``, ``client``).
         """
-        from ..duel_widget import Duel
+        from ._widget import Duel
 
         return Duel(self, by=by, **options)
 
@@ -462,27 +500,18 @@ class DuelsMixin:
         """
         columns = _by(by, self.df)
         _changes_check(changes, {k for job in self.jobs for k in job.input.extra})
-        if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
-            raise InputError([Problem("top", "must be a whole number of at least 1", top, "1, 2, 3, ...")])
+        if top is not None:
+            _check_count("top", top)
         if takes is None:
             takes = int(self.meta.get("takes") or 1)
-        if isinstance(takes, bool) or not isinstance(takes, int) or takes < 1:
-            raise InputError([Problem("takes", "must be a whole number of at least 1", takes, "1, 2, 3, ...")])
+        _check_count("takes", takes)
         scores = score_values(self, columns, score)
         ranked = [k for k, v in scores.items() if not math.isnan(v)]
         top = top if top is not None else max(1, math.ceil(len(ranked) / 2))
         chosen = ranked[:top]
-        df = self.df
-        key_of = dict(zip(df["job"].astype(int).tolist(), group_keys(df, columns), strict=True))
-        jobs = [j for j in self.jobs if j.status in _WITH_VIDEO and key_of.get(j.job) in chosen]
-        jobs.sort(key=lambda j: chosen.index(key_of[j.job]))
         endpoint = getattr(self, "endpoint", None) or self.meta.get("endpoint") or DEFAULT_ENDPOINT
-        grid = _grid_from_jobs(jobs, endpoint, takes, changes, same_seed_ok=same_seed_ok)
-        number = int(self.round_info.get("round", 1)) + 1
-        stem = str(self.round_info.get("root_name") or self.name)
-        if stem.endswith(f"-round{number - 1}"):
-            stem = stem[: -len(f"-round{number - 1}")]
-        target = Path(run_dir) if run_dir is not None else _round_dir(Path(self.run_dir).parent, stem, number)
+        grid = _grid_from_jobs(_chosen_jobs(self, columns, chosen), endpoint, takes, changes, same_seed_ok=same_seed_ok)
+        number, target = _next_round(self, run_dir)
         return Promotion(
             parent=self,
             grid=grid,
