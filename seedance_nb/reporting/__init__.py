@@ -24,13 +24,15 @@ from unknown origin"), so there the thumbnails show but the videos do not play: 
 object :func:`report` returns displays the same report inline, where JupyterLab serves the videos, plus
 the ``file://`` link; ``seedance-nb report`` prints that link. ``embed=True`` plays everywhere (one large
 file). Every piece of user text is HTML-escaped; only http(s) URLs and local files become links.
+
+The page and its header, cards, inputs and grids are built here; the timeline (``_timeline``) and the
+jobs table with the ratings (``_jobs``) are their own modules. Import every name from here.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -39,12 +41,14 @@ from typing import Any, cast
 
 import pandas as pd
 
-from . import _set_module
-from . import markup as m
-from .duels import leaderboard_section
-from .figures import grid_body
-from .quality import metrics_section_html
-from .runs import PENDING, JobStatus
+from .. import _set_module
+from .. import markup as m
+from ..duels import leaderboard_section
+from ..figures import grid_body
+from ..quality import metrics_section_html
+from ..runs import PENDING, JobStatus
+from ._jobs import _jobs_table, _ratings
+from ._timeline import _timeline
 
 __all__ = ["ReportPath", "report", "report_html"]
 
@@ -127,21 +131,6 @@ white-space:nowrap}
 .sd-report .tl-row{grid-template-columns:70px minmax(0,1fr) 110px}}
 @media print{.sd-report table.jobs th{position:static}}
 </style>"""
-
-
-_SORT_JS = m.sortable_table_script("sd-jobs")
-
-_NUMERIC = (
-    "seed",
-    "take",
-    "output_seed",
-    "queue_seconds",
-    "generation_seconds",
-    "video_seconds",
-    "file_size",
-    "est_cost_usd",
-    "rating",
-)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -369,284 +358,6 @@ def _grids(
         )
     out.append("</section>")
     return "".join(out)
-
-
-def _nice_step(total: float) -> float:
-    for step in (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200):
-        if total / step <= 8:
-            return step
-    return 10 ** math.ceil(math.log10(total / 8))
-
-
-#: One job on the timeline: its position, its row, and when (s from the first submission) it was queued, started
-#: and ended (None: unknown, or not yet).
-_Span = tuple[int, Any, float | None, float | None, float | None]
-
-
-def _span_of(pos: int, row: Any, stamps: Mapping[str, pd.Series], t0: Any) -> _Span:
-    if str(row.get("status") or "") == "cached":
-        return (pos, row, None, None, None)
-    q0 = q1 = g1 = None
-    if not m.is_missing(t0) and not m.is_missing(stamps["submitted_at"].iloc[pos]):
-        n = len(stamps["submitted_at"])
-        q0 = (stamps["submitted_at"].iloc[pos] - t0).total_seconds()
-        started = stamps.get("started_at", pd.Series([pd.NaT] * n)).iloc[pos]
-        done = stamps.get("completed_at", pd.Series([pd.NaT] * n)).iloc[pos]
-        q1 = (started - t0).total_seconds() if not m.is_missing(started) else None
-        g1 = (done - t0).total_seconds() if not m.is_missing(done) else None
-        if q1 is None and g1 is not None:
-            q1 = g1  # it ended (failed or cancelled) without ever starting
-    elif not m.is_missing(row.get("queue_seconds")):
-        q0 = 0.0
-        q1 = float(row["queue_seconds"])
-        gen: Any = row.get("generation_seconds")
-        g1 = q1 + float(gen) if not m.is_missing(gen) else None
-    return (pos, row, q0, q1, g1)
-
-
-def _timeline_spans(df: pd.DataFrame) -> list[_Span]:
-    stamps = {
-        c: pd.to_datetime(df[c], errors="coerce", utc=True)
-        for c in ("submitted_at", "started_at", "completed_at")
-        if c in df
-    }
-    fresh = (df["status"] != "cached").to_numpy() if "status" in df else [True] * len(df)
-    t0: Any = stamps["submitted_at"][fresh].min() if "submitted_at" in stamps else pd.NaT
-    return [_span_of(pos, row, stamps, t0) for pos, (_, row) in enumerate(df.iterrows())]
-
-
-def _pct(t: float, total: float) -> str:
-    return f"{100 * max(0.0, min(t, total)) / total:.2f}%"
-
-
-def _timeline_axis(total: float) -> str:
-    ticks = []
-    step = _nice_step(total)
-    tick = 0.0
-    while tick <= total + 1e-9:
-        ticks.append(f'<span style="left:{_pct(tick, total)}">{_e(m.fmt_seconds(tick))}</span>')
-        tick += step
-    return f'<div class="tl-row tl-axis"><span></span><div class="tl-track">{"".join(ticks)}</div><span></span></div>'
-
-
-def _timeline_bars(span: _Span, status: str, tip: str, total: float) -> str:
-    _, _, q0, q1, g1 = span
-    assert q0 is not None
-
-    def bar(cls: str, start: float, end: float) -> str:
-        left, right = _pct(start, total), _pct(end, total)
-        return f'<div class="{cls}" style="left:{left};width:calc({right} - {left})" title="{_e(tip)}"></div>'
-
-    bars = [bar("tl-queue" + (" tl-open" if q1 is None else ""), q0, q1 if q1 is not None else total)]
-    if q1 is not None and (g1 is None or g1 > q1):
-        kind = " tl-failed" if status == "failed" else " tl-cancelled" if status == "cancelled" else ""
-        bars.append(bar(f"tl-gen{kind}", q1, g1 if g1 is not None else total))
-    return "".join(bars)
-
-
-def _timeline_row(span: _Span, total: float) -> str:
-    pos, row, q0, q1, g1 = span
-    status = str(row.get("status") or "")
-    job = m.as_text(row.get("job", pos))
-    tip = (
-        f"#{job} · {status} · queue {m.fmt_seconds(row.get('queue_seconds'))}"
-        f" · generation {m.fmt_seconds(row.get('generation_seconds'))}"
-    )
-    label = f'<a class="tl-label" href="#sd-job-{pos}" title="{_e(tip)}">#{_e(_short_label(job))}</a>'
-    if q0 is None:
-        note = "cached (made in an earlier run)" if status == "cached" else status or "no timing"
-        track, end_label = "", note
-    else:
-        track = _timeline_bars(span, status, tip, total)
-        if g1 is None:  # still waiting or running: the bar runs to the end of the chart
-            end_label = f"{status}, {m.fmt_seconds(total - q0)} so far" if status else m.fmt_seconds(total - q0)
-        else:
-            end_label = m.fmt_seconds(max(v for v in (q0, q1, g1) if v is not None) - q0)
-    return (
-        f'<div class="tl-row" data-status="{_e(status)}">{label}<div class="tl-track">{track}</div>'
-        f'<span class="tl-end">{_e(end_label)}</span></div>'
-    )
-
-
-def _timeline(df: pd.DataFrame) -> str:
-    """Each job's queue wait and generation as bars on one time axis (HTML, so the text stays readable at any
-    width). Cached jobs ran in an earlier run: they are listed, not drawn."""
-    spans = _timeline_spans(df)
-    ends: list[float] = [x for _, _, q0, q1, g1 in spans for x in (q0, q1, g1) if x is not None]
-    if not ends:
-        return ""
-    total = max(ends) or 1.0
-    rows = [
-        '<div class="timeline" role="img" aria-label="queue wait and generation time of each job">',
-        _timeline_axis(total),
-        *(_timeline_row(span, total) for span in spans),
-        "</div>",
-    ]
-    legend = (
-        '<div class="legend"><span><i style="background:var(--queue)"></i>queue wait</span>'
-        '<span><i style="background:var(--gen)"></i>generation</span>'
-        '<span><i style="background:var(--fail)"></i>failed</span></div>'
-    )
-    return f'<section id="timeline"><h2>Timeline</h2>{legend}<div class="scroll">{"".join(rows)}</div></section>'
-
-
-def _short_label(text: str) -> str:
-    return text if len(text) <= 16 else text[:15] + "…"
-
-
-def _stars(value: Any) -> str:
-    n = m.rating_stars(value)
-    if n is None:
-        return _e(m.as_text(value))
-    return f'<span class="stars" title="{n} of 5" aria-label="{n} of 5 stars">{"★" * n}{"☆" * (5 - n)}</span> {n}/5'
-
-
-def _jobs_table(df: pd.DataFrame, sources: m.Sources, backend: str | None) -> str:
-    vary = m.varying_columns(df)
-    short = m.short_maps(df, limit=70)
-    columns: list[tuple[str, str]] = [("job", "job"), ("status", "status")]
-    columns += [(c, c) for c in vary]
-    columns += [
-        ("output_seed", "output seed"),
-        ("queue_seconds", "queue"),
-        ("generation_seconds", "generation"),
-        ("video_seconds", "video"),
-        ("size", "size"),
-        ("file_size", "file"),
-        ("est_cost_usd", "cost"),
-        ("rating", "rating"),
-        ("notes", "notes"),
-        ("error", "error"),
-    ]
-    present = [(c, h) for c, h in columns if c in df.columns or c == "size"]
-    # Columns with nothing to say stay out, so the table fits a laptop screen: no ratings, notes or errors yet,
-    # or output seeds that only repeat the seeds asked for.
-    optional = {"rating", "notes", "error", "output_seed"}
-    present = [(c, h) for c, h in present if c not in optional or df[c].map(lambda v: not m.is_missing(v)).any()]
-    if "output_seed" in df.columns and "seed" in df.columns:
-        same = (df["output_seed"].map(m.plain) == df["seed"].map(m.plain)) | df["output_seed"].isna()
-        if same.all():
-            present = [(c, h) for c, h in present if c != "output_seed"]
-    num_attr = ' data-type="num"'
-    head = "".join(
-        f'<th scope="col"{num_attr if c in _NUMERIC else ""} title="sort by {_e(h)}">{_e(h)}</th>' for c, h in present
-    )
-    body = []
-    for pos, (_, row) in enumerate(df.iterrows()):
-        cells = [_job_cell(c, row, pos, sources=sources, backend=backend, short=short) for c, _h in present]
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    return (
-        '<section id="jobs"><h2>Jobs</h2><p class="sub">Click a column header to sort.</p><div class="scroll">'
-        f'<table class="jobs" id="sd-jobs"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-        f"</div></section>{_SORT_JS}"
-    )
-
-
-def _job_link_cell(row: pd.Series, pos: int, value: Any, sources: m.Sources) -> str:
-    text = f'<a href="#sd-job-{pos}">#{_e(m.as_text(value if value is not None else pos))}</a>'
-    src = sources.video(row.get("path"), row.get("video_url")) if row.get("status") in m.HAS_VIDEO else None
-    if src and not src.startswith(("data:", "file:")):
-        text += f' <a href="{_e(src)}" title="open the video file">▶</a>'
-    return f'<td class="job" data-v="{_e("" if value is None else str(value))}">{text}</td>'
-
-
-def _size_cell(row: pd.Series) -> str:
-    w, h = m.plain(row.get("width")), m.plain(row.get("height"))
-    ok = w is not None and h is not None
-    return f'<td class="n" data-v="{_e(w * h if ok else "")}">{_e(f"{w}×{h}" if ok else "—")}</td>'
-
-
-def _cost_cell(row: pd.Series, value: Any, backend: str | None) -> str:
-    sort = "" if value is None else str(value)
-    billed = row.get("status") == "completed"
-    shown = m.fmt_usd(value) if billed else ("est. " + m.fmt_usd(value) if value is not None else "—")
-    if row.get("status") in (*m.NOT_BILLED, JobStatus.CACHED):
-        shown, sort = "$0.00", "0"
-    elif billed and (row.get("backend") if not m.is_missing(row.get("backend")) else backend) == "emulator":
-        shown, sort = "$0.00 (emulated)", "0"
-    return f'<td class="n" data-v="{_e(sort)}">{_e(shown)}</td>'
-
-
-def _error_cell(row: pd.Series, value: Any) -> str:
-    kind = m.plain(row.get("error_type"))
-    text = "" if value is None else (f"{kind}: {value}" if kind else str(value))
-    return f'<td class="err" data-v="{_e(text)}">{_e(text)}</td>'
-
-
-def _text_cell(c: str, value: Any, short: dict[str, dict[Any, str]]) -> str:
-    sort = "" if value is None else str(value)
-    shown = m.as_text(value) if value is not None else ""
-    wide = "txt wide" if c in ("prompt", "image", "end_image") else "txt note" if c == "notes" else "txt"
-    cls = "n" if c in _NUMERIC else wide
-    label = short.get(c, {}).get(value) if c in short else None
-    return (
-        f'<td class="{cls}" data-v="{_e(sort)}" title="{_e(shown)}">'
-        f"{_e(label if label is not None else m.shorten(shown, 140))}</td>"
-    )
-
-
-def _number_cell(c: str, value: Any) -> str:
-    """A cell of a number shown in its own unit: seconds, megabytes or stars."""
-    sort = "" if value is None else str(value)
-    if c == "file_size":
-        shown = _e(f"{value / 1e6:.2f} MB" if isinstance(value, int | float) else "—")
-    elif c == "rating":
-        shown = _stars(value) if value is not None else ""
-    else:
-        shown = _e(m.fmt_seconds(value))
-    return f'<td class="n" data-v="{_e(sort)}">{shown}</td>'
-
-
-def _job_cell(
-    c: str, row: pd.Series, pos: int, *, sources: m.Sources, backend: str | None, short: dict[str, dict[Any, str]]
-) -> str:
-    """One cell of the jobs table: column ``c`` of the job in table row ``pos``."""
-    value = m.plain(row.get(c)) if c != "size" else None
-    if c == "job":
-        return _job_link_cell(row, pos, value, sources)
-    if c == "size":
-        return _size_cell(row)
-    if c in ("queue_seconds", "generation_seconds", "video_seconds", "file_size", "rating"):
-        return _number_cell(c, value)
-    if c == "est_cost_usd":
-        return _cost_cell(row, value, backend)
-    if c == "error":
-        return _error_cell(row, value)
-    if c == "status":
-        sort = "" if value is None else str(value)
-        return f'<td data-v="{_e(sort)}"><span class="sd-{_e(sort)}">{_e(sort)}</span></td>'
-    return _text_cell(c, value, short)
-
-
-def _ratings(df: pd.DataFrame, sources: m.Sources) -> str:
-    """The rated and noted videos, best first (ratings on one scale: 1-5 stars, thumbs up/down as 5/1)."""
-    if "rating" not in df.columns and "notes" not in df.columns:
-        return ""
-    rating = df["rating"] if "rating" in df.columns else pd.Series([None] * len(df), index=df.index)
-    notes = df["notes"] if "notes" in df.columns else pd.Series([None] * len(df), index=df.index)
-    given = [pos for pos in range(len(df)) if not m.is_missing(rating.iloc[pos]) or not m.is_missing(notes.iloc[pos])]
-    if not given:
-        return ""
-    score = pd.to_numeric(rating.map(m.rating_stars), errors="coerce")
-    given.sort(key=lambda p: -score.iloc[p] if not math.isnan(score.iloc[p]) else math.inf)
-    vary = m.varying_columns(df)
-    figs = []
-    for pos in given:
-        row: Any = df.iloc[pos]
-        poster = sources.poster(row.get("poster"))
-        alt = f"job #{m.as_text(row.get('job'))}"
-        img = f'<a href="#sd-job-{pos}"><img src="{_e(poster)}" alt="{_e(alt)}"></a>' if poster else ""
-        params = m.pairs_html(row, vary)
-        note = "" if m.is_missing(notes.iloc[pos]) else f"<div>{_e(m.as_text(notes.iloc[pos]))}</div>"
-        stars = "" if m.is_missing(rating.iloc[pos]) else f"<div>{_stars(rating.iloc[pos])}</div>"
-        figs.append(
-            f'<figure>{img}<figcaption><a href="#sd-job-{pos}">#{_e(m.as_text(row.get("job", pos)))}</a> '
-            f'<span class="sd-cap">{params}</span>{stars}{note}</figcaption></figure>'
-        )
-    return f'<section id="ratings"><h2>Ratings and notes</h2><div class="rated">{"".join(figs)}</div></section>'
-
-
-# --------------------------------------------------------------------------- public
 
 
 def _report_header(df: pd.DataFrame, name: str, run_dir: Path | None, backend: str | None) -> str:
