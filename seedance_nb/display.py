@@ -65,6 +65,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from . import _set_module
+from .figures import figure_html, grid_body
 from .markup import (  # LargeOutputWarning and video_html: re-exported, where 0.1 had them
     CSS,
     MIN_COMPARE_PX,
@@ -78,9 +79,7 @@ from .markup import (  # LargeOutputWarning and video_html: re-exported, where 0
     backend_header,
     backend_of,
     esc,
-    figure_html,
     frame_of,
-    grid_body,
     is_missing,
     job_label,
     new_container_id,

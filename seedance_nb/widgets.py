@@ -442,19 +442,7 @@ class ResultBrowser(_Base):
     def __init__(self, sweep: Sweep, client: Any = None) -> None:
         self.sweep = sweep
         self.client = client
-        df = sweep.df
-        self.filters: dict[str, W.Dropdown] = {}
-        for column in ("prompt", "duration", "seed", "resolution", "aspect_ratio", "image", "take"):
-            values = [v for v in df[column].dropna().unique().tolist()] if column in df else []
-            if len(values) > 1:
-                labels = distinct_labels(values, 60) if column in ("prompt", "image") else [str(v) for v in values]
-                dropdown = W.Dropdown(
-                    options=[("all", None), *zip(labels, values, strict=True)],
-                    description=column,
-                    layout=W.Layout(max_width="100%"),
-                )
-                dropdown.observe(lambda _c: self.render(), "value")
-                self.filters[column] = dropdown
+        self.filters = self._filter_dropdowns(sweep.df)
         self.job = W.Dropdown(options=self._job_options(), description="Video", layout=W.Layout(max_width="100%"))
         self.job.add_class("seedance-job")
         self.rating = W.ToggleButtons(
@@ -501,6 +489,22 @@ class ResultBrowser(_Base):
         self.task: asyncio.Task | None = None
         self._show_rating()
         self.render()
+
+    def _filter_dropdowns(self, df: Any) -> dict[str, W.Dropdown]:
+        """One dropdown per parameter that varies (its values, "all" first), each re-rendering the grid."""
+        filters: dict[str, W.Dropdown] = {}
+        for column in ("prompt", "duration", "seed", "resolution", "aspect_ratio", "image", "take"):
+            values = [v for v in df[column].dropna().unique().tolist()] if column in df else []
+            if len(values) > 1:
+                labels = distinct_labels(values, 60) if column in ("prompt", "image") else [str(v) for v in values]
+                dropdown = W.Dropdown(
+                    options=[("all", None), *zip(labels, values, strict=True)],
+                    description=column,
+                    layout=W.Layout(max_width="100%"),
+                )
+                dropdown.observe(lambda _c: self.render(), "value")
+                filters[column] = dropdown
+        return filters
 
     def _job_options(self) -> list[tuple[str, int]]:
         jobs = self.sweep.jobs

@@ -24,13 +24,15 @@ from unknown origin"), so there the thumbnails show but the videos do not play: 
 object :func:`report` returns displays the same report inline, where JupyterLab serves the videos, plus
 the ``file://`` link; ``seedance-nb report`` prints that link. ``embed=True`` plays everywhere (one large
 file). Every piece of user text is HTML-escaped; only http(s) URLs and local files become links.
+
+The page and its header, cards, inputs and grids are built here; the timeline (``_timeline``) and the
+jobs table with the ratings (``_jobs``) are their own modules. Import every name from here.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -39,11 +41,14 @@ from typing import Any, cast
 
 import pandas as pd
 
-from . import _set_module
-from . import markup as m
-from .duels import leaderboard_section
-from .quality import metrics_section_html
-from .runs import PENDING, JobStatus
+from .. import _set_module
+from .. import markup as m
+from ..duels import leaderboard_section
+from ..figures import grid_body
+from ..quality import metrics_section_html
+from ..runs import PENDING, JobStatus
+from ._jobs import _jobs_table, _ratings
+from ._timeline import _timeline
 
 __all__ = ["ReportPath", "report", "report_html"]
 
@@ -128,21 +133,6 @@ white-space:nowrap}
 </style>"""
 
 
-_SORT_JS = m.sortable_table_script("sd-jobs")
-
-_NUMERIC = (
-    "seed",
-    "take",
-    "output_seed",
-    "queue_seconds",
-    "generation_seconds",
-    "video_seconds",
-    "file_size",
-    "est_cost_usd",
-    "rating",
-)
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -182,39 +172,47 @@ def _ordered_values(series: pd.Series) -> list[Any]:
 # --------------------------------------------------------------------------- sections
 
 
+def _mean_queue(df: pd.DataFrame) -> float | None:
+    """The mean queue wait of this run's jobs (cached ones waited in an earlier run)."""
+    fresh = df["status"] != "cached" if "status" in df else pd.Series([True] * len(df), index=df.index)
+    waits = pd.to_numeric(df.loc[fresh, "queue_seconds"], errors="coerce") if "queue_seconds" in df else None
+    return float(waits.mean()) if waits is not None and waits.notna().any() else None
+
+
+def _cost_card(t: Mapping[str, Any]) -> tuple[str, str, str]:
+    if t["emulated"]:
+        return ("cost", "$0.00", "emulated, nothing billed")
+    if t.get("actual_usd") is not None:
+        return ("cost (completed)", m.fmt_usd(t["actual_usd"] + t["estimated_rest_usd"]), m.cost_text(t))
+    return ("cost (completed)", m.fmt_usd(t["cost_usd"]), "estimated" + (", cached free" if t["cached"] else ""))
+
+
+def _status_cards(by: Mapping[str, int]) -> list[tuple[str, str, str]]:
+    """Cards for work still running and for cancelled, interrupted or unknown jobs, in the order they show."""
+    cards = [(status, str(by[status]), "") for status in ("unknown", "interrupted", "cancelled") if by.get(status)]
+    pending = sum(
+        by.get(s, 0) for s in m.STATUS_ORDER if s in PENDING and s not in (JobStatus.INTERRUPTED, JobStatus.UNKNOWN)
+    )
+    return cards + ([("still running", str(pending), "")] if pending else [])
+
+
 def _cards(df: pd.DataFrame, backend: str | None) -> str:
     t = m.totals(df, backend)
     by = t["by_status"]
     done = by.get("completed", 0) + by.get("cached", 0)
-    fresh = df["status"] != "cached" if "status" in df else pd.Series([True] * len(df), index=df.index)
-    waits = pd.to_numeric(df.loc[fresh, "queue_seconds"], errors="coerce") if "queue_seconds" in df else None
-    mean_queue = float(waits.mean()) if waits is not None and waits.notna().any() else None
-    if t["emulated"]:
-        cost = ("cost", "$0.00", "emulated, nothing billed")
-    else:
-        cost = ("cost (completed)", m.fmt_usd(t["cost_usd"]), "estimated" + (", cached free" if t["cached"] else ""))
-        if t.get("actual_usd") is not None:
-            cost = ("cost (completed)", m.fmt_usd(t["actual_usd"] + t["estimated_rest_usd"]), m.cost_text(t))
     items: list[tuple[str, str, str]] = [
         ("backend", backend or "unknown", "videos made by " + ("the emulator" if t["emulated"] else backend or "?")),
         ("jobs", str(t["jobs"]), ""),
         ("videos", str(done), f"{by['cached']} cached from earlier runs" if by.get("cached") else ""),
         ("failed", str(by.get("failed", 0)), ""),
-        cost,
+        *_status_cards(by),
+        _cost_card(t),
         ("estimate (all jobs)", m.fmt_usd(t["estimated_usd"]), "on fal" if t["emulated"] else ""),
         ("video seconds", f"{t['video_seconds']:.1f} s", ""),
         ("generation (sum)", m.fmt_seconds(t["generation_seconds"]), "this run" if t["cached"] else ""),
-        ("queue wait (mean)", m.fmt_seconds(mean_queue), ""),
+        ("queue wait (mean)", m.fmt_seconds(_mean_queue(df)), ""),
         ("wall clock", m.fmt_seconds(t["wall_seconds"]), "this run" if t["cached"] else ""),
     ]
-    pending = sum(
-        by.get(s, 0) for s in m.STATUS_ORDER if s in PENDING and s not in (JobStatus.INTERRUPTED, JobStatus.UNKNOWN)
-    )
-    if pending:
-        items.insert(4, ("still running", str(pending), ""))
-    for status in ("cancelled", "interrupted", "unknown"):
-        if by.get(status):
-            items.insert(4, (status, str(by[status]), ""))
     cards = "".join(
         f'<div class="card" data-total="{_e(label)}"><div class="v">{_e(value)}</div>'
         f'<div class="l">{_e(label)}</div>'
@@ -285,37 +283,48 @@ def _stored_inputs(run_dir: Path | None) -> dict[str, Path]:
     return found
 
 
+def _input_image_src(text: str, rows: pd.DataFrame, stored: Mapping[str, Path], run_dir: Path | None) -> str | None:
+    """An input image as a ``src``: its public URL, else a thumbnail of the first copy found on disk."""
+    if m.safe_url(text, loopback=False):
+        return text
+    extra = [str(p) for p in rows.get("image_path", pd.Series(dtype=object)) if not m.is_missing(p)]
+    kept = [stored[text]] if text in stored else []
+    for candidate in [*kept, *map(Path, extra), *_image_candidates(text, run_dir)]:
+        if candidate.is_file():
+            src = _thumb_data_uri(candidate)
+            if src:
+                return src
+    return None
+
+
+def _poster_stand_in(rows: pd.DataFrame) -> tuple[str | None, str]:
+    """The model starts from the input image, so a first frame stands in when the file is gone."""
+    for job, poster in zip(rows.get("job", rows.index), rows["poster"], strict=False):
+        if not m.is_missing(poster) and Path(str(poster)).is_file():
+            return _thumb_data_uri(Path(str(poster))), f" (first frame of job {job})"
+    return None, ""
+
+
+def _input_figure(df: pd.DataFrame, column: str, label: Any, stored: Mapping[str, Path], run_dir: Path | None) -> str:
+    text = str(label)
+    rows = df[df[column].map(m.plain) == label]
+    src, note = _input_image_src(text, rows, stored, run_dir), ""
+    if src is None and column == "image" and "poster" in df.columns:
+        src, note = _poster_stand_in(rows)
+    label_html = f"{'end image' if column == 'end_image' else 'image'}: {_e(text)}{_e(note)}"
+    body = f'<img src="{_e(src)}" alt="{_e(text)}">' if src else '<div class="sd-slot">not found</div>'
+    return f"<figure>{body}<figcaption>{label_html}</figcaption></figure>"
+
+
 def _input_images(df: pd.DataFrame, run_dir: Path | None) -> str:
-    figures = []
     stored = _stored_inputs(run_dir)
-    for column in ("image", "end_image"):
-        if column not in df.columns:
-            continue
-        for label in _ordered_values(df[column]):
-            if label is None:
-                continue
-            text = str(label)
-            rows = df[df[column].map(m.plain) == label]
-            src, note = None, ""
-            if m.safe_url(text, loopback=False):
-                src = text
-            else:
-                extra = [str(p) for p in rows.get("image_path", pd.Series(dtype=object)) if not m.is_missing(p)]
-                kept = [stored[text]] if text in stored else []
-                for candidate in [*kept, *map(Path, extra), *_image_candidates(text, run_dir)]:
-                    if candidate.is_file():
-                        src = _thumb_data_uri(candidate)
-                        if src:
-                            break
-            if src is None and column == "image" and "poster" in df.columns:
-                # The model starts from the input image, so a first frame stands in when the file is gone.
-                for job, poster in zip(rows.get("job", rows.index), rows["poster"], strict=False):
-                    if not m.is_missing(poster) and Path(str(poster)).is_file():
-                        src, note = _thumb_data_uri(Path(str(poster))), f" (first frame of job {job})"
-                        break
-            label_html = f"{'end image' if column == 'end_image' else 'image'}: {_e(text)}{_e(note)}"
-            body = f'<img src="{_e(src)}" alt="{_e(text)}">' if src else '<div class="sd-slot">not found</div>'
-            figures.append(f"<figure>{body}<figcaption>{label_html}</figcaption></figure>")
+    figures = [
+        _input_figure(df, column, label, stored, run_dir)
+        for column in ("image", "end_image")
+        if column in df.columns
+        for label in _ordered_values(df[column])
+        if label is not None
+    ]
     if not figures:
         return ""
     return f'<section id="inputs"><h2>Input images</h2><div class="thumbs">{"".join(figures)}</div></section>'
@@ -345,245 +354,22 @@ def _grids(
         if label is not None:
             out.append(f"<h3>image: {_e(label)}</h3>")
         out.append(
-            m.grid_body(part, row_axis, col_axis, sync=True, sources=sources, width=260, anchors=local, backend=backend)
+            grid_body(part, row_axis, col_axis, sync=True, sources=sources, width=260, anchors=local, backend=backend)
         )
     out.append("</section>")
     return "".join(out)
 
 
-def _nice_step(total: float) -> float:
-    for step in (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200):
-        if total / step <= 8:
-            return step
-    return 10 ** math.ceil(math.log10(total / 8))
-
-
-def _timeline(df: pd.DataFrame) -> str:
-    """Each job's queue wait and generation as bars on one time axis (HTML, so the text stays readable at any
-    width). Cached jobs ran in an earlier run: they are listed, not drawn."""
-    spans: list[tuple[int, Any, float | None, float | None, float | None]] = []
-    stamps = {
-        c: pd.to_datetime(df[c], errors="coerce", utc=True)
-        for c in ("submitted_at", "started_at", "completed_at")
-        if c in df
-    }
-    fresh = (df["status"] != "cached").to_numpy() if "status" in df else [True] * len(df)
-    t0: Any = stamps["submitted_at"][fresh].min() if "submitted_at" in stamps else pd.NaT
-    for pos, (_, row) in enumerate(df.iterrows()):
-        status = str(row.get("status") or "")
-        if status == "cached":
-            spans.append((pos, row, None, None, None))
-            continue
-        q0 = q1 = g1 = None
-        if not m.is_missing(t0) and not m.is_missing(stamps["submitted_at"].iloc[pos]):
-            q0 = (stamps["submitted_at"].iloc[pos] - t0).total_seconds()
-            started = stamps.get("started_at", pd.Series([pd.NaT] * len(df))).iloc[pos]
-            done = stamps.get("completed_at", pd.Series([pd.NaT] * len(df))).iloc[pos]
-            q1 = (started - t0).total_seconds() if not m.is_missing(started) else None
-            g1 = (done - t0).total_seconds() if not m.is_missing(done) else None
-            if q1 is None and g1 is not None:
-                q1 = g1  # it ended (failed or cancelled) without ever starting
-        elif not m.is_missing(row.get("queue_seconds")):
-            q0 = 0.0
-            q1 = float(row["queue_seconds"])
-            gen: Any = row.get("generation_seconds")
-            g1 = q1 + float(gen) if not m.is_missing(gen) else None
-        spans.append((pos, row, q0, q1, g1))
-    ends: list[float] = [x for _, _, q0, q1, g1 in spans for x in (q0, q1, g1) if x is not None]
-    if not ends:
-        return ""
-    total = max(ends) or 1.0
-
-    def pct(t: float) -> str:
-        return f"{100 * max(0.0, min(t, total)) / total:.2f}%"
-
-    ticks = []
-    step = _nice_step(total)
-    tick = 0.0
-    while tick <= total + 1e-9:
-        ticks.append(f'<span style="left:{pct(tick)}">{_e(m.fmt_seconds(tick))}</span>')
-        tick += step
-    rows = [
-        '<div class="timeline" role="img" aria-label="queue wait and generation time of each job">',
-        f'<div class="tl-row tl-axis"><span></span><div class="tl-track">{"".join(ticks)}</div><span></span></div>',
-    ]
-    for pos, row, q0, q1, g1 in spans:
-        status = str(row.get("status") or "")
-        job = m.as_text(row.get("job", pos))
-        tip = (
-            f"#{job} · {status} · queue {m.fmt_seconds(row.get('queue_seconds'))}"
-            f" · generation {m.fmt_seconds(row.get('generation_seconds'))}"
-        )
-        label = f'<a class="tl-label" href="#sd-job-{pos}" title="{_e(tip)}">#{_e(_short_label(job))}</a>'
-        if q0 is None:
-            note = "cached (made in an earlier run)" if status == "cached" else status or "no timing"
-            rows.append(
-                f'<div class="tl-row" data-status="{_e(status)}">{label}<div class="tl-track"></div>'
-                f'<span class="tl-end">{_e(note)}</span></div>'
-            )
-            continue
-        bars = []
-        end_q = q1 if q1 is not None else total
-        open_q = " tl-open" if q1 is None else ""
-        bars.append(
-            f'<div class="tl-queue{open_q}" style="left:{pct(q0)};width:calc({pct(end_q)} - {pct(q0)})" '
-            f'title="{_e(tip)}"></div>'
-        )
-        if q1 is not None and (g1 is None or g1 > q1):
-            end_g = g1 if g1 is not None else total
-            kind = " tl-failed" if status == "failed" else " tl-cancelled" if status == "cancelled" else ""
-            bars.append(
-                f'<div class="tl-gen{kind}" style="left:{pct(q1)};width:calc({pct(end_g)} - {pct(q1)})" '
-                f'title="{_e(tip)}"></div>'
-            )
-        if g1 is None:  # still waiting or running: the bar runs to the end of the chart
-            end_label = f"{status}, {m.fmt_seconds(total - q0)} so far" if status else m.fmt_seconds(total - q0)
-        else:
-            last = max(v for v in (q0, q1, g1) if v is not None)
-            end_label = m.fmt_seconds(last - q0)
-        rows.append(
-            f'<div class="tl-row" data-status="{_e(status)}">{label}<div class="tl-track">{"".join(bars)}</div>'
-            f'<span class="tl-end">{_e(end_label)}</span></div>'
-        )
-    rows.append("</div>")
-    legend = (
-        '<div class="legend"><span><i style="background:var(--queue)"></i>queue wait</span>'
-        '<span><i style="background:var(--gen)"></i>generation</span>'
-        '<span><i style="background:var(--fail)"></i>failed</span></div>'
-    )
-    return f'<section id="timeline"><h2>Timeline</h2>{legend}<div class="scroll">{"".join(rows)}</div></section>'
-
-
-def _short_label(text: str) -> str:
-    return text if len(text) <= 16 else text[:15] + "…"
-
-
-def _stars(value: Any) -> str:
-    n = m.rating_stars(value)
-    if n is None:
-        return _e(m.as_text(value))
-    return f'<span class="stars" title="{n} of 5" aria-label="{n} of 5 stars">{"★" * n}{"☆" * (5 - n)}</span> {n}/5'
-
-
-def _jobs_table(df: pd.DataFrame, sources: m.Sources, backend: str | None) -> str:
-    vary = m.varying_columns(df)
-    short = m.short_maps(df, limit=70)
-    columns: list[tuple[str, str]] = [("job", "job"), ("status", "status")]
-    columns += [(c, c) for c in vary]
-    columns += [
-        ("output_seed", "output seed"),
-        ("queue_seconds", "queue"),
-        ("generation_seconds", "generation"),
-        ("video_seconds", "video"),
-        ("size", "size"),
-        ("file_size", "file"),
-        ("est_cost_usd", "cost"),
-        ("rating", "rating"),
-        ("notes", "notes"),
-        ("error", "error"),
-    ]
-    present = [(c, h) for c, h in columns if c in df.columns or c == "size"]
-    # Columns with nothing to say stay out, so the table fits a laptop screen: no ratings, notes or errors yet,
-    # or output seeds that only repeat the seeds asked for.
-    optional = {"rating", "notes", "error", "output_seed"}
-    present = [(c, h) for c, h in present if c not in optional or df[c].map(lambda v: not m.is_missing(v)).any()]
-    if "output_seed" in df.columns and "seed" in df.columns:
-        same = (df["output_seed"].map(m.plain) == df["seed"].map(m.plain)) | df["output_seed"].isna()
-        if same.all():
-            present = [(c, h) for c, h in present if c != "output_seed"]
-    num_attr = ' data-type="num"'
-    head = "".join(
-        f'<th scope="col"{num_attr if c in _NUMERIC else ""} title="sort by {_e(h)}">{_e(h)}</th>' for c, h in present
-    )
-    body = []
-    for pos, (_, row) in enumerate(df.iterrows()):
-        cells = [_job_cell(c, row, pos, sources=sources, backend=backend, short=short) for c, _h in present]
-        body.append(f"<tr>{''.join(cells)}</tr>")
+def _report_header(df: pd.DataFrame, name: str, run_dir: Path | None, backend: str | None) -> str:
+    """The title, what made the videos and when, the summary chips and the total cards."""
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    where = f" · run folder {_e(run_dir.name)}" if run_dir is not None else ""
+    made_by = {"emulator": "the emulator (nothing billed)", "fal": "fal"}.get(backend or "", backend or "")
+    by = f' · videos by <b class="sd-backend">{_e(made_by)}</b>' if made_by else ""
     return (
-        '<section id="jobs"><h2>Jobs</h2><p class="sub">Click a column header to sort.</p><div class="scroll">'
-        f'<table class="jobs" id="sd-jobs"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-        f"</div></section>{_SORT_JS}"
+        f'<header><h1>{_e(name)}</h1><p class="sub">{len(df)} jobs{where}{by} · generated {generated}</p>'
+        f"{m.summary_body(df, backend)}{_cards(df, backend)}</header>"
     )
-
-
-def _job_cell(
-    c: str, row: pd.Series, pos: int, *, sources: m.Sources, backend: str | None, short: dict[str, dict[Any, str]]
-) -> str:
-    """One cell of the jobs table: column ``c`` of the job in table row ``pos``."""
-    value = m.plain(row.get(c)) if c != "size" else None
-    sort = "" if value is None else str(value)
-    if c == "job":
-        text = f'<a href="#sd-job-{pos}">#{_e(m.as_text(value if value is not None else pos))}</a>'
-        src = sources.video(row.get("path"), row.get("video_url")) if row.get("status") in m.HAS_VIDEO else None
-        if src and not src.startswith(("data:", "file:")):
-            text += f' <a href="{_e(src)}" title="open the video file">▶</a>'
-        return f'<td class="job" data-v="{_e(sort)}">{text}</td>'
-    elif c == "size":
-        w, h = m.plain(row.get("width")), m.plain(row.get("height"))
-        ok = w is not None and h is not None
-        return f'<td class="n" data-v="{_e(w * h if ok else "")}">{_e(f"{w}×{h}" if ok else "—")}</td>'
-    elif c in ("queue_seconds", "generation_seconds", "video_seconds"):
-        return f'<td class="n" data-v="{_e(sort)}">{_e(m.fmt_seconds(value))}</td>'
-    elif c == "est_cost_usd":
-        billed = row.get("status") == "completed"
-        shown = m.fmt_usd(value) if billed else ("est. " + m.fmt_usd(value) if value is not None else "—")
-        if row.get("status") in (*m.NOT_BILLED, JobStatus.CACHED):
-            shown, sort = "$0.00", "0"
-        elif billed and (row.get("backend") if not m.is_missing(row.get("backend")) else backend) == "emulator":
-            shown, sort = "$0.00 (emulated)", "0"
-        return f'<td class="n" data-v="{_e(sort)}">{_e(shown)}</td>'
-    elif c == "file_size":
-        shown = f"{value / 1e6:.2f} MB" if isinstance(value, int | float) else "—"
-        return f'<td class="n" data-v="{_e(sort)}">{_e(shown)}</td>'
-    elif c == "rating":
-        return f'<td class="n" data-v="{_e(sort)}">{_stars(value) if value is not None else ""}</td>'
-    elif c == "error":
-        kind = m.plain(row.get("error_type"))
-        text = "" if value is None else (f"{kind}: {value}" if kind else str(value))
-        return f'<td class="err" data-v="{_e(text)}">{_e(text)}</td>'
-    elif c == "status":
-        return f'<td data-v="{_e(sort)}"><span class="sd-{_e(sort)}">{_e(sort)}</span></td>'
-    else:
-        num = c in _NUMERIC
-        shown = m.as_text(value) if value is not None else ""
-        wide = "txt wide" if c in ("prompt", "image", "end_image") else "txt note" if c == "notes" else "txt"
-        cls = "n" if num else wide
-        label = short.get(c, {}).get(value) if c in short else None
-        return (
-            f'<td class="{cls}" data-v="{_e(sort)}" title="{_e(shown)}">'
-            f"{_e(label if label is not None else m.shorten(shown, 140))}</td>"
-        )
-
-
-def _ratings(df: pd.DataFrame, sources: m.Sources) -> str:
-    """The rated and noted videos, best first (ratings on one scale: 1-5 stars, thumbs up/down as 5/1)."""
-    if "rating" not in df.columns and "notes" not in df.columns:
-        return ""
-    rating = df["rating"] if "rating" in df.columns else pd.Series([None] * len(df), index=df.index)
-    notes = df["notes"] if "notes" in df.columns else pd.Series([None] * len(df), index=df.index)
-    given = [pos for pos in range(len(df)) if not m.is_missing(rating.iloc[pos]) or not m.is_missing(notes.iloc[pos])]
-    if not given:
-        return ""
-    score = pd.to_numeric(rating.map(m.rating_stars), errors="coerce")
-    given.sort(key=lambda p: -score.iloc[p] if not math.isnan(score.iloc[p]) else math.inf)
-    vary = m.varying_columns(df)
-    figs = []
-    for pos in given:
-        row: Any = df.iloc[pos]
-        poster = sources.poster(row.get("poster"))
-        alt = f"job #{m.as_text(row.get('job'))}"
-        img = f'<a href="#sd-job-{pos}"><img src="{_e(poster)}" alt="{_e(alt)}"></a>' if poster else ""
-        params = m.pairs_html(row, vary)
-        note = "" if m.is_missing(notes.iloc[pos]) else f"<div>{_e(m.as_text(notes.iloc[pos]))}</div>"
-        stars = "" if m.is_missing(rating.iloc[pos]) else f"<div>{_stars(rating.iloc[pos])}</div>"
-        figs.append(
-            f'<figure>{img}<figcaption><a href="#sd-job-{pos}">#{_e(m.as_text(row.get("job", pos)))}</a> '
-            f'<span class="sd-cap">{params}</span>{stars}{note}</figcaption></figure>'
-        )
-    return f'<section id="ratings"><h2>Ratings and notes</h2><div class="rated">{"".join(figs)}</div></section>'
-
-
-# --------------------------------------------------------------------------- public
 
 
 def report_html(
@@ -618,16 +404,9 @@ def report_html(
     sources = m.Sources(base_dir, embed, servable_only=fragment, report=not fragment)
     name = title or ("Seedance sweep · " + run_dir.name if run_dir is not None else "Seedance sweep")
     anchors = {pos: f"sd-job-{pos}" for pos in range(len(df))}
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    where = f" · run folder {_e(run_dir.name)}" if run_dir is not None else ""
-    made_by = {"emulator": "the emulator (nothing billed)", "fal": "fal"}.get(backend or "", backend or "")
-    by = f' · videos by <b class="sd-backend">{_e(made_by)}</b>' if made_by else ""
     body = [
         f'<main class="sd-report" data-backend="{_e(backend or "")}">',
-        f'<header><h1>{_e(name)}</h1><p class="sub">{len(df)} jobs{where}{by} · generated {generated}</p>',
-        m.summary_body(df, backend),
-        _cards(df, backend),
-        "</header>",
+        _report_header(df, name, run_dir, backend),
         _parameters(df, run_dir),
         _input_images(df, run_dir),
         _grids(df, sources, rows, cols, anchors, backend) if len(df) else "",
