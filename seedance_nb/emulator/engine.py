@@ -129,6 +129,8 @@ class EmulatorConfig:
     payload_storage_ttl: float | None = None
     #: Lifetime of a CDN upload token (its ``expires_at``); an expired token gets 401.
     cdn_token_ttl: float = 3600.0
+    #: Multiplies an upload's ``expiration_duration_seconds``, read when the file is fetched (0 expires it now).
+    object_ttl_scale: float = 1.0
     #: Hosts whose http(s) image URLs are downloaded; "*" allows any host.
     fetch_hosts: tuple[str, ...] = LOOPBACK_HOSTS
     fetch_timeout: float = 10.0
