@@ -742,12 +742,21 @@ class VideoInput:
 def validate_payload(payload: Mapping[str, Any], endpoint: str = DEFAULT_ENDPOINT) -> dict[str, Any]:
     """``payload`` checked against ``endpoint``'s shipped schema; a copy of it, or :class:`InputError`.
 
-    For the family's other endpoints (text-to-video, reference-to-video, the standard tier), whose input
-    :class:`VideoInput` does not model. An endpoint without a snapshot is an :class:`InputError` naming
-    ``endpoint``.
+    For the family's other endpoints (text-to-video, reference-to-video, the standard and mini tiers), whose
+    input :class:`VideoInput` does not model. Reference-to-video's limits (counts, sizes, durations:
+    :mod:`seedance_nb.references`) are checked too. An endpoint without a snapshot is an :class:`InputError`
+    naming ``endpoint``.
+
+    Args:
+        payload: the request body (field name to JSON value).
+        endpoint: the fal endpoint id whose snapshot applies.
     """
     schema = load_snapshot(endpoint)
     problems = check_payload(payload, schema)
+    if endpoint.endswith("reference-to-video") and isinstance(payload, Mapping):
+        from .references import reference_problems  # PyAV probes durations: loaded only for this kind
+
+        problems += reference_problems(payload)
     if problems:
         raise InputError(problems, context=f"invalid input for {endpoint}")
     return dict(payload)
