@@ -155,3 +155,14 @@ def test_a_mini_sweep_validates_estimates_at_the_mini_price_and_runs(png_path, c
     assert list(df["est_cost_usd"]) == [pytest.approx(per_job)] * 2
     assert list(df["cost_usd"]) == [pytest.approx(per_job)] * 2  # billed units at the mini price
     assert emu.stats()["billed_usd"] == pytest.approx(2 * per_job)
+
+
+def test_a_catalog_cap_counts_a_standard_job_at_the_standard_price(tmp_path, png_path, client, emu):
+    from seedance_nb.catalogs import Catalog
+
+    grid = sd.Grid(endpoint=STANDARD, image=png_path, prompt="p", duration=5, aspect_ratio="16:9", resolution="720p")
+    with Catalog(f"sqlite:///{tmp_path / 'catalog.db'}", root=tmp_path) as cat:
+        cat.set_budget(1.40, per="day")  # covers the fast tier's $1.21, not the standard tier's $1.512
+        with pytest.raises(BudgetExceeded, match=r"\$1\.51"):
+            sd.run_sweep(grid, client=client, run_dir=tmp_path / "capped", catalog=cat, progress=False)
+    assert emu.stats()["submissions"] == 0
