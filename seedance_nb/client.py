@@ -820,13 +820,16 @@ class AsyncClient:
             data: the file's bytes.
             content_type: its MIME type.
             file_name: the name fal keeps for it.
-            lifecycle: fal's ``X-Fal-Object-Lifecycle-Preference`` (e.g. ``{"expiration_duration_seconds": 86400}``).
+            lifecycle: the object's lifetime (e.g. ``{"expiration_duration_seconds": 86400}``), sent as fal's
+                clients send it: ``X-Fal-Object-Lifecycle`` (the header fal's CDN reads on an upload) and
+                ``X-Fal-Object-Lifecycle-Preference`` (storage-backed initiation), as fal-client 1.0.3 does.
         """
         headers = {"Content-Type": content_type}
         if file_name:
             headers["X-Fal-File-Name"] = file_name
         if lifecycle is not None:
-            headers["X-Fal-Object-Lifecycle-Preference"] = json.dumps(dict(lifecycle))
+            value = json.dumps(dict(lifecycle))
+            headers["X-Fal-Object-Lifecycle"] = headers["X-Fal-Object-Lifecycle-Preference"] = value
         for attempt in (1, 2):
             auth = await self._cdn_auth(refresh=attempt == 2)
             response = await self.request(

@@ -178,7 +178,7 @@ class Grid:
                     )
                 extra = {k: v for k, v in fields.items() if k not in _KNOWN}
                 kwargs = {k: v for k, v in fields.items() if k in _KNOWN}
-                out.append((VideoInput(**kwargs, extra=extra), images))
+                out.append((VideoInput(**kwargs, extra=extra, endpoint=self.endpoint), images))
             except InputError as exc:
                 for p in exc.problems:
                     field_name = _SHORT.get(p.field, p.field) if p.field not in cell.fields else p.field

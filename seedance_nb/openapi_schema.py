@@ -70,10 +70,10 @@ DEFAULT_ENDPOINT = "bytedance/seedance-2.0/fast/image-to-video"
 #: Where fal publishes an endpoint's queue OpenAPI document (``?endpoint_id=<id>``); ``SEEDANCE_OPENAPI_URL``
 #: overrides it (read when a fetch starts).
 FAL_OPENAPI_URL = "https://fal.ai/api/openapi/queue/openapi.json"
-#: Endpoints with a shipped snapshot: Seedance 2.0's three kinds, fast and standard tier.
+#: Endpoints with a shipped snapshot: Seedance 2.0's three kinds, fast, standard and mini tier.
 SNAPSHOT_ENDPOINTS: tuple[str, ...] = tuple(
     f"bytedance/seedance-2.0/{tier}{kind}"
-    for tier in ("fast/", "")
+    for tier in ("fast/", "", "mini/")
     for kind in ("image-to-video", "text-to-video", "reference-to-video")
 )
 #: The daily check's period (seconds).

@@ -45,7 +45,7 @@ from typing import Any, ClassVar
 from . import _set_module
 from .errors import RunFolderBusy
 from .quality import METRIC_COLUMNS
-from .schema import VideoInput, seed_honoured
+from .schema import DEFAULT_ENDPOINT, VideoInput, seed_honoured
 
 __all__ = [
     "BILLED",
@@ -618,7 +618,7 @@ class Job:
             seed_honoured=seed_honoured(inp.seed, self.output_seed),
             est_cost_usd=self.est_cost_usd,
             billed_units=self.billed_units,
-            cost_usd=actual_cost_usd(self.billed_units),
+            cost_usd=actual_cost_usd(self.billed_units, inp.endpoint),
             inference_seconds=self.inference_seconds,
             cache_key=self.key,
             rating=self.rating,
@@ -628,16 +628,20 @@ class Job:
         return row
 
 
-def actual_cost_usd(billed_units: float | None) -> float | None:
+def actual_cost_usd(billed_units: float | None, endpoint: str = DEFAULT_ENDPOINT) -> float | None:
     """What a job cost, from fal's ``x-fal-billable-units`` (None when fal did not say: see ``est_cost_usd``).
 
-    The units are read as fal's price unit for this endpoint, thousands of video tokens at
-    :data:`seedance_nb.schema.PRICE_PER_1K_TOKENS` (an assumption fal does not document; the emulator sends
-    the same unit, docs/fal-fidelity.md).
-    """
-    from .schema import PRICE_PER_1K_TOKENS
+    The units are read as fal's price unit for this endpoint, thousands of video tokens at the endpoint's
+    price (:func:`seedance_nb.endpoints.price_per_1k_tokens`; an assumption fal does not document; the
+    emulator sends the same unit, docs/fal-fidelity.md).
 
-    return None if billed_units is None else round(billed_units * PRICE_PER_1K_TOKENS, 6)
+    Args:
+        billed_units: fal's ``x-fal-billable-units`` for the job (None when it sent none).
+        endpoint: the endpoint the job ran on (its price per 1,000 tokens applies).
+    """
+    from .endpoints import price_per_1k_tokens
+
+    return None if billed_units is None else round(billed_units * price_per_1k_tokens(endpoint), 6)
 
 
 def _ts(value: float | None) -> datetime | None:

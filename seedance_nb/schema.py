@@ -33,6 +33,7 @@ from types import MappingProxyType
 from typing import Any
 
 from . import _set_module
+from .endpoints import FAST_PRICE, SIZES, price_per_1k_tokens, resolution_problem, resolutions_for, video_tokens
 from .errors import InputError, Problem, ProtocolError
 from .openapi_schema import (
     DEFAULT_ENDPOINT,
@@ -80,6 +81,7 @@ __all__ = [
     "output_size",
     "refresh",
     "refresh_async",
+    "resolutions_for",
     "seed_honoured",
     "snapshot_document",
     "validate_payload",
@@ -103,26 +105,9 @@ MAX_IMAGE_BYTES = 30 * 1024 * 1024
 MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 300, 6000
 MIN_IMAGE_RATIO, MAX_IMAGE_RATIO = 0.4, 2.5
 IMAGE_MIME_TYPES: tuple[str, ...] = ("image/jpeg", "image/png", "image/webp")
-#: fal's price for 2.0 fast: USD per 1,000 tokens, tokens = w * h * seconds * 24 / 1024.
-PRICE_PER_1K_TOKENS = 0.0112
-
-#: Output pixel sizes (width, height) by resolution and aspect ratio (ByteDance's table).
-SIZES: Mapping[tuple[str, str], tuple[int, int]] = MappingProxyType(
-    {
-        ("480p", "21:9"): (992, 432),
-        ("480p", "16:9"): (864, 496),
-        ("480p", "4:3"): (752, 560),
-        ("480p", "1:1"): (640, 640),
-        ("480p", "3:4"): (560, 752),
-        ("480p", "9:16"): (496, 864),
-        ("720p", "21:9"): (1470, 630),
-        ("720p", "16:9"): (1280, 720),
-        ("720p", "4:3"): (1112, 834),
-        ("720p", "1:1"): (960, 960),
-        ("720p", "3:4"): (834, 1112),
-        ("720p", "9:16"): (720, 1280),
-    }
-)
+#: fal's price for 2.0 fast: USD per 1,000 tokens, tokens = w * h * seconds * 24 / 1024. Kept for compatibility:
+#: each endpoint's own price is :func:`seedance_nb.endpoints.price_per_1k_tokens` (standard $0.014, mini ...).
+PRICE_PER_1K_TOKENS = FAST_PRICE
 
 _RATIO_VALUES = {r: int(r.split(":")[0]) / int(r.split(":")[1]) for r in ASPECT_RATIOS if r != "auto"}
 
@@ -139,7 +124,10 @@ def nearest_aspect_ratio(width: int, height: int) -> str:
 
 
 def output_size(
-    resolution: str = "720p", aspect_ratio: str = "auto", image_size: tuple[int, int] | None = None
+    resolution: str = "720p",
+    aspect_ratio: str = "auto",
+    image_size: tuple[int, int] | None = None,
+    endpoint: str | None = DEFAULT_ENDPOINT,
 ) -> tuple[int, int]:
     """The video's (width, height) in pixels.
 
@@ -147,16 +135,18 @@ def output_size(
     needs ``image_size``.
 
     Args:
-        resolution: ``"480p"`` or ``"720p"``.
+        resolution: ``"480p"``, ``"720p"`` or (standard tier) ``"1080p"``.
         aspect_ratio: one of :data:`ASPECT_RATIOS` (``"16:9"``, ...) or ``"auto"``.
         image_size: the input image's (width, height); required with ``aspect_ratio="auto"``.
+        endpoint: check ``resolution`` against this endpoint's schema (default 2.0 fast's; None: any resolution
+            with a pixel size).
 
     Raises:
-        InputError: an unknown resolution or aspect ratio.
+        InputError: an unknown resolution (or one ``endpoint`` does not offer) or aspect ratio.
         ValueError: ``aspect_ratio="auto"`` without ``image_size``.
     """
-    if resolution not in RESOLUTIONS:
-        raise InputError([Problem("resolution", "unknown resolution", resolution, _allowed(RESOLUTIONS))])
+    if problem := resolution_problem(resolution, endpoint):
+        raise InputError([problem], context=f"invalid input for {endpoint}" if endpoint else "")
     if aspect_ratio == "auto":
         if image_size is None:
             raise ValueError("aspect_ratio='auto' follows the input image: pass image_size=(width, height)")
@@ -184,6 +174,8 @@ class CostEstimate:
         width: the output's width in pixels.
         height: the output's height in pixels.
         assumption: what was assumed, in words ("" when nothing was).
+        endpoint: the endpoint whose price was applied.
+        per_1k_tokens: that price, USD per 1,000 tokens.
     """
 
     usd: float
@@ -194,6 +186,8 @@ class CostEstimate:
     width: int
     height: int
     assumption: str = ""
+    endpoint: str = DEFAULT_ENDPOINT
+    per_1k_tokens: float = PRICE_PER_1K_TOKENS
 
     @property
     def is_range(self) -> bool:
@@ -205,9 +199,9 @@ class CostEstimate:
         return f"${self.usd:.4f} (range ${self.low_usd:.4f}-${self.high_usd:.4f}; {self.assumption})"
 
 
-def _usd(width: int, height: int, seconds: float) -> tuple[float, float]:
-    tokens = width * height * seconds * FPS / 1024
-    return tokens * PRICE_PER_1K_TOKENS / 1000, tokens
+def _usd(width: int, height: int, seconds: float, price: float, video_s: float | None) -> tuple[float, float]:
+    tokens = video_tokens(width, height, seconds, video_s)
+    return tokens * price / 1000, tokens
 
 
 def estimate_cost(
@@ -215,36 +209,43 @@ def estimate_cost(
     duration: str | int = "auto",
     aspect_ratio: str = "auto",
     image_size: tuple[int, int] | None = None,
+    *,
+    endpoint: str = DEFAULT_ENDPOINT,
+    input_video_seconds: float | None = None,
 ) -> CostEstimate:
-    """Estimate fal's price for one video.
+    """Estimate fal's price for one video on ``endpoint``.
 
-    tokens = width x height x seconds x 24 / 1024, at $0.0112 per 1,000 tokens.
-    With ``aspect_ratio="auto"`` and no ``image_size`` the largest frame of that
-    resolution is assumed (all ratios are within 1 % of each other).
+    tokens = width x height x seconds x 24 / 1024, at the endpoint's price per 1,000 tokens
+    (:func:`seedance_nb.endpoints.price_per_1k_tokens`: fast $0.0112, standard $0.014). Reference-to-video with
+    input videos bills their seconds too, x 0.6. With ``aspect_ratio="auto"`` and no ``image_size`` the largest
+    frame of that resolution is assumed (all ratios are within 1 % of each other).
 
     Args:
-        resolution: ``"480p"`` or ``"720p"``.
+        resolution: one the endpoint offers (``"480p"``, ``"720p"``; ``"1080p"`` on the standard tier).
         duration: whole seconds (``4`` ... ``15``, as int or string) or ``"auto"`` (a range, with a stated
             point estimate).
         aspect_ratio: one of :data:`ASPECT_RATIOS` or ``"auto"``.
         image_size: the input image's (width, height), which fixes the frame under ``"auto"``.
+        endpoint: the fal endpoint id whose price and resolutions apply.
+        input_video_seconds: reference-to-video: the input videos' combined seconds (None: no video input).
 
     Raises:
-        InputError: an unknown resolution, duration or aspect ratio.
+        InputError: an unknown resolution (or one the endpoint does not offer), duration or aspect ratio.
     """
     fal_duration = _normalise_duration(duration)
     if fal_duration is None:  # the error shows the value the user gave
         raise InputError([Problem("duration", "unknown duration", duration, _allowed(DURATIONS))])
     if aspect_ratio == "auto" and image_size is None:
-        if resolution not in RESOLUTIONS:
-            output_size(resolution, "16:9")  # raises the field-named error
+        output_size(resolution, "16:9", endpoint=endpoint)  # raises the field-named error
         width, height = max((SIZES[(resolution, r)] for r in _RATIO_VALUES), key=lambda s: s[0] * s[1])
     else:
-        width, height = output_size(resolution, aspect_ratio, image_size)
+        width, height = output_size(resolution, aspect_ratio, image_size, endpoint=endpoint)
+    price = price_per_1k_tokens(endpoint)
+    video_s = input_video_seconds
     if fal_duration == "auto":
-        usd, tokens = _usd(width, height, AUTO_DURATION_ESTIMATE)
-        low, _ = _usd(width, height, MIN_SECONDS)
-        high, _ = _usd(width, height, MAX_SECONDS)
+        usd, tokens = _usd(width, height, AUTO_DURATION_ESTIMATE, price, video_s)
+        low, _ = _usd(width, height, MIN_SECONDS, price, video_s)
+        high, _ = _usd(width, height, MAX_SECONDS, price, video_s)
         return CostEstimate(
             usd=usd,
             low_usd=low,
@@ -254,9 +255,11 @@ def estimate_cost(
             width=width,
             height=height,
             assumption=f'duration "auto" assumed {AUTO_DURATION_ESTIMATE} s; the model picks 4-15 s',
+            endpoint=endpoint,
+            per_1k_tokens=price,
         )
-    usd, tokens = _usd(width, height, int(fal_duration))
-    return CostEstimate(usd, usd, usd, int(fal_duration), tokens, width, height)
+    usd, tokens = _usd(width, height, int(fal_duration), price, video_s)
+    return CostEstimate(usd, usd, usd, int(fal_duration), tokens, width, height, "", endpoint, price)
 
 
 # --------------------------------------------------------------------------- input
@@ -476,11 +479,9 @@ def _image_problems(payload: Mapping[str, Any], required: set[str]) -> list[Prob
 def _choice_problems(payload: Mapping[str, Any], schema: InputSchema) -> list[Problem]:
     """resolution, duration, aspect_ratio and generate_audio: the schema's enums, else the model's."""
     problems: list[Problem] = []
-    resolutions = schema.enum("resolution") or RESOLUTIONS
-    if "resolution" in payload and not _one_of(payload["resolution"], resolutions):
-        problems.append(
-            Problem("resolution", "unknown resolution", payload["resolution"], _allowed(resolutions), type="enum")
-        )
+    offered = schema.enum("resolution") or RESOLUTIONS
+    if "resolution" in payload and (problem := resolution_problem(payload["resolution"], schema.endpoint, offered)):
+        problems.append(problem)
     durations = tuple(str(d) for d in schema.enum("duration") or DURATIONS)
     if "duration" in payload and _normalise_duration(payload["duration"], durations) is None:
         seconds = [d for d in durations if d != "auto"]
@@ -547,6 +548,15 @@ def _other_field_problems(payload: Mapping[str, Any], schema: InputSchema) -> li
     return problems
 
 
+#: VideoInput's fields that are not model inputs.
+_NOT_PAYLOAD = frozenset({"extra", "explicit", "endpoint"})
+
+
+def _input_schema(endpoint: str) -> InputSchema:
+    """``endpoint``'s shipped schema; the default endpoint's for an id without one (sent as image-to-video)."""
+    return load_snapshot(endpoint) if endpoint in SNAPSHOT_ENDPOINTS else _SNAPSHOT
+
+
 _DEFAULTS: dict[str, Any] = {
     "end_image_url": None,
     "resolution": "720p",
@@ -579,6 +589,8 @@ class VideoInput:
         end_user_id: the end user fal attributes the request to.
         extra: fields this version does not know, sent untouched.
         explicit: optional fields given explicitly in a payload (kept so payloads round-trip).
+        endpoint: the fal endpoint the input is for: its schema snapshot checks the fields (the standard tier
+            offers ``"1080p"``) and its price makes :meth:`estimate`. Not part of the payload.
     """
 
     prompt: str
@@ -593,10 +605,12 @@ class VideoInput:
     extra: Mapping[str, Any] = field(default_factory=dict)
     #: Optional fields that were given explicitly in a payload (kept so payloads round-trip).
     explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    endpoint: str = DEFAULT_ENDPOINT
 
     def __post_init__(self) -> None:
-        payload = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("extra", "explicit")}
-        problems = check_payload(payload)
+        payload = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NOT_PAYLOAD}
+        snapshot = _input_schema(self.endpoint)
+        problems = check_payload(payload, snapshot)
         if not isinstance(self.extra, Mapping):
             problems.append(Problem("extra", "must be a mapping of field names to values", self.extra, "a dict"))
         else:
@@ -613,9 +627,10 @@ class VideoInput:
                 elif isinstance(name, str) and name not in payload:
                     plain[name] = value
             # Extra fields the snapshot declares (bitrate_mode) are held to its type and enum.
-            problems.extend(_SNAPSHOT.problems(plain, skip=_SPECIFIC, skip_required=_SNAPSHOT.required))
+            problems.extend(snapshot.problems(plain, skip=_SPECIFIC, skip_required=snapshot.required))
         if problems:
-            raise InputError(problems, context="invalid VideoInput")
+            where = "" if self.endpoint == DEFAULT_ENDPOINT else f" for {self.endpoint}"
+            raise InputError(problems, context=f"invalid VideoInput{where}")
         object.__setattr__(self, "duration", _normalise_duration(self.duration))
         object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
         object.__setattr__(self, "explicit", frozenset(self.explicit))
@@ -624,18 +639,19 @@ class VideoInput:
         return hash(self.canonical_json())
 
     @classmethod
-    def from_payload(cls, payload: Mapping[str, Any]) -> VideoInput:
+    def from_payload(cls, payload: Mapping[str, Any], endpoint: str = DEFAULT_ENDPOINT) -> VideoInput:
         """Read fal's input JSON back; unknown fields go to ``extra``.
 
         Args:
             payload: the JSON object sent to fal (as :meth:`to_payload` makes it).
+            endpoint: the endpoint it is for (its schema checks it).
 
         Raises:
             InputError: ``prompt`` or ``image_url`` is missing, or a field is invalid.
         """
         if not isinstance(payload, Mapping):
             raise InputError([Problem("input", "must be a JSON object", payload, "a dict")])
-        known = {f.name for f in fields(cls)} - {"extra", "explicit"}
+        known = {f.name for f in fields(cls)} - _NOT_PAYLOAD
         kwargs = {k: v for k, v in payload.items() if k in known}
         extra = {k: v for k, v in payload.items() if k not in known}
         missing = [
@@ -644,8 +660,9 @@ class VideoInput:
             if name not in payload
         ]
         if missing:
-            raise InputError(missing + check_payload(payload)[len(missing) :], context="invalid input payload")
-        return cls(**kwargs, extra=extra, explicit=frozenset(kwargs) & set(_DEFAULTS))
+            problems = check_payload(payload, _input_schema(endpoint))[len(missing) :]
+            raise InputError(missing + problems, context="invalid input payload")
+        return cls(**kwargs, extra=extra, explicit=frozenset(kwargs) & set(_DEFAULTS), endpoint=endpoint)
 
     def to_payload(self) -> dict[str, Any]:
         """Exactly the JSON fal expects: optional fields left out when unset (or at fal's default)."""
@@ -677,7 +694,7 @@ class VideoInput:
         """
         known = {f.name for f in fields(self)} - {"explicit"}
         extra = dict(self.extra)
-        kwargs = {name: getattr(self, name) for name in known if name != "extra"}
+        kwargs = {name: getattr(self, name) for name in known if name != "extra"}  # endpoint included
         for key, value in changes.items():
             if key in known:
                 kwargs[key] = value
@@ -694,7 +711,7 @@ class VideoInput:
         Args:
             image_size: the input image's (width, height), which fixes the frame when the ratio is ``auto``.
         """
-        return estimate_cost(self.resolution, self.duration, self.aspect_ratio, image_size)
+        return estimate_cost(self.resolution, self.duration, self.aspect_ratio, image_size, endpoint=self.endpoint)
 
     def size(self, image_size: tuple[int, int] | None = None) -> tuple[int, int]:
         """The output (width, height) (see :func:`output_size`).
@@ -702,7 +719,7 @@ class VideoInput:
         Args:
             image_size: the input image's (width, height); needed when the ratio is ``auto``.
         """
-        return output_size(self.resolution, self.aspect_ratio, image_size)
+        return output_size(self.resolution, self.aspect_ratio, image_size, endpoint=self.endpoint)
 
     def __repr__(self) -> str:
         def short(url: str | None) -> str | None:
@@ -717,18 +734,29 @@ class VideoInput:
                 parts.append(f"{name}={short(value) if name == 'end_image_url' else value!r}")
         if self.extra:
             parts.append(f"extra={dict(self.extra)!r}")
+        if self.endpoint != DEFAULT_ENDPOINT:
+            parts.append(f"endpoint={self.endpoint!r}")
         return f"VideoInput({', '.join(parts)})"
 
 
 def validate_payload(payload: Mapping[str, Any], endpoint: str = DEFAULT_ENDPOINT) -> dict[str, Any]:
     """``payload`` checked against ``endpoint``'s shipped schema; a copy of it, or :class:`InputError`.
 
-    For the family's other endpoints (text-to-video, reference-to-video, the standard tier), whose input
-    :class:`VideoInput` does not model. An endpoint without a snapshot is an :class:`InputError` naming
-    ``endpoint``.
+    For the family's other endpoints (text-to-video, reference-to-video, the standard and mini tiers), whose
+    input :class:`VideoInput` does not model. Reference-to-video's limits (counts, sizes, durations:
+    :mod:`seedance_nb.references`) are checked too. An endpoint without a snapshot is an :class:`InputError`
+    naming ``endpoint``.
+
+    Args:
+        payload: the request body (field name to JSON value).
+        endpoint: the fal endpoint id whose snapshot applies.
     """
     schema = load_snapshot(endpoint)
     problems = check_payload(payload, schema)
+    if endpoint.endswith("reference-to-video") and isinstance(payload, Mapping):
+        from .references import reference_problems  # PyAV probes durations: loaded only for this kind
+
+        problems += reference_problems(payload)
     if problems:
         raise InputError(problems, context=f"invalid input for {endpoint}")
     return dict(payload)

@@ -55,6 +55,7 @@ TEST_CONFIG = {
     "strict_subpath": True,
     "render": "full",
     "defects": [],
+    "object_ttl_scale": 1.0,
 }
 
 

@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from seedance_nb import errors, schema
+from seedance_nb import endpoints, errors, schema
 from seedance_nb.openapi_schema import SNAPSHOT_ENDPOINTS, InputSchema, diff_schemas
 from seedance_nb.runs import seedance_home
 from seedance_nb.schema import (
@@ -72,7 +72,9 @@ def test_every_family_endpoint_has_a_snapshot_with_its_sources(endpoint):
     assert f"/{endpoint}" in doc["paths"]
     spec = load_snapshot(endpoint)
     assert spec.required == ("prompt", *(("image_url",) if endpoint.endswith("image-to-video") else ()))
-    assert spec.enum("resolution") == ("480p", "720p") and spec.enum("bitrate_mode") == ("standard", "high")
+    tier = endpoints.tier(endpoint)
+    assert spec.enum("resolution") == ("480p", "720p", *(("1080p",) if tier == "standard" else ()))
+    assert spec.enum("bitrate_mode") == (None if tier == "mini" else ("standard", "high"))
     assert spec.enum("duration") == ("auto", *(str(s) for s in range(4, 16)))
     assert "seed" not in spec.fields  # the decision documented in docs/fal-fidelity.md
 

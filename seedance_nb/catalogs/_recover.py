@@ -148,7 +148,7 @@ class _RecoveredFolder:
             else:
                 hashes[name] = hashlib.sha256(value.encode()).hexdigest()
                 labels[name] = value.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or value[:60]
-        inp = VideoInput.from_payload(source)
+        inp = VideoInput.from_payload(source, endpoint)
         key = cache_key(endpoint, inp, hashes, 1)
         job = self.next_job
         self.next_job += 1

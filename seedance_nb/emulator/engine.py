@@ -10,7 +10,7 @@ What fal does and the engine copies (docs/fal-fidelity.md has each source):
   ``large_result_bytes``, ``payload_storage_ttl``);
 - a result carries ``x-fal-billable-units``: the unit fal's price is quoted in for
   this model, 1,000 tokens (tokens = width x height x seconds x 24 / 1024), so
-  units x $0.0112 is what the job cost;
+  units x the endpoint's price (fast $0.0112, standard $0.014) is what the job cost;
 - webhooks are signed with ED25519 (``X-Fal-Webhook-Request-Id``, ``-User-Id``,
   ``-Timestamp``, ``-Signature``; hex over ``request_id\nuser_id\ntimestamp\n
   sha256hex(body)``), the public key served as a JWKS. ``cryptography`` (PyPI, the
@@ -50,8 +50,9 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ..endpoints import emulated_endpoint, price_per_1k_tokens
 from ..errors import Problem
-from ..schema import FPS, MAX_IMAGE_BYTES, SEED_MAX, EndpointId, VideoInput, check_payload, output_size
+from ..schema import FPS, MAX_IMAGE_BYTES, SEED_MAX, EndpointId, VideoInput, check_payload, load_snapshot
 from .render import DEFECTS, auto_duration, check_image, render_mp4
 from .urls import EmulatorUrls
 
@@ -128,6 +129,8 @@ class EmulatorConfig:
     payload_storage_ttl: float | None = None
     #: Lifetime of a CDN upload token (its ``expires_at``); an expired token gets 401.
     cdn_token_ttl: float = 3600.0
+    #: Multiplies an upload's ``expiration_duration_seconds``, read when the file is fetched (0 expires it now).
+    object_ttl_scale: float = 1.0
     #: Hosts whose http(s) image URLs are downloaded; "*" allows any host.
     fetch_hosts: tuple[str, ...] = LOOPBACK_HOSTS
     fetch_timeout: float = 10.0
@@ -290,8 +293,7 @@ class Engine:
         self._blobs: dict[str, str] = {}
         self.stats: Counter[str] = Counter()
         self.routes: Counter[str] = Counter()
-        self.billed_seconds = 0.0
-        self.billed_units = 0.0
+        self.billed_seconds = self.billed_units = self.billed_usd = 0.0
         self.peak_running = 0
         self.rng = random.Random(config.fault_seed)
         #: CDN upload tokens issued: token -> expiry (epoch seconds).
@@ -634,8 +636,8 @@ class Engine:
     async def _generate(self, job: EmulatedRequest, began: float) -> None:
         """Run ``job``; ``began`` (monotonic) is its start: the modelled generation time counts from there,
         reading and checking its inputs included."""
-        payload = job.payload
-        problems = check_payload(payload)
+        payload, endpoint = job.payload, emulated_endpoint(str(job.endpoint))
+        problems = check_payload(payload, load_snapshot(endpoint))
         mode = payload.get("bitrate_mode", "standard") if isinstance(payload, dict) else "standard"
         if mode not in BITRATE_MODES and not any(p.field == "bitrate_mode" for p in problems):
             # fal-js 1.10.1's types: bitrate_mode is "standard" | "high" (the emulator renders both alike).
@@ -643,7 +645,7 @@ class Engine:
             problems.append(Problem("bitrate_mode", "unknown bitrate mode", mode, allowed, type="enum"))
         if problems:
             return self._reject(job, problems)
-        inp = VideoInput.from_payload(payload)
+        inp = VideoInput.from_payload(payload, endpoint)
         images = {}
         loop = asyncio.get_running_loop()
         for name in ("image_url", "end_image_url"):
@@ -663,7 +665,7 @@ class Engine:
             )
         first = images["image_url"]
         seconds = int(inp.duration) if inp.duration != "auto" else auto_duration(inp.prompt)
-        width, height = output_size(inp.resolution, inp.aspect_ratio, first.size)
+        width, height = inp.size(first.size)  # checked against the endpoint's own resolutions
         seed = inp.seed if inp.seed is not None else random.Random(inp.canonical_json()).randint(0, SEED_MAX)
         job.log(f"Generating {seconds}s at {width}x{height} (seed {seed})")
         budget = self._generation_seconds(width, height, seconds)
@@ -723,6 +725,7 @@ class Engine:
         self.billed_seconds += seconds
         job.billable_units = billable_units(width, height, seconds)
         self.billed_units += job.billable_units
+        self.billed_usd += job.billable_units * price_per_1k_tokens(str(job.endpoint))  # each endpoint its price
         job.log("Generation finished")
         self._finish(job, 200, output, headers={"x-fal-billable-units": repr(job.billable_units)})
         self.stats["completed"] += 1
@@ -842,6 +845,7 @@ class Engine:
             "webhooks_delivered": self.stats["webhooks_delivered"],
             "billed_video_seconds": self.billed_seconds,
             "billable_units": round(self.billed_units, 6),
+            "billed_usd": round(self.billed_usd, 6),
             "expired": self.stats["expired"],
             "peak_running": self.peak_running,
             "queued": len(self.waiting),
@@ -851,8 +855,7 @@ class Engine:
     def reset_stats(self) -> None:
         self.stats.clear()
         self.routes.clear()
-        self.billed_seconds = 0.0
-        self.billed_units = 0.0
+        self.billed_seconds = self.billed_units = self.billed_usd = 0.0
         self.peak_running = len(self.running)
 
 

@@ -23,11 +23,15 @@ from ..schema import EndpointId
 
 __all__ = ["ENDPOINTS", "input_schema", "openapi_document"]
 
-#: Endpoints whose schema the emulator serves (they share this input shape in fal-js's types).
+#: Endpoints whose schema the emulator serves (they share this input shape in fal-js's types; the standard tier
+#: adds ``1080p``, the mini tier has no ``bitrate_mode``).
 ENDPOINTS: tuple[str, ...] = (
     "bytedance/seedance-2.0/fast/image-to-video",
     "bytedance/seedance-2.0/image-to-video",
+    "bytedance/seedance-2.0/mini/image-to-video",
 )
+_STANDARD = "bytedance/seedance-2.0/image-to-video"
+_MINI = "bytedance/seedance-2.0/mini/image-to-video"
 
 _ASPECT_RATIOS = ["auto", "21:9", "16:9", "4:3", "1:1", "3:4", "9:16"]
 _DURATIONS = ["auto", *(str(s) for s in range(4, 16))]
@@ -145,9 +149,25 @@ def _component_prefix(endpoint_id: str) -> str:
     return "".join(w[:1].upper() + w[1:] for w in words if w)
 
 
-def input_schema() -> dict[str, Any]:
-    """A copy of the endpoint's input schema (JSON Schema, as in fal's OpenAPI components)."""
-    return copy.deepcopy(_INPUT)
+def input_schema(endpoint_id: str = ENDPOINTS[0]) -> dict[str, Any]:
+    """A copy of the endpoint's input schema (JSON Schema, as in fal's OpenAPI components).
+
+    Args:
+        endpoint_id: the endpoint: the standard tier's offers ``1080p`` (fal's model page), the mini tier's has no
+            ``bitrate_mode`` (fal-js main's ``Seedance2I2VMiniInput``).
+    """
+    schema = copy.deepcopy(_INPUT)
+    props = schema["properties"]
+    if endpoint_id == _STANDARD:
+        props["resolution"]["enum"] = ["480p", "720p", "1080p"]
+        props["resolution"]["description"] = (
+            "Video resolution - 480p for faster generation, 720p for balance, 1080p for the highest quality "
+            "(standard tier only)."
+        )
+    elif endpoint_id == _MINI:
+        del props["bitrate_mode"]
+        schema["x-fal-order-properties"].remove("bitrate_mode")
+    return schema
 
 
 def openapi_document(endpoint_id: str, queue_url: str = "https://queue.fal.run") -> dict[str, Any]:
@@ -181,7 +201,7 @@ def openapi_document(endpoint_id: str, queue_url: str = "https://queue.fal.run")
             },
             "schemas": {
                 "QueueStatus": copy.deepcopy(_QUEUE_STATUS),
-                f"{name}Input": input_schema(),
+                f"{name}Input": input_schema(endpoint_id),
                 f"{name}Output": {
                     "title": "Seedance2I2VFastOutput",
                     "type": "object",

@@ -8,6 +8,11 @@
   ``complete``: fal-client's multipart upload (both multipart flows share one store)
 - ``GET|HEAD /cdn/files/<key>``: the files, with Range support
 
+Object expiry: fal's CDN reads ``X-Fal-Object-Lifecycle`` (JSON ``{"expiration_duration_seconds": N}``) on an
+upload; storage-backed initiation (``/rest/storage/upload/initiate*``) reads it or
+``X-Fal-Object-Lifecycle-Preference`` (fal-client 1.0.3 sends both, fal-js 1.10.1 the first). A file past its
+expiry answers 404 and is deleted; ``EmulatorConfig.object_ttl_scale`` shrinks the seconds for tests.
+
 Bodies are streamed to disk: a 100+ MiB upload never sits in memory::
 
     routes = StorageRoutes(gateway)
@@ -17,7 +22,10 @@ Bodies are streamed to disk: a 100+ MiB upload never sits in memory::
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import shutil
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -31,7 +39,29 @@ from starlette.routing import Route
 from .engine import Engine
 from .gateway import Gateway, drop_halfway, read_json_body, reply
 
-__all__ = ["MultipartUploads", "StorageRoutes", "receive_to"]
+__all__ = ["MultipartUploads", "StorageRoutes", "lifecycle_seconds", "receive_to"]
+
+#: The header fal's CDN reads on an upload, and the one storage-backed initiation also accepts (REAL_FAL.md).
+CDN_LIFECYCLE = "x-fal-object-lifecycle"
+PREFERENCE_LIFECYCLE = "x-fal-object-lifecycle-preference"
+
+
+def lifecycle_seconds(request: Request, names: tuple[str, ...]) -> float | None | Response:
+    """The object lifetime the first of ``names`` present asks for (None: no header, or fal's default
+    retention), or a 400 for a header that is not ``{"expiration_duration_seconds": <seconds or null>}``."""
+    raw = next((request.headers[n] for n in names if n in request.headers), None)
+    if raw is None:
+        return None
+    try:
+        spec = json.loads(raw)
+        seconds = spec.get("expiration_duration_seconds") if isinstance(spec, dict) else math.nan
+    except ValueError:
+        seconds = math.nan
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds < math.inf:
+        return reply({"detail": f"Invalid object lifecycle header: {raw[:200]!r}"}, 400)
+    return float(seconds)
 
 
 async def receive_to(request: Request, path: Path) -> str:
@@ -120,9 +150,29 @@ class StorageRoutes:
         self.gateway = gateway
         self.engine = gateway.engine
         self.urls = gateway.urls
-        #: Single-PUT uploads initiated but not yet sent: key -> (content type, file name).
-        self.pending: dict[str, tuple[str, str | None]] = {}
+        #: Single-PUT uploads initiated but not yet sent: key -> (content type, file name, lifetime or None).
+        self.pending: dict[str, tuple[str, str | None, float | None]] = {}
         self.multipart = MultipartUploads(gateway.engine)
+        #: CDN key -> (when it was stored, monotonic; the lifetime it asked for), for uploads that asked for one.
+        self.expires: dict[str, tuple[float, float]] = {}
+
+    def keep_for(self, key: str, seconds: float | None) -> None:
+        """Record that ``key`` lives ``seconds`` from now; None keeps it (fal's default retention)."""
+        if seconds is not None:
+            self.expires[key] = (time.monotonic(), seconds)
+
+    def expired(self, key: str) -> bool:
+        """Whether ``key`` is past its lifetime (times ``object_ttl_scale``, read now); an expired object is
+        deleted (fal's CDN no longer serves it)."""
+        kept = self.expires.get(key)
+        if kept is None or time.monotonic() - kept[0] < kept[1] * self.engine.config.object_ttl_scale:
+            return False
+        self.expires.pop(key, None)
+        entry = self.engine.files.pop(key, None)
+        if entry is not None:
+            entry[0].unlink(missing_ok=True)
+        self.gateway.count("cdn_expired")
+        return True
 
     def routes(self) -> list[Route]:
         return [
@@ -162,8 +212,12 @@ class StorageRoutes:
         spec = await self.initiation(request)
         if isinstance(spec, Response):
             return spec
+        lifetime = lifecycle_seconds(request, (CDN_LIFECYCLE, PREFERENCE_LIFECYCLE))
+        if isinstance(lifetime, Response):
+            return lifetime
         key = uuid.uuid4().hex
-        self.pending[key] = (str(spec.get("content_type") or "application/octet-stream"), spec.get("file_name"))
+        content_type = str(spec.get("content_type") or "application/octet-stream")
+        self.pending[key] = (content_type, spec.get("file_name"), lifetime)
         return reply({"upload_url": f"{self.urls.rest}/storage/upload/put/{key}", "file_url": self.urls.file(key)})
 
     async def put(self, request: Request) -> Response:
@@ -171,10 +225,11 @@ class StorageRoutes:
         key = request.path_params["key"]
         if key not in self.pending:
             return reply({"detail": "Unknown upload"}, 404)
-        content_type, _name = self.pending.pop(key)
+        content_type, _name, lifetime = self.pending.pop(key)
         path = self.engine.storage / "files" / key
         await receive_to(request, path)
         self.engine.files[key] = (path, request.headers.get("content-type", content_type))
+        self.keep_for(key, lifetime)
         return Response(status_code=200)
 
     async def initiate_multipart(self, request: Request) -> Response:
@@ -182,7 +237,11 @@ class StorageRoutes:
         spec = await self.initiation(request)
         if isinstance(spec, Response):
             return spec
+        lifetime = lifecycle_seconds(request, (CDN_LIFECYCLE, PREFERENCE_LIFECYCLE))
+        if isinstance(lifetime, Response):
+            return lifetime
         key, upload_id = self.multipart.start(str(spec.get("content_type") or ""))
+        self.keep_for(key, lifetime)
         upload_url = f"{self.urls.rest}/storage/upload/multipart/{upload_id}"
         return reply({"upload_url": upload_url, "file_url": self.urls.file(key)})
 
@@ -209,16 +268,24 @@ class StorageRoutes:
         refused = self.cdn_refused(request, "cdn_upload")
         if refused is not None:
             return refused
+        lifetime = lifecycle_seconds(request, (CDN_LIFECYCLE,))  # the CDN reads this one only
+        if isinstance(lifetime, Response):
+            return lifetime
         key, path = self.engine.new_file(request.headers.get("x-fal-file-name"))
         await receive_to(request, path)
         self.engine.files[key] = (path, request.headers.get("content-type", "application/octet-stream"))
+        self.keep_for(key, lifetime)
         return reply({"access_url": self.urls.file(key)})
 
     async def cdn_multipart_start(self, request: Request) -> Response:
         refused = self.cdn_refused(request, "cdn_upload")
         if refused is not None:
             return refused
+        lifetime = lifecycle_seconds(request, (CDN_LIFECYCLE,))
+        if isinstance(lifetime, Response):
+            return lifetime
         key, upload_id = self.multipart.start(request.headers.get("content-type", ""))
+        self.keep_for(key, lifetime)
         return reply({"access_url": self.urls.file(key), "uploadId": upload_id})
 
     async def cdn_part(self, request: Request) -> Response:
@@ -240,7 +307,8 @@ class StorageRoutes:
     async def file(self, request: Request) -> Response:
         """A stored file (Range requests answered by starlette's ``FileResponse``)."""
         self.gateway.count("cdn_get")
-        entry = self.engine.files.get(request.path_params["key"])
+        key = request.path_params["key"]
+        entry = None if self.expired(key) else self.engine.files.get(key)
         if entry is None:
             return reply({"detail": "File not found"}, 404)
         path, content_type = entry
