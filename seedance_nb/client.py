@@ -1100,9 +1100,20 @@ class RequestHandle:
             raise APIError(
                 f"request {self.request_id} has not finished yet", status_code=400, request_id=self.request_id
             )
-        if response.status_code in (401, 403, 404, 429) or response.status_code >= 500 and not _is_failure(response):
+        if response.status_code in (401, 403, 404, 429):
             raise _api_error(response, self.request_id, key)
-        raise _failure(response, self.request_id, key)
+        if _is_verdict(response):
+            raise _failure(response, self.request_id, key)
+        # Not fal's word on the request (a redirect, an empty 5xx, a body that is not fal's error): the request
+        # was accepted and may be paid for, so this is never a failure that a retry would pay for again.
+        if response.status_code >= 400:
+            raise _api_error(response, self.request_id, key)
+        where = response.headers.get("location")
+        to = f" to {_origin_text(where)}" if where else ""
+        raise ProtocolError(
+            f"the result of request {self.request_id} answered {response.status_code}{to}, which is not a result "
+            "fal sends (not followed)"
+        )
 
     async def cancel(self) -> bool:
         """Ask fal to cancel. True when fal will cancel it (``OK`` / ``CANCELLATION_REQUESTED``), False when
@@ -1192,8 +1203,16 @@ def cancel_status(response: httpx.Response) -> str | None:
     )
 
 
+def _is_verdict(response: httpx.Response) -> bool:
+    """Whether a result answer other than 200 is fal's own word that the request failed (not billed): a 422
+    (validation, content policy), a 499 (cancelled), or a 4xx/5xx carrying fal's error body. Anything else
+    (a redirect, a bare 5xx, an HTML page) says nothing about the request, which may be paid for."""
+    code = response.status_code
+    return code in (422, 499) or (400 <= code <= 599 and _is_failure(response))
+
+
 def _is_failure(response: httpx.Response) -> bool:
-    """A 5xx from the result endpoint that describes the request's own failure (JSON with a detail)."""
+    """An error answer from the result endpoint that describes the request's own failure (JSON with a detail)."""
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):

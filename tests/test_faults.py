@@ -1,0 +1,125 @@
+"""Issue 24: faults that would strand a paid job. A status that never completes, a redirect on the result, a full
+disk, a compressed download past its promised size, a result echoing the key. Each against the emulator or a small
+hostile "fal" served over loopback HTTP (tests/loopback.py); no mocks of our own code.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+import numpy as np
+from loopback import LoopbackApp
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from seedance_nb.client import AsyncClient
+from seedance_nb.sweep import Grid, Sweep, run_sweep
+
+FAKE_KEY = "0123abcd-4567-89ef-aaaa-bbbbccccdddd:feedface0123456789abcdef01234567"
+RESULT_PATH = "/queue/bytedance/seedance-2.0/requests/r1"
+
+
+def tiny_mp4() -> bytes:
+    """A real, small H.264 MP4 (PyAV)."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for i in range(6):
+            frame = av.VideoFrame.from_ndarray(np.full((240, 320, 3), i * 30, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+class HostileFal(LoopbackApp):
+    """A 'fal' on loopback: one request ``r1``, COMPLETED at once (no status stream: the client polls), whose result
+    and video answers the test chooses. Counts submits and result reads."""
+
+    def __init__(
+        self,
+        result: Callable[[HostileFal, int], Response] | None = None,
+        video: Callable[[HostileFal], Response] | None = None,
+    ) -> None:
+        self.submits = 0
+        self.result_reads = 0
+        self.video_reads = 0
+        self.mp4 = tiny_mp4()
+        self.lock = threading.Lock()
+        self._result = result or (lambda fal, n: JSONResponse(fal.output()))
+        self._video = video or (lambda fal: Response(fal.mp4, media_type="video/mp4"))
+
+        async def route(request: Request) -> Response:
+            path = request.url.path
+            if request.method == "POST" and path.startswith("/queue/"):
+                await request.body()
+                with self.lock:
+                    self.submits += 1
+                return JSONResponse({"request_id": "r1"})
+            if path.endswith("/stream"):
+                return JSONResponse({"detail": "no stream here"}, status_code=404)
+            if path.endswith("/status"):
+                return JSONResponse({"status": "COMPLETED", "request_id": "r1", "logs": None, "metrics": {}})
+            if path == RESULT_PATH:
+                with self.lock:
+                    self.result_reads += 1
+                    n = self.result_reads
+                return self._result(self, n)
+            if path == "/files/v.mp4":
+                with self.lock:
+                    self.video_reads += 1
+                return self._video(self)
+            return JSONResponse({"detail": "not found"}, status_code=404)
+
+        app = Starlette(routes=[Route("/{path:path}", route, methods=["GET", "POST", "PUT"])])
+        super().__init__(app)
+
+    def output(self, **video: object) -> dict:
+        """fal's result body for the tiny MP4 served at /files/v.mp4."""
+        file = {"url": self.base_url + "/files/v.mp4", "content_type": "video/mp4", "file_size": len(self.mp4)}
+        return {"video": {**file, **video}, "seed": 7}
+
+    def client(self, key: str | None = None) -> AsyncClient:
+        base = self.base_url
+        return AsyncClient(
+            key, queue_url=base + "/queue", rest_url=base + "/rest", cdn_url=base + "/cdn", api_url=base + "/api"
+        )
+
+
+def one_job(png_path) -> Grid:
+    return Grid(image=png_path, prompt="p", resolution="480p", duration=4)
+
+
+# --------------------------------------------------------------------------- a redirect on the result
+
+
+def test_a_redirect_on_the_result_is_resumable_never_failed_and_never_paid_again(png_path, tmp_path):
+    answers = {"redirect": True}
+
+    def result(fal: HostileFal, n: int) -> Response:
+        if answers["redirect"]:
+            return Response(status_code=302, headers={"location": "http://127.0.0.1:9/elsewhere"})
+        return JSONResponse(fal.output())
+
+    with HostileFal(result=result) as fal:
+        sweep = run_sweep(one_job(png_path), client=fal.client(), run_dir=tmp_path / "r", progress=False)
+        (row,) = sweep.df.to_dict("records")
+        assert row["status"] == "interrupted", row
+        assert "302" in row["error"] and "resume()" in row["error"]
+        assert fal.submits == 1 and fal.result_reads >= 1
+        # retry_failed pays for nothing: the request was accepted, its result only answered strangely.
+        sweep.retry_failed(client=fal.client(), progress=False)
+        assert fal.submits == 1 and sweep.df["status"].tolist() == ["interrupted"]
+        # Once the result answers, resume() fetches it by request id: one submit in all, the video on disk.
+        answers["redirect"] = False
+        done = Sweep.resume(sweep.run_dir, client=fal.client(), progress=False)
+        assert done.df["status"].tolist() == ["completed"] and fal.submits == 1
+        assert Path(done.df["path"][0]).stat().st_size == len(fal.mp4)
