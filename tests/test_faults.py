@@ -5,6 +5,9 @@ hostile "fal" served over loopback HTTP (tests/loopback.py); no mocks of our own
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gzip
 import io
 import threading
 from collections.abc import Callable
@@ -123,3 +126,57 @@ def test_a_redirect_on_the_result_is_resumable_never_failed_and_never_paid_again
         done = Sweep.resume(sweep.run_dir, client=fal.client(), progress=False)
         assert done.df["status"].tolist() == ["completed"] and fal.submits == 1
         assert Path(done.df["path"][0]).stat().st_size == len(fal.mp4)
+
+
+# --------------------------------------------------------------------------- a compressed download past its size
+
+
+def test_a_compressed_video_is_stopped_at_the_size_fal_promised_and_stays_resumable(png_path, tmp_path):
+    bomb = gzip.compress(bytes(50 * 1024 * 1024), compresslevel=9)  # 50 MiB of zeros in ~50 KB
+    serve = {"bomb": True}
+
+    def video(fal: HostileFal) -> Response:
+        if serve["bomb"]:
+            return Response(bomb, media_type="video/mp4", headers={"content-encoding": "gzip"})
+        return Response(fal.mp4, media_type="video/mp4")
+
+    largest = [0]
+    stop = threading.Event()
+
+    def watch(folder: Path) -> None:  # the largest partial file seen on disk (a lower bound of what was written)
+        while not stop.is_set():
+            for part in folder.glob("videos/*.part"):
+                with contextlib.suppress(OSError):
+                    largest[0] = max(largest[0], part.stat().st_size)
+            stop.wait(0.001)
+
+    with HostileFal(video=video) as fal:
+        watcher = threading.Thread(target=watch, args=(tmp_path / "z",), daemon=True)
+        watcher.start()
+        try:
+            sweep = run_sweep(one_job(png_path), client=fal.client(), run_dir=tmp_path / "z", progress=False)
+        finally:
+            stop.set()
+            watcher.join(5)
+        (row,) = sweep.df.to_dict("records")
+        promised = len(fal.mp4)
+        assert row["status"] == "interrupted" and f"the {promised} bytes fal promised" in row["error"], row
+        assert largest[0] <= promised + 64 * 1024, largest
+        assert not list((sweep.run_dir / "videos").iterdir()), "the partial file is removed"
+        assert fal.video_reads == 1, "a size past the promise is not fetched again"
+        serve["bomb"] = False
+        done = Sweep.resume(sweep.run_dir, client=fal.client(), progress=False)
+        assert done.df["status"].tolist() == ["completed"] and fal.submits == 1
+        assert Path(done.df["path"][0]).stat().st_size == promised
+
+
+def test_a_gzip_encoded_video_of_the_promised_size_downloads(tmp_path):
+    with HostileFal(video=lambda fal: Response(gzip.compress(fal.mp4), headers={"content-encoding": "gzip"})) as fal:
+
+        async def go() -> Path:
+            async with fal.client() as client:
+                return await client.download(
+                    fal.base_url + "/files/v.mp4", tmp_path / "v.mp4", expected_size=len(fal.mp4)
+                )
+
+        assert asyncio.run(go()).read_bytes() == fal.mp4
