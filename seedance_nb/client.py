@@ -61,6 +61,7 @@ from .errors import (
     WaitTimeout,
     redact,
 )
+from .keys import env_key, remember, scrub
 from .retry import RetryPolicy, backoff_seconds, retry_after_seconds, should_retry
 from .schema import DEFAULT_ENDPOINT, SNAPSHOT_ENDPOINTS, EndpointId, VideoInput, VideoOutput, validate_payload
 
@@ -214,6 +215,7 @@ class _Secret:
 
     def __init__(self, value: str | None) -> None:
         self._value = value
+        remember(value)  # kept out of everything stored, as FAL_KEY is
 
     def get(self) -> str | None:
         return self._value
@@ -230,14 +232,7 @@ class _Secret:
 
 def resolve_key(key: str | None = None) -> str | None:
     """The API key: the argument, else ``FAL_KEY``, else ``FAL_KEY_ID`` + ``FAL_KEY_SECRET``."""
-    if key:
-        return key
-    if os.environ.get("FAL_KEY"):
-        return os.environ["FAL_KEY"]
-    key_id, secret = os.environ.get("FAL_KEY_ID"), os.environ.get("FAL_KEY_SECRET")
-    if key_id and secret:
-        return f"{key_id}:{secret}"
-    return None
+    return key or env_key()
 
 
 # --------------------------------------------------------------------------- errors
@@ -1090,7 +1085,8 @@ class RequestHandle:
         )
         if response.status_code == 200:
             try:
-                output = VideoOutput.from_json(response.json())
+                # Server text: a key echoed in it (a file_name, a field) never reaches the journal or the cache.
+                output = VideoOutput.from_json(scrub(response.json()))
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise ProtocolError(
                     f"result of {self.request_id} was not JSON: {redact(response.text[:200], key)!r}"

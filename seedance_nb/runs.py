@@ -44,6 +44,7 @@ from typing import Any, ClassVar
 
 from . import _set_module
 from .errors import RunFolderBusy
+from .keys import scrub
 from .quality import METRIC_COLUMNS
 from .schema import VideoInput, seed_honoured
 
@@ -273,8 +274,9 @@ class Journal:
 
 
 def encode_line(event: Mapping[str, Any]) -> str:
-    """One journal line (compact JSON, UTF-8, newline-terminated)."""
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+    """One journal line (compact JSON, UTF-8, newline-terminated), with every known API key scrubbed from it
+    (:func:`seedance_nb.keys.scrub`: a server may echo the key in what it answers; nothing stored keeps it)."""
+    return json.dumps(scrub(event), ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
 
 
 # --------------------------------------------------------------------------- the run folder

@@ -58,6 +58,7 @@ from .errors import (
 )
 from .files import DATA_URI_LIMIT, ImageData, load_image
 from .grids import Grid
+from .keys import scrub
 from .openapi_schema import SNAPSHOT_ENDPOINTS, check_drift_daily_async, current_schema, warn_unsupported_fields
 from .quality import MetricsMixin, measure_download
 from .runs import (
@@ -1194,7 +1195,7 @@ def _describe(value: Any) -> Any:
 
 
 def _json_dump(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    return json.dumps(scrub(data), indent=2, ensure_ascii=False, default=str)  # no API key in sweep.json
 
 
 def _progress(sweep: Sweep) -> Any:

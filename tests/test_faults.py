@@ -9,12 +9,14 @@ import asyncio
 import contextlib
 import gzip
 import io
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 from loopback import LoopbackApp
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from seedance_nb.client import AsyncClient
+from seedance_nb.runs import Journal
 from seedance_nb.sweep import Grid, Sweep, run_sweep
 
 FAKE_KEY = "0123abcd-4567-89ef-aaaa-bbbbccccdddd:feedface0123456789abcdef01234567"
@@ -180,3 +183,35 @@ def test_a_gzip_encoded_video_of_the_promised_size_downloads(tmp_path):
                 )
 
         assert asyncio.run(go()).read_bytes() == fal.mp4
+
+
+# --------------------------------------------------------------------------- the key echoed back
+
+
+@pytest.mark.parametrize("given", ["FAL_KEY", "argument"])
+def test_a_key_echoed_in_the_result_is_stored_nowhere(png_path, tmp_path, monkeypatch, given):
+    key_id, secret = FAKE_KEY.split(":")
+
+    def result(fal: HostileFal, n: int) -> Response:
+        output = fal.output(file_name=f"{FAKE_KEY}.mp4")
+        output["echo"] = {"key": FAKE_KEY, FAKE_KEY: [f"id={key_id}", f"secret={secret}"]}
+        return JSONResponse(output)
+
+    if given == "FAL_KEY":
+        monkeypatch.setenv("FAL_KEY", FAKE_KEY)
+    with HostileFal(result=result) as fal:
+        client = fal.client(FAKE_KEY if given == "argument" else None)
+        sweep = run_sweep(one_job(png_path), client=client, run_dir=tmp_path / "k", progress=False)
+    assert sweep.df["status"].tolist() == ["completed"], sweep.df["error"].tolist()
+    stored = [*sweep.run_dir.rglob("*"), *Path(os.environ["SEEDANCE_HOME"]).rglob("*")]
+    files = [path for path in stored if path.is_file()]
+    assert any(path.name == "journal.jsonl" for path in files) and any(path.suffix == ".sqlite" for path in files)
+    hits = {
+        str(path): needle
+        for path in files
+        for needle in (FAKE_KEY, key_id, secret)
+        if needle.encode() in path.read_bytes()
+    }
+    assert not hits, hits
+    result_event = next(e for e in Journal.read(sweep.run_dir / "journal.jsonl") if e["event"] == "result")
+    assert result_event["output"]["video"]["file_name"] == "***.mp4"  # the rest of what fal said is kept
