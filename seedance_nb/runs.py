@@ -225,17 +225,24 @@ class Journal:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = path.open("a+b")  # read too: the torn-tail check reads the last byte
+        #: The last write the OS refused (a full disk): the lines from then on may be missing from the file.
+        self.error: OSError | None = None
 
     def append(self, event: Mapping[str, Any], *, durable: bool = True) -> None:
         self.extend([event], durable=durable)
 
     def extend(self, events: Iterable[Mapping[str, Any]], *, durable: bool = True) -> None:
-        """Append several lines with one write, one flush and one fsync."""
+        """Append several lines with one write, one flush and one fsync (an ``OSError`` is raised, and kept in
+        ``error``)."""
         text = "".join(encode_line(e) for e in events)
-        if self._torn():
-            text = "\n" + text
-        self._fh.write(text.encode("utf-8"))
-        self._fh.flush()
+        try:
+            if self._torn():
+                text = "\n" + text
+            self._fh.write(text.encode("utf-8"))
+            self._fh.flush()
+        except OSError as exc:
+            self.error = exc
+            raise
         if durable:
             self.sync()
 
@@ -248,11 +255,20 @@ class Journal:
     def sync(self) -> None:
         """fsync what has been appended (safe to call from a worker thread)."""
         if not self._fh.closed:
-            os.fsync(self._fh.fileno())
+            try:
+                os.fsync(self._fh.fileno())
+            except OSError as exc:
+                self.error = exc
+                raise
 
     def close(self) -> None:
+        """Close the file. Lines the OS still refuses (a full disk) are given up, never raised: ``error`` keeps
+        why, and the journal on disk stays what it was (a torn tail is skipped on reading)."""
         if not self._fh.closed:
-            self._fh.close()
+            try:
+                self._fh.close()
+            except OSError as exc:
+                self.error = exc
 
     @staticmethod
     def read(path: Path) -> list[dict[str, Any]]:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gzip
 import io
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from seedance_nb.client import AsyncClient
+from seedance_nb.errors import InputError
 from seedance_nb.runs import Journal
 from seedance_nb.sweep import Grid, Sweep, run_sweep
 
@@ -215,3 +218,107 @@ def test_a_key_echoed_in_the_result_is_stored_nowhere(png_path, tmp_path, monkey
     assert not hits, hits
     result_event = next(e for e in Journal.read(sweep.run_dir / "journal.jsonl") if e["event"] == "result")
     assert result_event["output"]["video"]["file_name"] == "***.mp4"  # the rest of what fal said is kept
+
+
+# --------------------------------------------------------------------------- the job deadline
+
+
+def emulator_client(emu) -> AsyncClient:
+    return AsyncClient(queue_url=emu.queue_url, rest_url=emu.rest_url, cdn_url=emu.cdn_url, api_url=emu.api_url)
+
+
+def wait_for_completed(emu, count: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while emu.stats()["completed"] < count:
+        assert time.monotonic() < deadline, emu.stats()
+        time.sleep(0.05)
+
+
+def test_a_job_past_its_deadline_is_resumable_and_resume_downloads_it_without_a_second_submit(emu, png_path, tmp_path):
+    # 3 s of IN_PROGRESS at the tests' speed: forever, for a deadline of half a second.
+    emu.configure(fixed_generation_time=1500)
+    client = emulator_client(emu)
+    sweep = run_sweep(
+        Grid(image=png_path, prompt="a slow one", resolution="480p", duration=4),
+        client=client,
+        run_dir=tmp_path / "slow",
+        progress=False,
+        job_timeout=0.5,
+    )
+    (row,) = sweep.df.to_dict("records")
+    assert row["status"] == "interrupted" and row["error_type"] == "job_timeout", row
+    assert "0.5 s" in row["error"] and "not cancelled" in row["error"] and "resume()" in row["error"]
+    assert row["request_id"] and emu.stats()["submissions"] == 1 and emu.stats()["cancelled"] == 0
+    submitted = [e for e in Journal.read(sweep.run_dir / "journal.jsonl") if e["event"] == "submitted"]
+    assert [e["request_id"] for e in submitted] == [row["request_id"]], "journalled with its request id"
+    wait_for_completed(emu, 1)  # the paid request finishes on fal meanwhile
+    done = Sweep.resume(sweep.run_dir, client=client, progress=False)
+    (row,) = done.df.to_dict("records")
+    assert row["status"] == "completed" and Path(row["path"]).is_file() and row["width"] > 0
+    assert emu.stats()["submissions"] == 1 and emu.stats()["cancelled"] == 0
+
+
+def test_the_job_deadline_comes_from_the_environment_too(emu, png_path, tmp_path, monkeypatch):
+    emu.configure(fixed_generation_time=1500)
+    monkeypatch.setenv("SEEDANCE_JOB_TIMEOUT", "0.5")
+    sweep = run_sweep(
+        Grid(image=png_path, prompt="slow from the environment", resolution="480p", duration=4),
+        client=emulator_client(emu),
+        run_dir=tmp_path / "env",
+        progress=False,
+    )
+    assert sweep.df["status"].tolist() == ["interrupted"] and "SEEDANCE_JOB_TIMEOUT" in sweep.df["error"][0]
+    wait_for_completed(emu, 1)
+
+
+@pytest.mark.parametrize("value", [0, -1, float("nan"), "600", True])
+def test_a_bad_job_timeout_is_refused_before_anything_is_created(png_path, tmp_path, value):
+    with pytest.raises(InputError, match="job_timeout") as caught:
+        run_sweep(
+            one_job(png_path),
+            client=AsyncClient(queue_url="http://127.0.0.1:9/q"),
+            run_dir=tmp_path / "b",
+            job_timeout=value,
+        )
+    assert caught.value.fields == ("job_timeout",) and not (tmp_path / "b").exists()
+
+
+def test_a_bad_job_timeout_in_the_environment_is_named(png_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEEDANCE_JOB_TIMEOUT", "soon")
+    with pytest.raises(InputError, match="SEEDANCE_JOB_TIMEOUT"):
+        run_sweep(one_job(png_path), client=AsyncClient(queue_url="http://127.0.0.1:9/q"), run_dir=tmp_path / "b")
+    assert not (tmp_path / "b").exists()
+
+
+# --------------------------------------------------------------------------- a full disk under the journal
+
+
+def test_a_full_disk_under_the_journal_returns_the_sweep_and_resume_pays_nothing_twice(emu, png_path, tmp_path, caplog):
+    full = os.open("/dev/full", os.O_WRONLY)  # every write to it fails with ENOSPC, from the kernel
+    filled: list[int] = []
+
+    def fill_the_disk(sweep: Sweep, job) -> None:
+        # The moment the first video is paid for, the journal's disk is full: its file descriptor now writes to
+        # /dev/full (videos and the cache index still have room, as on a disk that just filled up).
+        if not filled and job.status == "downloading":
+            os.dup2(full, sweep._journal._fh.fileno())
+            filled.append(job.job)
+
+    grid = Grid(image=png_path, prompt=["a", "b", "c", "d"], resolution="480p", duration=4)
+    run_dir = tmp_path / "full"
+    try:
+        with caplog.at_level("ERROR", logger="seedance_nb"):
+            sweep = run_sweep(grid, client=emulator_client(emu), run_dir=run_dir, on_update=fill_the_disk)
+    finally:
+        os.close(full)
+    assert filled and isinstance(sweep, Sweep) and sweep.write_error.errno == errno.ENOSPC
+    statuses = sweep.df["status"].tolist()
+    assert "interrupted" in statuses and set(statuses) <= {"completed", "interrupted", "planned", "unknown"}, statuses
+    assert sweep.jobs[filled[0]].status == "interrupted" and sweep.jobs[filled[0]].error_type == "disk_full"
+    assert "No space left on device" in caplog.text and str(run_dir) in caplog.text and "resume" in caplog.text
+    stats = emu.stats()
+    assert stats["cancelled"] == 0 and stats["submissions"] <= 4
+    wait_for_completed(emu, stats["submissions"])
+    done = Sweep.resume(run_dir, client=emulator_client(emu), progress=False)
+    assert done.df["status"].tolist() == ["completed"] * 4, done.df["error"].tolist()
+    assert emu.stats()["submissions"] == 4 and emu.stats()["cancelled"] == 0
