@@ -148,7 +148,7 @@ async def _download_once(
                         raise DownloadError(f"download of {url} went past {what}; stopped at {written} bytes")
                     fh.write(chunk)
                     if loop.time() - window_start >= stall_seconds:
-                        if window_bytes < min_bytes and response.num_bytes_downloaded != promised:
+                        if window_bytes < min_bytes and _on_wire(response, written, encoded) != promised:
                             raise DownloadStalled(
                                 f"download of {url} stalled: {window_bytes} bytes in the last {stall_seconds:.0f} s"
                             )
@@ -157,10 +157,16 @@ async def _download_once(
                 raise DownloadStalled(f"download of {url} stalled: nothing received for {stall_seconds:.0f} s") from exc
             fh.flush()
             os.fsync(fh.fileno())
-    if promised is not None and response.num_bytes_downloaded != promised:
-        raise DownloadError(f"incomplete download of {url}: {response.num_bytes_downloaded} of {promised} bytes")
+    if promised is not None and _on_wire(response, written, encoded) != promised:
+        raise DownloadError(f"incomplete download of {url}: {_on_wire(response, written, encoded)} of {promised} bytes")
     if expected_size is not None and written != expected_size:
         raise DownloadError(f"download of {url} has {written} bytes but fal said file_size={expected_size}")
+
+
+def _on_wire(response: httpx.Response, written: int, encoded: bool) -> int:
+    """The body's bytes as sent (what Content-Length counts): the encoded bytes when a Content-Encoding was
+    decoded, else the bytes written."""
+    return response.num_bytes_downloaded if encoded else written
 
 
 def _size_limit(expected_size: int | None, max_bytes: int) -> tuple[int, str]:
