@@ -20,7 +20,8 @@ __all__ = ["env_key", "remember", "scrub", "scrub_text"]
 
 #: Replaces a key in stored text (as :func:`seedance_nb.errors.redact` does in messages).
 MASK = "***"
-#: A half of an ``id:secret`` key shorter than this is not scrubbed on its own (it would hit ordinary text).
+#: A key, or a half of an ``id:secret`` key, shorter than this is not scrubbed (it would hit ordinary text, and a
+#: journalled payload must stay what was sent; fal's keys are a UUID and 32 hex digits).
 _MIN_PART = 8
 
 
@@ -68,7 +69,7 @@ def remember(key: str | None) -> None:
 
 def _needles() -> list[str]:
     """Every string to scrub, longest first (a whole key before its halves)."""
-    keys = [k for k in (env_key(), *_given.all()) if k]
+    keys = [k for k in (env_key(), *_given.all()) if k and len(k) >= _MIN_PART]  # no real key is shorter
     found = set(keys)
     for key in keys:
         found.update(part for part in key.split(":") if len(part) >= _MIN_PART)
