@@ -225,20 +225,16 @@ class Journal:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = path.open("a+b")  # read too: the torn-tail check reads the last byte
-        #: The last write the OS refused (a full disk): the lines from then on may be missing from the file.
-        self.error: OSError | None = None
+        self.error: OSError | None = None  # the last write the OS refused (a full disk): later lines may be missing
 
     def append(self, event: Mapping[str, Any], *, durable: bool = True) -> None:
         self.extend([event], durable=durable)
 
     def extend(self, events: Iterable[Mapping[str, Any]], *, durable: bool = True) -> None:
-        """Append several lines with one write, one flush and one fsync (an ``OSError`` is raised, and kept in
-        ``error``)."""
+        """Append several lines with one write, one flush and one fsync (a refused write is raised, and kept)."""
         text = "".join(encode_line(e) for e in events)
         try:
-            if self._torn():
-                text = "\n" + text
-            self._fh.write(text.encode("utf-8"))
+            self._fh.write((("\n" if self._torn() else "") + text).encode("utf-8"))  # a torn tail stays its own line
             self._fh.flush()
         except OSError as exc:
             self.error = exc
@@ -255,15 +251,10 @@ class Journal:
     def sync(self) -> None:
         """fsync what has been appended (safe to call from a worker thread)."""
         if not self._fh.closed:
-            try:
-                os.fsync(self._fh.fileno())
-            except OSError as exc:
-                self.error = exc
-                raise
+            os.fsync(self._fh.fileno())
 
     def close(self) -> None:
-        """Close the file. Lines the OS still refuses (a full disk) are given up, never raised: ``error`` keeps
-        why, and the journal on disk stays what it was (a torn tail is skipped on reading)."""
+        """Close the file; lines the OS still refuses (a full disk) are given up, kept in ``error``, not raised."""
         if not self._fh.closed:
             try:
                 self._fh.close()
@@ -290,8 +281,7 @@ class Journal:
 
 
 def encode_line(event: Mapping[str, Any]) -> str:
-    """One journal line (compact JSON, UTF-8, newline-terminated), with every known API key scrubbed from it
-    (:func:`seedance_nb.keys.scrub`: a server may echo the key in what it answers; nothing stored keeps it)."""
+    """One journal line (compact JSON, UTF-8, newline-terminated), every known API key scrubbed (``keys.scrub``)."""
     return json.dumps(scrub(event), ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
 
 
