@@ -134,6 +134,27 @@ def test_a_redirect_on_the_result_is_resumable_never_failed_and_never_paid_again
         assert Path(done.df["path"][0]).stat().st_size == len(fal.mp4)
 
 
+@pytest.mark.parametrize(
+    ("answer", "status", "submits"),
+    [
+        (lambda: Response(status_code=307, headers={"location": "https://elsewhere.test/r"}), "interrupted", 1),
+        (lambda: Response("<html>bad gateway</html>", status_code=500, media_type="text/html"), "interrupted", 1),
+        (lambda: Response("<html>gone</html>", status_code=410, media_type="text/html"), "interrupted", 1),
+        (lambda: Response("<html>a portal</html>", status_code=200, media_type="text/html"), "interrupted", 1),
+        # fal's own words on the request: failed (fal bills no failed request; PROTOCOL.md §4.4). A refused input
+        # is not sent again; the model's own 500 is, by retry_failed (a new request, as the user asked).
+        (lambda: JSONResponse({"detail": [{"loc": ["body", "prompt"], "msg": "bad", "type": "x"}]}, 422), "failed", 1),
+        (lambda: JSONResponse({"detail": "Internal Server Error"}, 500), "failed", 2),
+    ],
+)
+def test_only_fals_own_verdict_on_the_result_fails_a_job(png_path, tmp_path, answer, status, submits):
+    with HostileFal(result=lambda fal, n: answer()) as fal:
+        sweep = run_sweep(one_job(png_path), client=fal.client(), run_dir=tmp_path / "v", progress=False)
+        assert sweep.df["status"].tolist() == [status], sweep.df["error"].tolist()
+        sweep.retry_failed(client=fal.client(), progress=False)
+        assert fal.submits == submits
+
+
 # --------------------------------------------------------------------------- a compressed download past its size
 
 
