@@ -180,13 +180,14 @@ def settle_unjournalled(jobs: list[Job], run_dir: Any, error: OSError) -> list[i
                 f"{run_dir}); resume() picks it up from what was written, without submitting again",
             }
         )
+    which = f"job(s) {', '.join(map(str, marked))} are interrupted" if marked else "no job was in flight"
     logger.error(
         "the journal in %s could not be written (%s): is the disk holding it full? The sweep stopped where the "
-        "journal did: job(s) %s are interrupted, nothing is lost or paid twice. Free space there, then "
-        "Sweep.resume(%r): it re-attaches to every request by id and downloads what is done",
+        "journal did: %s, nothing is lost or paid twice. Free space there, then Sweep.resume(%r): it re-attaches "
+        "to every request by id and downloads what is done",
         run_dir,
         why,
-        ", ".join(map(str, marked)) or "none in flight",
+        which,
         str(run_dir),
     )
     return marked
