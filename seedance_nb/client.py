@@ -61,6 +61,7 @@ from .errors import (
     WaitTimeout,
     redact,
 )
+from .keys import env_key, remember, scrub
 from .retry import RetryPolicy, backoff_seconds, retry_after_seconds, should_retry
 from .schema import DEFAULT_ENDPOINT, SNAPSHOT_ENDPOINTS, EndpointId, VideoInput, VideoOutput, validate_payload
 
@@ -214,6 +215,7 @@ class _Secret:
 
     def __init__(self, value: str | None) -> None:
         self._value = value
+        remember(value)  # kept out of everything stored, as FAL_KEY is
 
     def get(self) -> str | None:
         return self._value
@@ -230,14 +232,7 @@ class _Secret:
 
 def resolve_key(key: str | None = None) -> str | None:
     """The API key: the argument, else ``FAL_KEY``, else ``FAL_KEY_ID`` + ``FAL_KEY_SECRET``."""
-    if key:
-        return key
-    if os.environ.get("FAL_KEY"):
-        return os.environ["FAL_KEY"]
-    key_id, secret = os.environ.get("FAL_KEY_ID"), os.environ.get("FAL_KEY_SECRET")
-    if key_id and secret:
-        return f"{key_id}:{secret}"
-    return None
+    return key or env_key()
 
 
 # --------------------------------------------------------------------------- errors
@@ -1093,7 +1088,8 @@ class RequestHandle:
         )
         if response.status_code == 200:
             try:
-                output = VideoOutput.from_json(response.json())
+                # Server text: a key echoed in it (a file_name, a field) never reaches the journal or the cache.
+                output = VideoOutput.from_json(scrub(response.json()))
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise ProtocolError(
                     f"result of {self.request_id} was not JSON: {redact(response.text[:200], key)!r}"
@@ -1103,9 +1099,20 @@ class RequestHandle:
             raise APIError(
                 f"request {self.request_id} has not finished yet", status_code=400, request_id=self.request_id
             )
-        if response.status_code in (401, 403, 404, 429) or response.status_code >= 500 and not _is_failure(response):
+        if response.status_code in (401, 403, 404, 429):
             raise _api_error(response, self.request_id, key)
-        raise _failure(response, self.request_id, key)
+        if _is_verdict(response):
+            raise _failure(response, self.request_id, key)
+        # Not fal's word on the request (a redirect, an empty 5xx, a body that is not fal's error): the request
+        # was accepted and may be paid for, so this is never a failure that a retry would pay for again.
+        if response.status_code >= 400:
+            raise _api_error(response, self.request_id, key)
+        where = response.headers.get("location")
+        to = f" to {_origin_text(where)}" if where else ""
+        raise ProtocolError(
+            f"the result of request {self.request_id} answered {response.status_code}{to}, which is not a result "
+            "fal sends (not followed)"
+        )
 
     async def cancel(self) -> bool:
         """Ask fal to cancel. True when fal will cancel it (``OK`` / ``CANCELLATION_REQUESTED``), False when
@@ -1195,8 +1202,16 @@ def cancel_status(response: httpx.Response) -> str | None:
     )
 
 
+def _is_verdict(response: httpx.Response) -> bool:
+    """Whether a result answer other than 200 is fal's own word that the request failed (not billed): a 422
+    (validation, content policy), a 499 (cancelled), or a 4xx/5xx carrying fal's error body. Anything else
+    (a redirect, a bare 5xx, an HTML page) says nothing about the request, which may be paid for."""
+    code = response.status_code
+    return code in (422, 499) or (400 <= code <= 599 and _is_failure(response))
+
+
 def _is_failure(response: httpx.Response) -> bool:
-    """A 5xx from the result endpoint that describes the request's own failure (JSON with a detail)."""
+    """An error answer from the result endpoint that describes the request's own failure (JSON with a detail)."""
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):

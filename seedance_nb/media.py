@@ -32,6 +32,9 @@ logger = logging.getLogger("seedance_nb.media")
 
 #: Refuse downloads larger than this (a video of 15 s at 720p is a few MB).
 MAX_DOWNLOAD_BYTES = 2 * 1024**3
+#: A download may run this far past the ``file_size`` fal promised before it is stopped (it is refused anyway
+#: unless it ends at exactly that size; the margin only keeps the message about the size, not the stop).
+SIZE_MARGIN_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,10 @@ async def download(
     """Stream ``url`` to ``dest`` atomically; retries dropped connections from the start.
 
     A download that receives less than ``min_bytes`` in any ``stall_seconds`` (a trickle, or silence)
-    raises :class:`DownloadStalled` at once rather than waiting on. No API key is ever sent: ``http``
+    raises :class:`DownloadStalled` at once rather than waiting on. The bytes written (after any
+    ``Content-Encoding`` is decoded) are held, as they arrive, to the lower of ``max_bytes`` and
+    ``expected_size`` (plus :data:`SIZE_MARGIN_BYTES`): a compressed body that would expand past the size
+    fal promised is stopped there and its partial file removed. No API key is ever sent: ``http``
     carries none, and this is not one of fal's API hosts.
     """
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -125,8 +131,11 @@ async def _download_once(
             raise DownloadError(f"download of {url} answered {response.status_code}: {response.text[:200]!r}")
         length = response.headers.get("content-length")
         promised = int(length) if length and length.isdigit() else None
-        if promised is not None and promised > max_bytes:
-            raise DownloadError(f"download of {url} is {promised} bytes, over the {max_bytes}-byte limit")
+        # With a Content-Encoding, Content-Length counts the encoded bytes: it bounds the wire, not the file.
+        encoded = response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
+        limit, what = _size_limit(expected_size, max_bytes)
+        if promised is not None and not encoded and promised > limit:
+            raise DownloadError(f"download of {url} is {promised} bytes, over {what}")
         written = 0
         loop = asyncio.get_running_loop()
         window_start, window_bytes = loop.time(), 0
@@ -135,11 +144,11 @@ async def _download_once(
                 async for chunk in response.aiter_bytes():  # as it arrives (a chunk size would buffer)
                     written += len(chunk)
                     window_bytes += len(chunk)
-                    if written > max_bytes:
-                        raise DownloadError(f"download of {url} exceeded the {max_bytes}-byte limit")
+                    if written > limit:  # decoded bytes, counted before they reach the disk
+                        raise DownloadError(f"download of {url} went past {what}; stopped at {written} bytes")
                     fh.write(chunk)
                     if loop.time() - window_start >= stall_seconds:
-                        if window_bytes < min_bytes and written != promised:
+                        if window_bytes < min_bytes and _on_wire(response, written, encoded) != promised:
                             raise DownloadStalled(
                                 f"download of {url} stalled: {window_bytes} bytes in the last {stall_seconds:.0f} s"
                             )
@@ -148,10 +157,23 @@ async def _download_once(
                 raise DownloadStalled(f"download of {url} stalled: nothing received for {stall_seconds:.0f} s") from exc
             fh.flush()
             os.fsync(fh.fileno())
-    if promised is not None and written != promised:
-        raise DownloadError(f"incomplete download of {url}: {written} of {promised} bytes")
+    if promised is not None and _on_wire(response, written, encoded) != promised:
+        raise DownloadError(f"incomplete download of {url}: {_on_wire(response, written, encoded)} of {promised} bytes")
     if expected_size is not None and written != expected_size:
         raise DownloadError(f"download of {url} has {written} bytes but fal said file_size={expected_size}")
+
+
+def _on_wire(response: httpx.Response, written: int, encoded: bool) -> int:
+    """The body's bytes as sent (what Content-Length counts): the encoded bytes when a Content-Encoding was
+    decoded, else the bytes written."""
+    return response.num_bytes_downloaded if encoded else written
+
+
+def _size_limit(expected_size: int | None, max_bytes: int) -> tuple[int, str]:
+    """The most bytes a download may write, and how to name that bound in a message."""
+    if expected_size is not None and expected_size + SIZE_MARGIN_BYTES < max_bytes:
+        return expected_size + SIZE_MARGIN_BYTES, f"the {expected_size} bytes fal promised (file_size)"
+    return max_bytes, f"the {max_bytes}-byte limit"
 
 
 def probe(path: str | Path) -> VideoInfo:

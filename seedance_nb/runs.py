@@ -44,6 +44,7 @@ from typing import Any, ClassVar
 
 from . import _set_module
 from .errors import RunFolderBusy
+from .keys import scrub
 from .quality import METRIC_COLUMNS
 from .schema import DEFAULT_ENDPOINT, VideoInput, seed_honoured
 
@@ -224,17 +225,20 @@ class Journal:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = path.open("a+b")  # read too: the torn-tail check reads the last byte
+        self.error: OSError | None = None  # the last write the OS refused (a full disk): later lines may be missing
 
     def append(self, event: Mapping[str, Any], *, durable: bool = True) -> None:
         self.extend([event], durable=durable)
 
     def extend(self, events: Iterable[Mapping[str, Any]], *, durable: bool = True) -> None:
-        """Append several lines with one write, one flush and one fsync."""
+        """Append several lines with one write, one flush and one fsync (a refused write is raised, and kept)."""
         text = "".join(encode_line(e) for e in events)
-        if self._torn():
-            text = "\n" + text
-        self._fh.write(text.encode("utf-8"))
-        self._fh.flush()
+        try:
+            self._fh.write((("\n" if self._torn() else "") + text).encode("utf-8"))  # a torn tail stays its own line
+            self._fh.flush()
+        except OSError as exc:
+            self.error = exc
+            raise
         if durable:
             self.sync()
 
@@ -250,8 +254,12 @@ class Journal:
             os.fsync(self._fh.fileno())
 
     def close(self) -> None:
+        """Close the file; lines the OS still refuses (a full disk) are given up, kept in ``error``, not raised."""
         if not self._fh.closed:
-            self._fh.close()
+            try:
+                self._fh.close()
+            except OSError as exc:
+                self.error = exc
 
     @staticmethod
     def read(path: Path) -> list[dict[str, Any]]:
@@ -273,8 +281,8 @@ class Journal:
 
 
 def encode_line(event: Mapping[str, Any]) -> str:
-    """One journal line (compact JSON, UTF-8, newline-terminated)."""
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+    """One journal line (compact JSON, UTF-8, newline-terminated), every known API key scrubbed (``keys.scrub``)."""
+    return json.dumps(scrub(event), ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
 
 
 # --------------------------------------------------------------------------- the run folder

@@ -50,15 +50,15 @@ from .errors import (
     AmbiguousSubmit,
     BudgetExceeded,
     InputError,
-    ModerationError,
     Problem,
-    RejectedInput,
     RequestCancelled,
     RequestFailed,
 )
 from .files import DATA_URI_LIMIT, ImageData, load_image
 from .grids import Grid
+from .keys import scrub
 from .openapi_schema import SNAPSHOT_ENDPOINTS, check_drift_daily_async, current_schema, warn_unsupported_fields
+from .outcomes import classify_failure, job_timeout_seconds, settle_unjournalled, within_deadline
 from .quality import MetricsMixin, measure_download
 from .runs import (
     CacheIndex,
@@ -138,43 +138,6 @@ def match_history(
     return min(before)[1] if before else None
 
 
-def classify_failure(exc: BaseException, job: Job) -> tuple[str, dict[str, Any]]:
-    """The journal event (and its fields) that ends ``job`` after ``exc``. Pure; one job only.
-
-    - an ambiguous submit → ``unknown`` (settled through fal's history, never re-sent blindly);
-    - fal's own verdicts → ``failed`` (refusals marked not retryable) or ``cancelled``;
-    - anything else once fal has the request (a paid result to fetch, or a request still running) →
-      ``interrupted``: resumable, and never cancelled remotely because of a local error;
-    - anything else before anything was sent → ``failed``, retryable.
-    """
-    message = str(exc) or type(exc).__name__
-    if isinstance(exc, AmbiguousSubmit):
-        return "unknown", {"error_type": "ambiguous_submit", "error": message}
-    if isinstance(exc, RequestCancelled):
-        return "cancelled", {"error": message}
-    if isinstance(exc, RequestFailed):
-        retryable = exc.retryable
-        if isinstance(exc, ModerationError) and retryable is None:
-            retryable = "prompt" not in message.lower()
-        if isinstance(exc, RejectedInput):
-            retryable = False
-        return "failed", {
-            "error_type": exc.error_type or type(exc).__name__,
-            "error": message,
-            "retryable": retryable,
-        }
-    if isinstance(exc, InputError):
-        return "failed", {"error_type": "input_error", "error": message, "retryable": False}
-    error_type = getattr(exc, "error_type", None) or type(exc).__name__
-    if job.status == JobStatus.DOWNLOADING or job.request_id is not None:
-        what = "the video is paid for" if job.status == JobStatus.DOWNLOADING else "the request may still run on fal"
-        return "interrupted", {
-            "error_type": error_type,
-            "error": f"{message} ({what}; resume() picks it up without submitting again)",
-        }
-    return "failed", {"error_type": error_type, "error": message, "retryable": True}
-
-
 def _cancel_requested(task: asyncio.Task[Any]) -> bool:
     """Whether ``task`` was already asked to cancel; Python 3.10 cannot tell (``Task.cancelling`` is 3.11+)."""
     if sys.version_info >= (3, 11):
@@ -194,6 +157,7 @@ class _RunContext:
     disable_fallbacks: bool = True
     metrics: bool = True
     hooks: Any = None  # the catalog's RunHooks (seedance_nb.catalogs.runner), or None
+    job_timeout: float | None = None  # seconds from submit (or re-attachment) to the result (outcomes.py)
 
 
 class Sweep(DuelsMixin, MetricsMixin):
@@ -221,6 +185,8 @@ class Sweep(DuelsMixin, MetricsMixin):
         self.client: AsyncClient | None = None
         self.task: asyncio.Task | None = None
         self._journal: Journal | None = None
+        #: The write the disk refused to the journal (a full disk), if any: the run stopped where the journal did.
+        self.write_error: OSError | None = None
         self._uploads: dict[str, asyncio.Future[str]] = {}
         self._image_uses: Counter[str] = Counter()
         self._listeners: list[Callable[[Sweep, Job], Any]] = []
@@ -326,6 +292,7 @@ class Sweep(DuelsMixin, MetricsMixin):
         """Close the journal file this object holds open (it is opened again when needed)."""
         if self._journal is not None:
             self._journal.close()
+            self.write_error = self._journal.error or self.write_error
             self._journal = None
 
     @contextlib.contextmanager
@@ -505,6 +472,7 @@ class Sweep(DuelsMixin, MetricsMixin):
         disable_fallbacks: bool = True,
         metrics: bool = True,
         catalog: Any = None,
+        job_timeout: float | None = None,
     ) -> Sweep:
         """Run every unfinished job; re-attach to submitted ones by request id (holding the folder's lock).
 
@@ -527,8 +495,12 @@ class Sweep(DuelsMixin, MetricsMixin):
                 processes. By default all of it when ``SEEDANCE_CATALOG_URL`` is set, and the cap (and the
                 index) when the run folder is under the sweeps root. (:func:`run_sweep_async` passes the
                 catalog's ``RunHooks`` that already hold this run's reservation under the cap.)
+            job_timeout: seconds each job may take from its submit (or re-attachment) to its result; past it the
+                job is ``interrupted``, left running on fal and resumable (default ``SEEDANCE_JOB_TIMEOUT``, else
+                30 minutes; ``math.inf``: none).
         """
         _check_concurrency(concurrency)
+        deadline = job_timeout_seconds(job_timeout)
         if not isinstance(client, AsyncClient):
             raise TypeError(
                 f"Sweep.run needs a client, got {type(client).__name__}: pass sd.connect() (or use run_sweep, "
@@ -551,6 +523,7 @@ class Sweep(DuelsMixin, MetricsMixin):
                     disable_fallbacks=disable_fallbacks,
                     metrics=metrics,
                     hooks=hooks,
+                    job_timeout=deadline,
                 )
             finally:
                 if hooks is not None:
@@ -570,6 +543,7 @@ class Sweep(DuelsMixin, MetricsMixin):
         disable_fallbacks: bool,
         metrics: bool,
         hooks: Any = None,
+        job_timeout: float | None = None,
     ) -> Sweep:
         _check_budget(
             sum(not j.done for j in self.jobs), self.estimate_usd(high=True), self.estimate_usd(high=False), budget_usd
@@ -578,7 +552,7 @@ class Sweep(DuelsMixin, MetricsMixin):
         self.client = client
         if self.meta.get("backend") is None:
             self.meta["backend"] = client.backend
-        self._cancelled = False
+        self._cancelled, self.write_error = False, None
         if on_update is not None:
             self.add_listener(on_update)
         bar = _progress(self) if (progress or (progress is None and on_update is None)) else None
@@ -612,6 +586,7 @@ class Sweep(DuelsMixin, MetricsMixin):
             disable_fallbacks,
             metrics,
             hooks=hooks,
+            job_timeout=job_timeout,
         )
         # Cache look-ups for every job at once, before any job takes a slot: jobs are then submitted in grid order.
         hits = await asyncio.to_thread(self._cache_hits, ctx, pending)
@@ -639,6 +614,9 @@ class Sweep(DuelsMixin, MetricsMixin):
             if bar is not None:
                 bar.close()
             self.close()
+        if self.write_error is not None:  # the disk refused the journal: show the jobs as resume() will find them
+            self._reload()
+            settle_unjournalled(self.jobs, self.run_dir, self.write_error)
         left = [job.job for job in self.jobs if job.status == JobStatus.UNKNOWN]
         if left:
             logger.warning(
@@ -758,9 +736,7 @@ class Sweep(DuelsMixin, MetricsMixin):
                     return
             assert job.request_id is not None
             handle = client.handle(job.request_id, endpoint=self.endpoint, **job.urls)
-            async with contextlib.aclosing(handle.events()) as events:
-                await self._follow(job, events, release)
-            details = await handle.result_details()
+            details = await within_deadline(self._follow(job, handle, release), ctx.job_timeout, job)
             if ctx.hooks is not None:
                 await ctx.hooks.completed(job.key, details.output.to_json())
             await self._arecord(
@@ -887,7 +863,13 @@ class Sweep(DuelsMixin, MetricsMixin):
         logger.info("job %d: settled through fal's history as request %s (not submitted again)", job.job, request_id)
         return "found"
 
-    async def _follow(self, job: Job, events: Any, release: Callable[[], None]) -> None:
+    async def _follow(self, job: Job, handle: Any, release: Callable[[], None]) -> Any:
+        """Follow ``job``'s request to COMPLETED (its slot freed then) and read its result."""
+        async with contextlib.aclosing(handle.events()) as events:
+            await self._follow_events(job, events, release)
+        return await handle.result_details()
+
+    async def _follow_events(self, job: Job, events: Any, release: Callable[[], None]) -> None:
         async for event in events:
             if isinstance(event, Queued):
                 job.queue_position = event.position
@@ -1194,7 +1176,7 @@ def _describe(value: Any) -> Any:
 
 
 def _json_dump(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    return json.dumps(scrub(data), indent=2, ensure_ascii=False, default=str)  # no API key in sweep.json
 
 
 def _progress(sweep: Sweep) -> Any:
@@ -1326,6 +1308,7 @@ async def run_sweep_async(
     bound.apply_defaults()
     settings = bound.arguments
     _check_concurrency(settings["concurrency"])
+    job_timeout_seconds(settings["job_timeout"])
     estimate = grid.estimate()
     _check_budget(estimate.jobs, estimate.high_usd, estimate.usd, settings["budget_usd"])
     client = client_or_connect(client)

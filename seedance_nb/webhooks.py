@@ -51,6 +51,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -60,7 +61,7 @@ import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .errors import SeedanceError
+from .errors import InputError, Problem, SeedanceError
 
 __all__ = ["FAL_JWKS_URL", "WebhookVerificationError", "fetch_jwks", "verify"]
 
@@ -142,6 +143,15 @@ def _matches(keys: list[Ed25519PublicKey], signature: bytes, message: bytes) -> 
     return False
 
 
+def _check_tolerance(tolerance: Any) -> None:
+    """Refuse a ``tolerance`` that is not a finite number of seconds, 0 or more (``nan`` compares false to
+    everything, so ``abs(skew) > nan`` would let a delivery of any age through; ``inf`` likewise)."""
+    number = isinstance(tolerance, int | float) and not isinstance(tolerance, bool)
+    if not (number and math.isfinite(tolerance) and tolerance >= 0):
+        message = "must be a finite number of seconds, 0 or more"
+        raise InputError([Problem("tolerance", message, tolerance, "e.g. 300 (fal's 5 minutes)")])
+
+
 def verify(
     headers: Mapping[str, str],
     body: bytes | str,
@@ -157,12 +167,16 @@ def verify(
     one changed byte breaks the signature). ``jwks`` is a JWKS to verify against;
     without it the keys are fetched from ``jwks_url`` (fal's by default) and
     cached. ``tolerance`` is how many seconds the signed timestamp may differ from
-    this machine's clock (fal's docs: 5 minutes).
+    this machine's clock (fal's docs: 5 minutes): a finite number of seconds, 0 or
+    more (``nan`` or ``inf`` would accept a delivery of any age, so they are refused).
 
     Raises :class:`WebhookVerificationError` naming what failed: a missing
     header, a timestamp out of tolerance, a malformed signature, or a signature
-    that none of the keys accepts (a tampered body or a key that is not fal's).
+    that none of the keys accepts (a tampered body or a key that is not fal's),
+    and :class:`~seedance_nb.errors.InputError` naming ``tolerance`` when it is
+    not such a number (nothing is verified).
     """
+    _check_tolerance(tolerance)
     raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
     request_id = _header(headers, HEADER_REQUEST_ID)
     user_id = _header(headers, HEADER_USER_ID)

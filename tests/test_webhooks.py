@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from seedance_nb import webhooks
-from seedance_nb.errors import SeedanceError
+from seedance_nb.errors import InputError, SeedanceError
 from seedance_nb.webhooks import WebhookVerificationError, verify
 
 SUBMIT = "/bytedance/seedance-2.0/fast/image-to-video"
@@ -139,6 +139,24 @@ def test_tampered_body_wrong_key_and_stale_timestamp_do_not_verify(emu, png_byte
     with pytest.raises(WebhookVerificationError, match="s old"):
         verify(first["headers"], first["body"], jwks=emu.jwks())
     assert verify(first["headers"], first["body"], jwks=emu.jwks(), tolerance=600)["status"] == "OK"
+
+
+def test_a_tolerance_that_is_not_a_finite_number_of_seconds_is_refused(emu, png_bytes):
+    # A delivery signed ten years ago (the emulator signs as fal does, with its clock set back).
+    emu.configure(webhook_timestamp_offset=-10 * 365 * 86400, webhook_retries=1)
+    with Receiver(emu.jwks_url) as receiver:
+        submit_with_webhook(emu, png_bytes, receiver.url)
+        (delivery,) = receiver.wait()
+    headers, body = delivery["headers"], delivery["body"]
+    assert "s old" in delivery["error"]
+    # Its signature is good: only its age refuses it (a finite tolerance of more than ten years lets it in).
+    assert verify(headers, body, jwks=emu.jwks(), tolerance=11 * 365 * 86400)["status"] == "OK"
+    for tolerance in (float("nan"), float("inf"), -float("inf"), -1, True, "300", None):
+        with pytest.raises(InputError, match="tolerance") as caught:
+            verify(headers, body, jwks=emu.jwks(), tolerance=tolerance)
+        assert caught.value.fields == ("tolerance",)
+    with pytest.raises(WebhookVerificationError, match="s old"):
+        verify(headers, body, jwks=emu.jwks(), tolerance=0)
 
 
 def test_missing_headers_and_malformed_values_are_named(emu):
