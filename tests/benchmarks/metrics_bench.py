@@ -275,7 +275,8 @@ def sweep_notes(stalls: dict[bool, list[float]], over: dict[bool, int]) -> None:
 
 def write_results(elapsed: float) -> None:
     facts = [
-        f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; `nproc` = {os.cpu_count()}, shared",
+        f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; `nproc` = {os.cpu_count()}, shared (load average "
+        f"{os.getloadavg()[0]:.1f} at the end: wall times include waiting for a core, CPU times do not)",
         f"Command: `.venv/bin/python -m tests.benchmarks.metrics_bench` (took {elapsed:.0f} s)",
         "CPU is `getrusage` of this process (user + system), one decoding thread; imports happen before timing.",
     ]
