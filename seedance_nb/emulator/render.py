@@ -189,10 +189,29 @@ def _window(
         cx = direction * amount * math.sin(angle)
         cy = amount * 0.4 * (1 - math.cos(angle))
         scale = 1 - 0.08 * math.sin(math.pi * ease)
-    full_w, full_h = (1 + 2 * _PAD) * width, (1 + 2 * _PAD) * height
-    left = min(max(0.0, (_PAD + 0.5 + cx - scale / 2) * width), full_w - scale * width)
-    top = min(max(0.0, (_PAD + 0.5 + cy - scale / 2) * height), full_h - scale * height)
-    return left, top, left + scale * width, top + scale * height
+    return _box(scale, cx, cy, width, height)
+
+
+def _pads(width: int, height: int) -> tuple[int, int]:
+    """The mirrored border's whole pixels per side (x, y): :func:`_canvas` and :func:`_window` share them."""
+    return round(_PAD * width), round(_PAD * height)
+
+
+def _box(scale: float, cx: float, cy: float, width: int, height: int) -> tuple[float, float, float, float]:
+    """A window ``scale`` frames wide, centred ``(cx, cy)`` frames off the image's centre, as a PIL box on the
+    canvas :func:`_canvas` builds for a ``width`` x ``height`` frame, kept inside that canvas.
+
+    The canvas is measured in its own whole pixels (the image plus :func:`_pads`' rounded border on each side),
+    not in ``1 + 2 * _PAD`` frames: a border rounded down would leave a window at the far edge past the canvas,
+    which PIL refuses ("box can't exceed original image size"). The window is shrunk to the canvas if it would
+    not fit, pushed back inside it, and its far edges clamped, so that float rounding cannot cross them either.
+    """
+    pad_x, pad_y = _pads(width, height)
+    canvas_w, canvas_h = width + 2 * pad_x, height + 2 * pad_y
+    win_w, win_h = min(scale * width, canvas_w), min(scale * height, canvas_h)
+    left = min(max(0.0, pad_x + (0.5 + cx) * width - win_w / 2), canvas_w - win_w)
+    top = min(max(0.0, pad_y + (0.5 + cy) * height - win_h / 2), canvas_h - win_h)
+    return left, top, min(float(canvas_w), left + win_w), min(float(canvas_h), top + win_h)
 
 
 class _Motes:
@@ -230,9 +249,21 @@ class _Motes:
 
 def _canvas(image: Image.Image, width: int, height: int) -> Image.Image:
     """The image after fal's crop, with a mirrored border of ``_PAD`` frames per side for the camera to reveal."""
-    pad_x, pad_y = round(_PAD * width), round(_PAD * height)
+    pad_x, pad_y = _pads(width, height)
     core = np.asarray(_cover(image, width, height))
     return Image.fromarray(np.pad(core, ((pad_y, pad_y), (pad_x, pad_x), (0, 0)), mode="reflect"))
+
+
+def _view(
+    spec: RenderSpec, camera: tuple[str, float, float], t: float
+) -> tuple[bool, tuple[float, float, float, float]]:
+    """Frame ``t``'s (0..1) view: whether it shows the other shot (the "cut" defect's second half), and its box
+    on that shot's canvas (both canvases have :func:`_canvas`'s size)."""
+    ease = t * t * (3 - 2 * t)
+    cut = "cut" in spec.defects and t >= 0.5
+    if cut:
+        ease = 0.3 + 0.5 * ease
+    return cut, _window(*camera, ease, spec.width, spec.height)
 
 
 def _frames(first: Image.Image, last: Image.Image | None, spec: RenderSpec):
@@ -244,7 +275,7 @@ def _frames(first: Image.Image, last: Image.Image | None, spec: RenderSpec):
         for _ in range(n):
             yield start
         return
-    move, amount, direction = camera_move(spec.prompt, spec.seed)
+    camera = camera_move(spec.prompt, spec.seed)
     canvas = _canvas(first, width, height)
     other = None
     if "cut" in defects:  # the other shot: mirrored, colours rotated, framed closer
@@ -261,11 +292,9 @@ def _frames(first: Image.Image, last: Image.Image | None, spec: RenderSpec):
         if i == 0:
             yield start
             continue
-        ease = t * t * (3 - 2 * t)
-        source = canvas
-        if other is not None and t >= 0.5:
-            source, ease = other, 0.3 + 0.5 * ease
-        picture = source.resize(size, Image.Resampling.BILINEAR, box=_window(move, amount, direction, ease, *size))
+        cut, box = _view(spec, camera, t)
+        source = other if cut and other is not None else canvas
+        picture = source.resize(size, Image.Resampling.BILINEAR, box=box)
         fade_in = min(1.0, t / 0.15)
         if end is not None and t > 0.6:
             alpha = (t - 0.6) / 0.4
@@ -288,6 +317,30 @@ def _tone(spec: RenderSpec) -> np.ndarray:
     return (wave * fade).astype(np.float32)
 
 
+#: What ``tiny=True`` renders instead of the requested clip (fast tests and benchmarks): 64x36, one second.
+_TINY = (64, 36)
+
+
+def _spec(
+    width: int,
+    height: int,
+    seconds: int,
+    seed: int,
+    prompt: str,
+    audio: bool,
+    *,
+    tiny: bool = False,
+    defects: tuple[str, ...] | list[str] = (),
+) -> RenderSpec:
+    """What :func:`render_mp4` renders for these arguments (the defects asked for, "short" applied, or tiny)."""
+    if tiny:
+        return RenderSpec(*_TINY, 1, seed, prompt, False)
+    wanted = defects_in(prompt, defects)
+    if "short" in wanted:
+        seconds = max(1, seconds - 1)
+    return RenderSpec(width, height, seconds, seed, prompt, audio, wanted)
+
+
 def render_mp4(
     first: Image.Image,
     path: Path,
@@ -306,13 +359,9 @@ def render_mp4(
 
     ``defects`` (and phrases in the prompt, see :data:`DEFECTS`) spoil the clip on purpose.
     """
-    wanted = defects_in(prompt, defects)
-    if "short" in wanted:
-        seconds = max(1, seconds - 1)
-    spec = RenderSpec(width, height, seconds, seed, prompt, audio, wanted)
+    spec = _spec(width, height, seconds, seed, prompt, audio, tiny=tiny, defects=defects)
     if tiny:
-        spec = RenderSpec(64, 36, 1, seed, prompt, False)
-        first = first.resize((64, 36))
+        first = first.resize((spec.width, spec.height))
         last = None
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:

@@ -5,7 +5,8 @@ Run from the project root::
     .venv/bin/python -m tests.benchmarks.forms_bench
 
 It prints a table and writes it into ``tests/benchmarks/RESULTS.md`` between the ``forms`` markers (the other
-sections are kept). Takes a few seconds. The image is a ~6 MB PNG of noise (it does not compress), so it is
+sections are kept). Takes a few seconds. ``--smoke`` measures 3 keystrokes and writes nothing (CI's check that
+the script runs). The image is a ~6 MB PNG of noise (it does not compress), so it is
 uploaded rather than inlined when a sweep runs; both forms of sending start from the one copy measured here.
 
 - Memory: ``tracemalloc``'s peak while building ``Grid(image=<path>, prompt=5, duration=4, seed=3)`` (60 jobs),
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from tests.benchmarks.common import fresh_home, smoke
 from tests.benchmarks.results import write_section
 
 HERE = Path(__file__).resolve().parent
@@ -93,7 +95,7 @@ def memory(image: Path) -> None:
 
 
 def keystroke(image: Path) -> None:
-    from seedance_nb.widgets import GenerateForm, SweepBuilder
+    from seedance_nb.widgets import SweepBuilder
 
     builder = SweepBuilder()
     started = time.perf_counter()
@@ -128,6 +130,11 @@ def keystroke(image: Path) -> None:
         "",
     )
     row("    choosing the image (read, checked, thumbnail: once)", f"{chosen * 1000:.0f} ms", "")
+    form_keystroke(image)
+
+
+def form_keystroke(image: Path) -> None:
+    from seedance_nb.widgets import GenerateForm
 
     form = GenerateForm()
     form.image.value = str(image)
@@ -166,15 +173,22 @@ def write_results(elapsed: float) -> None:
 
 
 def main() -> None:
+    global KEYSTROKES
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="seedance-forms-bench-") as name:
+    quick = smoke()
+    if quick:
+        KEYSTROKES = 3
+    with tempfile.TemporaryDirectory(prefix="seedance-forms-bench-") as name, fresh_home(Path(name)):
         image = noise_png(Path(name) / "noise.png")
         import seedance_nb.widgets  # noqa: F401  # imports (ipywidgets, pandas) before anything is measured
 
         memory(image)  # first: nothing cached yet
         keystroke(image)
-    write_results(time.perf_counter() - started)
     print("\n".join(NOTES))
+    if quick:
+        print("smoke run passed (RESULTS.md not written)")
+        return
+    write_results(time.perf_counter() - started)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,10 @@ Run from the project root::
 
     .venv/bin/python -m tests.benchmarks.metrics_bench
 
-It prints a table and writes it into ``tests/benchmarks/RESULTS.md`` between the ``metrics`` markers (run.py
-keeps that block when it rewrites the file). Takes about two minutes on 2 cores.
+It prints a table and writes it into ``tests/benchmarks/RESULTS.md`` between the ``metrics`` markers (the other
+sections are kept). Takes about four minutes on 2 cores. ``--smoke`` runs each part once at a small size (480p,
+one- and two-second clips, a 2-job sweep of tiny clips with L = 0.5 s) and writes nothing: CI's check that the
+script runs.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from tests.benchmarks.common import fresh_home, smoke
 from tests.benchmarks.results import write_section
 from tests.benchmarks.run import EmulatorProcess
 
@@ -34,6 +37,23 @@ BEGIN, END = "<!-- metrics:begin -->", "<!-- metrics:end -->"
 MEMORY_CHILD = "--memory-child"
 ROWS: list[tuple[str, str, str, str]] = []
 NOTES: list[str] = []
+#: The clips measured: (label, size, CPU budget in seconds) at CLIP_SECONDS, REPEATS times each; the memory test's
+#: clip lengths; the sweep's jobs, concurrency, fixed generation time and repeats; clips in the isolated stall test.
+CLIPS = [("480p", (864, 496), 0.5), ("720p", (1280, 720), 1.0)]
+CLIP_SECONDS, REPEATS = 5, 5
+MEMORY_SIZE, MEMORY_SECONDS = (1280, 720), (5, 15)
+SWEEP_JOBS, SWEEP_CONCURRENCY, SWEEP_L, SWEEP_REPEATS, SWEEP_RENDER = 8, 4, 20.0, 2, "full"
+STALL_SIZE, STALL_CLIPS = (1280, 720), 5
+
+
+def use_smoke_sizes() -> None:
+    """Each part once, small (CI's smoke run): seconds, not minutes; the figures mean nothing."""
+    global CLIPS, CLIP_SECONDS, REPEATS, MEMORY_SIZE, MEMORY_SECONDS
+    global SWEEP_JOBS, SWEEP_CONCURRENCY, SWEEP_L, SWEEP_REPEATS, SWEEP_RENDER, STALL_SIZE, STALL_CLIPS
+    CLIPS, CLIP_SECONDS, REPEATS = CLIPS[:1], 1, 1
+    MEMORY_SIZE, MEMORY_SECONDS = (864, 496), (1, 2)
+    SWEEP_JOBS, SWEEP_CONCURRENCY, SWEEP_L, SWEEP_REPEATS, SWEEP_RENDER = 2, 2, 0.5, 1, "tiny"
+    STALL_SIZE, STALL_CLIPS = (864, 496), 1
 
 
 def row(name: str, figure: str, target: str = "", met: bool | None = None) -> None:
@@ -84,27 +104,29 @@ def cpu_self() -> float:
 def cpu_per_clip(tmp: Path) -> None:
     from seedance_nb.quality import metrics
 
-    for label, (w, h), budget in (("480p", (864, 496), 0.5), ("720p", (1280, 720), 1.0)):
+    seconds = CLIP_SECONDS
+    for label, (w, h), budget in CLIPS:
         for realistic in (False, True):
-            path = clip(tmp / f"{label}.mp4", w, h, 5, realistic=realistic)
+            path = clip(tmp / f"{label}.mp4", w, h, seconds, realistic=realistic)
             start = image()
-            metrics(path, image=start, requested_seconds=5)  # warm: imports (scikit-image, SciPy) once
+            metrics(path, image=start, requested_seconds=seconds)  # warm: imports (scikit-image, SciPy) once
             times = []
-            for _ in range(5):
+            for _ in range(REPEATS):
                 began = cpu_self()
-                metrics(path, image=start, requested_seconds=5)
+                metrics(path, image=start, requested_seconds=seconds)
                 times.append(cpu_self() - began)
             median = statistics.median(times)
             kind = "x264 medium re-encode" if realistic else "emulator clip"
+            size = os.path.getsize(path) / 1e6
             row(
-                f"metrics of a 5 s {label} clip with audio ({kind}), CPU",
-                f"{median:.3f} s median of 5 ({5 / median:.0f}x real time; {os.path.getsize(path) / 1e6:.1f} MB)",
-                f"<= {budget} s",
-                median <= budget,
+                f"metrics of a {seconds} s {label} clip with audio ({kind}), CPU",
+                f"{median:.3f} s median of {REPEATS} ({seconds / median:.0f}x real time; {size:.1f} MB)",
+                f"<= {budget * seconds / 5:g} s",
+                median <= budget * seconds / 5,
             )
 
 
-def memory_child(path: str, warm: str) -> None:
+def memory_child(path: str, warm: str, seconds: str) -> None:
     from seedance_nb.quality import metrics
 
     metrics(warm, requested_seconds=1)
@@ -115,27 +137,28 @@ def memory_child(path: str, warm: str) -> None:
         return int(next(x for x in status.read_text().splitlines() if x.startswith(field + ":")).split()[1])
 
     before = kb("VmRSS")
-    metrics(path, requested_seconds=5)
+    metrics(path, requested_seconds=int(seconds))
     print(kb("VmHWM") - before)
 
 
 def memory(tmp: Path) -> None:
-    warm = clip(tmp / "warm.mp4", 1280, 720, 1)
+    warm = clip(tmp / "warm.mp4", *MEMORY_SIZE, 1)
     peaks = {}
-    for seconds in (5, 15):
-        path = clip(tmp / f"mem-{seconds}.mp4", 1280, 720, seconds)
+    short, long = MEMORY_SECONDS
+    for seconds in MEMORY_SECONDS:
+        path = clip(tmp / f"mem-{seconds}.mp4", *MEMORY_SIZE, seconds)
         out = subprocess.run(
-            [sys.executable, "-m", "tests.benchmarks.metrics_bench", MEMORY_CHILD, str(path), str(warm)],
+            [sys.executable, "-m", "tests.benchmarks.metrics_bench", MEMORY_CHILD, str(path), str(warm), str(seconds)],
             capture_output=True,
             text=True,
             cwd=ROOT,
             check=True,
         )
         peaks[seconds] = int(out.stdout.split()[-1]) / 1024
-    flat = peaks[15] <= peaks[5] * 1.5 + 2
+    flat = peaks[long] <= peaks[short] * 1.5 + 2
     row(
-        "peak RSS while measuring a 720p clip: 5 s / 15 s",
-        f"+{peaks[5]:.1f} MB / +{peaks[15]:.1f} MB over RSS before",
+        f"peak RSS while measuring a {MEMORY_SIZE[1]}p clip: {short} s / {long} s",
+        f"+{peaks[short]:.1f} MB / +{peaks[long]:.1f} MB over RSS before",
         "flat in length",
         flat,
     )
@@ -154,24 +177,24 @@ def isolated_stall(tmp: Path) -> None:
     alone cost the loop (the GIL they hold between C calls)."""
     from seedance_nb.quality import metrics
 
-    path = clip(tmp / "stall-720.mp4", 1280, 720, 5)
+    path = clip(tmp / "stall.mp4", *STALL_SIZE, CLIP_SECONDS)
     start = image()
-    metrics(path, image=start, requested_seconds=5)
+    metrics(path, image=start, requested_seconds=CLIP_SECONDS)
 
     async def go() -> list[float]:
         stop, lags = asyncio.Event(), []
         monitor = asyncio.ensure_future(_lag_monitor(stop, lags))
         await asyncio.sleep(0.2)
         idle = len(lags)
-        for _ in range(5):
-            await asyncio.to_thread(metrics, path, image=start, requested_seconds=5)
+        for _ in range(STALL_CLIPS):
+            await asyncio.to_thread(metrics, path, image=start, requested_seconds=CLIP_SECONDS)
         stop.set()
         await monitor
         return lags[:idle], lags[idle:]
 
     idle, busy = asyncio.run(go())
     row(
-        "    event loop while a thread measures five 720p clips: longest stall",
+        f"    event loop while a thread measures {STALL_CLIPS} {STALL_SIZE[1]}p clip(s): longest stall",
         f"{max(busy) * 1000:.1f} ms ({sum(b > 0.020 for b in busy)} over 20 ms; "
         f"idle loop alone {max(idle) * 1000:.1f} ms)",
         "<= 20 ms",
@@ -180,36 +203,22 @@ def isolated_stall(tmp: Path) -> None:
 
 
 def sweep_on_off(tmp: Path) -> None:
-    import inspect
-
     import pyloudnorm  # noqa: F401  (imported once up front, as in a long-lived kernel)
     import skimage.metrics  # noqa: F401
 
     from seedance_nb.client import AsyncClient
-    from seedance_nb.quality import measure_download
-    from seedance_nb.sweep import Grid, Sweep, run_sweep_async
-
-    wired = "metrics" in inspect.signature(run_sweep_async).parameters
-    original = Sweep._download
-    patched = {"on": False}
-
-    async def measured(self, job, client, cache, download):  # the one call the runner is to make
-        await original(self, job, client, cache, download)
-        if patched["on"] and job.path:
-            await measure_download(self, job, self.run_dir / job.path)
-
-    if not wired:
-        Sweep._download = measured  # type: ignore[method-assign]
+    from seedance_nb.sweep import Grid, run_sweep_async
 
     start = tmp / "start.png"
     image().save(start)
     # L = 20 s is the emulator's default for a 5 s 720p clip; fal's own jobs take 30 s to minutes.
-    n, concurrency, seconds = 8, 4, 20.0
+    n, concurrency, seconds = SWEEP_JOBS, SWEEP_CONCURRENCY, SWEEP_L
     grid_kwargs = dict(image=start, prompt="a slow pan", seed=list(range(n)), duration=5, resolution="480p")
     walls: dict[bool, list[float]] = {True: [], False: []}
     stalls: dict[bool, list[float]] = {True: [], False: []}  # every sleep's lateness, all runs
-    with EmulatorProcess(slots=concurrency, speed=1.0, queue_latency=0.0, fixed_generation_time=seconds) as emu:
-        for attempt in range(2):
+    config = dict(slots=concurrency, speed=1.0, queue_latency=0.0, fixed_generation_time=seconds, render=SWEEP_RENDER)
+    with EmulatorProcess(**config) as emu:
+        for attempt in range(SWEEP_REPEATS):
             for on in (False, True):
                 client = AsyncClient(queue_url=emu.queue, rest_url=emu.rest, cdn_url=emu.cdn)
 
@@ -217,13 +226,12 @@ def sweep_on_off(tmp: Path) -> None:
                     stop, lags = asyncio.Event(), []
                     monitor = asyncio.ensure_future(_lag_monitor(stop, lags))
                     began = time.perf_counter()
-                    kwargs = dict(client=client, run_dir=tmp / f"sweep-{on}-{attempt}", concurrency=concurrency)
-                    if wired:
-                        kwargs["metrics"] = on
-                    patched["on"] = on
-                    sweep = await run_sweep_async(
-                        Grid(**grid_kwargs), progress=False, force=True, **kwargs
-                    )  # fmt: skip
+                    folder = tmp / f"sweep-{on}-{attempt}"
+                    with fresh_home(folder):  # each run its own per-user cache (and force: no cache at all)
+                        sweep = await run_sweep_async(
+                            Grid(**grid_kwargs), client=client, run_dir=folder / "run", concurrency=concurrency,
+                            progress=False, force=True, metrics=on,
+                        )  # fmt: skip
                     wall = time.perf_counter() - began
                     stop.set()
                     await monitor
@@ -236,10 +244,9 @@ def sweep_on_off(tmp: Path) -> None:
                 walls[on].append(asyncio.run(go()))
     off, on = statistics.median(walls[False]), statistics.median(walls[True])
     ratio = on / off
-    how = "run_sweep(metrics=True/False)" if wired else "the runner patched by this script to call measure_download"
     row(
         f"sweep of {n} 480p 5 s clips, concurrency {concurrency}, L = {seconds:g} s: wall on / off",
-        f"{ratio:.3f} ({on:.2f} s / {off:.2f} s, medians of 2)",
+        f"{ratio:.3f} ({on:.2f} s / {off:.2f} s, medians of {SWEEP_REPEATS})",
         "<= 1.03",
         ratio <= 1.03,
     )
@@ -249,6 +256,10 @@ def sweep_on_off(tmp: Path) -> None:
         f"{max(stalls[True]) * 1000:.0f} ms, {over[True]} / {max(stalls[False]) * 1000:.0f} ms, {over[False]}",
         "context",
     )
+    sweep_notes(stalls, over)
+
+
+def sweep_notes(stalls: dict[bool, list[float]], over: dict[bool, int]) -> None:
     NOTES.append(
         "- Event-loop stalls in the sweep are mostly not metrics' own: with metrics off the loop already stalls "
         f"up to {max(stalls[False]) * 1000:.0f} ms ({over[False]} times over 20 ms) on this shared 2-core machine "
@@ -257,14 +268,15 @@ def sweep_on_off(tmp: Path) -> None:
         "even while the GIL is free; the isolated row below measures what metrics alone cost the loop."
     )
     NOTES.append(
-        f"- The sweep comparison used {how}. Each downloaded clip is measured in a worker thread while the next "
-        "jobs run; what is left on the critical path is the measuring of the last round's clips."
+        "- The sweep comparison used run_sweep(metrics=True/False). Each downloaded clip is measured in a worker "
+        "thread while the next jobs run; what is left on the critical path is the measuring of the last round's clips."
     )
 
 
 def write_results(elapsed: float) -> None:
     facts = [
-        f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; `nproc` = {os.cpu_count()}, shared",
+        f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; `nproc` = {os.cpu_count()}, shared (load average "
+        f"{os.getloadavg()[0]:.1f} at the end: wall times include waiting for a core, CPU times do not)",
         f"Command: `.venv/bin/python -m tests.benchmarks.metrics_bench` (took {elapsed:.0f} s)",
         "CPU is `getrusage` of this process (user + system), one decoding thread; imports happen before timing.",
     ]
@@ -273,18 +285,25 @@ def write_results(elapsed: float) -> None:
 
 def main() -> None:
     started = time.perf_counter()
+    quick = smoke()
+    if quick:
+        use_smoke_sizes()
     with tempfile.TemporaryDirectory(prefix="seedance-metrics-bench-") as name:
         tmp = Path(name)
-        cpu_per_clip(tmp)
-        memory(tmp)
-        sweep_on_off(tmp)
-        isolated_stall(tmp)
-    write_results(time.perf_counter() - started)
+        with fresh_home(tmp):  # nothing below reads or writes the user's own cache
+            cpu_per_clip(tmp)
+            memory(tmp)
+            sweep_on_off(tmp)
+            isolated_stall(tmp)
     print("\n".join(NOTES))
+    if quick:
+        print(f"smoke run passed in {time.perf_counter() - started:.0f} s (RESULTS.md not written)")
+        return
+    write_results(time.perf_counter() - started)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == MEMORY_CHILD:
-        memory_child(sys.argv[2], sys.argv[3])
+        memory_child(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         main()
