@@ -523,9 +523,11 @@ class Sweep(DuelsMixin, MetricsMixin):
                 sweep compares takes, and a silent reroute would corrupt the comparison).
             metrics: measure each downloaded video (seedance_nb.quality, in a worker thread) into ``df``.
             catalog: a :class:`seedance_nb.catalogs.Catalog`, True (the default one) or False (none): the
-                cap across sweeps, the cache through the catalog and one submission per request across
-                processes. By default all of it when ``SEEDANCE_CATALOG_URL`` is set, and the cap (and the
-                index) when the run folder is under the sweeps root. (:func:`run_sweep_async` passes the
+                cap across sweeps, the cache through the catalog and one submission per request across a
+                team. By default all of it when ``SEEDANCE_CATALOG_URL`` is set, and the cap (and the
+                index) when the run folder is under the sweeps root. Whatever it is, each request is
+                submitted once across the user's own processes and run folders (the per-user claims in
+                ``$SEEDANCE_HOME``): a second one follows the first's request id. (:func:`run_sweep_async` passes the
                 catalog's ``RunHooks`` that already hold this run's reservation under the cap.)
         """
         _check_concurrency(concurrency)
@@ -807,6 +809,7 @@ class Sweep(DuelsMixin, MetricsMixin):
 
     async def _submit(self, job: Job, ctx: _RunContext) -> bool:
         """Submit ``job`` (first settling an earlier ambiguous submit). True when it has a request id."""
+        verdict = None
         for _attempt in range(MAX_RESUBMITS + 1):
             if job.status in (JobStatus.UNKNOWN, JobStatus.SUBMITTING) and job.sent_at is not None:
                 verdict = await self._settle(job, ctx.client)
@@ -826,9 +829,14 @@ class Sweep(DuelsMixin, MetricsMixin):
             payload = await self._payload(job, ctx.client)
             sent = payload.to_payload()
             await self._arecord(job, "submitting", digest=field_digests(sent))
-            if ctx.hooks is not None and not ctx.force:  # one submission per request across the catalog
+            if ctx.hooks is not None and not ctx.force:  # one submission per request: the user's, the team's
                 submitting = ctx.hooks.submit(
-                    ctx.client, job.key, payload, self.endpoint, disable_fallbacks=ctx.disable_fallbacks
+                    ctx.client,
+                    job.key,
+                    payload,
+                    self.endpoint,
+                    absent=verdict == "absent",  # its own earlier claim may be taken again
+                    disable_fallbacks=ctx.disable_fallbacks,
                 )
             else:
                 submitting = ctx.client.submit(payload, endpoint=self.endpoint, disable_fallbacks=ctx.disable_fallbacks)
@@ -1157,7 +1165,9 @@ def _digest(job: Job, name: str, image: ImageData) -> str:
 
 
 def _catalog_hooks(run_dir: Path, catalog: Any) -> Any:
-    """The catalog's hooks for a run folder, or None (see seedance_nb.catalogs.runner.RunHooks.for_run)."""
+    """The claims' and the catalog's hooks for a run folder (see seedance_nb.catalogs.runner.RunHooks.for_run):
+    the user's own claims always (one submission per request across the user's processes), the catalog's
+    cap, index and team claims where one applies. ``catalog=False`` leaves the user's claims only."""
     from .catalogs.runner import RunHooks
 
     return RunHooks.for_run(run_dir, catalog)
