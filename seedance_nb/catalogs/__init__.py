@@ -45,6 +45,7 @@ from .. import _set_module
 __all__ = [
     "COLUMNS",
     "Catalog",
+    "CatalogUnavailable",
     "Recovery",
     "catalog",
     "check_cap",
@@ -60,6 +61,7 @@ __all__ = [
 #: Loaded on first use, so ``import seedance_nb`` does not pay for SQLAlchemy: name -> submodule.
 _LAZY = {"COLUMNS": "_core", "Catalog": "_core", "open_catalog": "_core", "parse_budget_env": "_core"}
 _LAZY["Recovery"] = "_recover"
+_LAZY["CatalogUnavailable"] = "_store"
 
 
 def __getattr__(name: str) -> Any:

@@ -191,7 +191,8 @@ class ClaimStore:
     def record(self, key: str, values: Mapping[str, Any]) -> None:
         """Write what another store (or a write that failed) knows of ``key``'s claim: ``values`` holds
         ``state`` and optionally ``request_id``, ``output`` (a dict), ``endpoint``, ``owner``. A claim already
-        here wins unless it is open (claimed, unknown, released) or names the same request."""
+        here wins unless it is open (claimed, unknown, released), or submitted as the same request that
+        ``values`` says completed."""
         now = time.time()
         row = {
             "state": values["state"],
@@ -204,8 +205,11 @@ class ClaimStore:
         insert = _dialect_insert(self.dialect)(claims).values(key=key, claimed_at=now, **row)
         if row["state"] == "released":  # a release only ever reopens this owner's own claim
             condition = sa.and_(claims.c.owner == row["owner"], claims.c.state.not_in(("completed", "unknown")))
+        elif row["state"] == "completed":  # a record never takes a claim back to an earlier state
+            same = sa.and_(claims.c.state == "submitted", claims.c.request_id == row["request_id"])
+            condition = sa.or_(claims.c.state.in_(_OPEN_STATES), same)
         else:
-            condition = sa.or_(claims.c.state.in_(_OPEN_STATES), claims.c.request_id == row["request_id"])
+            condition = claims.c.state.in_(_OPEN_STATES)
         upsert = insert.on_conflict_do_update(
             index_elements=["key"],
             set_={k: v for k, v in row.items() if v is not None or k == "request_id"},

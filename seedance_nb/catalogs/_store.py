@@ -235,8 +235,8 @@ _DOWN_STATES = ("08", "57P01", "57P02", "57P03")
 
 
 def shown_url(engine: Engine) -> str:
-    """The engine's URL without its password."""
-    return engine.url.render_as_string(hide_password=True)
+    """The engine's URL without its password (``postgresql://`` as the user wrote it, not the driver's name)."""
+    return engine.url.render_as_string(hide_password=True).replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 def _unavailable(engine: Engine, exc: BaseException) -> CatalogUnavailable | None:

@@ -35,7 +35,7 @@ from typing import Any
 
 from ._claims import ClaimStore, user_claims
 from ._core import Catalog, open_catalog, sweeps_root
-from ._store import CatalogUnavailable
+from ._store import CatalogUnavailable, shown_url
 
 __all__ = ["RunHooks"]
 
@@ -64,6 +64,7 @@ class RunHooks:
         self.pending: dict[str, dict[str, Any]] = {}
         self._down_since: float | None = None
         self._next_try = 0.0
+        self._reconciling = asyncio.Lock()
 
     @classmethod
     def for_run(cls, run_dir: str | os.PathLike[str], catalog: Catalog | RunHooks | bool | None = None) -> RunHooks:
@@ -105,7 +106,7 @@ class RunHooks:
             return False
         if self._down_since is None:
             return True
-        if time.monotonic() < self._next_try:
+        if time.monotonic() < self._next_try or self._reconciling.locked():
             return False
         return await self.reconcile()
 
@@ -124,9 +125,10 @@ class RunHooks:
         if not self.team:
             return True
         assert self.catalog is not None
-        self._collect_unsynced()
-        snapshot = list(self.pending.items())
-        written, answered = await asyncio.to_thread(self._write_missed, snapshot)
+        async with self._reconciling:  # one at a time: an older record is never written after a newer one
+            self._collect_unsynced()
+            snapshot = list(self.pending.items())
+            written, answered = await asyncio.to_thread(self._write_missed, snapshot)
         for key, values in snapshot[:written]:
             if self.pending.get(key) is values:
                 del self.pending[key]
@@ -231,7 +233,9 @@ class RunHooks:
             except CatalogUnavailable as exc:  # raised before anything was sent
                 self._went_down(exc)
             else:
-                self._collect_unsynced()
+                if self.catalog.unsynced:  # it went down after the POST: the answer is kept, written later
+                    self._collect_unsynced()
+                    self._went_down(CatalogUnavailable(shown_url(self.catalog.engine), "a claim could not be written"))
                 values = {"state": "submitted", "request_id": handle.request_id, "endpoint": endpoint}
                 await self._mine(self.mine.record, key, values)  # the user's store knows it too
                 return self._followed(key, handle, mine)
