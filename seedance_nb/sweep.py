@@ -536,7 +536,7 @@ class Sweep(DuelsMixin, MetricsMixin):
                 f"Sweep.run needs a client, got {type(client).__name__}: pass sd.connect() (or use run_sweep, "
                 "resume or retry_failed, which choose one)"
             )
-        hooks = _catalog_hooks(self.run_dir, catalog)
+        hooks = _catalog_hooks(self.run_dir, catalog, client.backend)
         with self._submitting("run"):
             if hooks is not None and hooks.reservation is None:
                 await hooks.before_run(self.estimate_usd(high=True), label=self.name)
@@ -1164,13 +1164,14 @@ def _digest(job: Job, name: str, image: ImageData) -> str:
     return job.images.get(name) or image.sha256
 
 
-def _catalog_hooks(run_dir: Path, catalog: Any) -> Any:
+def _catalog_hooks(run_dir: Path, catalog: Any, backend: str | None = None) -> Any:
     """The claims' and the catalog's hooks for a run folder (see seedance_nb.catalogs.runner.RunHooks.for_run):
     the user's own claims always (one submission per request across the user's processes), the catalog's
-    cap, index and team claims where one applies. ``catalog=False`` leaves the user's claims only."""
+    cap, index and team claims where one applies. ``catalog=False`` leaves the user's claims only. An
+    emulated run (``backend="emulator"``) is checked against the cap but reserves nothing: it is not money."""
     from .catalogs.runner import RunHooks
 
-    return RunHooks.for_run(run_dir, catalog)
+    return RunHooks.for_run(run_dir, catalog, backend=backend)
 
 
 def _check_budget(jobs: int, high_usd: float, usd: float, budget_usd: float | None) -> None:
@@ -1340,7 +1341,7 @@ async def run_sweep_async(
     _check_budget(estimate.jobs, estimate.high_usd, estimate.usd, settings["budget_usd"])
     client = client_or_connect(client)
     folder = RunFolder(Path(run_dir)) if run_dir else RunFolder.new(name)
-    hooks = _catalog_hooks(folder.path, settings["catalog"])
+    hooks = _catalog_hooks(folder.path, settings["catalog"], client.backend)
     if hooks is not None:  # the catalog's cap (across sweeps and processes), before the run folder exists
         await hooks.before_run(estimate.high_usd, label=name or folder.path.name)
     try:

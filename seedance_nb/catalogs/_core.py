@@ -291,7 +291,11 @@ class Catalog(ClaimStore):
             jobs.c.user,
             jobs.c.run_name,
             jobs.c.run_id,
-        ).where(jobs.c.billed.is_(True))
+        ).where(
+            jobs.c.billed.is_(True),
+            # emulated jobs are never money (a journal from before backends were recorded counts)
+            sa.or_(jobs.c.backend.is_(None), jobs.c.backend != "emulator"),
+        )
         if since is not None:
             query = query.where(jobs.c.at >= since)
         if until is not None:
@@ -312,7 +316,8 @@ class Catalog(ClaimStore):
         """What was paid, per ``by`` (``"day"``, ``"month"``, ``"user"`` or ``"sweep"``): ``actual_usd``
         is what fal said a job cost (a ``cost_usd`` in the journal), ``estimated_usd`` our estimate for
         jobs fal gave no cost for; ``total_usd`` is their sum and ``basis`` says which it rests on.
-        A request counts once however many run folders hold it; cached jobs cost nothing."""
+        A request counts once however many run folders hold it; cached jobs cost nothing, and emulated jobs
+        (``backend == "emulator"``) are not money: they are in no total and no cap. Figures are in cents."""
         import pandas as pd
 
         if by not in ("day", "month", "user", "sweep"):
@@ -345,16 +350,17 @@ class Catalog(ClaimStore):
             )
             .reset_index()
         )
-        out["total_usd"] = (out["actual_usd"] + out["estimated_usd"]).round(6)
-        out["actual_usd"] = out["actual_usd"].round(6)
-        out["estimated_usd"] = out["estimated_usd"].round(6)
+        out["total_usd"] = (out["actual_usd"] + out["estimated_usd"]).round(2)  # money: cents
+        out["actual_usd"] = out["actual_usd"].round(2)
+        out["estimated_usd"] = out["estimated_usd"].round(2)
         out["basis"] = [
             "actual" if a == n else ("estimate" if a == 0 else f"mixed: {a} actual, {n - a} estimated")
             for a, n in zip(out["actual_videos"], out["videos"], strict=True)
         ]
         out = out.drop(columns=["actual_videos"])
         out.attrs["note"] = (
-            "total_usd = actual_usd (the cost fal reported) + estimated_usd (our estimate where fal reported none)"
+            "total_usd = actual_usd (the cost fal reported) + estimated_usd (our estimate where fal reported none), "
+            "in USD rounded to cents; emulated runs are not money and are not counted"
         )
         return out
 

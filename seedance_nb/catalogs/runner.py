@@ -58,6 +58,8 @@ class RunHooks:
         #: The user's own claims: every run's, and the team's stand-in while the team catalog is down.
         self.mine = mine if mine is not None else user_claims()
         self.reservation: int | None = None
+        #: An emulated run: checked against the cap (a rehearsal refuses as fal's run would be), never reserving.
+        self.emulated = False
         #: Cache keys of requests another process submitted and this run only follows.
         self.following: set[str] = set()
         #: Claim records the team catalog missed while down (``key -> values``), written when it is back.
@@ -67,24 +69,34 @@ class RunHooks:
         self._reconciling = asyncio.Lock()
 
     @classmethod
-    def for_run(cls, run_dir: str | os.PathLike[str], catalog: Catalog | RunHooks | bool | None = None) -> RunHooks:
+    def for_run(
+        cls,
+        run_dir: str | os.PathLike[str],
+        catalog: Catalog | RunHooks | bool | None = None,
+        *,
+        backend: str | None = None,
+    ) -> RunHooks:
         """The hooks for a run folder: all of them with ``catalog`` (a :class:`Catalog`, or True for the
         default one) or when ``SEEDANCE_CATALOG_URL`` is set; the cap and the index when the run folder is
         merely under the sweeps root; the user's own claims only otherwise (and with ``catalog=False``).
         Hooks given as ``catalog`` are returned as they are (``run_sweep_async`` reserves under the cap
-        before the run folder exists, then runs with those hooks)."""
+        before the run folder exists, then runs with those hooks). ``backend="emulator"``: the run is
+        checked against the cap but reserves nothing (emulated jobs are never money)."""
         if isinstance(catalog, RunHooks):
             return catalog
         resolved = Path(run_dir).resolve()
         if catalog is False:
-            return cls(None, resolved, team=False)
-        if isinstance(catalog, Catalog):
-            return cls(catalog, Path(run_dir))
-        if catalog is True or os.environ.get("SEEDANCE_CATALOG_URL"):
-            return cls(open_catalog(), resolved)
-        if resolved.is_relative_to(sweeps_root(None)):
-            return cls(open_catalog(), resolved, team=False)
-        return cls(None, resolved, team=False)
+            hooks = cls(None, resolved, team=False)
+        elif isinstance(catalog, Catalog):
+            hooks = cls(catalog, Path(run_dir))
+        elif catalog is True or os.environ.get("SEEDANCE_CATALOG_URL"):
+            hooks = cls(open_catalog(), resolved)
+        elif resolved.is_relative_to(sweeps_root(None)):
+            hooks = cls(open_catalog(), resolved, team=False)
+        else:
+            hooks = cls(None, resolved, team=False)
+        hooks.emulated = backend == "emulator"
+        return hooks
 
     # ------------------------------------------------------------------ the team catalog down and back
 
@@ -160,7 +172,8 @@ class RunHooks:
         """Refuse (``BudgetExceeded``) or reserve under the catalog's cap; a team catalog that cannot be
         reached raises :class:`CatalogUnavailable` (nothing was sent)."""
         if self.catalog is not None:
-            self.reservation = await asyncio.to_thread(self.catalog.check_cap, estimate_usd, label=label)
+            check = self.catalog.check_cap
+            self.reservation = await asyncio.to_thread(check, estimate_usd, label=label, reserve=not self.emulated)
 
     async def after_run(self) -> None:
         """Write what the team catalog missed, index the run, release its reservation. A catalog that is
