@@ -835,7 +835,8 @@ class Sweep(DuelsMixin, MetricsMixin):
                     job.key,
                     payload,
                     self.endpoint,
-                    absent=verdict == "absent",  # its own earlier claim may be taken again
+                    # its own earlier claim may be taken again: proven absent, or resubmitted knowingly
+                    absent=verdict == "absent" or (verdict == "unsettled" and ctx.resubmit_unknown),
                     disable_fallbacks=ctx.disable_fallbacks,
                 )
             else:

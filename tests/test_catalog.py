@@ -484,8 +484,9 @@ def test_a_team_member_is_served_from_the_catalog_without_paying_again(catalog_u
     grid = dict(image=png_path, prompt=["a crane shot"], seed=[1, 2], resolution="480p", duration=4)
     with Catalog(catalog_url, root=tmp_path / "alice") as alice:
         first = sd.run_sweep(sd.Grid(**grid), client=client, run_dir=tmp_path / "alice" / "s", catalog=alice)
+        _as_fal(tmp_path / "alice" / "s")  # alice's run is money
+        alice.index_run(tmp_path / "alice" / "s")
     assert tiny.stats()["submissions"] == 2
-    _as_fal(tmp_path / "alice" / "s")
     for video in (tmp_path / "alice" / "s" / "videos").iterdir():
         video.unlink()  # only fal's URL is left: bob's runner downloads from it
     with Catalog(catalog_url, root=tmp_path / "bob") as bob:
