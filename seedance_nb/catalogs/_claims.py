@@ -16,6 +16,7 @@ had no request id for :data:`CLAIM_STALE_SECONDS` (its owner died elsewhere).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import os
@@ -311,6 +312,8 @@ def user_claims(home: Path | None = None) -> ClaimStore:
     with _user_lock:
         found = _user.get(str(path))
         if found is None:
+            for other in _user.values():  # another home (tests, a changed SEEDANCE_HOME): close its pool;
+                other.engine.dispose()  # it stays usable and reconnects if used again
             engine = _store.make_engine(f"sqlite:///{path}")
             try:
                 with _store.writing(engine) as conn:
@@ -322,6 +325,7 @@ def user_claims(home: Path | None = None) -> ClaimStore:
         return found
 
 
+@atexit.register
 def close_user_claims() -> None:
     """Dispose of every per-user claim store's engine (at exit)."""
     with _user_lock:
