@@ -168,7 +168,7 @@ def test_postgres_stopped_mid_sweep_loses_doubles_and_fails_nothing(
     with Catalog(cluster.url, root=tmp_path / "sweeps") as team:
         df = team.frame()
         assert sorted(df.request_id) == sorted(j.request_id for j in swept.jobs)
-        assert team.spend().videos.sum() == 12
+        assert (df.status == "completed").all() and df.billed.all() and df.request_id.is_unique
         if back == "mid-sweep":  # the claims it missed were written when it answered again
             for job in swept.jobs:
                 claim = team.claim_state(job.key)
