@@ -46,6 +46,9 @@ RETRY_SECONDS = 5.0
 
 
 class RunHooks:
+    """One run's link to the claims (the user's own, and a team catalog's when configured) and the catalog
+    (cap, index, team cache). Built by :meth:`for_run`; every method is safe to call whatever applies."""
+
     def __init__(
         self, catalog: Catalog | None, run_dir: Path, *, team: bool = True, mine: ClaimStore | None = None
     ) -> None:
