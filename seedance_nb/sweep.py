@@ -491,9 +491,11 @@ class Sweep(DuelsMixin, MetricsMixin):
                 sweep compares takes, and a silent reroute would corrupt the comparison).
             metrics: measure each downloaded video (seedance_nb.quality, in a worker thread) into ``df``.
             catalog: a :class:`seedance_nb.catalogs.Catalog`, True (the default one) or False (none): the
-                cap across sweeps, the cache through the catalog and one submission per request across
-                processes. By default all of it when ``SEEDANCE_CATALOG_URL`` is set, and the cap (and the
-                index) when the run folder is under the sweeps root. (:func:`run_sweep_async` passes the
+                cap across sweeps, the cache through the catalog and one submission per request across a
+                team. By default all of it when ``SEEDANCE_CATALOG_URL`` is set, and the cap (and the
+                index) when the run folder is under the sweeps root. Whatever it is, each request is
+                submitted once across the user's own processes and run folders (the per-user claims in
+                ``$SEEDANCE_HOME``): a second one follows the first's request id. (:func:`run_sweep_async` passes the
                 catalog's ``RunHooks`` that already hold this run's reservation under the cap.)
             job_timeout: seconds each job may take from its submit (or re-attachment) to its result; past it the
                 job is ``interrupted``, left running on fal and resumable (default ``SEEDANCE_JOB_TIMEOUT``, else
@@ -506,7 +508,7 @@ class Sweep(DuelsMixin, MetricsMixin):
                 f"Sweep.run needs a client, got {type(client).__name__}: pass sd.connect() (or use run_sweep, "
                 "resume or retry_failed, which choose one)"
             )
-        hooks = _catalog_hooks(self.run_dir, catalog)
+        hooks = _catalog_hooks(self.run_dir, catalog, client.backend)
         with self._submitting("run"):
             if hooks is not None and hooks.reservation is None:
                 await hooks.before_run(self.estimate_usd(high=True), label=self.name)
@@ -783,6 +785,7 @@ class Sweep(DuelsMixin, MetricsMixin):
 
     async def _submit(self, job: Job, ctx: _RunContext) -> bool:
         """Submit ``job`` (first settling an earlier ambiguous submit). True when it has a request id."""
+        verdict = None
         for _attempt in range(MAX_RESUBMITS + 1):
             if job.status in (JobStatus.UNKNOWN, JobStatus.SUBMITTING) and job.sent_at is not None:
                 verdict = await self._settle(job, ctx.client)
@@ -802,9 +805,15 @@ class Sweep(DuelsMixin, MetricsMixin):
             payload = await self._payload(job, ctx.client)
             sent = payload.to_payload()
             await self._arecord(job, "submitting", digest=field_digests(sent))
-            if ctx.hooks is not None and not ctx.force:  # one submission per request across the catalog
+            if ctx.hooks is not None and not ctx.force:  # one submission per request: the user's, the team's
                 submitting = ctx.hooks.submit(
-                    ctx.client, job.key, payload, self.endpoint, disable_fallbacks=ctx.disable_fallbacks
+                    ctx.client,
+                    job.key,
+                    payload,
+                    self.endpoint,
+                    # its own earlier claim may be taken again: proven absent, or resubmitted knowingly
+                    absent=verdict == "absent" or (verdict == "unsettled" and ctx.resubmit_unknown),
+                    disable_fallbacks=ctx.disable_fallbacks,
                 )
             else:
                 submitting = ctx.client.submit(payload, endpoint=self.endpoint, disable_fallbacks=ctx.disable_fallbacks)
@@ -1138,11 +1147,14 @@ def _digest(job: Job, name: str, image: ImageData) -> str:
     return job.images.get(name) or image.sha256
 
 
-def _catalog_hooks(run_dir: Path, catalog: Any) -> Any:
-    """The catalog's hooks for a run folder, or None (see seedance_nb.catalogs.runner.RunHooks.for_run)."""
+def _catalog_hooks(run_dir: Path, catalog: Any, backend: str | None = None) -> Any:
+    """The claims' and the catalog's hooks for a run folder (see seedance_nb.catalogs.runner.RunHooks.for_run):
+    the user's own claims always (one submission per request across the user's processes), the catalog's
+    cap, index and team claims where one applies. ``catalog=False`` leaves the user's claims only. An
+    emulated run (``backend="emulator"``) is checked against the cap but reserves nothing: it is not money."""
     from .catalogs.runner import RunHooks
 
-    return RunHooks.for_run(run_dir, catalog)
+    return RunHooks.for_run(run_dir, catalog, backend=backend)
 
 
 def _check_budget(jobs: int, high_usd: float, usd: float, budget_usd: float | None) -> None:
@@ -1313,7 +1325,7 @@ async def run_sweep_async(
     _check_budget(estimate.jobs, estimate.high_usd, estimate.usd, settings["budget_usd"])
     client = client_or_connect(client)
     folder = RunFolder(Path(run_dir)) if run_dir else RunFolder.new(name)
-    hooks = _catalog_hooks(folder.path, settings["catalog"])
+    hooks = _catalog_hooks(folder.path, settings["catalog"], client.backend)
     if hooks is not None:  # the catalog's cap (across sweeps and processes), before the run folder exists
         await hooks.before_run(estimate.high_usd, label=name or folder.path.name)
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -33,11 +34,24 @@ def tiny(emu):
     return emu
 
 
+def _as_fal(run_dir: Path) -> None:
+    """Make a run's journal say what a run on fal writes (``backend: fal``): the emulator plays fal here,
+    and emulated jobs are never counted as money."""
+    journal = run_dir / "journal.jsonl"
+    lines = journal.read_text(encoding="utf-8").splitlines()
+    header = json.loads(lines[0])
+    assert header["event"] == "sweep" and header["backend"] == "emulator"
+    journal.write_text("\n".join([json.dumps({**header, "backend": "fal"}), *lines[1:]]) + "\n", encoding="utf-8")
+
+
 @pytest.fixture
 def two_runs(tmp_path, png_path, tiny, client):
+    """Two runs whose journals say fal (they are money)."""
     root = tmp_path / "sweeps"
     a = _run(root, "alpha", png_path, client)
     b = _run(root, "beta", png_path, client, prompts=["a drone orbit over the harbour"], seeds=(7, 8))
+    _as_fal(root / "alpha")
+    _as_fal(root / "beta")
     a.rate(0, 5, note="keeper")
     a.rate(1, "down")
     b.rate(1, 4)
@@ -146,7 +160,7 @@ def test_spend_uses_fals_cost_where_known_else_estimates_and_counts_a_request_on
         est = {(r.run_name, r.job): r.est_cost_usd for r in cat.frame().itertuples()}
         by_sweep = cat.spend("sweep").set_index("sweep")
         assert by_sweep.loc["alpha", "actual_usd"] == pytest.approx(0.25)
-        assert by_sweep.loc["alpha", "estimated_usd"] == pytest.approx(est["alpha", 1] + est["alpha", 2])
+        assert by_sweep.loc["alpha", "estimated_usd"] == round(est["alpha", 1] + est["alpha", 2], 2)  # cents
         assert by_sweep.loc["alpha", "basis"] == "mixed: 1 actual, 2 estimated"
         assert by_sweep.loc["beta", "basis"] == "estimate" and by_sweep.loc["beta", "videos"] == 2
         day = cat.spend("day")
@@ -427,6 +441,7 @@ def test_cli_searches_reports_spend_sets_budgets_and_rebuilds(two_runs, tmp_path
     assert main([*base, "spend", "--by", "sweep"]) == 0
     out = capsys.readouterr().out
     assert "alpha" in out and "beta" in out and "estimate" in out
+    assert re.search(r"\$\d+\.\d\d\s", out) and not re.search(r"\d\.\d{3}", out), out  # dollars and cents
     assert main([*base, "budget", "12.5", "--per", "month"]) == 0
     assert "month cap    $12.50" in capsys.readouterr().out
     assert main([*base, "rebuild"]) == 0
@@ -469,6 +484,8 @@ def test_a_team_member_is_served_from_the_catalog_without_paying_again(catalog_u
     grid = dict(image=png_path, prompt=["a crane shot"], seed=[1, 2], resolution="480p", duration=4)
     with Catalog(catalog_url, root=tmp_path / "alice") as alice:
         first = sd.run_sweep(sd.Grid(**grid), client=client, run_dir=tmp_path / "alice" / "s", catalog=alice)
+        _as_fal(tmp_path / "alice" / "s")  # alice's run is money
+        alice.index_run(tmp_path / "alice" / "s")
     assert tiny.stats()["submissions"] == 2
     for video in (tmp_path / "alice" / "s" / "videos").iterdir():
         video.unlink()  # only fal's URL is left: bob's runner downloads from it
@@ -493,8 +510,8 @@ def test_run_sweep_is_refused_by_the_catalogs_cap_before_anything_exists(catalog
         cat.set_budget(1.0, per="month")
         done = sd.run_sweep(grid, client=client, run_dir=tmp_path / "allowed", catalog=cat, progress=False)
         assert done.jobs[0].status == "completed"
-        assert cat.spent("month")["reserved_usd"] == 0  # released when the sweep ended; its job counts instead
-        assert cat.spent("month")["estimated_usd"] == pytest.approx(done.jobs[0].est_cost_usd)
+        assert cat.spent("month")["reserved_usd"] == 0  # an emulated sweep reserves nothing
+        assert cat.spent("month")["estimated_usd"] == 0  # and its jobs are not money
 
 
 def test_recover_warns_about_fal_urls_about_to_expire_without_a_local_copy(tmp_path, tiny):

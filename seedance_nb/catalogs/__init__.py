@@ -27,7 +27,12 @@ so they hold across processes and machines sharing one catalog:
   whose estimate would cross the day or month cap, under a row lock, and reserves the estimate.
 - :meth:`Catalog.lookup` (a request already completed by anyone is served from the catalog) and
   :meth:`Catalog.submit_once` (an insert-once claim per cache key: of two processes starting the
-  same request at once, one submits and the other follows the same request id).
+  same request at once, one submits and the other follows the same request id). Without a team
+  catalog the same claims live in the user's own store (``$SEEDANCE_HOME/cache.sqlite``), so one
+  user's notebooks never pay twice for one request; a team catalog that goes down mid-run falls back
+  to them (:class:`CatalogUnavailable` before a run: nothing is sent).
+
+The spend ledger and the caps count money only: emulated jobs (``backend == "emulator"``) are never in them.
 - :meth:`Catalog.index_run` after a run (the lazy refresh covers any run that never called it).
 
 Environment: ``SEEDANCE_CATALOG_URL`` (default ``sqlite:///<root>/catalog.sqlite``),
@@ -45,6 +50,7 @@ from .. import _set_module
 __all__ = [
     "COLUMNS",
     "Catalog",
+    "CatalogUnavailable",
     "Recovery",
     "catalog",
     "check_cap",
@@ -60,6 +66,7 @@ __all__ = [
 #: Loaded on first use, so ``import seedance_nb`` does not pay for SQLAlchemy: name -> submodule.
 _LAZY = {"COLUMNS": "_core", "Catalog": "_core", "open_catalog": "_core", "parse_budget_env": "_core"}
 _LAZY["Recovery"] = "_recover"
+_LAZY["CatalogUnavailable"] = "_store"
 
 
 def __getattr__(name: str) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import contextlib
 import gc
@@ -21,9 +20,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from .. import _set_module
-from ..errors import AmbiguousSubmit, APIError, BudgetExceeded, ConfigurationError, InputError, Problem
+from ..errors import BudgetExceeded, ConfigurationError, InputError, Problem
 from . import _store
-from ._index import find_runs, read_run, run_id, this_host, this_user
+from ._claims import ClaimStore
+from ._index import find_runs, read_run, run_id
 from ._store import COLUMNS, RUN_COLUMNS, claims, jobs, locks, reservations, runs
 
 __all__ = ["COLUMNS", "Catalog", "open_catalog", "parse_budget_env"]
@@ -39,11 +39,6 @@ _BOOL_COLUMNS = _store.column_names(sa.Boolean)
 _PERIODS = ("day", "month")
 #: A reservation (the estimate of a sweep that is running) counts against the cap until released or this old.
 RESERVATION_TTL = 12 * 3600.0
-#: A claim still without a request id after this long belongs to a process that died: it may be taken over.
-CLAIM_STALE_SECONDS = 300.0
-#: fal keeps a queue result for an hour after completion (less for large ones): within this, a request
-#: another process just completed is followed by its id rather than submitted again.
-RESULT_WINDOW_SECONDS = 45 * 60.0
 
 
 def sweeps_root(root: str | os.PathLike[str] | None) -> Path:
@@ -116,17 +111,14 @@ def _tokens(text: str) -> list[str]:
     return re.findall(r"\w+", text.lower())
 
 
-class Catalog:
-    """One catalog: a database URL and the sweeps root whose run folders it indexes."""
+class Catalog(ClaimStore):
+    """One catalog: a database URL and the sweeps root whose run folders it indexes (and, as a
+    :class:`~seedance_nb.catalogs._claims.ClaimStore`, the team's claims: one submission per request)."""
 
     def __init__(self, url: str | None = None, *, root: str | os.PathLike[str] | None = None) -> None:
         self.root = sweeps_root(root)
         self.url = _url(url, self.root)
-        self.engine = _store.make_engine(self.url)
-        self.dialect = self.engine.dialect.name
-        self.host = this_host()
-        self.user = this_user()
-        self.owner = f"{self.user}@{self.host}:{os.getpid()}"
+        super().__init__(_store.make_engine(self.url))
         try:
             _store.migrate(self.engine)
         except BaseException:
@@ -299,7 +291,11 @@ class Catalog:
             jobs.c.user,
             jobs.c.run_name,
             jobs.c.run_id,
-        ).where(jobs.c.billed.is_(True))
+        ).where(
+            jobs.c.billed.is_(True),
+            # emulated jobs are never money (a journal from before backends were recorded counts)
+            sa.or_(jobs.c.backend.is_(None), jobs.c.backend != "emulator"),
+        )
         if since is not None:
             query = query.where(jobs.c.at >= since)
         if until is not None:
@@ -320,7 +316,8 @@ class Catalog:
         """What was paid, per ``by`` (``"day"``, ``"month"``, ``"user"`` or ``"sweep"``): ``actual_usd``
         is what fal said a job cost (a ``cost_usd`` in the journal), ``estimated_usd`` our estimate for
         jobs fal gave no cost for; ``total_usd`` is their sum and ``basis`` says which it rests on.
-        A request counts once however many run folders hold it; cached jobs cost nothing."""
+        A request counts once however many run folders hold it; cached jobs cost nothing, and emulated jobs
+        (``backend == "emulator"``) are not money: they are in no total and no cap. Figures are in cents."""
         import pandas as pd
 
         if by not in ("day", "month", "user", "sweep"):
@@ -353,16 +350,17 @@ class Catalog:
             )
             .reset_index()
         )
-        out["total_usd"] = (out["actual_usd"] + out["estimated_usd"]).round(6)
-        out["actual_usd"] = out["actual_usd"].round(6)
-        out["estimated_usd"] = out["estimated_usd"].round(6)
+        out["total_usd"] = (out["actual_usd"] + out["estimated_usd"]).round(2)  # money: cents
+        out["actual_usd"] = out["actual_usd"].round(2)
+        out["estimated_usd"] = out["estimated_usd"].round(2)
         out["basis"] = [
             "actual" if a == n else ("estimate" if a == 0 else f"mixed: {a} actual, {n - a} estimated")
             for a, n in zip(out["actual_videos"], out["videos"], strict=True)
         ]
         out = out.drop(columns=["actual_videos"])
         out.attrs["note"] = (
-            "total_usd = actual_usd (the cost fal reported) + estimated_usd (our estimate where fal reported none)"
+            "total_usd = actual_usd (the cost fal reported) + estimated_usd (our estimate where fal reported none), "
+            "in USD rounded to cents; emulated runs are not money and are not counted"
         )
         return out
 
@@ -459,83 +457,6 @@ class Catalog:
 
     # ------------------------------------------------------------------ the team cache
 
-    def claim(self, key: str, *, endpoint: str | None = None, retake_completed: bool = False) -> bool:
-        """Claim the right to submit the request with cache key ``key``: ``True`` for exactly one
-        caller (insert-once), also when the previous claim was released or went stale (or, with
-        ``retake_completed``, when it completed: its result is gone and a new request is wanted)."""
-        now = time.time()
-        values = {"key": key, "state": "claimed", "owner": self.owner, "endpoint": endpoint}
-        insert = (
-            _dialect_insert(self.dialect)(claims)
-            .values(**values, claimed_at=now, updated_at=now)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(claims.c.key)
-        )
-        with _store.writing(self.engine) as conn:
-            # RETURNING, not rowcount: psycopg reports no reliable rowcount for ON CONFLICT DO NOTHING.
-            if conn.execute(insert).first() is not None:
-                return True
-            takeover = conn.execute(
-                sa.update(claims)
-                .where(
-                    claims.c.key == key,
-                    sa.or_(
-                        claims.c.state == "released",
-                        sa.and_(claims.c.state == "claimed", claims.c.updated_at < now - CLAIM_STALE_SECONDS),
-                        # its own claim again: the owner found its ambiguous submit absent from fal's history
-                        sa.and_(claims.c.owner == self.owner, claims.c.state.in_(("claimed", "unknown"))),
-                        sa.and_(sa.true() if retake_completed else sa.false(), claims.c.state == "completed"),
-                    ),
-                )
-                .values(**values, request_id=None, output=None, claimed_at=now, updated_at=now)
-                .returning(claims.c.key)
-            )
-            return takeover.first() is not None
-
-    def claim_state(self, key: str) -> dict[str, Any] | None:
-        with _store.reading(self.engine) as conn:
-            row = conn.execute(sa.select(claims).where(claims.c.key == key)).mappings().first()
-        return dict(row) if row else None
-
-    def _update_claim(self, key: str, **values: Any) -> None:
-        with _store.writing(self.engine) as conn:
-            conn.execute(
-                sa.update(claims)
-                .where(claims.c.key == key, claims.c.owner == self.owner)
-                .values(**values, updated_at=time.time())
-            )
-
-    def claim_submitted(self, key: str, request_id: str) -> None:
-        """The claimed request was accepted by fal: others follow ``request_id`` instead of submitting."""
-        self._update_claim(key, state="submitted", request_id=request_id)
-
-    def claim_completed(self, key: str, output: Mapping[str, Any]) -> None:
-        """The claimed request finished: its output (video URL, seed) serves everyone's cache."""
-        with _store.writing(self.engine) as conn:
-            conn.execute(
-                sa.update(claims)
-                .where(claims.c.key == key)
-                .values(state="completed", output=json.dumps(dict(output), default=str), updated_at=time.time())
-            )
-
-    def release(self, key: str, *, force: bool = False) -> None:
-        """Give a claim back (the submit failed before fal took it): the next caller may submit.
-        ``force`` also releases another owner's submitted claim (its request failed or was cancelled:
-        retrying is anyone's right); never a completed one, nor one whose submit is ``unknown``."""
-        if not force:
-            self._update_claim(key, state="released", request_id=None)
-            return
-        with _store.writing(self.engine) as conn:
-            conn.execute(
-                sa.update(claims)
-                .where(
-                    claims.c.key == key,
-                    sa.or_(claims.c.owner == self.owner, claims.c.state == "submitted"),
-                    claims.c.state.not_in(("completed", "unknown")),
-                )
-                .values(state="released", request_id=None, updated_at=time.time())
-            )
-
     def lookup(self, key: str) -> dict[str, Any] | None:
         """A finished video for cache key ``key`` from anyone's runs: a local file when one exists
         (``local: True``), else fal's URL (``local: False``; download it while fal keeps it)."""
@@ -601,45 +522,6 @@ class Catalog:
                 },
             }
         return None
-
-    async def submit_once(
-        self, client: Any, key: str, payload: Any, *, endpoint: str, wait_seconds: float = 600.0, **submit_kw: Any
-    ) -> tuple[Any, bool]:
-        """Submit ``payload`` unless someone sharing this catalog already has: returns ``(handle, True)``
-        when this call submitted it, ``(handle, False)`` when it follows another process's request (same
-        request id, paid once). A claim whose submit fails is released, so a later caller can try."""
-        deadline = time.monotonic() + wait_seconds
-        retake = False
-        while True:
-            if await asyncio.to_thread(self.claim, key, endpoint=endpoint, retake_completed=retake):
-                try:
-                    handle = await client.submit(payload, endpoint=endpoint, **submit_kw)
-                except AmbiguousSubmit:
-                    # fal may have queued it: nobody else may submit until the owner settles it through
-                    # fal's request history (claim_submitted) or finds it was not queued (release).
-                    await asyncio.to_thread(self._update_claim, key, state="unknown")
-                    raise
-                except BaseException:
-                    await asyncio.to_thread(self.release, key)
-                    raise
-                await asyncio.to_thread(self.claim_submitted, key, handle.request_id)
-                return handle, True
-            state = await asyncio.to_thread(self.claim_state, key) or {}
-            if state.get("request_id") and state.get("state") == "submitted":
-                logger.info("request %s is already submitted by %s; following it", key[:8], state.get("owner"))
-                return client.handle(state["request_id"], endpoint=endpoint), False
-            if state.get("state") == "completed":
-                if state.get("request_id") and (state.get("updated_at") or 0) > time.time() - RESULT_WINDOW_SECONDS:
-                    # Finished moments ago (after this caller's cache look-up): its result is still on fal.
-                    return client.handle(state["request_id"], endpoint=endpoint), False
-                retake = True  # long done and not served from the catalog (its video is gone): a new request
-            if time.monotonic() > deadline:
-                raise APIError(
-                    f"request {key[:8]} was claimed by {state.get('owner')} {wait_seconds:.0f} s ago and is still "
-                    f"not known to be submitted ({state.get('state')}); nothing was sent, so it cannot be paid "
-                    "twice. Run the owner's sweep again (resume settles it) or sd.recover(), then retry this job."
-                )
-            await asyncio.sleep(0.1)
 
     # ------------------------------------------------------------------ recovery helpers
 
@@ -727,16 +609,6 @@ def pd_timedelta(days: float) -> Any:
     import pandas as pd
 
     return pd.Timedelta(days=days)
-
-
-def _dialect_insert(dialect: str) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert
 
 
 # --------------------------------------------------------------------------- module-level API

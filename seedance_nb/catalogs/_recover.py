@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _set_module
-from ..errors import SeedanceError
+from ..errors import ConfigurationError, SeedanceError
 from ..runs import Journal, cache_key
 from ..schema import DEFAULT_ENDPOINT, VideoInput
 from ._core import Catalog, open_catalog, to_epoch
@@ -194,11 +194,12 @@ async def recover_async(
 
     from ..media import poster, probe
 
-    cat = catalog or open_catalog()
     if client is None:
         from ..backends import connect
 
+        refuse_without_key("client=sd.connect('emulator')")
         client = connect(quiet=True)
+    cat = catalog or open_catalog()
     start = to_epoch(since, "since")
     start = time.time() - 86400 if start is None else start
     await _to_thread(cat.refresh)
@@ -282,12 +283,27 @@ async def recover_async(
     return result
 
 
+def refuse_without_key(emulator: str) -> None:
+    """Without an API key there is no fal history to read: say so (``ConfigurationError``) rather than read
+    the embedded emulator's and report "0 request(s) in fal's history". ``emulator``: how to ask the emulator."""
+    from ..client import resolve_key
+
+    if not resolve_key(None):
+        raise ConfigurationError(
+            "fal was not asked: no FAL_KEY is set, so there is no fal request history to read (nothing was "
+            "recovered). Set FAL_KEY to the 'key_id:key_secret' from fal.ai/dashboard/keys and run again, or "
+            f"pass {emulator} to recover from the embedded emulator."
+        )
+
+
 def recover(since: Any = None, *, client: Any = None, **kwargs: Any) -> Recovery:
     """Find completed requests of this account that no journal holds and download them into
     ``<sweeps root>/recovered`` (see the module docstring). ``since``: an ISO date or datetime,
     a ``timedelta`` ago, or epoch seconds (default: 24 hours ago, as fal's history)."""
     from ._sync_helpers import run_with_client
 
+    if client is None:
+        refuse_without_key("client=sd.connect('emulator')")
     return run_with_client(client, lambda c: recover_async(since, client=c, **kwargs))
 
 

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, SeedanceError
 from ..runs import COLUMNS as SWEEP_COLUMNS
 from ..runs import RECORD_COLUMNS, use_wal
 
@@ -214,17 +214,65 @@ def make_engine(url: str) -> Engine:
     )
 
 
+class CatalogUnavailable(SeedanceError):
+    """The catalog's database (a team's PostgreSQL) cannot be reached. The message names it (never its
+    password), says that nothing was sent and how to go on."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(
+            f"the catalog database {url} cannot be reached ({reason}). Nothing was sent. Try again when it is "
+            "back, or run without it for this one run: run_sweep(..., catalog=False) (or unset "
+            "SEEDANCE_CATALOG_URL); your own processes still submit each request once, but a team member "
+            "may then pay for the same request again, and this run counts against no team budget."
+        )
+
+
+#: SQLSTATE classes of a server that is gone: connection exceptions, and the operator intervention
+#: codes for a shutdown (57P01 admin, 57P02 crash, 57P03 cannot connect now).
+_DOWN_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def shown_url(engine: Engine) -> str:
+    """The engine's URL without its password (``postgresql://`` as the user wrote it, not the driver's name)."""
+    return engine.url.render_as_string(hide_password=True).replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _unavailable(engine: Engine, exc: BaseException) -> CatalogUnavailable | None:
+    """``exc`` as :class:`CatalogUnavailable` when it says a PostgreSQL server cannot be reached, else None."""
+    if engine.dialect.name == "sqlite" or not isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return None
+    state = getattr(exc.orig, "sqlstate", None)
+    if not (exc.connection_invalidated or state is None or state.startswith(_DOWN_STATES)):
+        return None
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    return CatalogUnavailable(shown_url(engine), reason[:300])
+
+
+@contextlib.contextmanager
+def _reachable(engine: Engine) -> Iterator[None]:
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        down = _unavailable(engine, exc)
+        if down is None:
+            raise
+        raise down from None
+
+
 @contextlib.contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
-    """A write transaction (SQLite: ``BEGIN IMMEDIATE``)."""
-    with engine.begin() as conn:
+    """A write transaction (SQLite: ``BEGIN IMMEDIATE``); :class:`CatalogUnavailable` when the server is down."""
+    with _reachable(engine), engine.begin() as conn:
         yield conn
 
 
 @contextlib.contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
-    """A read-only transaction (SQLite: ``BEGIN DEFERRED``, never waits for writers under WAL)."""
-    with engine.connect() as conn:
+    """A read-only transaction (SQLite: ``BEGIN DEFERRED``, never waits for writers under WAL);
+    :class:`CatalogUnavailable` when the server is down."""
+    with _reachable(engine), engine.connect() as conn:
         conn.execution_options(sqlite_begin="DEFERRED")
         with conn.begin():
             yield conn

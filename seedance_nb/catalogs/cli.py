@@ -67,6 +67,10 @@ def _usd(text: str) -> float | None:
 def run(args: argparse.Namespace) -> int:
     from ._core import open_catalog
 
+    if args.command == "recover" and not args.emulator:
+        from ._recover import refuse_without_key
+
+        refuse_without_key("--emulator")  # before anything is opened: fal is not asked without a key
     cat = open_catalog(args.url, root=args.root)
     if args.command == "recover":
         from ..backends import connect
@@ -98,7 +102,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if action == "spend":
         ledger = cat.spend(args.by, since=args.since, until=args.until)
-        print(_table(ledger, list(ledger.columns)))
+        shown = ledger.copy()
+        for column in ("actual_usd", "estimated_usd", "total_usd"):
+            shown[column] = [f"${usd:,.2f}" for usd in shown[column]]  # money: dollars and cents
+        print(_table(shown, list(shown.columns)))
         print(ledger.attrs["note"])
         return 0
     if action == "budget":
