@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw
 import seedance_nb as sd
 from seedance_nb.client import AsyncClient
 from seedance_nb.errors import InputError
-from seedance_nb.schema import DEFAULT_ENDPOINT, VideoInput, refresh, snapshot_document
+from seedance_nb.schema import DEFAULT_ENDPOINT, SNAPSHOT_ENDPOINTS, VideoInput, refresh, snapshot_document
 from seedance_nb.validation import unknown_field_problems
 
 URL = "https://example.com/cat.png"
@@ -90,6 +90,17 @@ def test_the_endpoints_own_schema_decides(png_path):
     endpoint = "bytedance/seedance-2.0/fast/text-to-video"
     err = refused(lambda: sd.Grid(image=png_path, prompt="p", endpoint=endpoint))
     assert err.fields == ("image",) and f"unknown field 'image' for {endpoint}" in str(err)
+
+
+MINI = "bytedance/seedance-2.0/mini/image-to-video"
+
+
+@pytest.mark.skipif(MINI not in SNAPSHOT_ENDPOINTS, reason="the mini tier's snapshot is not shipped on this branch")
+def test_the_mini_tier_has_no_bitrate_mode(png_path):
+    """fal's mini tier takes fast's fields without bitrate_mode: sending one there is refused, named."""
+    err = refused(lambda: sd.Grid(image=png_path, prompt="p", endpoint=MINI, bitrate_mode="high"))
+    assert err.fields == ("bitrate_mode",) and f"unknown field 'bitrate_mode' for {MINI}" in str(err)
+    assert len(sd.Grid(image=png_path, prompt="p", endpoint=MINI, resolution="480p")) == 1
 
 
 def test_an_image_given_twice_is_refused(png_path):
