@@ -196,7 +196,7 @@ def _sweep(args: argparse.Namespace) -> int:
             raise UsageError(f"--axis expects FIELD=V1,V2,... (e.g. --axis aspect_ratio=16:9,1:1), got {item!r}")
         key, values = item.split("=", 1)
         inputs[key] = [_value(v) for v in values.split(",")]
-    grid = Grid(takes=args.takes, **inputs)
+    grid = Grid(takes=args.takes, allow_unknown=args.allow_unknown, **inputs)
     print(f"sweep: {grid.estimate()}")
     client = connect("emulator" if args.emulator else "auto", quiet=True)
     note = " (emulated, nothing billed)" if client.backend == "emulator" else " (every video is billed)"
@@ -256,6 +256,11 @@ def _parser() -> _Parser:
     sweep.add_argument("--budget", type=_money, default=None, help="refuse to start above this many USD")
     sweep.add_argument("--out", default=None, help="run folder (default sweeps/sweep-<time>); must be new")
     sweep.add_argument("--emulator", action="store_true", help="use the embedded emulator even if FAL_KEY is set")
+    sweep.add_argument(
+        "--allow-unknown",
+        action="store_true",
+        help="send --set/--axis fields fal's schema does not list (with a warning) instead of refusing them",
+    )
     rep = sub.add_parser("report", help="write a run folder's HTML report")
     rep.add_argument("run_dir", help="the sweep's run folder")
     rep.add_argument("--out", default=None, help="report path (default RUN_DIR/report.html)")

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image, UnidentifiedImageError
 
 from .errors import InputError, Problem
-from .schema import MAX_IMAGE_BYTES, MAX_IMAGE_RATIO, MAX_IMAGE_SIDE, MIN_IMAGE_RATIO, MIN_IMAGE_SIDE
+from .schema import MAX_IMAGE_BYTES, MAX_IMAGE_SIDE
+from .validation import image_size_problems
 
 if TYPE_CHECKING:
     from .client import AsyncClient
@@ -218,38 +219,8 @@ def _from_pil(pil: Image.Image, field: str, name: str) -> ImageData:
 
 
 def _check_dimensions(width: int, height: int, field: str, name: str) -> None:
-    if width <= 0 or height <= 0:
-        raise _fail(field, f"{name} is {width}x{height}: it has no pixels", None, "an image")
-    problems = []
-    if min(width, height) < MIN_IMAGE_SIDE:
-        problems.append(
-            Problem(
-                field,
-                f"{name} is {width}x{height}; each side must be at least {MIN_IMAGE_SIDE} px",
-                None,
-                f"sides {MIN_IMAGE_SIDE}..{MAX_IMAGE_SIDE} px (upscale it first)",
-            )
-        )
-    if max(width, height) > MAX_IMAGE_SIDE:
-        problems.append(
-            Problem(
-                field,
-                f"{name} is {width}x{height}; each side must be at most {MAX_IMAGE_SIDE} px",
-                None,
-                f"sides {MIN_IMAGE_SIDE}..{MAX_IMAGE_SIDE} px (downscale it first)",
-            )
-        )
-    ratio = width / height
-    if not MIN_IMAGE_RATIO <= ratio <= MAX_IMAGE_RATIO:
-        problems.append(
-            Problem(
-                field,
-                f"{name} is {width}x{height} (ratio {ratio:.2f}); width / height must be "
-                f"between {MIN_IMAGE_RATIO} and {MAX_IMAGE_RATIO}",
-                None,
-                "crop it first",
-            )
-        )
+    """ByteDance's size rules (:func:`seedance_nb.validation.image_size_problems`), the field named as written."""
+    problems = image_size_problems(field, width, height, name)
     if problems:
         raise InputError(problems, context=f"bad {field}")
 

@@ -15,7 +15,9 @@ from . import _set_module
 from .client import AsyncClient
 from .errors import InputError, Problem
 from .runs import Job, RunFolder
+from .schema import DEFAULT_ENDPOINT
 from .sweep import Grid, Sweep
+from .validation import unknown_field_problems
 
 __all__ = ["Result", "generate", "generate_async"]
 
@@ -63,12 +65,20 @@ class Result:
         return result_html(self.row)
 
 
+#: :func:`seedance_nb.run_sweep`'s run options that make sense for one video (``concurrency`` and
+#: ``resubmit_unknown`` do not), and ``name``; generate takes them as options, never as model inputs.
+RUN_OPTIONS = ("progress", "budget_usd", "download", "force", "on_update", "metrics", "catalog", "disable_fallbacks")
+_OPTIONS = ("client", "run_dir", "name", "allow_unknown", *RUN_OPTIONS)
+
+
 async def generate_async(
     image: Any,
     prompt: str,
     *,
     client: AsyncClient | None = None,
     run_dir: str | Path | None = None,
+    progress: bool = False,
+    allow_unknown: bool = False,
     **inputs: Any,
 ) -> Result:
     """Generate one video (await in a cell). Inputs are the model's fields (duration, seed, ...).
@@ -82,23 +92,40 @@ async def generate_async(
         prompt: what happens in the video.
         client: the client (default: :func:`seedance_nb.connect`).
         run_dir: the run folder to create (default: a new one under the sweeps root).
-        **inputs: the model's other fields (``duration``, ``resolution``, ``seed``, ``end_image``, ...).
+        progress: a progress bar while the video is made (off by default).
+        allow_unknown: send fields the endpoint's schema does not list (with a warning) instead of refusing
+            them ("did you mean ...?").
+        **inputs: the model's other fields (``duration``, ``resolution``, ``seed``, ``end_image``, ...), and
+            :func:`seedance_nb.run_sweep`'s options that fit one video: ``budget_usd``, ``download``,
+            ``force``, ``on_update``, ``metrics``, ``catalog``, ``disable_fallbacks`` and ``name`` (options,
+            never sent to the model).
 
     Raises:
-        InputError: a bad input, or several values for one field (nothing was sent).
+        InputError: a bad input, a field the schema does not list, or several values for one field (nothing
+            was sent).
     """
     from .sweep import run_sweep_async
 
+    options = {k: inputs.pop(k) for k in (*RUN_OPTIONS, "name") if k in inputs}
     _refuse_axes(image=image, prompt=prompt, **inputs)
+    endpoint = inputs.pop("endpoint", DEFAULT_ENDPOINT)
+    if not allow_unknown:
+        problems = unknown_field_problems(
+            ["image", "prompt", *inputs],
+            endpoint,
+            aliases={"image": "image_url", "end_image": "end_image_url"},
+            suggest=_OPTIONS,
+        )
+        if problems:
+            raise InputError(problems, context="generate() was given a field fal does not list; nothing was sent")
+    grid = Grid(image=image, prompt=prompt, endpoint=endpoint, allow_unknown=allow_unknown, **inputs)
     run_dir = Path(run_dir) if run_dir else RunFolder.new(kind="generation").path
-    sweep = await run_sweep_async(
-        Grid(image=image, prompt=prompt, **inputs), client=client, run_dir=run_dir, progress=False
-    )
+    sweep = await run_sweep_async(grid, client=client, run_dir=run_dir, progress=progress, **options)
     return Result(sweep)
 
 
 def generate(
-    image: Any, prompt: str, *, client: AsyncClient | None = None, run_dir: str | Path | None = None, **inputs: Any
+    image: Any, prompt: str, *, client: AsyncClient | None = None, run_dir: str | Path | None = None, **kwargs: Any
 ) -> Result:
     """Sync :func:`generate_async` (works in scripts and inside Jupyter).
 
@@ -107,12 +134,13 @@ def generate(
         prompt: what happens in the video.
         client: the client (default: :func:`seedance_nb.connect`).
         run_dir: the run folder to create (default: a new one under the sweeps root).
-        **inputs: the model's other fields (``duration``, ``resolution``, ``seed``, ``end_image``, ...).
+        **kwargs: the model's other fields (``duration``, ``resolution``, ``seed``, ``end_image``, ...) and
+            :func:`generate_async`'s options (``progress``, ``allow_unknown``, ``budget_usd``, ...).
     """
     from ._sync import run_sync
     from .backends import with_client
 
-    return run_sync(with_client(client, lambda c: generate_async(image, prompt, client=c, run_dir=run_dir, **inputs)))
+    return run_sync(with_client(client, lambda c: generate_async(image, prompt, client=c, run_dir=run_dir, **kwargs)))
 
 
 def _refuse_axes(**inputs: Any) -> None:

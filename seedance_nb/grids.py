@@ -22,6 +22,7 @@ from .errors import InputError, Problem
 from .files import ImageData, load_image
 from .runs import INPUT_COLUMNS, Job, cache_key, to_dataframe
 from .schema import DEFAULT_ENDPOINT, VideoInput
+from .validation import unknown_field_problems
 
 __all__ = ["Grid", "GridEstimate"]
 
@@ -31,7 +32,24 @@ _KNOWN = {"prompt", "image_url", "end_image_url", "resolution", "duration", "asp
 _KNOWN |= {"end_user_id"}
 
 
+#: Grid's own options, offered as "did you mean" for a misspelt one (``take=2``).
+_OPTIONS = ("takes", "mode", "endpoint", "same_seed_ok", "allow_unknown")
+
+
 # --------------------------------------------------------------------------- grid
+
+
+def _check_names(inputs: dict[str, Any], endpoint: str, allow_unknown: bool) -> None:
+    """Refuse a field ``endpoint``'s schema does not list (unless ``allow_unknown``) and an image given twice."""
+    problems = [
+        Problem(short, f"{short} and {name} are the same input; give one", None, f"{short}=... or {name}=...")
+        for short, name in _IMAGE_FIELDS.items()
+        if short in inputs and name in inputs
+    ]
+    if not allow_unknown:
+        problems += unknown_field_problems(inputs, endpoint, aliases=_IMAGE_FIELDS, suggest=_OPTIONS)
+    if problems:
+        raise InputError(problems, context=f"the grid has {len(problems)} invalid input(s); nothing was sent")
 
 
 def _is_axis(value: Any) -> bool:
@@ -63,6 +81,10 @@ class Grid:
             ``same_seed_ok=True`` (or vary the seed: ``seed=[1, 2]``).
         mode: ``"product"`` (every combination) or ``"zip"`` (axes in step).
         endpoint: the fal endpoint id.
+        same_seed_ok: allow ``takes > 1`` with a fixed seed.
+        allow_unknown: send fields the endpoint's schema does not list (with a warning before the sweep
+            sends anything) instead of refusing them with the nearest name it lists ("did you mean
+            'resolution'?"). ``seed`` is always accepted (see docs/fal-fidelity.md).
         **inputs: the model's fields (``prompt``, ``image``, ``duration``, ...).
     """
 
@@ -73,6 +95,7 @@ class Grid:
         mode: str = "product",
         endpoint: str = DEFAULT_ENDPOINT,
         same_seed_ok: bool = False,
+        allow_unknown: bool = False,
         **inputs: Any,
     ) -> None:
         if mode not in ("product", "zip"):
@@ -81,6 +104,7 @@ class Grid:
             raise InputError([Problem("takes", "must be a whole number of at least 1", takes, "1, 2, 3, ...")])
         if not isinstance(endpoint, str) or not endpoint.strip():
             raise InputError([Problem("endpoint", "must be a fal endpoint id", endpoint, DEFAULT_ENDPOINT)])
+        _check_names(inputs, endpoint, allow_unknown)
         if takes > 1 and not same_seed_ok:
             seeds = inputs.get("seed")
             fixed = seeds is not None and not (_is_axis(seeds) and None in list(seeds))
@@ -178,7 +202,8 @@ class Grid:
                     )
                 extra = {k: v for k, v in fields.items() if k not in _KNOWN}
                 kwargs = {k: v for k, v in fields.items() if k in _KNOWN}
-                out.append((VideoInput(**kwargs, extra=extra, endpoint=self.endpoint), images))
+                # The field names were checked against this grid's endpoint (_check_names): not again here.
+                out.append((VideoInput(**kwargs, extra=extra, endpoint=self.endpoint, allow_unknown=True), images))
             except InputError as exc:
                 for p in exc.problems:
                     field_name = _SHORT.get(p.field, p.field) if p.field not in cell.fields else p.field

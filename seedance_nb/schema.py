@@ -28,7 +28,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import InitVar, dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
@@ -50,6 +50,13 @@ from .openapi_schema import (
     snapshot_document,
     warn_unsupported_fields,
 )
+
+# The image limits stay importable from here (files, the emulator) as they always were.
+from .validation import MAX_IMAGE_RATIO as MAX_IMAGE_RATIO
+from .validation import MAX_IMAGE_SIDE as MAX_IMAGE_SIDE
+from .validation import MIN_IMAGE_RATIO as MIN_IMAGE_RATIO
+from .validation import MIN_IMAGE_SIDE as MIN_IMAGE_SIDE
+from .validation import data_image_problem, null_problems, unknown_field_problems
 
 __all__ = [
     "ASPECT_RATIOS",
@@ -101,9 +108,7 @@ AUTO_DURATION_ESTIMATE = 5
 SEED_MAX = 2**31 - 1
 #: fal's limit on an input image (30 MB); ByteDance says "< 30 MB".
 MAX_IMAGE_BYTES = 30 * 1024 * 1024
-#: ByteDance's image rules: each side 300-6000 px, width/height between 0.4 and 2.5.
-MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 300, 6000
-MIN_IMAGE_RATIO, MAX_IMAGE_RATIO = 0.4, 2.5
+#: ByteDance's image rules (each side 300-6000 px, width/height 0.4-2.5): seedance_nb.validation, imported above.
 IMAGE_MIME_TYPES: tuple[str, ...] = ("image/jpeg", "image/png", "image/webp")
 #: fal's price for 2.0 fast: USD per 1,000 tokens, tokens = w * h * seconds * 24 / 1024. Kept for compatibility:
 #: each endpoint's own price is :func:`seedance_nb.endpoints.price_per_1k_tokens` (standard $0.014, mini ...).
@@ -353,12 +358,12 @@ def _image_url_check(name: str, url: str) -> Problem | None:
             type="file_too_large",
         )
     try:
-        base64.b64decode(payload, validate=True)
+        data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         return Problem(name, "data URI is not valid base64", f"<data URI, {len(url)} chars>", None)
     if size == 0:
         return Problem(name, "data URI holds no image bytes", url, "a non-empty image")
-    return None
+    return data_image_problem(name, data)  # its header: the format and ByteDance's size rules
 
 
 #: ByteDance advises prompts of at most 1,000 English words (MODEL.md); fal states no limit. Longer prompts
@@ -543,6 +548,7 @@ def _other_field_problems(payload: Mapping[str, Any], schema: InputSchema) -> li
             else:
                 plain[name] = value
     problems.extend(schema.problems(plain, skip=_SPECIFIC | not_json, skip_required=schema.required))
+    problems.extend(null_problems(plain, schema, skip=_SPECIFIC))
     present = {name: value for name, value in payload.items() if isinstance(name, str)}
     problems.extend(schema.problems(present, skip=present, skip_required=_IMAGE_AND_TEXT | not_json))
     return problems
@@ -573,9 +579,10 @@ class VideoInput:
     """One request to the model, validated on construction.
 
     Defaults are fal's. ``duration`` accepts ``"auto"``, ``"4"``..``"15"`` or
-    the ints 4..15 and is stored in fal's string form. ``extra`` holds fields
-    this version does not know (for example ``bitrate_mode``); they are sent
-    untouched. Raises :class:`InputError` listing every bad field at once.
+    the ints 4..15 and is stored in fal's string form. ``extra`` holds the
+    schema's other fields (``bitrate_mode``), held to its types and enums; a
+    field fal's schema does not list is refused ("did you mean ...?") unless
+    ``allow_unknown=True``, then it is sent untouched. Raises :class:`InputError` listing every bad field at once.
 
     Args:
         prompt: what happens in the video.
@@ -587,10 +594,12 @@ class VideoInput:
         generate_audio: make a soundtrack.
         seed: a fixed seed (the same request then likely gives the same video).
         end_user_id: the end user fal attributes the request to.
-        extra: fields this version does not know, sent untouched.
+        extra: the schema's other fields (``bitrate_mode``), sent as given.
         explicit: optional fields given explicitly in a payload (kept so payloads round-trip).
         endpoint: the fal endpoint the input is for: its schema snapshot checks the fields (the standard tier
             offers ``"1080p"``) and its price makes :meth:`estimate`. Not part of the payload.
+        allow_unknown: send fields in ``extra`` that fal's schema does not list (with the sweep's warning)
+            instead of refusing them; kept by :meth:`replace`.
     """
 
     prompt: str
@@ -606,8 +615,9 @@ class VideoInput:
     #: Optional fields that were given explicitly in a payload (kept so payloads round-trip).
     explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
     endpoint: str = DEFAULT_ENDPOINT
+    allow_unknown: InitVar[bool] = False
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, allow_unknown: bool) -> None:
         payload = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NOT_PAYLOAD}
         snapshot = _input_schema(self.endpoint)
         problems = check_payload(payload, snapshot)
@@ -626,11 +636,15 @@ class VideoInput:
                     problems.append(problem)
                 elif isinstance(name, str) and name not in payload:
                     plain[name] = value
-            # Extra fields the snapshot declares (bitrate_mode) are held to its type and enum.
+            # Extra fields the snapshot declares (bitrate_mode) are held to its type and enum; others refused.
             problems.extend(snapshot.problems(plain, skip=_SPECIFIC, skip_required=snapshot.required))
+            problems.extend(null_problems(plain, snapshot))
+            if not allow_unknown:
+                problems.extend(unknown_field_problems(plain, self.endpoint))
         if problems:
             where = "" if self.endpoint == DEFAULT_ENDPOINT else f" for {self.endpoint}"
             raise InputError(problems, context=f"invalid VideoInput{where}")
+        object.__setattr__(self, "_allow_unknown", bool(allow_unknown))
         object.__setattr__(self, "duration", _normalise_duration(self.duration))
         object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
         object.__setattr__(self, "explicit", frozenset(self.explicit))
@@ -639,12 +653,16 @@ class VideoInput:
         return hash(self.canonical_json())
 
     @classmethod
-    def from_payload(cls, payload: Mapping[str, Any], endpoint: str = DEFAULT_ENDPOINT) -> VideoInput:
-        """Read fal's input JSON back; unknown fields go to ``extra``.
+    def from_payload(
+        cls, payload: Mapping[str, Any], endpoint: str = DEFAULT_ENDPOINT, *, allow_unknown: bool = True
+    ) -> VideoInput:
+        """Read fal's input JSON back; other fields go to ``extra``.
 
         Args:
             payload: the JSON object sent to fal (as :meth:`to_payload` makes it).
             endpoint: the endpoint it is for (its schema checks it).
+            allow_unknown: keep fields fal's schema does not list (the default: what was sent is read back
+                as it was); False refuses them as :class:`VideoInput` does.
 
         Raises:
             InputError: ``prompt`` or ``image_url`` is missing, or a field is invalid.
@@ -662,7 +680,8 @@ class VideoInput:
         if missing:
             problems = check_payload(payload, _input_schema(endpoint))[len(missing) :]
             raise InputError(missing + problems, context="invalid input payload")
-        return cls(**kwargs, extra=extra, explicit=frozenset(kwargs) & set(_DEFAULTS), endpoint=endpoint)
+        explicit = frozenset(kwargs) & set(_DEFAULTS)
+        return cls(**kwargs, extra=extra, explicit=explicit, endpoint=endpoint, allow_unknown=allow_unknown)
 
     def to_payload(self) -> dict[str, Any]:
         """Exactly the JSON fal expects: optional fields left out when unset (or at fal's default)."""
@@ -690,8 +709,10 @@ class VideoInput:
 
         Args:
             **changes: new field values; names that are not fields of the model's schema go to ``extra``
-                (``extra=`` replaces it whole).
+                (``extra=`` replaces it whole; ``allow_unknown=`` as in :class:`VideoInput`, else this
+                input's own).
         """
+        allow_unknown = bool(changes.pop("allow_unknown", self.__dict__.get("_allow_unknown", False)))
         known = {f.name for f in fields(self)} - {"explicit"}
         extra = dict(self.extra)
         kwargs = {name: getattr(self, name) for name in known if name != "extra"}  # endpoint included
@@ -703,7 +724,8 @@ class VideoInput:
         if "extra" in changes:
             extra = dict(changes["extra"])
         kwargs["extra"] = extra
-        return VideoInput(**kwargs, explicit=self.explicit | (set(changes) & set(_DEFAULTS)))
+        explicit = self.explicit | (set(changes) & set(_DEFAULTS))
+        return VideoInput(**kwargs, explicit=explicit, allow_unknown=allow_unknown)
 
     def estimate(self, image_size: tuple[int, int] | None = None) -> CostEstimate:
         """The estimated price of this request (see :func:`estimate_cost`).

@@ -160,12 +160,13 @@ class GenerateForm(_Base):
 
     def grid(self) -> Grid:
         """The one-video grid the form describes, validated with the chosen image (raises InputError)."""
-        return Grid(endpoint=self.form.schema.endpoint, **self.inputs())
+        # The form only makes fields its schema lists (a newer document may list more than the snapshot).
+        return Grid(endpoint=self.form.schema.endpoint, allow_unknown=True, **self.inputs())
 
     def validate(self) -> bool:
         try:
             values = self.inputs()
-            grid = Grid(endpoint=self.form.schema.endpoint, **values)
+            grid = Grid(endpoint=self.form.schema.endpoint, allow_unknown=True, **values)
         except (InputError, SeedanceError) as exc:
             self.messages.value = _problems_html(exc)
             self.cost.value = ""
@@ -301,7 +302,8 @@ class SweepBuilder(_Base):
 
     def grid(self) -> Grid:
         """The sweep the form describes (raises InputError naming every bad field as written)."""
-        return Grid(takes=self.takes.value, endpoint=self.form.schema.endpoint, **self.form.values())
+        endpoint = self.form.schema.endpoint  # the form only makes fields its schema lists
+        return Grid(takes=self.takes.value, endpoint=endpoint, allow_unknown=True, **self.form.values())
 
     def validate(self) -> bool:
         try:

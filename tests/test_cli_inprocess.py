@@ -166,6 +166,27 @@ def test_an_input_the_model_does_not_take_is_refused_naming_the_field_before_any
     assert not (cwd / "sweeps").exists()  # refused before a run folder was made
 
 
+def test_a_misspelt_field_is_refused_with_the_name_it_meant_before_anything_is_sent(png_path, cwd, capsys):
+    base = ["sweep", "--emulator", "--image", str(png_path), "--prompt", "a"]
+    err = usage_error(capsys, *base, "--set", "resolutoin=480p")
+    assert "unknown field 'resolutoin'" in err and "did you mean 'resolution'?" in err and "--allow-unknown" in err
+    err = usage_error(capsys, *base, "--axis", "aspect_ration=16:9,1:1")
+    assert "did you mean 'aspect_ratio'?" in err
+    assert not (cwd / "sweeps").exists()  # refused before a run folder was made
+
+
+def test_allow_unknown_sends_an_unlisted_field_with_the_warning(png_path, cwd, capsys, caplog):
+    with caplog.at_level("WARNING", logger="seedance_nb"):
+        code, out, err = run(
+            capsys, "sweep", "--emulator", "--image", str(png_path), "--prompt", "a", "--duration", "4",
+            "--set", "resolution=480p", "--set", "camera_fixed=true", "--allow-unknown", "--out", "u",
+        )  # fmt: skip
+    assert code == 0, err
+    assert "1/1 videos on emulator" in out and "'camera_fixed'" in caplog.text and "does not list" in caplog.text
+    journal = (cwd / "u" / "journal.jsonl").read_text()
+    assert '"camera_fixed": true' in journal or '"camera_fixed":true' in journal
+
+
 def test_an_out_path_that_is_a_file_is_refused(png_path, cwd, capsys):
     (cwd / "taken").write_text("not a folder")
     err = usage_error(capsys, "sweep", "--emulator", "--image", str(png_path), "--prompt", "a", "--out", "taken")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import io
 import math
 
 import pytest
+from PIL import Image
 
 from seedance_nb import schema
 from seedance_nb.errors import InputError, ProtocolError, SeedanceError
@@ -23,7 +25,16 @@ from seedance_nb.schema import (
 )
 
 URL = "https://example.com/cat.png"
-PNG_1PX = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 64).decode()
+
+
+def encoded(width: int = 400, height: int = 300, fmt: str = "PNG") -> str:
+    """A real image of that size, base64-encoded (what a data URI holds)."""
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (40, 90, 160)).save(buf, fmt)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+PNG = encoded()
 
 
 def make(**kw):
@@ -78,9 +89,10 @@ def test_seeds_in_range(seed):
     [
         "https://example.com/a.png",
         "http://127.0.0.1:8787/cdn/files/x.jpg",
-        f"data:image/png;base64,{PNG_1PX}",
-        f"data:image/jpeg;base64,{PNG_1PX}",
-        f"data:image/webp;base64,{PNG_1PX}",
+        f"data:image/png;base64,{PNG}",
+        f"data:image/jpeg;base64,{encoded(fmt='JPEG')}",
+        f"data:image/webp;base64,{encoded(fmt='WEBP')}",
+        f"data:image/jpeg;base64,{PNG}",  # the type is read from the bytes, as fal reads it
     ],
 )
 def test_image_urls_allowed(url):
@@ -260,7 +272,7 @@ def test_replace_validates_again():
 
 
 def test_repr_shortens_data_uris():
-    inp = make(image_url="data:image/png;base64," + "A" * 10_000)
+    inp = make(image_url="data:image/png;base64," + encoded(2000, 1500))
     assert len(repr(inp)) < 300
 
 

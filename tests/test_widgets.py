@@ -389,7 +389,7 @@ def test_generate_form_validates_the_chosen_image_itself(tmp_path):
     form.image.value = str(image)
     form.prompt.value = "a slow push-in"
     assert form.go.disabled
-    assert "<b>image</b>: shot.png is 200x200; each side must be at least 300 px" in form.messages.value
+    assert "<b>image</b>: shot.png is 200×200 px; each side must be at least 300 px" in form.messages.value
     image.write_bytes(make_png(450, 800))  # replaced on disk: read again, and aspect "auto" follows it
     form.prompt.value = "a slow push-in, then a tilt"
     assert not form.go.disabled and form.messages.value == ""

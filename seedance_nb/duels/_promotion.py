@@ -325,7 +325,8 @@ def _grid_from_jobs(
                 fields[name] = column[0]
         else:
             fields[name] = column
-    return Grid(takes=takes, mode="zip", endpoint=endpoint, same_seed_ok=same_seed_ok, **fields)
+    # The fields are the parent's, already sent (their names were checked then); changes are checked above.
+    return Grid(takes=takes, mode="zip", endpoint=endpoint, same_seed_ok=same_seed_ok, allow_unknown=True, **fields)
 
 
 #: Inputs a promoted round may change (``**changes`` of :meth:`DuelsMixin.promote`).
