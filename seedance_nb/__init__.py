@@ -25,89 +25,7 @@ import warnings
 
 __version__ = "0.1.0"
 
-#: Where each public name lives: name -> submodule (relative to this package).
-_PUBLIC: dict[str, str] = {
-    # the client and its answers
-    "AsyncClient": "client",
-    "Completed": "client",
-    "InProgress": "client",
-    "Queued": "client",
-    "RequestHandle": "client",
-    "ResultDetails": "client",
-    "LogEntry": "client",
-    "Limits": "client",
-    "connect": "backends",
-    # the model's input, output and price
-    "DEFAULT_ENDPOINT": "schema",
-    "CostEstimate": "schema",
-    "EndpointId": "schema",
-    "File": "schema",
-    "VideoInput": "schema",
-    "VideoOutput": "schema",
-    "estimate_cost": "schema",
-    "output_size": "schema",
-    "SchemaDrift": "openapi_schema",
-    # one video
-    "Result": "generation",
-    "generate": "generation",
-    "generate_async": "generation",
-    "sample_image": "samples",
-    "VideoInfo": "media",
-    # sweeps
-    "Grid": "grids",
-    "GridEstimate": "grids",
-    "Job": "runs",
-    "JobStatus": "runs",
-    "Sweep": "sweep",
-    "load_sweep": "sweep",
-    "run_sweep": "sweep",
-    "run_sweep_async": "sweep",
-    "start_sweep": "sweep",
-    # looking at videos
-    "LargeOutputWarning": "markup",
-    "compare": "display",
-    "gallery": "display",
-    "show": "display",
-    "ReportPath": "reporting",
-    "report": "reporting",
-    # ranking takes
-    "VideoMetrics": "quality",
-    "filmstrip": "quality",
-    "metrics": "quality",
-    "AdaptiveRun": "duels",
-    "Promotion": "duels",
-    "run_adaptive": "duels",
-    "run_adaptive_async": "duels",
-    # history and spend
-    "Recovery": "catalogs",
-    "catalog": "catalogs",
-    "recover": "catalogs",
-    "search": "catalogs",
-    "set_budget": "catalogs",
-    "spend": "catalogs",
-    # errors
-    "APIError": "errors",
-    "AmbiguousSubmit": "errors",
-    "AuthenticationError": "errors",
-    "BudgetExceeded": "errors",
-    "ConfigurationError": "errors",
-    "DownloadError": "errors",
-    "InputError": "errors",
-    "ModerationError": "errors",
-    "NotFoundError": "errors",
-    "Problem": "errors",
-    "ProtocolError": "errors",
-    "RateLimitError": "errors",
-    "RejectedInput": "errors",
-    "RequestCancelled": "errors",
-    "RequestFailed": "errors",
-    "RunFolderBusy": "errors",
-    "SeedanceError": "errors",
-    "ServerError": "errors",
-    "StartTimeout": "errors",
-    "WaitTimeout": "errors",
-    "DownloadStalled": "media",
-}
+from ._names import PUBLIC as _PUBLIC
 
 #: Old names that still work for a while, each with a DeprecationWarning naming the new one.
 _RENAMED: dict[str, str] = {"grid": "gallery"}
@@ -138,29 +56,6 @@ def __getattr__(name: str) -> _typing.Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_PUBLIC})
-
-
-def _set_module(module_name: str) -> None:
-    """Give the public names defined under ``module_name`` ``__module__ == "seedance_nb"``.
-
-    Each submodule with public names calls this as its last line, so the names read as ``seedance_nb.X``
-    wherever they show (reprs, tracebacks, pickles, the API reference) whether or not the package attribute
-    was read first. ``pickle`` finds them again through :func:`__getattr__`.
-    """
-    import sys
-
-    module = sys.modules[module_name]
-    short = module_name.removeprefix(f"{__name__}.")
-    for name, where in _PUBLIC.items():
-        if short != where and not short.startswith(f"{where}."):  # a package's private submodule counts
-            continue
-        obj = vars(module).get(name)  # not getattr: a lazy name of a subpackage stays unloaded
-        owner = getattr(obj, "__module__", None) or ""
-        if (isinstance(obj, type) or callable(obj)) and (owner == module_name or owner.startswith(f"{module_name}.")):
-            try:
-                obj.__module__ = __name__
-            except (AttributeError, TypeError):  # a builtin or a frozen type: leave it
-                pass
 
 
 if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names, as explicit re-exports

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from . import _set_module
+from ._names import set_public_module
 from .client import AsyncClient, resolve_key
 from .errors import ConfigurationError
 
@@ -137,4 +137,4 @@ def _banner(backend: str, url: str, note: str, quiet: bool) -> None:
     print(text, file=sys.stderr)
 
 
-_set_module(__name__)
+set_public_module(__name__)

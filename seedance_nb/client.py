@@ -43,7 +43,7 @@ from typing import Any, Union
 
 import httpx
 
-from . import _set_module
+from ._names import set_public_module
 from .errors import (
     AmbiguousSubmit,
     APIError,
@@ -1238,4 +1238,4 @@ async def _bounded_lines(response: httpx.Response, limit: int, request_id: str) 
 
 Callback = Callable[[Status], Union[Any, Awaitable[Any]]]  # noqa: UP007
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -64,7 +64,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from . import _set_module
+from ._names import set_public_module
 from .figures import figure_html, grid_body
 from .markup import (  # LargeOutputWarning and video_html: re-exported, where 0.1 had them
     CSS,
@@ -360,4 +360,4 @@ def compare(*items: Any, return_html: bool = False, **kwargs: Any) -> str | None
     return None
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from . import _set_module
+from ._names import set_public_module
 from .errors import Problem
 from .openapi_schema import SNAPSHOT_ENDPOINTS, load_snapshot
 
@@ -247,4 +247,4 @@ def resolution_problem(resolution: Any, endpoint: str | None, offered: tuple[Any
     return Problem("resolution", f"is not offered{where}", resolution, allowed, type="enum")
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import _set_module
+from ._names import set_public_module
 
 __all__ = [
     "APIError",
@@ -314,4 +314,4 @@ def redact(text: str, *secrets: str | None) -> str:
     return _KEYLIKE.sub("***", text)
 
 
-_set_module(__name__)
+set_public_module(__name__)

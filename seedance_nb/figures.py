@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import pandas as pd
 
-from . import _set_module
+from ._names import set_public_module
 from .markup import (
     HAS_VIDEO,
     MIN_VIDEO_PX,
@@ -276,4 +276,4 @@ def grid_body(
     )
 
 
-_set_module(__name__)
+set_public_module(__name__)

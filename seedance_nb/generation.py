@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import _set_module
+from ._names import set_public_module
 from .client import AsyncClient
 from .errors import InputError, Problem
 from .runs import Job, RunFolder
@@ -159,4 +159,4 @@ def _refuse_axes(**inputs: Any) -> None:
         raise InputError(problems, context="generate() takes single values; nothing was sent")
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -17,7 +17,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from . import _set_module
+from ._names import set_public_module
 from .errors import InputError, Problem
 from .files import ImageData, load_image
 from .runs import INPUT_COLUMNS, Job, cache_key, to_dataframe
@@ -366,4 +366,4 @@ def _url_hash(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from . import _set_module
+from ._names import set_public_module
 
 __all__ = ["env_key", "remember", "scrub", "scrub_text"]
 
@@ -123,4 +123,4 @@ def _scrubbed(value: Any, needles: list[str]) -> Any:
     return value
 
 
-_set_module(__name__)
+set_public_module(__name__)

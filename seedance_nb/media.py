@@ -23,7 +23,7 @@ from typing import Any
 import av
 import httpx
 
-from . import _set_module
+from ._names import set_public_module
 from .errors import DownloadError
 
 __all__ = ["DownloadStalled", "VideoInfo", "download", "poster", "probe"]
@@ -221,4 +221,4 @@ def poster(path: str | Path, dest: str | Path, *, max_width: int = 480) -> Path:
     return dest
 
 
-_set_module(__name__)
+set_public_module(__name__)

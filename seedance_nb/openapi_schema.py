@@ -40,7 +40,7 @@ from typing import Any
 
 import httpx
 
-from . import _set_module
+from ._names import set_public_module
 from ._sync import run_sync
 from .errors import APIError, InputError, NotFoundError, Problem, ProtocolError
 
@@ -685,4 +685,4 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -18,7 +18,7 @@ import os
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from . import _set_module
+from ._names import set_public_module
 from .errors import (
     AmbiguousSubmit,
     InputError,
@@ -193,4 +193,4 @@ def settle_unjournalled(jobs: list[Job], run_dir: Any, error: OSError) -> list[i
     return marked
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import _set_module
+from ._names import set_public_module
 from .errors import Problem
 
 __all__ = ["MAX_FILES", "LIMITS", "ReferenceFacts", "estimate_references", "reference_facts", "reference_problems"]
@@ -310,4 +310,4 @@ def estimate_references(payload: Mapping[str, Any], endpoint: str) -> Any:
     return est
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -42,7 +42,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar
 
-from . import _set_module
+from ._names import set_public_module
 from .errors import RunFolderBusy
 from .keys import scrub
 from .quality import METRIC_COLUMNS
@@ -793,4 +793,4 @@ def _link_or_copy(source: Path, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import _set_module
+from ._names import set_public_module
 
 __all__ = ["sample_image"]
 
@@ -25,4 +25,4 @@ def sample_image() -> Path:
     return _SAMPLE
 
 
-_set_module(__name__)
+set_public_module(__name__)

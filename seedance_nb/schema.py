@@ -32,7 +32,7 @@ from dataclasses import InitVar, dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
-from . import _set_module
+from ._names import set_public_module
 from .endpoints import FAST_PRICE, SIZES, price_per_1k_tokens, resolution_problem, resolutions_for, video_tokens
 from .errors import InputError, Problem, ProtocolError
 from .openapi_schema import (
@@ -960,4 +960,4 @@ class EndpointId:
         return self.request_url(queue_url, request_id) + "/cancel"
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -42,7 +42,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import _set_module
+from ._names import set_public_module
 from .backends import client_or_connect, with_client
 from .client import AsyncClient, Completed, InProgress, Queued, parse_time
 from .duels import DuelsMixin
@@ -1383,4 +1383,4 @@ def start_sweep(
     return sweep
 
 
-_set_module(__name__)
+set_public_module(__name__)

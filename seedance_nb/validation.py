@@ -24,7 +24,7 @@ from typing import Any
 
 from PIL import ImageFile, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
 
-from . import _set_module
+from ._names import set_public_module
 from .errors import Problem
 from .openapi_schema import DEFAULT_ENDPOINT, SNAPSHOT_ENDPOINTS, InputSchema, current_schema, load_snapshot
 
@@ -194,4 +194,4 @@ def data_image_problem(field: str, data: bytes) -> Problem | None:
     return problems[0] if problems else None
 
 
-_set_module(__name__)
+set_public_module(__name__)

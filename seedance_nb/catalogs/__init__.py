@@ -45,7 +45,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .. import _set_module
+from .._names import set_public_module
 
 __all__ = [
     "COLUMNS",
@@ -185,4 +185,4 @@ async def recover_async(since: Any = None, *, client: Any = None, **kwargs: Any)
     return await _recover_async(since, client=client, **kwargs)
 
 
-_set_module(__name__)
+set_public_module(__name__)

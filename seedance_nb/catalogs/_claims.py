@@ -29,7 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .. import _set_module
+from .._names import set_public_module
 from ..errors import AmbiguousSubmit, APIError
 from . import _store
 from ._index import this_host, this_user
@@ -334,4 +334,4 @@ def close_user_claims() -> None:
         _user.clear()
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .. import _set_module
+from .._names import set_public_module
 from ..errors import BudgetExceeded, ConfigurationError, InputError, Problem
 from . import _store
 from ._claims import ClaimStore
@@ -636,4 +636,4 @@ def _close_all() -> None:
         _open.clear()
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .. import _set_module
+from .._names import set_public_module
 from ..errors import ConfigurationError, SeedanceError
 from ..runs import Journal, cache_key
 from ..schema import DEFAULT_ENDPOINT, VideoInput
@@ -313,4 +313,4 @@ async def _to_thread(fn: Any, *args: Any) -> Any:
     return await asyncio.to_thread(fn, *args)
 
 
-_set_module(__name__)
+set_public_module(__name__)

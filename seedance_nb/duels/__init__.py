@@ -59,7 +59,7 @@ The package's parts: ``_fit`` (votes and the Bradley–Terry fit), ``_pairs`` (w
 
 from __future__ import annotations
 
-from .. import _set_module
+from .._names import set_public_module
 from ._adaptive import AdaptiveRun, run_adaptive, run_adaptive_async
 from ._board import default_by, leaderboard_html, leaderboard_section
 from ._fit import (
@@ -97,4 +97,4 @@ __all__ = [
 #: Also read as ``seedance_nb.duels.X`` (by the duel widget, the tests and notebooks), outside ``__all__``.
 _ALSO = (BOARD_STATS, CHANGEABLE, HUMAN_SCORES, VOTE_COLUMNS, comparable_pairs, default_by, group_keys)
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .. import _set_module
+from .._names import set_public_module
 from ..errors import InputError, Problem
 from ..runs import RunFolder
 from ._fit import _WITH_VIDEO, HUMAN_SCORES, _by, group_keys
@@ -314,4 +314,4 @@ def run_adaptive(
     return run.run(client)
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import _set_module
+from .._names import set_public_module
 from ..runs import INPUT_COLUMNS
 from ._fit import BOARD_STATS, VOTE_COLUMNS, _plain, leaderboard_frame, read_votes
 
@@ -127,4 +127,4 @@ def leaderboard_section(df: pd.DataFrame, run_dir: str | os.PathLike[str] | None
     return f'<section id="leaderboard"><h2>Leaderboard by {html.escape(by)}</h2>{leaderboard_html(board)}</section>'
 
 
-_set_module(__name__)
+set_public_module(__name__)

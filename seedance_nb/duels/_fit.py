@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import _set_module
+from .._names import set_public_module
 from ..errors import InputError, Problem
 from ..runs import INPUT_COLUMNS, Journal
 
@@ -256,4 +256,4 @@ def leaderboard_frame(
     return board
 
 
-_set_module(__name__)
+set_public_module(__name__)

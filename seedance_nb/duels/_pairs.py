@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import _set_module
+from .._names import set_public_module
 from ..runs import INPUT_COLUMNS
 from ._fit import _by, _comparisons, _finished, bradley_terry, group_keys, win_matrix
 
@@ -115,4 +115,4 @@ def next_pair(
     return Pair(left=a, right=b, values=values_ab, priority=priority(best))
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .. import _set_module
+from .._names import set_public_module
 from ..errors import BudgetExceeded, InputError, Problem
 from ..runs import Journal, input_row, now
 from ..schema import DEFAULT_ENDPOINT
@@ -564,4 +564,4 @@ class DuelsMixin:
         return plan.run(client, budget_usd=budget_usd, concurrency=concurrency, progress=progress)
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -29,7 +29,7 @@ from typing import Any
 
 import ipywidgets as W
 
-from .. import _set_module
+from .._names import set_public_module
 from ..display import compare_html
 from ..markup import script_json
 from ._board import leaderboard_html
@@ -299,4 +299,4 @@ def _values(df: Any, by: Sequence[str]) -> list[Any]:
     return group_keys(df, list(by))
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -28,7 +28,7 @@ name from here: :data:`EMBED_WARN_BYTES` is read from this package, where you ma
 
 from __future__ import annotations
 
-from .. import _set_module
+from .._names import set_public_module
 from ._cells import ShortMap, axis_columns, header_html, job_label, meta_text, pairs_html, short_maps
 from ._media import (
     EMBED_WARN_BYTES,
@@ -119,4 +119,4 @@ __all__ = [
     "video_tag",
 ]
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import _set_module
+from .._names import set_public_module
 from ._status import ESTIMATED, NOT_BILLED
 from ._status import JobStatus as _S
 from ._text import (
@@ -110,4 +110,4 @@ def header_html(columns: Sequence[str], key: tuple[Any, ...], *, limit: int, sho
     return "<br>".join(lines)
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .. import _set_module
+from .._names import set_public_module
 from ._rows import _is_url
 from ._text import esc, is_loopback_url, is_missing, safe_url, shorten
 
@@ -263,4 +263,4 @@ def video_html(
     return f'<figure class="sd-fig"{box}>{tag}<figcaption>{esc(caption)}</figcaption></figure>'
 
 
-_set_module(__name__)
+set_public_module(__name__)

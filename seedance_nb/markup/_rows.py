@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from .. import _set_module
+from .._names import set_public_module
 from ._status import OUTCOME_COLUMNS
 from ._text import _ROW_FIRST, is_loopback_url, is_missing, plain
 
@@ -176,4 +176,4 @@ def auto_axes(df: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return rows, cols
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import _set_module
+from .._names import set_public_module
 
 # TODO(issue 25, next phase): the one upward arrow left in the ground floor. markup is the pure HTML kit and
 # should import nothing above errors/settings, but JobStatus and OUTCOME_COLUMNS live in runs.py (the journal),
@@ -38,4 +38,4 @@ STATUS_ORDER: tuple[JobStatus, ...] = (
 assert set(STATUS_ORDER) == set(JobStatus), "every status has a place in STATUS_ORDER"
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import _set_module
+from .._names import set_public_module
 from ._text import script_json
 
 # --------------------------------------------------------------------------- styles and sync script
@@ -139,4 +139,4 @@ _SORTABLE_TEMPLATE = """<script>(function () {
 })();</script>"""
 
 
-_set_module(__name__)
+set_public_module(__name__)

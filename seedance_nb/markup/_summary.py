@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import _set_module
+from .._names import set_public_module
 from ._status import STATUS_ORDER
 from ._status import JobStatus as _S
 from ._text import distinct_labels, esc, fmt_seconds, fmt_usd, is_missing
@@ -134,4 +134,4 @@ def jobs_table(jobs: Sequence[Any], *, over: bool, now: float) -> str:
     )
 
 
-_set_module(__name__)
+set_public_module(__name__)

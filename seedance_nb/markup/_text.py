@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from .. import _set_module
+from .._names import set_public_module
 
 _ROW_FIRST = ("prompt", "image", "end_image")
 # --------------------------------------------------------------------------- small helpers
@@ -179,4 +179,4 @@ def new_container_id(prefix: str = "sd") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-_set_module(__name__)
+set_public_module(__name__)

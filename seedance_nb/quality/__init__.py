@@ -67,7 +67,7 @@ sweep's :class:`MetricsMixin`), ``_pictures`` (filmstrips, contact sheets, anima
 
 from __future__ import annotations
 
-from .. import _set_module
+from .._names import set_public_module
 from ._html import filmstrip_html, flags_html, metric_plot_svg, metrics_section_html, ranked_cells
 from ._measuring import (
     ANALYSIS_AREA,
@@ -140,4 +140,4 @@ _ALSO = (
     ranked_cells,
 )
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import _set_module
+from .._names import set_public_module
 from ..errors import InputError
 from ._measuring import FLAGS, _check_metric
 from ._pictures import _flag_list, _plain, _sorted_records, _text, filmstrip_file
@@ -274,4 +274,4 @@ def ranked_cells(
     return (f"rank by {by}",), [(p,) for p in range(1, width + 1)], out
 
 
-_set_module(__name__)
+set_public_module(__name__)

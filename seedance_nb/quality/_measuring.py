@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .. import _set_module
+from .._names import set_public_module
 from ..errors import InputError, Problem
 
 logger = logging.getLogger("seedance_nb.quality")
@@ -607,4 +607,4 @@ def _check_metric(df: Any, by: str, field: str = "by") -> None:
         raise InputError([Problem(field, f"no column {by!r}", by, known)], context="cannot rank or plot the takes")
 
 
-_set_module(__name__)
+set_public_module(__name__)

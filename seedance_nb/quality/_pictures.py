@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import _set_module
+from .._names import set_public_module
 from ..errors import InputError, Problem
 from ._measuring import _HAS_VIDEO, FLAGS, HIGHER_IS_BETTER, _check_metric, _fail, _video_path, _video_stream
 
@@ -473,4 +473,4 @@ def export_previews(
     return page
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import _set_module
+from .._names import set_public_module
 from ..errors import InputError, Problem
 from ._measuring import _HAS_VIDEO, _check_metric, _direction, measure_job
 from ._pictures import contact_sheet, export_previews
@@ -166,4 +166,4 @@ class MetricsMixin:
         return export_previews(self._measured_df(), folder, **kwargs)
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -41,8 +41,8 @@ from typing import Any, cast
 
 import pandas as pd
 
-from .. import _set_module
 from .. import markup as m
+from .._names import set_public_module
 from ..duels import leaderboard_section
 from ..figures import grid_body
 from ..quality import metrics_section_html
@@ -500,4 +500,4 @@ def report(
     return written
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from .. import _set_module
 from .. import markup as m
+from .._names import set_public_module
 from ..markup import esc as _e
 from ..runs import JobStatus
 
@@ -182,4 +182,4 @@ def _ratings(df: pd.DataFrame, sources: m.Sources) -> str:
 # --------------------------------------------------------------------------- public
 
 
-_set_module(__name__)
+set_public_module(__name__)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from .. import _set_module
 from .. import markup as m
+from .._names import set_public_module
 from ..markup import esc as _e
 
 
@@ -136,4 +136,4 @@ def _short_label(text: str) -> str:
     return text if len(text) <= 16 else text[:15] + "…"
 
 
-_set_module(__name__)
+set_public_module(__name__)
