@@ -61,7 +61,7 @@ from .errors import (
     WaitTimeout,
     redact,
 )
-from .keys import env_key, remember, scrub
+from .keys import remember, resolve_key, scrub
 from .retry import RetryPolicy, backoff_seconds, retry_after_seconds, should_retry
 from .schema import DEFAULT_ENDPOINT, SNAPSHOT_ENDPOINTS, EndpointId, VideoInput, VideoOutput, validate_payload
 
@@ -228,11 +228,6 @@ class _Secret:
 
 
 # --------------------------------------------------------------------------- key
-
-
-def resolve_key(key: str | None = None) -> str | None:
-    """The API key: the argument, else ``FAL_KEY``, else ``FAL_KEY_ID`` + ``FAL_KEY_SECRET``."""
-    return key or env_key()
 
 
 # --------------------------------------------------------------------------- errors

@@ -16,7 +16,7 @@ from typing import Any
 
 from ._names import set_public_module
 
-__all__ = ["env_key", "remember", "scrub", "scrub_text"]
+__all__ = ["env_key", "remember", "resolve_key", "scrub", "scrub_text"]
 
 #: Replaces a key in stored text (as :func:`seedance_nb.errors.redact` does in messages).
 MASK = "***"
@@ -55,6 +55,15 @@ def env_key() -> str | None:
         return os.environ["FAL_KEY"]
     key_id, secret = os.environ.get("FAL_KEY_ID"), os.environ.get("FAL_KEY_SECRET")
     return f"{key_id}:{secret}" if key_id and secret else None
+
+
+def resolve_key(key: str | None = None) -> str | None:
+    """The API key: the argument, else ``FAL_KEY``, else ``FAL_KEY_ID`` + ``FAL_KEY_SECRET``.
+
+    Args:
+        key: a key given explicitly (it wins), or None to read the environment (read now, never at import).
+    """
+    return key or env_key()
 
 
 def remember(key: str | None) -> None:

@@ -532,7 +532,7 @@ def refresh(
 
 
 def _cache_path(endpoint: str) -> Path:
-    from .runs import seedance_home  # runs imports schema: import late
+    from .settings import seedance_home
 
     return seedance_home() / "openapi" / _snapshot_file(endpoint)
 
@@ -581,7 +581,7 @@ async def check_drift_daily_async(
     fetch is logged. A drift found by a fetch is logged as a warning on ``seedance_nb.schema``.
     """
     if key is None:
-        from .client import resolve_key  # client imports schema: import late
+        from .keys import resolve_key
 
         key = resolve_key()
     if not key or endpoint not in SNAPSHOT_ENDPOINTS:

@@ -47,6 +47,7 @@ from .errors import RunFolderBusy
 from .keys import scrub
 from .quality import METRIC_COLUMNS
 from .schema import DEFAULT_ENDPOINT, VideoInput, seed_honoured
+from .settings import seedance_home as seedance_home
 
 __all__ = [
     "BILLED",
@@ -93,17 +94,6 @@ TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED
 PENDING = frozenset(JobStatus) - TERMINAL
 #: Statuses of a job whose video was paid for (now, or by an earlier run for ``cached``).
 BILLED = frozenset({JobStatus.COMPLETED, JobStatus.CACHED, JobStatus.DOWNLOADING})
-
-
-def seedance_home() -> Path:
-    """The per-user folder of seedance-nb's own state (the cache index): ``$SEEDANCE_HOME``, else the
-    user's cache folder."""
-    env = os.environ.get("SEEDANCE_HOME")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("seedance-nb", appauthor=False))
 
 
 INPUT_COLUMNS = [

@@ -306,7 +306,7 @@ _user_lock = threading.Lock()
 def user_claims(home: Path | None = None) -> ClaimStore:
     """The user's own claim store (``$SEEDANCE_HOME/cache.sqlite``, beside the per-user cache index),
     opened once per process and home: the claims every run uses when no team catalog is configured."""
-    from ..runs import seedance_home
+    from ..settings import seedance_home
 
     path = (home or seedance_home()) / "cache.sqlite"
     with _user_lock:

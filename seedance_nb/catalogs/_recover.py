@@ -286,7 +286,7 @@ async def recover_async(
 def refuse_without_key(emulator: str) -> None:
     """Without an API key there is no fal history to read: say so (``ConfigurationError``) rather than read
     the embedded emulator's and report "0 request(s) in fal's history". ``emulator``: how to ask the emulator."""
-    from ..client import resolve_key
+    from ..keys import resolve_key
 
     if not resolve_key(None):
         raise ConfigurationError(
