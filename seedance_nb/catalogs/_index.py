@@ -18,9 +18,7 @@ from typing import Any
 
 from ..runs import Job, Journal
 from ..schema import _DEFAULTS
-
-#: Statuses whose video was paid for by this job (cached: paid earlier, nothing now).
-BILLED_STATUSES = frozenset({"completed"})
+from ..statuses import is_paid
 
 #: How deep under the sweeps root run folders are looked for (``sweeps/<name>``, ``sweeps/generations/<t>``).
 MAX_DEPTH = 3
@@ -65,27 +63,6 @@ def find_runs(root: Path) -> Iterator[Path]:
             if entry.is_dir(follow_symlinks=False) and not entry.name.startswith(".") and entry.name not in _SKIP_DIRS:
                 stack.append((Path(entry.path), depth + 1))
     yield from sorted(found)
-
-
-def stars(value: Any) -> int | None:
-    """One rating scale everywhere: 1-5 stars; "up"/True -> 5, "down"/False -> 1."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return 5 if value else 1
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("up", "+1", "👍", "yes", "good"):
-            return 5
-        if lowered in ("down", "-1", "👎", "no", "bad"):
-            return 1
-        try:
-            value = float(lowered)
-        except ValueError:
-            return None
-    if isinstance(value, int | float):
-        return max(1, min(5, round(value)))
-    return None
 
 
 def _label(value: Any) -> str | None:
@@ -154,8 +131,6 @@ def read_run(run_dir: Path, *, host: str, user: str) -> tuple[dict[str, Any], li
             extras[number]["metrics"] = event.get("metrics")
         if "cost_usd" in event:
             extras[number]["cost_usd"] = event["cost_usd"]
-        if kind == "rated" and "rating" in event:
-            event = {**event, "rating": stars(event["rating"])}
         try:
             state[number].apply(event)
         except (KeyError, TypeError, ValueError):
@@ -196,10 +171,9 @@ def _row(
     other = {k: v for k, v in payload.items() if k not in known}
     info = job.info or {}
     submitted, started, completed = job.submitted_at, job.started_at, job.completed_at
-    # Paid: completed here, or finished on fal and not (yet) downloaded (its result is journalled).
-    billed = job.status in BILLED_STATUSES or (
-        job.status in ("interrupted", "downloading") and job.video_url is not None
-    )
+    # Paid by this job: finished on fal (downloaded or not: its result is journalled); cached ones were paid earlier.
+    # Whether it is money also depends on the backend: _store.COUNTS_AS_MONEY (emulated jobs never are).
+    billed = is_paid(job.status, job.video_url)
     seed = payload.get("seed")
     return {
         "run_id": rid,
@@ -222,7 +196,7 @@ def _row(
         "end_user_id": payload.get("end_user_id"),
         "extra": json.dumps(other, sort_keys=True, default=str) if other else None,
         "request_id": job.request_id,
-        "status": job.status,
+        "status": str(job.status),  # the plain word, for any database driver
         "error_type": job.error_type,
         "error": job.error,
         "planned_at": extra.get("planned_at"),
@@ -246,7 +220,7 @@ def _row(
         "cost_usd": extra.get("cost_usd"),
         "billed": billed,
         "cache_key": job.key or None,
-        "rating": stars(job.rating),
+        "rating": job.rating,  # read by seedance_nb.ratings.stars when the journal was replayed
         "notes": job.notes,
         "votes": extra.get("votes") or 0,
         "metrics": json.dumps(extra["metrics"], sort_keys=True, default=str) if extra.get("metrics") else None,
