@@ -27,12 +27,12 @@ from typing import Any
 
 import ipywidgets as W
 
+from . import ratings
 from .errors import InputError, SeedanceError
 from .files import ImageData
 from .forms import SchemaForm, parse_list, parse_seeds
 from .markup import distinct_labels, jobs_table
 from .openapi_schema import InputSchema
-from .ratings import stars
 from .runs import RunFolder
 from .statuses import HAS_VIDEO, JobStatus
 from .sweep import Grid, Sweep, run_sweep_async, start_sweep
@@ -522,7 +522,7 @@ class ResultBrowser(_Base):
 
     def _show_rating(self) -> None:
         if self.job.value is not None and 0 <= self.job.value < len(self.sweep.jobs):
-            self.rating.value = stars(self.sweep.jobs[self.job.value].rating)
+            self.rating.value = ratings.stars(self.sweep.jobs[self.job.value].rating)
 
     def _thumb(self, stars: int) -> None:
         self.rating.value = stars
