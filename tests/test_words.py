@@ -315,3 +315,22 @@ def test_an_old_journal_reads_the_same_in_every_reader(rated_run) -> None:
         browser.job.value = job
         seen[job] = browser.rating.value
     assert seen == expected
+
+
+def test_a_catalog_indexed_by_the_old_rules_reads_its_journals_again(rated_run, tmp_path) -> None:
+    """A catalog built before the one scale stored the old journal's 7 as 5 stars: opened now, it indexes the
+    unchanged journal again, and reads no rating there, as the report does."""
+    import sqlalchemy as sa
+
+    from seedance_nb.catalogs import Catalog, _store
+
+    root, _ = rated_run
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    with Catalog(url, root=root) as cat:
+        assert _by_job(cat.frame()) == {0: None, 1: 3, 2: 5}
+    with sa.create_engine(url).begin() as conn:  # what the old rules left: a 5 for the 7, and no index_rules
+        conn.execute(sa.update(_store.jobs).where(_store.jobs.c.job == 0).values(rating=5))
+        conn.execute(sa.delete(_store.meta).where(_store.meta.c.key == "index_rules"))
+    with Catalog(url, root=root) as cat:
+        assert _by_job(cat.frame()) == {0: None, 1: 3, 2: 5}
+        assert sorted(cat.search(rating_min=4)["job"]) == [2]

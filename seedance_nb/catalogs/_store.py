@@ -29,6 +29,10 @@ from ..runs import use_wal
 
 #: Bump with a new entry in ``_MIGRATIONS``.
 SCHEMA_VERSION = 1
+#: The rules a journal is indexed by (how ratings and statuses read). When they change, every run folder is indexed
+#: again at the next refresh, so a catalog built before reads old journals as the code does now (no schema change:
+#: an older seedance-nb opens the catalog still). "2": one rating scale, seedance_nb.ratings (issue 25).
+INDEX_RULES = "2"
 
 metadata = sa.MetaData()
 
@@ -309,7 +313,17 @@ def migrate(engine: Engine) -> int:
             table = meta
             conn.execute(sa.delete(table).where(table.c.key == "schema_version"))
             conn.execute(sa.insert(table).values(key="schema_version", value=str(SCHEMA_VERSION)))
+        _index_by_todays_rules(conn)
     return SCHEMA_VERSION
+
+
+def _index_by_todays_rules(conn: Connection) -> None:
+    """Make the next refresh index every run again when the catalog was indexed by other :data:`INDEX_RULES`."""
+    if conn.execute(sa.select(meta.c.value).where(meta.c.key == "index_rules")).scalar() == INDEX_RULES:
+        return
+    conn.execute(sa.update(runs).values(journal_size=None, journal_mtime=None))  # "changed": indexed again
+    conn.execute(sa.delete(meta).where(meta.c.key == "index_rules"))
+    conn.execute(sa.insert(meta).values(key="index_rules", value=INDEX_RULES))
 
 
 def sqlite_path(url: str) -> Path | None:
