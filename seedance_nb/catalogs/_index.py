@@ -166,15 +166,7 @@ def _row(
     endpoint: str | None,
     backend: str | None,
 ) -> dict[str, Any]:
-    payload = {**_DEFAULTS, **extra["payload"]}
-    known = {"prompt", "image_url", *_DEFAULTS}
-    other = {k: v for k, v in payload.items() if k not in known}
-    info = job.info or {}
     submitted, started, completed = job.submitted_at, job.started_at, job.completed_at
-    # Paid by this job: finished on fal (downloaded or not: its result is journalled); cached ones were paid earlier.
-    # Whether it is money also depends on the backend: _store.COUNTS_AS_MONEY (emulated jobs never are).
-    billed = is_paid(job.status, job.video_url)
-    seed = payload.get("seed")
     return {
         "run_id": rid,
         "run_name": header.get("name") or run_dir.name,
@@ -185,16 +177,7 @@ def _row(
         "endpoint": endpoint,
         "job": job.job,
         "take": job.take,
-        "prompt": payload.get("prompt"),
-        "image": job.labels.get("image_url") or _label(payload.get("image_url")),
-        "end_image": job.labels.get("end_image_url") or _label(payload.get("end_image_url")),
-        "resolution": payload.get("resolution"),
-        "duration": None if payload.get("duration") is None else str(payload.get("duration")),
-        "aspect_ratio": payload.get("aspect_ratio"),
-        "generate_audio": payload.get("generate_audio"),
-        "seed": seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
-        "end_user_id": payload.get("end_user_id"),
-        "extra": json.dumps(other, sort_keys=True, default=str) if other else None,
+        **_input_fields(job, extra["payload"]),
         "request_id": job.request_id,
         "status": str(job.status),  # the plain word, for any database driver
         "error_type": job.error_type,
@@ -206,6 +189,44 @@ def _row(
         "at": completed or submitted or extra.get("planned_at"),
         "queue_seconds": round(started - submitted, 3) if started is not None and submitted is not None else None,
         "generation_seconds": round(completed - started, 3) if completed is not None and started is not None else None,
+        **_video_fields(job, run_dir),
+        "est_cost_usd": job.est_cost_usd,
+        "cost_usd": extra.get("cost_usd"),
+        # Paid by this job: finished on fal (downloaded or not: its result is journalled); cached ones were paid
+        # earlier. Whether it is money also depends on the backend: _store.COUNTS_AS_MONEY (emulated never is).
+        "billed": is_paid(job.status, job.video_url),
+        "cache_key": job.key or None,
+        "rating": job.rating,  # read by seedance_nb.ratings.stars when the journal was replayed
+        "notes": job.notes,
+        "votes": extra.get("votes") or 0,
+        "metrics": json.dumps(extra["metrics"], sort_keys=True, default=str) if extra.get("metrics") else None,
+    }
+
+
+def _input_fields(job: Job, planned: Mapping[str, Any]) -> dict[str, Any]:
+    """A catalog row's input columns, from the planned payload (images by the labels the user gave them)."""
+    payload = {**_DEFAULTS, **planned}
+    known = {"prompt", "image_url", *_DEFAULTS}
+    other = {k: v for k, v in payload.items() if k not in known}
+    seed = payload.get("seed")
+    return {
+        "prompt": payload.get("prompt"),
+        "image": job.labels.get("image_url") or _label(payload.get("image_url")),
+        "end_image": job.labels.get("end_image_url") or _label(payload.get("end_image_url")),
+        "resolution": payload.get("resolution"),
+        "duration": None if payload.get("duration") is None else str(payload.get("duration")),
+        "aspect_ratio": payload.get("aspect_ratio"),
+        "generate_audio": payload.get("generate_audio"),
+        "seed": seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        "end_user_id": payload.get("end_user_id"),
+        "extra": json.dumps(other, sort_keys=True, default=str) if other else None,
+    }
+
+
+def _video_fields(job: Job, run_dir: Path) -> dict[str, Any]:
+    """A catalog row's video columns: where it is, and what the download's probe said of it."""
+    info = job.info or {}
+    return {
         "video_url": job.video_url,
         "path": _abs(job.path, run_dir),
         "poster": _abs(job.poster, run_dir),
@@ -216,12 +237,4 @@ def _row(
         "video_seconds": info.get("duration"),
         "has_audio": info.get("has_audio"),
         "output_seed": job.output_seed,
-        "est_cost_usd": job.est_cost_usd,
-        "cost_usd": extra.get("cost_usd"),
-        "billed": billed,
-        "cache_key": job.key or None,
-        "rating": job.rating,  # read by seedance_nb.ratings.stars when the journal was replayed
-        "notes": job.notes,
-        "votes": extra.get("votes") or 0,
-        "metrics": json.dumps(extra["metrics"], sort_keys=True, default=str) if extra.get("metrics") else None,
     }
