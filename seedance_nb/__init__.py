@@ -116,7 +116,6 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .reporting import ReportPath as ReportPath
     from .reporting import report as report
     from .runs import Job as Job
-    from .runs import JobStatus as JobStatus
     from .samples import sample_image as sample_image
     from .schema import DEFAULT_ENDPOINT as DEFAULT_ENDPOINT
     from .schema import CostEstimate as CostEstimate
@@ -126,6 +125,7 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .schema import VideoOutput as VideoOutput
     from .schema import estimate_cost as estimate_cost
     from .schema import output_size as output_size
+    from .statuses import JobStatus as JobStatus
     from .sweep import Sweep as Sweep
     from .sweep import load_sweep as load_sweep
     from .sweep import run_sweep as run_sweep

@@ -43,7 +43,7 @@ PUBLIC: dict[str, str] = {
     "Grid": "grids",
     "GridEstimate": "grids",
     "Job": "runs",
-    "JobStatus": "runs",
+    "JobStatus": "statuses",
     "Sweep": "sweep",
     "load_sweep": "sweep",
     "run_sweep": "sweep",

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .errors import InputError, SeedanceError
+from .statuses import HAS_VIDEO, JobStatus
 
 __all__ = ["main"]
 
@@ -114,7 +115,7 @@ def _summary(sweep: Any) -> str:
     for row, prompt in zip(df.itertuples(), prompts, strict=True):
         size = f"{int(row.width)}x{int(row.height)}" if row.width == row.width and row.width else "-"
         path = row.path if isinstance(row.path, str) else (row.error if isinstance(row.error, str) else "")
-        if row.status == "cached":
+        if row.status == JobStatus.CACHED:
             cost = "cached"
         elif backend == "emulator":
             cost = "$0"
@@ -130,7 +131,7 @@ def _summary(sweep: Any) -> str:
             f"{_cell(row.queue_seconds):>6} {_cell(row.generation_seconds):>6} {cost:>8}  {path}"
         )
     t = totals(df, backend)
-    done = t["by_status"].get("completed", 0) + t["cached"]
+    done = sum(t["by_status"].get(s, 0) for s in HAS_VIDEO)
     wall = f"; wall clock {t['wall_seconds']:.1f}s" if t["wall_seconds"] is not None else ""
     lines.append(f"{done}/{len(df)} videos on {backend or 'an unknown backend'}; cost: {cost_text(t)}{wall}")
     return "\n".join(lines)
@@ -151,7 +152,7 @@ def _finish(sweep: Any) -> int:
     if path:
         print(f"report:     {path}")
         print(f"open it:    {Path(path).resolve().as_uri()}  (in a browser, where the videos play)")
-    return 0 if all(j.status in ("completed", "cached") for j in sweep.jobs) else 1
+    return 0 if all(j.status in HAS_VIDEO for j in sweep.jobs) else 1
 
 
 def _demo(args: argparse.Namespace) -> int:

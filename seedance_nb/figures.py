@@ -40,6 +40,7 @@ from .markup import (
     video_tag,
 )
 from .quality import flags_html, ranked_cells
+from .statuses import JobStatus
 
 __all__ = ["caption_html", "figure_html", "grid_body"]
 
@@ -83,14 +84,14 @@ def figure_html(
 ) -> str:
     slot = f' style="min-height:{min(slot_height, 400)}px"' if slot_height else ""
     has_video = not is_missing(row.get("path")) or not is_missing(row.get("video_url"))
-    status = str(row.get("status")) if not is_missing(row.get("status")) else ("completed" if has_video else "")
+    status = str(row.get("status")) if not is_missing(row.get("status")) else (JobStatus.COMPLETED if has_video else "")
     job = "" if is_missing(row.get("job")) else f' data-job="{esc(as_text(row.get("job")))}"'
     size = f' style="max-width:{width}px"'
     id_attr = (f' id="{esc(anchor)}"' if anchor else "") + size + job
     head = f'<div class="sd-title">{esc(title)}</div>' if title else ""
     caption = caption_html(row, vary, short, backend)
     cap = f"<figcaption>{caption}</figcaption>" if caption else ""
-    if status == "failed":
+    if status == JobStatus.FAILED:
         kind = as_text(row.get("error_type")) if not is_missing(row.get("error_type")) else "error"
         message = as_text(row.get("error")) if not is_missing(row.get("error")) else "the job failed"
         body = (

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._names import set_public_module
+from .columns import INPUT_COLUMNS
 from .errors import InputError, Problem
 from .files import ImageData, load_image
-from .runs import INPUT_COLUMNS, Job, cache_key, to_dataframe
+from .runs import Job, cache_key, to_dataframe
 from .schema import DEFAULT_ENDPOINT, VideoInput
 from .validation import unknown_field_problems
 

@@ -1,5 +1,6 @@
-"""A run folder (one owner: :class:`RunFolder`), its append-only journal (the record of truth), the job
-statuses, the per-user cache index, and the DataFrame.
+"""A run folder (one owner: :class:`RunFolder`), its append-only journal (the record of truth), the jobs it
+replays, the per-user cache index, and the DataFrame. The status words live in :mod:`seedance_nb.statuses`, the
+column lists in :mod:`seedance_nb.columns` (both re-exported here).
 
 Layout of a run folder, ``sweeps/<name>/`` under the working folder by default (not hidden, so
 JupyterLab can serve the videos; ``SEEDANCE_RUNS`` moves the root)::
@@ -38,22 +39,31 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ._names import set_public_module
+from .columns import COLUMNS as COLUMNS
+from .columns import INPUT_COLUMNS as INPUT_COLUMNS
+from .columns import METRIC_COLUMNS
+from .columns import OUTCOME_COLUMNS as OUTCOME_COLUMNS
+from .columns import RECORD_COLUMNS as RECORD_COLUMNS
 from .errors import RunFolderBusy
 from .keys import scrub
-from .quality import METRIC_COLUMNS
+from .ratings import stars
 from .schema import DEFAULT_ENDPOINT, VideoInput, seed_honoured
 from .settings import seedance_home as seedance_home
+from .statuses import PENDING as PENDING
+from .statuses import TERMINAL as TERMINAL
+from .statuses import JobStatus as JobStatus
 
 __all__ = [
-    "BILLED",
     "COLUMNS",
+    "INPUT_COLUMNS",
+    "METRIC_COLUMNS",
     "OUTCOME_COLUMNS",
     "PENDING",
+    "RECORD_COLUMNS",
     "TERMINAL",
     "CacheIndex",
     "Job",
@@ -67,46 +77,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("seedance_nb.runs")
-
-
-class JobStatus(str, Enum):
-    """Where a job stands. The one vocabulary for the journal, the DataFrame, the display and the report."""
-
-    PLANNED = "planned"  # in the grid, nothing sent
-    SUBMITTING = "submitting"  # the submit is being sent (journalled first)
-    SUBMITTED = "submitted"  # fal gave a request id: it is queued, and will be billed when it runs
-    RUNNING = "running"  # generating on fal
-    DOWNLOADING = "downloading"  # finished and paid; the video is being fetched
-    COMPLETED = "completed"  # paid and downloaded
-    CACHED = "cached"  # the same request finished before: nothing sent, nothing paid now
-    FAILED = "failed"  # refused or failed: fal bills no failed request
-    CANCELLED = "cancelled"  # cancelled before it finished (on fal too, or never sent)
-    INTERRUPTED = "interrupted"  # our side stopped following it; it may still run (and be paid) on fal: resume
-    UNKNOWN = "unknown"  # a submit that may have reached fal; settled through fal's request history
-
-    def __str__(self) -> str:
-        return self.value
-
-
-#: Statuses a job does not leave by itself.
-TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.CACHED})
-#: Statuses of a job that still needs work (a run or a resume picks it up).
-PENDING = frozenset(JobStatus) - TERMINAL
-#: Statuses of a job whose video was paid for (now, or by an earlier run for ``cached``).
-BILLED = frozenset({JobStatus.COMPLETED, JobStatus.CACHED, JobStatus.DOWNLOADING})
-
-
-INPUT_COLUMNS = [
-    "prompt",
-    "image",
-    "end_image",
-    "resolution",
-    "duration",
-    "aspect_ratio",
-    "generate_audio",
-    "seed",
-    "end_user_id",
-]
 
 
 def input_row(inp: VideoInput, image: Any, end_image: Any) -> dict[str, Any]:
@@ -128,64 +98,6 @@ def input_row(inp: VideoInput, image: Any, end_image: Any) -> dict[str, Any]:
     row = dict(zip(INPUT_COLUMNS, values, strict=True))
     row.update({k: v for k, v in inp.extra.items() if k not in row})
     return row
-
-
-COLUMNS = [
-    "job",
-    *INPUT_COLUMNS,
-    "take",
-    "request_id",
-    "status",
-    "error_type",
-    "error",
-    "submitted_at",
-    "started_at",
-    "completed_at",
-    "queue_seconds",
-    "generation_seconds",
-    "video_url",
-    "path",
-    "poster",
-    "file_size",
-    "width",
-    "height",
-    "fps",
-    "video_seconds",
-    "has_audio",
-    "output_seed",
-    "seed_honoured",
-    "est_cost_usd",
-    "billed_units",
-    "cost_usd",
-    "inference_seconds",
-    "cache_key",
-    "rating",
-    "notes",
-    "backend",
-]
-
-
-#: Columns a catalog row (seedance_nb.catalogs) adds about the record rather than the request, in its order.
-RECORD_COLUMNS = (
-    "run_name",
-    "billed",
-    "votes",
-    "metrics",
-    "extra",
-    "endpoint",
-    "user",
-    "host",
-    "run_dir",
-    "run_id",
-    "planned_at",
-    "at",
-)
-
-#: Columns that describe a job's outcome or record rather than its input (the display captions what varies among
-#: inputs, so a sweep's row and a catalog row show the same caption).
-OUTCOME_COLUMNS: frozenset[str] = (
-    (frozenset(COLUMNS) - set(INPUT_COLUMNS) - {"take"}) | set(METRIC_COLUMNS) | set(RECORD_COLUMNS)
-)
 
 
 def now() -> float:
@@ -444,7 +356,7 @@ class Job:
     labels: dict[str, str] = field(default_factory=dict)
     images: dict[str, str] = field(default_factory=dict)
     est_cost_usd: float | None = None
-    status: str = "planned"
+    status: str = JobStatus.PLANNED
     request_id: str | None = None
     queue_position: int | None = None
     error_type: str | None = None
@@ -490,21 +402,21 @@ class Job:
             step(self, event, event.get("at"))
 
     def _submitting(self, event: Mapping[str, Any], at: Any) -> None:
-        self.status = "submitting"
+        self.status = JobStatus.SUBMITTING
         self.sent_at = at
         self.sent_digest = dict(event.get("digest") or {})
 
     def _submitted(self, event: Mapping[str, Any], at: Any) -> None:
-        self.status, self.request_id = "submitted", event["request_id"]
+        self.status, self.request_id = JobStatus.SUBMITTED, event["request_id"]
         self.submitted_at = event.get("sent_at") or at
         self.urls = dict(event.get("urls") or {})
         self.error_type = self.error = None
 
     def _started(self, event: Mapping[str, Any], at: Any) -> None:
-        self.status, self.started_at = "running", at
+        self.status, self.started_at = JobStatus.RUNNING, at
 
     def _result(self, event: Mapping[str, Any], at: Any) -> None:
-        self.status = "downloading"
+        self.status = JobStatus.DOWNLOADING
         self.completed_at = event.get("completed_at", at)
         self.video_url = event["output"]["video"]["url"]
         self.file_size = event["output"]["video"].get("file_size")
@@ -514,15 +426,15 @@ class Job:
             self.inference_seconds = event["inference_time"]
 
     def _rated(self, event: Mapping[str, Any], at: Any) -> None:
-        if "rating" in event:
-            self.rating = event["rating"]
+        if "rating" in event:  # read by the one rule (seedance_nb.ratings): an old journal's 7 or "up" too
+            self.rating = stars(event["rating"])
         if "notes" in event:
             self.notes = event["notes"]
 
     def _video(self, event: Mapping[str, Any], at: Any) -> None:
         """``downloaded`` or ``cached``: the video is on disk."""
         cached = event["event"] == "cached"
-        self.status = "cached" if cached else "completed"
+        self.status = JobStatus.CACHED if cached else JobStatus.COMPLETED
         self.path, self.poster = event.get("path"), event.get("poster")
         self.info = dict(event.get("info") or {})
         self.metrics = {}  # a new video: its own "metrics" event follows
@@ -537,25 +449,25 @@ class Job:
             self.completed_at = timings.get("completed_at") or at
 
     def _completed_no_download(self, event: Mapping[str, Any], at: Any) -> None:
-        self.status = "completed"
+        self.status = JobStatus.COMPLETED
 
     def _failed(self, event: Mapping[str, Any], at: Any) -> None:
-        self.status = "failed"
+        self.status = JobStatus.FAILED
         self.error_type, self.error = event.get("error_type"), event.get("error")
         self.retryable = event.get("retryable")
         self.completed_at = self.completed_at or at
 
     def _unsettled(self, event: Mapping[str, Any], at: Any) -> None:
         """``unknown`` or ``interrupted``: the request may run on fal without us following it."""
-        self.status = event["event"]
+        self.status = JobStatus(event["event"])  # the event is named after the status it leaves
         self.error_type, self.error = event.get("error_type"), event.get("error")
 
     def _cancelled(self, event: Mapping[str, Any], at: Any) -> None:
-        self.status, self.completed_at = "cancelled", at
+        self.status, self.completed_at = JobStatus.CANCELLED, at
         self.error_type, self.error = "client_cancelled", event.get("error", "cancelled")
 
     def _retry(self, event: Mapping[str, Any], at: Any) -> None:
-        self.status, self.request_id, self.urls = "planned", None, {}
+        self.status, self.request_id, self.urls = JobStatus.PLANNED, None, {}
         self.error_type = self.error = None
         self.submitted_at = self.started_at = self.completed_at = None
         self.sent_at, self.sent_digest = None, {}

@@ -27,12 +27,14 @@ from typing import Any
 
 import ipywidgets as W
 
+from . import ratings
 from .errors import InputError, SeedanceError
 from .files import ImageData
 from .forms import SchemaForm, parse_list, parse_seeds
-from .markup import HAS_VIDEO, distinct_labels, jobs_table, rating_stars
+from .markup import distinct_labels, jobs_table
 from .openapi_schema import InputSchema
 from .runs import RunFolder
+from .statuses import HAS_VIDEO, JobStatus
 from .sweep import Grid, Sweep, run_sweep_async, start_sweep
 
 __all__ = ["GenerateForm", "JobBoard", "ResultBrowser", "SweepBuilder", "parse_list", "parse_seeds"]
@@ -201,7 +203,9 @@ class GenerateForm(_Base):
             self.sweep = sweep
             elapsed = asyncio.get_running_loop().time() - started
             where = (
-                f" (queue position {job.queue_position})" if job.status == "submitted" and job.queue_position else ""
+                f" (queue position {job.queue_position})"
+                if job.status == JobStatus.SUBMITTED and job.queue_position
+                else ""
             )
             log = f" — {html.escape(job.last_log)}" if job.last_log else ""
             self.status.value = f"<b>{html.escape(job.status)}</b>{where} · {elapsed:.1f} s{log}"
@@ -406,7 +410,7 @@ class JobBoard(_Base):
     def refresh(self) -> None:
         jobs = self.sweep.jobs
         done = sum(j.done for j in jobs)
-        failed = sum(j.status == "failed" for j in jobs)
+        failed = sum(j.status == JobStatus.FAILED for j in jobs)
         over = self.over
         self.progress.max = max(1, len(jobs))
         self.progress.value = done
@@ -421,7 +425,7 @@ class JobBoard(_Base):
         self.summary.value = html.escape(f"{self.sweep.name}: {counts}")
         if over:
             self.cancel_all.disabled = True
-            word = "cancelled" if self._cancelling or self.sweep.counts().get("cancelled") else "finished"
+            word = "cancelled" if self._cancelling or self.sweep.counts().get(JobStatus.CANCELLED) else "finished"
             self.state.value = f'<b data-over="1">run {word}</b> · {html.escape(counts)}'
         elif self._cancelling:
             self.state.value = "<b>cancelling…</b>"
@@ -518,7 +522,7 @@ class ResultBrowser(_Base):
 
     def _show_rating(self) -> None:
         if self.job.value is not None and 0 <= self.job.value < len(self.sweep.jobs):
-            self.rating.value = rating_stars(self.sweep.jobs[self.job.value].rating)
+            self.rating.value = ratings.stars(self.sweep.jobs[self.job.value].rating)
 
     def _thumb(self, stars: int) -> None:
         self.rating.value = stars

@@ -13,42 +13,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-COLUMNS = [
-    "job",
-    "prompt",
-    "image",
-    "end_image",
-    "resolution",
-    "duration",
-    "aspect_ratio",
-    "generate_audio",
-    "seed",
-    "end_user_id",
-    "take",
-    "request_id",
-    "status",
-    "error_type",
-    "error",
-    "submitted_at",
-    "started_at",
-    "completed_at",
-    "queue_seconds",
-    "generation_seconds",
-    "video_url",
-    "path",
-    "poster",
-    "file_size",
-    "width",
-    "height",
-    "fps",
-    "video_seconds",
-    "has_audio",
-    "output_seed",
-    "est_cost_usd",
-    "cache_key",
-    "rating",
-    "notes",
-]
+from seedance_nb.columns import COLUMNS as SWEEP_COLUMNS
+
+#: The sweep DataFrame's columns, from the code's own list (a hand-built frame has exactly the columns a sweep's has).
+COLUMNS = list(SWEEP_COLUMNS)
 
 
 def write_mp4(path: Path, *, width: int = 64, height: int = 64, frames: int = 12, shade: int = 0) -> Path:

@@ -523,10 +523,10 @@ def test_timestamps_are_formatted() -> None:
 
 
 def test_every_job_status_shows_with_its_own_word_and_an_honest_cost(run_dir: Path) -> None:
-    """One vocabulary (runs.JobStatus): every real status reaches the grid, the summary and the report, none is
+    """One vocabulary (statuses.JobStatus): every real status reaches the grid, the summary and the report, none is
     counted twice or lost, and only billed statuses show a bare price."""
     from seedance_nb.reporting import report_html
-    from seedance_nb.runs import PENDING, JobStatus
+    from seedance_nb.statuses import NO_CHARGE, PENDING, JobStatus
 
     statuses = list(JobStatus)
     df = sweep_frame(run_dir, prompts=("a",), seeds=range(1, len(statuses) + 1), statuses=dict(enumerate(statuses)))
@@ -540,10 +540,10 @@ def test_every_job_status_shows_with_its_own_word_and_an_honest_cost(run_dir: Pa
         caption = markup.split(f'data-status="{status}"')[1].split("</figure>")[0]
         if status in mk.ESTIMATED:
             assert "est. $" in caption, status  # not billed yet: an estimate, said so
-        elif status in mk.NOT_BILLED:
-            assert "$" not in caption, status  # fal bills no failed or cancelled request
         elif status == JobStatus.CACHED:
             assert "cached, no charge" in caption
+        elif status in NO_CHARGE:
+            assert "$" not in caption, status  # fal bills no failed or cancelled request
         else:
             assert "$" in caption and "est." not in caption, status
     chips = re.findall(r'<span class="sd-chip sd-([a-z]+)"><b>(\d+)</b>', display.summary_html(df))

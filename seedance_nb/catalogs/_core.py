@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from .._names import set_public_module
 from ..errors import BudgetExceeded, ConfigurationError, InputError, Problem
+from ..statuses import HAS_VIDEO, JobStatus
 from . import _store
 from ._claims import ClaimStore
 from ._index import find_runs, read_run, run_id
@@ -291,11 +292,7 @@ class Catalog(ClaimStore):
             jobs.c.user,
             jobs.c.run_name,
             jobs.c.run_id,
-        ).where(
-            jobs.c.billed.is_(True),
-            # emulated jobs are never money (a journal from before backends were recorded counts)
-            sa.or_(jobs.c.backend.is_(None), jobs.c.backend != "emulator"),
-        )
+        ).where(_store.COUNTS_AS_MONEY)
         if since is not None:
             query = query.where(jobs.c.at >= since)
         if until is not None:
@@ -464,7 +461,7 @@ class Catalog(ClaimStore):
             rows = (
                 conn.execute(
                     sa.select(jobs)
-                    .where(jobs.c.cache_key == key, jobs.c.status.in_(("completed", "cached")))
+                    .where(jobs.c.cache_key == key, jobs.c.status.in_(sorted(s.value for s in HAS_VIDEO)))
                     .order_by(jobs.c.completed_at.desc())
                 )
                 .mappings()
@@ -538,7 +535,8 @@ class Catalog(ClaimStore):
         df = self.frame()
         now = datetime.now(timezone.utc)
         no_copy = df["path"].isna() | ~df["path"].map(lambda p: isinstance(p, str) and Path(p).is_file())
-        has_url = df["video_url"].notna() & df["status"].isin(["completed", "cached", "interrupted", "downloading"])
+        fetched = HAS_VIDEO | {JobStatus.DOWNLOADING, JobStatus.INTERRUPTED}  # fal made the video, maybe kept it
+        has_url = df["video_url"].notna() & df["status"].isin(fetched)
         expires = df["completed_at"] + pd_timedelta(retention_days)
         soon = expires <= now + pd_timedelta(within_days)
         out = df[no_copy & has_url & soon].copy()

@@ -18,9 +18,7 @@ from typing import Any
 
 from ..runs import Job, Journal
 from ..schema import _DEFAULTS
-
-#: Statuses whose video was paid for by this job (cached: paid earlier, nothing now).
-BILLED_STATUSES = frozenset({"completed"})
+from ..statuses import is_paid
 
 #: How deep under the sweeps root run folders are looked for (``sweeps/<name>``, ``sweeps/generations/<t>``).
 MAX_DEPTH = 3
@@ -65,27 +63,6 @@ def find_runs(root: Path) -> Iterator[Path]:
             if entry.is_dir(follow_symlinks=False) and not entry.name.startswith(".") and entry.name not in _SKIP_DIRS:
                 stack.append((Path(entry.path), depth + 1))
     yield from sorted(found)
-
-
-def stars(value: Any) -> int | None:
-    """One rating scale everywhere: 1-5 stars; "up"/True -> 5, "down"/False -> 1."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return 5 if value else 1
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("up", "+1", "👍", "yes", "good"):
-            return 5
-        if lowered in ("down", "-1", "👎", "no", "bad"):
-            return 1
-        try:
-            value = float(lowered)
-        except ValueError:
-            return None
-    if isinstance(value, int | float):
-        return max(1, min(5, round(value)))
-    return None
 
 
 def _label(value: Any) -> str | None:
@@ -154,8 +131,6 @@ def read_run(run_dir: Path, *, host: str, user: str) -> tuple[dict[str, Any], li
             extras[number]["metrics"] = event.get("metrics")
         if "cost_usd" in event:
             extras[number]["cost_usd"] = event["cost_usd"]
-        if kind == "rated" and "rating" in event:
-            event = {**event, "rating": stars(event["rating"])}
         try:
             state[number].apply(event)
         except (KeyError, TypeError, ValueError):
@@ -191,16 +166,7 @@ def _row(
     endpoint: str | None,
     backend: str | None,
 ) -> dict[str, Any]:
-    payload = {**_DEFAULTS, **extra["payload"]}
-    known = {"prompt", "image_url", *_DEFAULTS}
-    other = {k: v for k, v in payload.items() if k not in known}
-    info = job.info or {}
     submitted, started, completed = job.submitted_at, job.started_at, job.completed_at
-    # Paid: completed here, or finished on fal and not (yet) downloaded (its result is journalled).
-    billed = job.status in BILLED_STATUSES or (
-        job.status in ("interrupted", "downloading") and job.video_url is not None
-    )
-    seed = payload.get("seed")
     return {
         "run_id": rid,
         "run_name": header.get("name") or run_dir.name,
@@ -211,6 +177,39 @@ def _row(
         "endpoint": endpoint,
         "job": job.job,
         "take": job.take,
+        **_input_fields(job, extra["payload"]),
+        "request_id": job.request_id,
+        "status": str(job.status),  # the plain word, for any database driver
+        "error_type": job.error_type,
+        "error": job.error,
+        "planned_at": extra.get("planned_at"),
+        "submitted_at": submitted,
+        "started_at": started,
+        "completed_at": completed,
+        "at": completed or submitted or extra.get("planned_at"),
+        "queue_seconds": round(started - submitted, 3) if started is not None and submitted is not None else None,
+        "generation_seconds": round(completed - started, 3) if completed is not None and started is not None else None,
+        **_video_fields(job, run_dir),
+        "est_cost_usd": job.est_cost_usd,
+        "cost_usd": extra.get("cost_usd"),
+        # Paid by this job: finished on fal (downloaded or not: its result is journalled); cached ones were paid
+        # earlier. Whether it is money also depends on the backend: _store.COUNTS_AS_MONEY (emulated never is).
+        "billed": is_paid(job.status, job.video_url),
+        "cache_key": job.key or None,
+        "rating": job.rating,  # read by seedance_nb.ratings.stars when the journal was replayed
+        "notes": job.notes,
+        "votes": extra.get("votes") or 0,
+        "metrics": json.dumps(extra["metrics"], sort_keys=True, default=str) if extra.get("metrics") else None,
+    }
+
+
+def _input_fields(job: Job, planned: Mapping[str, Any]) -> dict[str, Any]:
+    """A catalog row's input columns, from the planned payload (images by the labels the user gave them)."""
+    payload = {**_DEFAULTS, **planned}
+    known = {"prompt", "image_url", *_DEFAULTS}
+    other = {k: v for k, v in payload.items() if k not in known}
+    seed = payload.get("seed")
+    return {
         "prompt": payload.get("prompt"),
         "image": job.labels.get("image_url") or _label(payload.get("image_url")),
         "end_image": job.labels.get("end_image_url") or _label(payload.get("end_image_url")),
@@ -221,17 +220,13 @@ def _row(
         "seed": seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
         "end_user_id": payload.get("end_user_id"),
         "extra": json.dumps(other, sort_keys=True, default=str) if other else None,
-        "request_id": job.request_id,
-        "status": job.status,
-        "error_type": job.error_type,
-        "error": job.error,
-        "planned_at": extra.get("planned_at"),
-        "submitted_at": submitted,
-        "started_at": started,
-        "completed_at": completed,
-        "at": completed or submitted or extra.get("planned_at"),
-        "queue_seconds": round(started - submitted, 3) if started is not None and submitted is not None else None,
-        "generation_seconds": round(completed - started, 3) if completed is not None and started is not None else None,
+    }
+
+
+def _video_fields(job: Job, run_dir: Path) -> dict[str, Any]:
+    """A catalog row's video columns: where it is, and what the download's probe said of it."""
+    info = job.info or {}
+    return {
         "video_url": job.video_url,
         "path": _abs(job.path, run_dir),
         "poster": _abs(job.poster, run_dir),
@@ -242,12 +237,4 @@ def _row(
         "video_seconds": info.get("duration"),
         "has_audio": info.get("has_audio"),
         "output_seed": job.output_seed,
-        "est_cost_usd": job.est_cost_usd,
-        "cost_usd": extra.get("cost_usd"),
-        "billed": billed,
-        "cache_key": job.key or None,
-        "rating": stars(job.rating),
-        "notes": job.notes,
-        "votes": extra.get("votes") or 0,
-        "metrics": json.dumps(extra["metrics"], sort_keys=True, default=str) if extra.get("metrics") else None,
     }

@@ -22,19 +22,24 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from ..columns import COLUMNS as SWEEP_COLUMNS
+from ..columns import RECORD_COLUMNS
 from ..errors import ConfigurationError, SeedanceError
-from ..runs import COLUMNS as SWEEP_COLUMNS
-from ..runs import RECORD_COLUMNS, use_wal
+from ..runs import use_wal
 
 #: Bump with a new entry in ``_MIGRATIONS``.
 SCHEMA_VERSION = 1
+#: The rules a journal is indexed by (how ratings and statuses read). When they change, every run folder is indexed
+#: again at the next refresh, so a catalog built before reads old journals as the code does now (no schema change:
+#: an older seedance-nb opens the catalog still). "2": one rating scale, seedance_nb.ratings (issue 25).
+INDEX_RULES = "2"
 
 metadata = sa.MetaData()
 
 #: Sweep columns the catalog does not keep (figures derived from the others when a sweep is loaded).
 _SWEEP_ONLY = frozenset({"seed_honoured", "billed_units", "inference_seconds"})
 #: Columns of :func:`catalog` / :func:`search`, in order: the run's name, the sweep DataFrame's columns
-#: (:data:`seedance_nb.runs.COLUMNS`), then the record's (:data:`seedance_nb.runs.RECORD_COLUMNS`).
+#: (:data:`seedance_nb.columns.COLUMNS`), then the record's (:data:`seedance_nb.columns.RECORD_COLUMNS`).
 COLUMNS = [
     "run_name",
     *(c for c in SWEEP_COLUMNS if c not in _SWEEP_ONLY),
@@ -82,6 +87,11 @@ jobs = sa.Table(
     # catalog() reads every row in this order: the index spares it a sort of the whole table
     sa.Index("ix_catalog_jobs_order", "planned_at", "run_id", "job"),
 )
+
+#: The rows that are money, for the spend ledger and the caps: paid for on fal (``billed``, which is
+#: :func:`seedance_nb.statuses.is_paid` of the job's status when its journal was indexed) and not emulated (an
+#: emulated job is never money; a journal from before backends were recorded counts). Defined here once.
+COUNTS_AS_MONEY = sa.and_(jobs.c.billed.is_(True), sa.or_(jobs.c.backend.is_(None), jobs.c.backend != "emulator"))
 
 
 def column_names(kind: type[Any]) -> frozenset[str]:
@@ -303,7 +313,17 @@ def migrate(engine: Engine) -> int:
             table = meta
             conn.execute(sa.delete(table).where(table.c.key == "schema_version"))
             conn.execute(sa.insert(table).values(key="schema_version", value=str(SCHEMA_VERSION)))
+        _index_by_todays_rules(conn)
     return SCHEMA_VERSION
+
+
+def _index_by_todays_rules(conn: Connection) -> None:
+    """Make the next refresh index every run again when the catalog was indexed by other :data:`INDEX_RULES`."""
+    if conn.execute(sa.select(meta.c.value).where(meta.c.key == "index_rules")).scalar() == INDEX_RULES:
+        return
+    conn.execute(sa.update(runs).values(journal_size=None, journal_mtime=None))  # "changed": indexed again
+    conn.execute(sa.delete(meta).where(meta.c.key == "index_rules"))
+    conn.execute(sa.insert(meta).values(key="index_rules", value=INDEX_RULES))
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -17,7 +17,8 @@ import pandas as pd
 from .._names import set_public_module
 from ..errors import InputError, Problem
 from ..runs import RunFolder
-from ._fit import _WITH_VIDEO, HUMAN_SCORES, _by, group_keys
+from ..statuses import HAS_VIDEO, JobStatus
+from ._fit import HUMAN_SCORES, _by, group_keys
 from ._promotion import Promotion, _announce, _round_dir, _with_client, round_cost, score_values
 
 if TYPE_CHECKING:  # sweep imports this module: no import of it at run time here
@@ -87,8 +88,8 @@ class AdaptiveRun:
                     "run_dir": str(sweep.run_dir),
                     "parent": info.get("parent"),
                     "values": list(dict.fromkeys(group_keys(df, columns))),
-                    "videos": int(df["status"].isin(_WITH_VIDEO).sum()),
-                    "cached": int((df["status"] == "cached").sum()),
+                    "videos": int(df["status"].isin(HAS_VIDEO).sum()),
+                    "cached": int((df["status"] == JobStatus.CACHED).sum()),
                     "cost_usd": round_cost(sweep),
                 }
             )

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from .._names import set_public_module
-from ..runs import INPUT_COLUMNS
+from ..columns import INPUT_COLUMNS
 from ._fit import BOARD_STATS, VOTE_COLUMNS, _plain, leaderboard_frame, read_votes
 
 # --------------------------------------------------------------------------- HTML (pure)

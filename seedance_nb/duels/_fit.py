@@ -15,15 +15,16 @@ import numpy as np
 import pandas as pd
 
 from .._names import set_public_module
+from ..columns import INPUT_COLUMNS
 from ..errors import InputError, Problem
-from ..runs import INPUT_COLUMNS, Journal
+from ..runs import Journal
+from ..statuses import HAS_VIDEO
 
 #: What a vote can say about its two videos ``a`` and ``b``.
 WINNERS = ("a", "b", "tie", "both_bad")
 VOTE_COLUMNS = ["vote", "at", "a", "b", "winner", "voter"]
 BOARD_STATS = ["strength", "ci_low", "ci_high", "wins", "losses", "ties", "both_bad", "votes", "videos"]
 #: Statuses whose video exists (and can be voted on).
-_WITH_VIDEO = frozenset({"completed", "cached"})
 #: Scores that need people (the adaptive run stops for them after each round).
 HUMAN_SCORES = frozenset({"votes", "leaderboard", "rating"})
 
@@ -155,7 +156,7 @@ def group_keys(df: pd.DataFrame, columns: Sequence[str]) -> list[Any]:
 
 
 def _finished(df: pd.DataFrame) -> pd.Series:
-    return df["status"].isin(_WITH_VIDEO) if "status" in df.columns else pd.Series(True, index=df.index)
+    return df["status"].isin(HAS_VIDEO) if "status" in df.columns else pd.Series(True, index=df.index)
 
 
 def _comparisons(

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from .._names import set_public_module
-from ..runs import INPUT_COLUMNS
+from ..columns import INPUT_COLUMNS
 from ._fit import _by, _comparisons, _finished, bradley_terry, group_keys, win_matrix
 
 

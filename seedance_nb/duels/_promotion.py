@@ -20,7 +20,8 @@ from .._names import set_public_module
 from ..errors import BudgetExceeded, InputError, Problem
 from ..runs import Journal, input_row, now
 from ..schema import DEFAULT_ENDPOINT
-from ._fit import _WITH_VIDEO, WINNERS, _by, _finished, group_keys, leaderboard_frame, read_votes
+from ..statuses import HAS_VIDEO, MAY_STILL_BE_PAID, is_paid
+from ._fit import WINNERS, _by, _finished, group_keys, leaderboard_frame, read_votes
 
 if TYPE_CHECKING:  # sweep imports this module: no import of it at run time here
     from ..grids import Grid
@@ -32,14 +33,11 @@ logger = logging.getLogger("seedance_nb.duels")  # one logger for the package (u
 # --------------------------------------------------------------------------- scores and rounds
 
 
-def _billed(job: Any) -> bool:
-    """Did this job cost money now? Completed, or a result that arrived before an interruption, or an
-    unsettled submit (counted, so the budget stays a hard stop). Cached videos cost nothing now."""
-    if job.status == "completed":
-        return True
-    if job.status in ("interrupted", "downloading") and getattr(job, "video_url", None):
-        return True
-    return job.status in ("unknown", "submitting", "submitted", "running")
+def _costs_money(job: Any) -> bool:
+    """Does this job cost money now? Paid for (:func:`seedance_nb.statuses.is_paid`), or fal may still bill it
+    (:data:`~seedance_nb.statuses.MAY_STILL_BE_PAID`: counted, so the budget stays a hard stop). Cached videos
+    cost nothing now."""
+    return is_paid(job.status, getattr(job, "video_url", None)) or job.status in MAY_STILL_BE_PAID
 
 
 def _images_of(job: Any) -> Mapping[str, Any]:
@@ -51,7 +49,7 @@ def round_cost(sweep: Any) -> float:
     """What a round cost: the high estimate of each billed video (cached ones are free)."""
     total = 0.0
     for job in sweep.jobs:
-        if _billed(job):
+        if _costs_money(job):
             image = _images_of(job).get("image_url")
             size = getattr(image, "size", None)
             total += job.input.estimate(size).high_usd
@@ -358,7 +356,7 @@ def _chosen_jobs(sweep: Any, columns: Sequence[str], chosen: Sequence[Any]) -> l
     """The finished jobs of the ``chosen`` values of ``columns``, in the order the values were chosen."""
     df = sweep.df
     key_of = dict(zip(df["job"].astype(int).tolist(), group_keys(df, columns), strict=True))
-    jobs = [j for j in sweep.jobs if j.status in _WITH_VIDEO and key_of.get(j.job) in chosen]
+    jobs = [j for j in sweep.jobs if j.status in HAS_VIDEO and key_of.get(j.job) in chosen]
     jobs.sort(key=lambda j: chosen.index(key_of[j.job]))
     return jobs
 
@@ -414,7 +412,7 @@ class DuelsMixin:
             job = by_number.get(number)
             if job is None:
                 problems.append(Problem(name, f"no job {number} in this sweep", value, f"0..{len(self.jobs) - 1}"))
-            elif job.status not in _WITH_VIDEO:
+            elif job.status not in HAS_VIDEO:
                 problems.append(
                     Problem(name, f"job {number} has no video to judge (status {job.status})", value, "a finished job")
                 )

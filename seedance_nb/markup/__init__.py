@@ -11,8 +11,10 @@ stylesheet (:data:`CSS`) and the sortable-table script (:func:`sortable_table_sc
 into another's private names for markup (ruff's SLF001 is on); a piece two of them need is added here, public,
 with its own test.
 
-Status words come from :class:`seedance_nb.runs.JobStatus` only (:data:`HAS_VIDEO`, :data:`ESTIMATED`,
-:data:`STATUS_ORDER` are built from it), so a new status shows everywhere at once.
+Status words and their sets come from :mod:`seedance_nb.statuses` only (:data:`HAS_VIDEO`, :data:`ESTIMATED`,
+:data:`PAID`, :data:`NO_CHARGE`, :data:`STATUS_ORDER` are re-exported here), column lists from
+:mod:`seedance_nb.columns`, and ratings are read by :func:`seedance_nb.ratings.stars` (:func:`rating_stars` is
+that function), so a new status shows everywhere at once.
 
 Every piece of user or server text is escaped with :func:`html.escape`, in text and attributes alike, and only
 http(s) URLs, local paths and the ``data:`` URIs made here ever become a ``src`` or ``href``.
@@ -29,6 +31,7 @@ name from here: :data:`EMBED_WARN_BYTES` is read from this package, where you ma
 from __future__ import annotations
 
 from .._names import set_public_module
+from ..ratings import stars as rating_stars
 from ._cells import ShortMap, axis_columns, header_html, job_label, meta_text, pairs_html, short_maps
 from ._media import (
     EMBED_WARN_BYTES,
@@ -43,11 +46,10 @@ from ._media import (
     video_tag,
 )
 from ._rows import auto_axes, backend_of, frame_of, input_columns, row_of, run_dir_of, varying_columns
-from ._status import ESTIMATED, HAS_VIDEO, NOT_BILLED, OUTCOME_COLUMNS, STATUS_ORDER
+from ._status import ESTIMATED, HAS_VIDEO, NO_CHARGE, OUTCOME_COLUMNS, PAID, STATUS_ORDER
 from ._styles import CSS, sortable_table_script, sync_controls
 from ._summary import backend_header, cost_text, jobs_table, summary_body, totals
 from ._text import (
-    THUMBS,
     as_text,
     distinct_labels,
     esc,
@@ -58,7 +60,6 @@ from ._text import (
     is_missing,
     new_container_id,
     plain,
-    rating_stars,
     safe_url,
     script_json,
     shorten,
@@ -72,12 +73,12 @@ __all__ = [
     "LargeOutputWarning",
     "MIN_COMPARE_PX",
     "MIN_VIDEO_PX",
-    "NOT_BILLED",
+    "NO_CHARGE",
     "OUTCOME_COLUMNS",
+    "PAID",
     "STATUS_ORDER",
     "ShortMap",
     "Sources",
-    "THUMBS",
     "as_text",
     "auto_axes",
     "axis_columns",

@@ -8,8 +8,7 @@ from typing import Any
 import pandas as pd
 
 from .._names import set_public_module
-from ._status import ESTIMATED, NOT_BILLED
-from ._status import JobStatus as _S
+from ._status import ESTIMATED, NO_CHARGE, PAID, JobStatus
 from ._text import (
     _ROW_FIRST,
     as_text,
@@ -69,14 +68,14 @@ def meta_text(row: Mapping[str, Any], backend: str | None = None) -> str:
     row_backend = row.get("backend") if not is_missing(row.get("backend")) else backend
     if row_backend is None and is_loopback_url(row.get("video_url")):
         row_backend = "emulator"  # an older run folder that names no backend
-    if status == _S.CACHED:
+    if status == JobStatus.CACHED:
         bits.append("cached, no charge")
-    elif row_backend == "emulator" and status not in NOT_BILLED:
+    elif row_backend == "emulator" and status not in NO_CHARGE:
         bits.append("emulated, nothing billed")
     elif status in ESTIMATED and not is_missing(cost):
         bits.append(f"est. {fmt_usd(cost)}")
-    elif status not in NOT_BILLED and not is_missing(cost):
-        bits.append(fmt_usd(cost))  # fal bills completed jobs only
+    elif status in PAID and not is_missing(cost):
+        bits.append(fmt_usd(cost))  # fal bills finished jobs only
     return " · ".join(bits)
 
 

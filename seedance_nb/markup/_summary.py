@@ -9,8 +9,7 @@ from typing import Any
 import pandas as pd
 
 from .._names import set_public_module
-from ._status import STATUS_ORDER
-from ._status import JobStatus as _S
+from ._status import STATUS_ORDER, JobStatus
 from ._text import distinct_labels, esc, fmt_seconds, fmt_usd, is_missing
 
 
@@ -40,10 +39,11 @@ def totals(df: pd.DataFrame, backend: str | None = None) -> dict[str, Any]:
     original timings stay out of this run's generation sum and wall clock. On the emulator nothing is billed:
     ``cost_usd`` is 0 and ``would_cost_usd`` says what fal would have charged.
     """
-    status = df["status"].fillna("unknown").astype(str) if "status" in df.columns else pd.Series(["unknown"] * len(df))
+    unknown = JobStatus.UNKNOWN.value
+    status = df["status"].fillna(unknown).astype(str) if "status" in df.columns else pd.Series([unknown] * len(df))
     counts = {k: int(v) for k, v in status.value_counts(sort=False).items()}
-    completed = (status == "completed").to_numpy()
-    fresh = (status != "cached").to_numpy()
+    completed = (status == JobStatus.COMPLETED).to_numpy()
+    fresh = (status != JobStatus.CACHED).to_numpy()
     wall = None
     if "submitted_at" in df.columns and "completed_at" in df.columns and fresh.any():
         start = pd.to_datetime(df.loc[fresh, "submitted_at"], errors="coerce", utc=True).min()
@@ -69,7 +69,7 @@ def totals(df: pd.DataFrame, backend: str | None = None) -> dict[str, Any]:
         "queue_seconds": _sum(df, "queue_seconds", fresh),
         "video_seconds": _sum(df, "video_seconds"),
         "wall_seconds": wall,
-        "cached": counts.get("cached", 0),
+        "cached": counts.get(JobStatus.CACHED, 0),
     }
 
 
@@ -79,7 +79,7 @@ def cost_text(t: Mapping[str, Any]) -> str:
     if t.get("emulated"):
         return f"emulated, nothing billed (about {fmt_usd(t['would_cost_usd'])} on fal){cached}"
     if t.get("actual_usd") is not None:
-        rest = t["by_status"].get("completed", 0) - t["actual_jobs"]
+        rest = t["by_status"].get(JobStatus.COMPLETED, 0) - t["actual_jobs"]
         estimated = f" + {fmt_usd(t['estimated_rest_usd'])} estimated for {rest} more" if rest else ""
         return f"{fmt_usd(t['actual_usd'])} billed by fal for {t['actual_jobs']} job(s){estimated}{cached}"
     return f"{fmt_usd(t['cost_usd'])} (estimated, completed jobs){cached}"
@@ -115,7 +115,7 @@ def jobs_table(jobs: Sequence[Any], *, over: bool, now: float) -> str:
         start = j.submitted_at
         end = j.completed_at or (now if start and not over else None)
         elapsed = f"{end - start:.1f} s" if start and end else ""
-        where = str(j.queue_position) if j.status == _S.SUBMITTED and j.queue_position is not None else ""
+        where = str(j.queue_position) if j.status == JobStatus.SUBMITTED and j.queue_position is not None else ""
         seed = j.input.seed if j.input.seed is not None else ""
         rows.append(
             f'<tr data-status="{esc(j.status)}"><td>#{j.job}</td>'

@@ -118,23 +118,6 @@ def distinct_labels(texts: Sequence[Any], limit: int = 60) -> list[str]:
     return out
 
 
-#: The one rating scale: 1-5 stars. Thumbs are shortcuts stored as 5 (up) and 1 (down).
-THUMBS = {"up": 5, "down": 1}
-
-
-def rating_stars(value: Any) -> int | None:
-    """A rating on the 1-5 star scale: an int 1..5, or a thumbs shortcut (``"up"``/``True`` → 5, ``"down"``/``False``
-    → 1, as older journals stored them); None when there is none or it is not a rating."""
-    value = plain(value)
-    if isinstance(value, bool):
-        return 5 if value else 1
-    if isinstance(value, str) and value.strip().lower() in THUMBS:
-        return THUMBS[value.strip().lower()]
-    if isinstance(value, int | float) and not isinstance(value, bool) and 1 <= value <= 5:
-        return int(round(value))
-    return None
-
-
 def fmt_when(value: Any) -> str:
     """A timestamp (ISO text, datetime or epoch seconds) as ``2026-11-25 08:41 UTC``; an em dash when unknown."""
     if is_missing(value):

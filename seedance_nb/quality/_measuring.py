@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._names import set_public_module
+from ..columns import METRIC_COLUMNS
 from ..errors import InputError, Problem
 
 logger = logging.getLogger("seedance_nb.quality")
@@ -136,9 +137,9 @@ class VideoMetrics:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-#: The DataFrame columns metrics add: one per :class:`VideoMetrics` field (``has_audio`` is already a column,
-#: from the download's probe) and ``flags``.
-METRIC_COLUMNS: tuple[str, ...] = (*(f.name for f in fields(VideoMetrics) if f.name != "has_audio"), "flags")
+# The DataFrame columns metrics add (seedance_nb.columns.METRIC_COLUMNS) are one per field, and flags.
+if METRIC_COLUMNS != (*(f.name for f in fields(VideoMetrics) if f.name != "has_audio"), "flags"):
+    raise AssertionError("columns.METRIC_COLUMNS must list the VideoMetrics fields but has_audio, then flags")
 
 #: Which way is better when ranking (True: higher first). ``duration_error`` ranks by closeness to 0.
 HIGHER_IS_BETTER: dict[str, bool] = {
@@ -551,9 +552,6 @@ def _gated_loudness(steps: Sequence[float], samples: int, step: int, rate: int) 
 
 
 # --------------------------------------------------------------------------- sweeps
-
-#: Statuses whose job has a video file to measure.
-_HAS_VIDEO = frozenset({"completed", "cached"})
 
 
 def _job_image(run_dir: Path, job: Any, name: str) -> Any:

@@ -10,7 +10,8 @@ from typing import Any
 
 from .._names import set_public_module
 from ..errors import InputError, Problem
-from ._measuring import _HAS_VIDEO, FLAGS, HIGHER_IS_BETTER, _check_metric, _fail, _video_path, _video_stream
+from ..statuses import HAS_VIDEO
+from ._measuring import FLAGS, HIGHER_IS_BETTER, _check_metric, _fail, _video_path, _video_stream
 
 # --------------------------------------------------------------------------- frames as pictures
 
@@ -191,7 +192,7 @@ def _wrap(draw: Any, text: str, font: Any, width: int, lines: int) -> list[str]:
 
 def _downloaded(df: Any) -> Any:
     """The rows of ``df`` with a downloaded video on disk (refusing a frame without any)."""
-    shown = df[df["status"].isin(_HAS_VIDEO)] if "status" in df.columns else df
+    shown = df[df["status"].isin(HAS_VIDEO)] if "status" in df.columns else df
     shown = shown[[isinstance(p, str) and Path(p).is_file() for p in shown["path"]]]
     if shown.empty:
         raise InputError([Problem("sweep", "has no downloaded video yet", None, "run the sweep first")])

@@ -11,7 +11,8 @@ from typing import Any
 
 from .._names import set_public_module
 from ..errors import InputError, Problem
-from ._measuring import _HAS_VIDEO, _check_metric, _direction, measure_job
+from ..statuses import HAS_VIDEO
+from ._measuring import _check_metric, _direction, measure_job
 from ._pictures import contact_sheet, export_previews
 
 logger = logging.getLogger("seedance_nb.quality")
@@ -44,7 +45,7 @@ def rank_frame(
     groups = [] if within is None else ([within] if isinstance(within, str) else list(within))
     for group in groups:
         _check_metric(df, group, "within")
-    out = df[df["status"].isin(_HAS_VIDEO)] if "status" in df.columns else df
+    out = df[df["status"].isin(HAS_VIDEO)] if "status" in df.columns else df
     if not flagged and "flags" in out.columns:
         out = out[out["flags"].fillna("").astype(str) == ""]
     out = out.copy()
@@ -85,7 +86,7 @@ class MetricsMixin:
         todo = [
             job
             for job in sweep.jobs
-            if job.status in _HAS_VIDEO and job.path and (force or not getattr(job, "metrics", None))
+            if job.status in HAS_VIDEO and job.path and (force or not getattr(job, "metrics", None))
         ]
         if not todo:
             return self
@@ -104,7 +105,7 @@ class MetricsMixin:
 
     def _measured_df(self) -> Any:
         sweep: Any = self
-        if any(job.status in _HAS_VIDEO and job.path and not getattr(job, "metrics", None) for job in sweep.jobs):
+        if any(job.status in HAS_VIDEO and job.path and not getattr(job, "metrics", None) for job in sweep.jobs):
             self.compute_metrics()
         return sweep.df
 

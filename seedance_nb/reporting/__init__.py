@@ -46,7 +46,7 @@ from .._names import set_public_module
 from ..duels import leaderboard_section
 from ..figures import grid_body
 from ..quality import metrics_section_html
-from ..runs import PENDING, JobStatus
+from ..statuses import UNDER_WAY, JobStatus
 from ._jobs import _jobs_table, _ratings
 from ._timeline import _timeline
 
@@ -174,7 +174,7 @@ def _ordered_values(series: pd.Series) -> list[Any]:
 
 def _mean_queue(df: pd.DataFrame) -> float | None:
     """The mean queue wait of this run's jobs (cached ones waited in an earlier run)."""
-    fresh = df["status"] != "cached" if "status" in df else pd.Series([True] * len(df), index=df.index)
+    fresh = df["status"] != JobStatus.CACHED if "status" in df else pd.Series([True] * len(df), index=df.index)
     waits = pd.to_numeric(df.loc[fresh, "queue_seconds"], errors="coerce") if "queue_seconds" in df else None
     return float(waits.mean()) if waits is not None and waits.notna().any() else None
 
@@ -189,22 +189,21 @@ def _cost_card(t: Mapping[str, Any]) -> tuple[str, str, str]:
 
 def _status_cards(by: Mapping[str, int]) -> list[tuple[str, str, str]]:
     """Cards for work still running and for cancelled, interrupted or unknown jobs, in the order they show."""
-    cards = [(status, str(by[status]), "") for status in ("unknown", "interrupted", "cancelled") if by.get(status)]
-    pending = sum(
-        by.get(s, 0) for s in m.STATUS_ORDER if s in PENDING and s not in (JobStatus.INTERRUPTED, JobStatus.UNKNOWN)
-    )
+    shown = (JobStatus.UNKNOWN, JobStatus.INTERRUPTED, JobStatus.CANCELLED)
+    cards = [(str(status), str(by[status]), "") for status in shown if by.get(status)]
+    pending = sum(by.get(s, 0) for s in m.STATUS_ORDER if s in UNDER_WAY)
     return cards + ([("still running", str(pending), "")] if pending else [])
 
 
 def _cards(df: pd.DataFrame, backend: str | None) -> str:
     t = m.totals(df, backend)
     by = t["by_status"]
-    done = by.get("completed", 0) + by.get("cached", 0)
+    done = sum(by.get(s, 0) for s in m.HAS_VIDEO)
     items: list[tuple[str, str, str]] = [
         ("backend", backend or "unknown", "videos made by " + ("the emulator" if t["emulated"] else backend or "?")),
         ("jobs", str(t["jobs"]), ""),
-        ("videos", str(done), f"{by['cached']} cached from earlier runs" if by.get("cached") else ""),
-        ("failed", str(by.get("failed", 0)), ""),
+        ("videos", str(done), f"{by[JobStatus.CACHED]} cached from earlier runs" if by.get(JobStatus.CACHED) else ""),
+        ("failed", str(by.get(JobStatus.FAILED, 0)), ""),
         *_status_cards(by),
         _cost_card(t),
         ("estimate (all jobs)", m.fmt_usd(t["estimated_usd"]), "on fal" if t["emulated"] else ""),

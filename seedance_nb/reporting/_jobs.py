@@ -10,7 +10,8 @@ import pandas as pd
 from .. import markup as m
 from .._names import set_public_module
 from ..markup import esc as _e
-from ..runs import JobStatus
+from ..ratings import stars
+from ..statuses import NO_CHARGE, PAID
 
 _SORT_JS = m.sortable_table_script("sd-jobs")
 
@@ -28,9 +29,9 @@ _NUMERIC = (
 
 
 def _stars(value: Any) -> str:
-    n = m.rating_stars(value)
-    if n is None:
-        return _e(m.as_text(value))
+    n = stars(value)
+    if n is None:  # not a rating (a 7, a 3.5): shown as no rating, as the catalog reads it
+        return ""
     return f'<span class="stars" title="{n} of 5" aria-label="{n} of 5 stars">{"★" * n}{"☆" * (5 - n)}</span> {n}/5'
 
 
@@ -91,9 +92,9 @@ def _size_cell(row: pd.Series) -> str:
 
 def _cost_cell(row: pd.Series, value: Any, backend: str | None) -> str:
     sort = "" if value is None else str(value)
-    billed = row.get("status") == "completed"
+    billed = row.get("status") in PAID
     shown = m.fmt_usd(value) if billed else ("est. " + m.fmt_usd(value) if value is not None else "—")
-    if row.get("status") in (*m.NOT_BILLED, JobStatus.CACHED):
+    if row.get("status") in NO_CHARGE:
         shown, sort = "$0.00", "0"
     elif billed and (row.get("backend") if not m.is_missing(row.get("backend")) else backend) == "emulator":
         shown, sort = "$0.00 (emulated)", "0"
@@ -120,6 +121,8 @@ def _text_cell(c: str, value: Any, short: dict[str, dict[Any, str]]) -> str:
 
 def _number_cell(c: str, value: Any) -> str:
     """A cell of a number shown in its own unit: seconds, megabytes or stars."""
+    if c == "rating":
+        value = stars(value)  # the one scale: a 7 or a 3.5 is no rating here, as in the catalog
     sort = "" if value is None else str(value)
     if c == "file_size":
         shown = _e(f"{value / 1e6:.2f} MB" if isinstance(value, int | float) else "—")
@@ -155,12 +158,12 @@ def _ratings(df: pd.DataFrame, sources: m.Sources) -> str:
     """The rated and noted videos, best first (ratings on one scale: 1-5 stars, thumbs up/down as 5/1)."""
     if "rating" not in df.columns and "notes" not in df.columns:
         return ""
-    rating = df["rating"] if "rating" in df.columns else pd.Series([None] * len(df), index=df.index)
+    rating = (df["rating"] if "rating" in df.columns else pd.Series([None] * len(df), index=df.index)).map(stars)
     notes = df["notes"] if "notes" in df.columns else pd.Series([None] * len(df), index=df.index)
     given = [pos for pos in range(len(df)) if not m.is_missing(rating.iloc[pos]) or not m.is_missing(notes.iloc[pos])]
     if not given:
         return ""
-    score = pd.to_numeric(rating.map(m.rating_stars), errors="coerce")
+    score = pd.to_numeric(rating, errors="coerce")
     given.sort(key=lambda p: -score.iloc[p] if not math.isnan(score.iloc[p]) else math.inf)
     vary = m.varying_columns(df)
     figs = []
@@ -171,10 +174,10 @@ def _ratings(df: pd.DataFrame, sources: m.Sources) -> str:
         img = f'<a href="#sd-job-{pos}"><img src="{_e(poster)}" alt="{_e(alt)}"></a>' if poster else ""
         params = m.pairs_html(row, vary)
         note = "" if m.is_missing(notes.iloc[pos]) else f"<div>{_e(m.as_text(notes.iloc[pos]))}</div>"
-        stars = "" if m.is_missing(rating.iloc[pos]) else f"<div>{_stars(rating.iloc[pos])}</div>"
+        given_stars = "" if m.is_missing(rating.iloc[pos]) else f"<div>{_stars(rating.iloc[pos])}</div>"
         figs.append(
             f'<figure>{img}<figcaption><a href="#sd-job-{pos}">#{_e(m.as_text(row.get("job", pos)))}</a> '
-            f'<span class="sd-cap">{params}</span>{stars}{note}</figcaption></figure>'
+            f'<span class="sd-cap">{params}</span>{given_stars}{note}</figcaption></figure>'
         )
     return f'<section id="ratings"><h2>Ratings and notes</h2><div class="rated">{"".join(figs)}</div></section>'
 

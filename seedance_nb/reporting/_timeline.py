@@ -11,6 +11,7 @@ import pandas as pd
 from .. import markup as m
 from .._names import set_public_module
 from ..markup import esc as _e
+from ..statuses import JobStatus
 
 
 def _nice_step(total: float) -> float:
@@ -26,7 +27,7 @@ _Span = tuple[int, Any, float | None, float | None, float | None]
 
 
 def _span_of(pos: int, row: Any, stamps: Mapping[str, pd.Series], t0: Any) -> _Span:
-    if str(row.get("status") or "") == "cached":
+    if str(row.get("status") or "") == JobStatus.CACHED:
         return (pos, row, None, None, None)
     q0 = q1 = g1 = None
     if not m.is_missing(t0) and not m.is_missing(stamps["submitted_at"].iloc[pos]):
@@ -52,7 +53,7 @@ def _timeline_spans(df: pd.DataFrame) -> list[_Span]:
         for c in ("submitted_at", "started_at", "completed_at")
         if c in df
     }
-    fresh = (df["status"] != "cached").to_numpy() if "status" in df else [True] * len(df)
+    fresh = (df["status"] != JobStatus.CACHED).to_numpy() if "status" in df else [True] * len(df)
     t0: Any = stamps["submitted_at"][fresh].min() if "submitted_at" in stamps else pd.NaT
     return [_span_of(pos, row, stamps, t0) for pos, (_, row) in enumerate(df.iterrows())]
 
@@ -81,7 +82,7 @@ def _timeline_bars(span: _Span, status: str, tip: str, total: float) -> str:
 
     bars = [bar("tl-queue" + (" tl-open" if q1 is None else ""), q0, q1 if q1 is not None else total)]
     if q1 is not None and (g1 is None or g1 > q1):
-        kind = " tl-failed" if status == "failed" else " tl-cancelled" if status == "cancelled" else ""
+        kind = " tl-failed" if status == JobStatus.FAILED else " tl-cancelled" if status == JobStatus.CANCELLED else ""
         bars.append(bar(f"tl-gen{kind}", q1, g1 if g1 is not None else total))
     return "".join(bars)
 
@@ -96,7 +97,7 @@ def _timeline_row(span: _Span, total: float) -> str:
     )
     label = f'<a class="tl-label" href="#sd-job-{pos}" title="{_e(tip)}">#{_e(_short_label(job))}</a>'
     if q0 is None:
-        note = "cached (made in an earlier run)" if status == "cached" else status or "no timing"
+        note = "cached (made in an earlier run)" if status == JobStatus.CACHED else status or "no timing"
         track, end_label = "", note
     else:
         track = _timeline_bars(span, status, tip, total)
