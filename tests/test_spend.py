@@ -39,6 +39,10 @@ def test_emulated_jobs_are_never_spend_nor_against_a_cap(catalog_url, emu, clien
         assert est > 0.5 and sum(j.est_cost_usd for j in rehearsal.jobs) > 3 * 0.5  # what it would have cost
         ledger = cat.spend("sweep")
         assert list(ledger.sweep) == ["paid"] and ledger.videos.tolist() == [1]
+        rehearsals = cat.spend("sweep", emulated=True)  # what the emulated runs would have cost on fal
+        assert list(rehearsals.sweep) == ["rehearsal"] and rehearsals.videos.tolist() == [3]
+        assert set(rehearsals.basis) == {"emulated"} and "rehearsal" in rehearsals.attrs["note"]
+        assert rehearsals.total_usd.tolist() == [round(sum(j.est_cost_usd for j in rehearsal.jobs), 2)]
         assert ledger.total_usd.tolist() == [round(est, 2)]
         assert cat.spent("day")["estimated_usd"] == pytest.approx(est)
         # A cap just above what was paid: the emulated $2+ would have refused this; it is not money.
@@ -63,5 +67,8 @@ def test_emulated_jobs_are_never_spend_nor_against_a_cap(catalog_url, emu, clien
     out = capsys.readouterr().out
     assert "paid" in out and "rehearsal" not in out
     assert f"${est:.2f}" in out and not re.search(r"\d\.\d{3}", out), out  # dollars and cents, not 0.7644
+    assert main([*url, "spend", "--by", "sweep", "--emulated"]) == 0
+    out = capsys.readouterr().out
+    assert "rehearsal" in out and "emulated" in out and "paid " not in out
     assert main([*url, "budget"]) == 0
     assert f"spent ${est:.2f} ($0.00 from fal, ${est:.2f} estimated)" in capsys.readouterr().out

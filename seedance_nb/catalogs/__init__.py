@@ -122,6 +122,7 @@ def spend(
     root: str | os.PathLike[str] | None = None,
     since: Any = None,
     until: Any = None,
+    emulated: bool = False,
 ) -> Any:
     """The spend ledger: see :meth:`Catalog.spend`.
 
@@ -131,10 +132,11 @@ def spend(
         until: as in :func:`search`.
         url: as in :func:`search`.
         root: as in :func:`search`.
+        emulated: the rehearsal ledger: the emulator's jobs at what they would have cost on fal (never money).
     """
     from ._core import open_catalog
 
-    return open_catalog(url, root=root).spend(by, since=since, until=until)
+    return open_catalog(url, root=root).spend(by, since=since, until=until, emulated=emulated)
 
 
 def set_budget(

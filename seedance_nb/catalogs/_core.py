@@ -283,7 +283,9 @@ class Catalog(ClaimStore):
 
     # ------------------------------------------------------------------ spend and caps
 
-    def _billed(self, conn: Any, since: float | None = None, until: float | None = None) -> list[Any]:
+    def _billed(
+        self, conn: Any, since: float | None = None, until: float | None = None, *, emulated: bool = False
+    ) -> list[Any]:
         query = sa.select(
             jobs.c.request_id,
             jobs.c.cost_usd,
@@ -292,7 +294,7 @@ class Catalog(ClaimStore):
             jobs.c.user,
             jobs.c.run_name,
             jobs.c.run_id,
-        ).where(_store.COUNTS_AS_MONEY)
+        ).where(_store.EMULATED_PAID if emulated else _store.COUNTS_AS_MONEY)
         if since is not None:
             query = query.where(jobs.c.at >= since)
         if until is not None:
@@ -309,12 +311,29 @@ class Catalog(ClaimStore):
             out.append(row)
         return out
 
-    def spend(self, by: str = "day", *, since: Any = None, until: Any = None, refresh: bool = True) -> Any:
+    def spend(
+        self,
+        by: str = "day",
+        *,
+        since: Any = None,
+        until: Any = None,
+        refresh: bool = True,
+        emulated: bool = False,
+    ) -> Any:
         """What was paid, per ``by`` (``"day"``, ``"month"``, ``"user"`` or ``"sweep"``): ``actual_usd``
         is what fal said a job cost (a ``cost_usd`` in the journal), ``estimated_usd`` our estimate for
         jobs fal gave no cost for; ``total_usd`` is their sum and ``basis`` says which it rests on.
         A request counts once however many run folders hold it; cached jobs cost nothing, and emulated jobs
-        (``backend == "emulator"``) are not money: they are in no total and no cap. Figures are in cents."""
+        (``backend == "emulator"``) are not money: they are in no total and no cap. Figures are in cents.
+
+        Args:
+            by: ``"day"``, ``"month"``, ``"user"`` or ``"sweep"``.
+            since: only jobs from then on (as in :meth:`search`).
+            until: only jobs before then.
+            refresh: re-read the journals that changed first.
+            emulated: the rehearsal ledger instead: only the emulator's jobs, at what they would have cost on
+                fal (``basis`` says ``emulated``); never part of the money ledger or a cap.
+        """
         import pandas as pd
 
         if by not in ("day", "month", "user", "sweep"):
@@ -322,7 +341,7 @@ class Catalog(ClaimStore):
         if refresh:
             self.refresh()
         with _store.reading(self.engine) as conn:
-            rows = self._billed(conn, to_epoch(since, "since"), to_epoch(until, "until"))
+            rows = self._billed(conn, to_epoch(since, "since"), to_epoch(until, "until"), emulated=emulated)
         records = []
         for row in rows:
             moment = datetime.fromtimestamp(row.at or 0, tz=timezone.utc)
@@ -351,13 +370,19 @@ class Catalog(ClaimStore):
         out["actual_usd"] = out["actual_usd"].round(2)
         out["estimated_usd"] = out["estimated_usd"].round(2)
         out["basis"] = [
-            "actual" if a == n else ("estimate" if a == 0 else f"mixed: {a} actual, {n - a} estimated")
+            "emulated"
+            if emulated
+            else ("actual" if a == n else ("estimate" if a == 0 else f"mixed: {a} actual, {n - a} estimated"))
             for a, n in zip(out["actual_videos"], out["videos"], strict=True)
         ]
         out = out.drop(columns=["actual_videos"])
         out.attrs["note"] = (
-            "total_usd = actual_usd (the cost fal reported) + estimated_usd (our estimate where fal reported none), "
-            "in USD rounded to cents; emulated runs are not money and are not counted"
+            "a rehearsal: the emulator's jobs at what they would have cost on fal; nothing was paid, and none of "
+            "it counts as spend or against a cap"
+            if emulated
+            else "total_usd = actual_usd (the cost fal reported) + estimated_usd (our estimate where fal reported "
+            "none), in USD rounded to cents; emulated runs are not money and are not counted (--emulated / "
+            "emulated=True shows them)"
         )
         return out
 

@@ -92,6 +92,8 @@ jobs = sa.Table(
 #: :func:`seedance_nb.statuses.is_paid` of the job's status when its journal was indexed) and not emulated (an
 #: emulated job is never money; a journal from before backends were recorded counts). Defined here once.
 COUNTS_AS_MONEY = sa.and_(jobs.c.billed.is_(True), sa.or_(jobs.c.backend.is_(None), jobs.c.backend != "emulator"))
+#: The same jobs' rehearsals: paid-for jobs the emulator made (what they would have cost on fal), never money.
+EMULATED_PAID = sa.and_(jobs.c.billed.is_(True), jobs.c.backend == "emulator")
 
 
 def column_names(kind: type[Any]) -> frozenset[str]:

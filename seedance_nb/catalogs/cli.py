@@ -33,6 +33,9 @@ def add_subcommands(sub: Any) -> None:
     money.add_argument("--by", default="day", choices=["day", "month", "user", "sweep"])
     money.add_argument("--since", default=None)
     money.add_argument("--until", default=None)
+    money.add_argument(
+        "--emulated", action="store_true", help="the rehearsal ledger: emulated jobs at what they would cost on fal"
+    )
     budget = actions.add_parser("budget", help="show the caps, or set one (refuses sweeps that would cross it)")
     budget.add_argument("usd", nargs="?", default=None, help="the cap in USD, or 'none' to remove it")
     budget.add_argument("--per", default="day", choices=["day", "month"])
@@ -101,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         print(_table(hits, ["run_name", "job", "status", "rating", "prompt", "completed_at", "path"]))
         return 0
     if action == "spend":
-        ledger = cat.spend(args.by, since=args.since, until=args.until)
+        ledger = cat.spend(args.by, since=args.since, until=args.until, emulated=args.emulated)
         shown = ledger.copy()
         for column in ("actual_usd", "estimated_usd", "total_usd"):
             shown[column] = [f"${usd:,.2f}" for usd in shown[column]]  # money: dollars and cents
