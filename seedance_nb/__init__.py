@@ -81,6 +81,10 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .duels import Promotion as Promotion
     from .duels import run_adaptive as run_adaptive
     from .duels import run_adaptive_async as run_adaptive_async
+    from .endpoints import CostEstimate as CostEstimate
+    from .endpoints import EndpointId as EndpointId
+    from .endpoints import estimate_cost as estimate_cost
+    from .endpoints import output_size as output_size
     from .errors import AmbiguousSubmit as AmbiguousSubmit
     from .errors import APIError as APIError
     from .errors import AuthenticationError as AuthenticationError
@@ -118,13 +122,9 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .runs import Job as Job
     from .samples import sample_image as sample_image
     from .schema import DEFAULT_ENDPOINT as DEFAULT_ENDPOINT
-    from .schema import CostEstimate as CostEstimate
-    from .schema import EndpointId as EndpointId
     from .schema import File as File
     from .schema import VideoInput as VideoInput
     from .schema import VideoOutput as VideoOutput
-    from .schema import estimate_cost as estimate_cost
-    from .schema import output_size as output_size
     from .statuses import JobStatus as JobStatus
     from .sweep import Sweep as Sweep
     from .sweep import load_sweep as load_sweep

@@ -25,13 +25,13 @@ PUBLIC: dict[str, str] = {
     "connect": "backends",
     # the model's input, output and price
     "DEFAULT_ENDPOINT": "schema",
-    "CostEstimate": "schema",
-    "EndpointId": "schema",
+    "CostEstimate": "endpoints",
+    "EndpointId": "endpoints",
     "File": "schema",
     "VideoInput": "schema",
     "VideoOutput": "schema",
-    "estimate_cost": "schema",
-    "output_size": "schema",
+    "estimate_cost": "endpoints",
+    "output_size": "endpoints",
     "SchemaDrift": "openapi_schema",
     # one video
     "Result": "generation",

@@ -16,25 +16,39 @@ docs/fal-fidelity.md gives each figure's source.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from ._names import set_public_module
-from .errors import Problem
-from .openapi_schema import SNAPSHOT_ENDPOINTS, load_snapshot
+from .errors import InputError, Problem
+from .openapi_schema import DEFAULT_ENDPOINT, SNAPSHOT_ENDPOINTS, load_snapshot
 
 __all__ = [
+    "ASPECT_RATIOS",
+    "AUTO_DURATION_ESTIMATE",
+    "BITRATE_MODES",
+    "DURATIONS",
     "FAST_PRICE",
     "MINI_PRICE",
     "SIZES",
     "STANDARD_PRICE",
     "VIDEO_INPUT_FACTOR",
+    "PRICE_PER_1K_TOKENS",
+    "RESOLUTIONS",
+    "CostEstimate",
+    "EndpointId",
     "Price",
     "emulated_endpoint",
     "endpoint_price",
+    "estimate_cost",
+    "frame_count",
     "kind",
+    "nearest_aspect_ratio",
+    "output_size",
     "price_per_1k_tokens",
     "resolution_problem",
     "resolutions_for",
@@ -245,6 +259,288 @@ def resolution_problem(resolution: Any, endpoint: str | None, offered: tuple[Any
         where += " (1080p is the standard tier's: bytedance/seedance-2.0/image-to-video, text-to-video, ...)"
     allowed = ", ".join(repr(r) for r in offered)
     return Problem("resolution", f"is not offered{where}", resolution, allowed, type="enum")
+
+
+# --------------------------------------------------------------------------- sizes and cost
+
+#: The default endpoint's shipped schema: the enums below are read from it, not written here.
+_SNAPSHOT = load_snapshot(DEFAULT_ENDPOINT)
+RESOLUTIONS: tuple[str, ...] = tuple(_SNAPSHOT.enum("resolution") or ())  # ("480p", "720p")
+DURATIONS: tuple[str, ...] = tuple(_SNAPSHOT.enum("duration") or ())  # ("auto", "4", ..., "15")
+ASPECT_RATIOS: tuple[str, ...] = tuple(_SNAPSHOT.enum("aspect_ratio") or ())  # ("auto", "21:9", ..., "9:16")
+BITRATE_MODES: tuple[str, ...] = tuple(_SNAPSHOT.enum("bitrate_mode") or ())  # ("standard", "high")
+MIN_SECONDS, MAX_SECONDS = 4, 15
+#: Seconds assumed for ``duration="auto"`` in a point estimate (the range 4-15 s is always given too).
+AUTO_DURATION_ESTIMATE = 5
+#: fal's price for 2.0 fast: USD per 1,000 tokens, tokens = w * h * seconds * 24 / 1024. Kept for compatibility:
+#: each endpoint's own price is :func:`seedance_nb.endpoints.price_per_1k_tokens` (standard $0.014, mini ...).
+PRICE_PER_1K_TOKENS = FAST_PRICE
+
+_RATIO_VALUES = {r: int(r.split(":")[0]) / int(r.split(":")[1]) for r in ASPECT_RATIOS if r != "auto"}
+
+
+def _allowed(values: tuple[Any, ...]) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+def _normalise_duration(value: Any, durations: tuple[str, ...] = DURATIONS) -> str | None:
+    """fal's string form of a duration (one of ``durations``), or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and str(value) in durations and str(value) != "auto":
+        return str(value)
+    if isinstance(value, str) and value in durations:
+        return value
+    return None
+
+
+def nearest_aspect_ratio(width: int, height: int) -> str:
+    """The fixed aspect ratio nearest to ``width / height`` (compared on a log scale)."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    target = math.log(width / height)
+    return min(_RATIO_VALUES, key=lambda r: abs(math.log(_RATIO_VALUES[r]) - target))
+
+
+def output_size(
+    resolution: str = "720p",
+    aspect_ratio: str = "auto",
+    image_size: tuple[int, int] | None = None,
+    endpoint: str | None = DEFAULT_ENDPOINT,
+) -> tuple[int, int]:
+    """The video's (width, height) in pixels.
+
+    ``aspect_ratio="auto"`` picks the ratio nearest the input image, so it
+    needs ``image_size``.
+
+    Args:
+        resolution: ``"480p"``, ``"720p"`` or (standard tier) ``"1080p"``.
+        aspect_ratio: one of :data:`ASPECT_RATIOS` (``"16:9"``, ...) or ``"auto"``.
+        image_size: the input image's (width, height); required with ``aspect_ratio="auto"``.
+        endpoint: check ``resolution`` against this endpoint's schema (default 2.0 fast's; None: any resolution
+            with a pixel size).
+
+    Raises:
+        InputError: an unknown resolution (or one ``endpoint`` does not offer) or aspect ratio.
+        ValueError: ``aspect_ratio="auto"`` without ``image_size``.
+    """
+    if problem := resolution_problem(resolution, endpoint):
+        raise InputError([problem], context=f"invalid input for {endpoint}" if endpoint else "")
+    if aspect_ratio == "auto":
+        if image_size is None:
+            raise ValueError("aspect_ratio='auto' follows the input image: pass image_size=(width, height)")
+        aspect_ratio = nearest_aspect_ratio(*image_size)
+    if aspect_ratio not in _RATIO_VALUES:
+        raise InputError([Problem("aspect_ratio", "unknown aspect ratio", aspect_ratio, _allowed(ASPECT_RATIOS))])
+    return SIZES[(resolution, aspect_ratio)]
+
+
+def frame_count(seconds: int) -> int:
+    """Frames in a nominal ``seconds`` clip at 24 fps (24 * d + 1, from ByteDance's token counts)."""
+    return FPS * seconds + 1
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """An estimated price in USD. For ``duration="auto"`` it is a range with a stated point estimate.
+
+    Attributes:
+        usd: the point estimate.
+        low_usd: the low end (the shortest video ``"auto"`` may give; ``usd`` for a fixed duration).
+        high_usd: the high end (the longest).
+        seconds: the video length the point estimate assumes.
+        tokens: fal's billing units for ``usd`` (width x height x seconds x 24 / 1024).
+        width: the output's width in pixels.
+        height: the output's height in pixels.
+        assumption: what was assumed, in words ("" when nothing was).
+        endpoint: the endpoint whose price was applied.
+        per_1k_tokens: that price, USD per 1,000 tokens.
+    """
+
+    usd: float
+    low_usd: float
+    high_usd: float
+    seconds: float
+    tokens: float
+    width: int
+    height: int
+    assumption: str = ""
+    endpoint: str = DEFAULT_ENDPOINT
+    per_1k_tokens: float = PRICE_PER_1K_TOKENS
+
+    @property
+    def is_range(self) -> bool:
+        return self.low_usd != self.high_usd
+
+    def __str__(self) -> str:
+        if not self.is_range:
+            return f"${self.usd:.4f}"
+        return f"${self.usd:.4f} (range ${self.low_usd:.4f}-${self.high_usd:.4f}; {self.assumption})"
+
+
+def _usd(width: int, height: int, seconds: float, price: float, video_s: float | None) -> tuple[float, float]:
+    tokens = video_tokens(width, height, seconds, video_s)
+    return tokens * price / 1000, tokens
+
+
+def estimate_cost(
+    resolution: str = "720p",
+    duration: str | int = "auto",
+    aspect_ratio: str = "auto",
+    image_size: tuple[int, int] | None = None,
+    *,
+    endpoint: str = DEFAULT_ENDPOINT,
+    input_video_seconds: float | None = None,
+) -> CostEstimate:
+    """Estimate fal's price for one video on ``endpoint``.
+
+    tokens = width x height x seconds x 24 / 1024, at the endpoint's price per 1,000 tokens
+    (:func:`seedance_nb.endpoints.price_per_1k_tokens`: fast $0.0112, standard $0.014). Reference-to-video with
+    input videos bills their seconds too, x 0.6. With ``aspect_ratio="auto"`` and no ``image_size`` the largest
+    frame of that resolution is assumed (all ratios are within 1 % of each other).
+
+    Args:
+        resolution: one the endpoint offers (``"480p"``, ``"720p"``; ``"1080p"`` on the standard tier).
+        duration: whole seconds (``4`` ... ``15``, as int or string) or ``"auto"`` (a range, with a stated
+            point estimate).
+        aspect_ratio: one of :data:`ASPECT_RATIOS` or ``"auto"``.
+        image_size: the input image's (width, height), which fixes the frame under ``"auto"``.
+        endpoint: the fal endpoint id whose price and resolutions apply.
+        input_video_seconds: reference-to-video: the input videos' combined seconds (None: no video input).
+
+    Raises:
+        InputError: an unknown resolution (or one the endpoint does not offer), duration or aspect ratio.
+    """
+    fal_duration = _normalise_duration(duration)
+    if fal_duration is None:  # the error shows the value the user gave
+        raise InputError([Problem("duration", "unknown duration", duration, _allowed(DURATIONS))])
+    if aspect_ratio == "auto" and image_size is None:
+        output_size(resolution, "16:9", endpoint=endpoint)  # raises the field-named error
+        width, height = max((SIZES[(resolution, r)] for r in _RATIO_VALUES), key=lambda s: s[0] * s[1])
+    else:
+        width, height = output_size(resolution, aspect_ratio, image_size, endpoint=endpoint)
+    price = price_per_1k_tokens(endpoint)
+    video_s = input_video_seconds
+    if fal_duration == "auto":
+        usd, tokens = _usd(width, height, AUTO_DURATION_ESTIMATE, price, video_s)
+        low, _ = _usd(width, height, MIN_SECONDS, price, video_s)
+        high, _ = _usd(width, height, MAX_SECONDS, price, video_s)
+        return CostEstimate(
+            usd=usd,
+            low_usd=low,
+            high_usd=high,
+            seconds=AUTO_DURATION_ESTIMATE,
+            tokens=tokens,
+            width=width,
+            height=height,
+            assumption=f'duration "auto" assumed {AUTO_DURATION_ESTIMATE} s; the model picks 4-15 s',
+            endpoint=endpoint,
+            per_1k_tokens=price,
+        )
+    usd, tokens = _usd(width, height, int(fal_duration), price, video_s)
+    return CostEstimate(usd, usd, usd, int(fal_duration), tokens, width, height, "", endpoint, price)
+
+
+# --------------------------------------------------------------------------- endpoint ids
+
+_NAMESPACES = ("workflows", "comfy")
+_LEGACY_ID = re.compile(r"^([0-9]+)-([a-zA-Z0-9-]+)$")
+
+
+@dataclass(frozen=True)
+class EndpointId:
+    """An endpoint id ``[namespace/]owner/alias[/path...]`` and the queue URLs built from it.
+
+    Submit uses the full id; status, result, cancel and the status stream use
+    ``[namespace/]owner/alias`` only (PROTOCOL.md section 1).
+    """
+
+    owner: str
+    alias: str
+    path: str = ""
+    namespace: str | None = None
+
+    @classmethod
+    def parse(cls, endpoint: str) -> EndpointId:
+        """Split an endpoint id into its parts.
+
+        Args:
+            endpoint: ``[namespace/]owner/alias[/path...]`` (or a legacy ``<number>-<alias>`` id).
+
+        Raises:
+            ValueError: not an endpoint id.
+        """
+        if not isinstance(endpoint, str) or not endpoint.strip("/"):
+            raise ValueError(f"invalid endpoint id {endpoint!r}: expected 'owner/alias[/path]'")
+        parts = endpoint.strip("/").split("/")
+        if len(parts) == 1:
+            legacy = _LEGACY_ID.match(parts[0])
+            if not legacy:
+                raise ValueError(f"invalid endpoint id {endpoint!r}: expected 'owner/alias[/path]'")
+            parts = [legacy[1], legacy[2]]
+        namespace = None
+        if parts[0] in _NAMESPACES:
+            namespace, parts = parts[0], parts[1:]
+            if len(parts) < 2:
+                raise ValueError(f"invalid endpoint id {endpoint!r}: expected '{namespace}/owner/alias[/path]'")
+        if any(not p for p in parts):
+            raise ValueError(f"invalid endpoint id {endpoint!r}: empty path segment")
+        return cls(owner=parts[0], alias=parts[1], path="/".join(parts[2:]), namespace=namespace)
+
+    @property
+    def app(self) -> str:
+        """``[namespace/]owner/alias``: the part status, result and cancel URLs use."""
+        prefix = f"{self.namespace}/" if self.namespace else ""
+        return f"{prefix}{self.owner}/{self.alias}"
+
+    def __str__(self) -> str:
+        return f"{self.app}/{self.path}" if self.path else self.app
+
+    def submit_url(self, queue_url: str) -> str:
+        """The submit URL (``POST``): the full id under the queue.
+
+        Args:
+            queue_url: the queue's base URL (``https://queue.fal.run`` or the emulator's).
+        """
+        return f"{queue_url.rstrip('/')}/{self}"
+
+    def request_url(self, queue_url: str, request_id: str) -> str:
+        """The result URL (``GET``); the status and cancel URLs extend it.
+
+        Args:
+            queue_url: the queue's base URL.
+            request_id: the request's id.
+        """
+        return f"{queue_url.rstrip('/')}/{self.app}/requests/{request_id}"
+
+    def status_url(self, queue_url: str, request_id: str) -> str:
+        """The status URL (``GET``).
+
+        Args:
+            queue_url: the queue's base URL.
+            request_id: the request's id.
+        """
+        return self.request_url(queue_url, request_id) + "/status"
+
+    def stream_url(self, queue_url: str, request_id: str) -> str:
+        """The status stream's URL (``GET``, server-sent events).
+
+        Args:
+            queue_url: the queue's base URL.
+            request_id: the request's id.
+        """
+        return self.request_url(queue_url, request_id) + "/status/stream"
+
+    def cancel_url(self, queue_url: str, request_id: str) -> str:
+        """The cancel URL (``PUT``).
+
+        Args:
+            queue_url: the queue's base URL.
+            request_id: the request's id.
+        """
+        return self.request_url(queue_url, request_id) + "/cancel"
 
 
 set_public_module(__name__)

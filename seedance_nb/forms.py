@@ -495,20 +495,28 @@ def _build(field: FormField, sweep: bool, start: Any, as_text: bool) -> Any:
     if field.kind == "boolean":
         return W.Checkbox(value=bool(start) if start is not UNSET else False, description=field.label)
     if sweep and field.kind == "choice" and not as_text:
-        enum = field.spec.enum or ()
-        picked = tuple(start) if isinstance(start, list | tuple) else (start,) if start in enum else ()
-        return W.SelectMultiple(
-            options=[(str(v), v) for v in enum], value=picked, description=field.label, rows=min(len(enum), 4)
-        )
+        return _multi_choice(field, start)
     if sweep or field.kind == "text" or (field.kind in ("integer", "number") and start is UNSET):
         return _text(field, sweep, start)
     if field.kind == "choice":
-        enum = field.spec.enum or ()
-        options = (
-            [(str(v), v) for v in enum] if start is not UNSET else [("(unset)", None), *((str(v), v) for v in enum)]
-        )
-        return W.Dropdown(options=options, value=None if start is UNSET else start, description=field.label)
+        return _dropdown(field, start)
     return _number_widget(field, start)
+
+
+def _multi_choice(field: FormField, start: Any) -> Any:
+    """A sweep's choice field: any of its values (the starting one, or the starting list, picked)."""
+    enum = field.spec.enum or ()
+    picked = tuple(start) if isinstance(start, list | tuple) else (start,) if start in enum else ()
+    return W.SelectMultiple(
+        options=[(str(v), v) for v in enum], value=picked, description=field.label, rows=min(len(enum), 4)
+    )
+
+
+def _dropdown(field: FormField, start: Any) -> Any:
+    """One video's choice field: one of its values (or "(unset)" when it starts unset)."""
+    enum = field.spec.enum or ()
+    options = [(str(v), v) for v in enum] if start is not UNSET else [("(unset)", None), *((str(v), v) for v in enum)]
+    return W.Dropdown(options=options, value=None if start is UNSET else start, description=field.label)
 
 
 def _text(field: FormField, sweep: bool, start: Any) -> Any:

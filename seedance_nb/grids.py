@@ -40,6 +40,46 @@ _OPTIONS = ("takes", "mode", "endpoint", "same_seed_ok", "allow_unknown")
 # --------------------------------------------------------------------------- grid
 
 
+def _check_options(
+    takes: Any, mode: Any, endpoint: Any, same_seed_ok: bool, allow_unknown: bool, inputs: dict[str, Any]
+) -> None:
+    """Refuse a grid's options before anything is read: the mode, the takes, the endpoint, the field names,
+    and several takes of one fixed seed (the same request paid again)."""
+    if mode not in ("product", "zip"):
+        raise InputError([Problem("mode", "unknown grid mode", mode, "'product' or 'zip'")])
+    if isinstance(takes, bool) or not isinstance(takes, int) or takes < 1:
+        raise InputError([Problem("takes", "must be a whole number of at least 1", takes, "1, 2, 3, ...")])
+    if not isinstance(endpoint, str) or not endpoint.strip():
+        raise InputError([Problem("endpoint", "must be a fal endpoint id", endpoint, DEFAULT_ENDPOINT)])
+    _check_names(inputs, endpoint, allow_unknown)
+    if takes > 1 and not same_seed_ok:
+        seeds = inputs.get("seed")
+        fixed = seeds is not None and not (_is_axis(seeds) and None in list(seeds))
+        if fixed:
+            raise InputError(
+                [
+                    Problem(
+                        "takes",
+                        f"takes={takes} with a fixed seed repeats the same request, which likely pays again "
+                        "for the same video",
+                        takes,
+                        "leave seed unset (each take then gets its own random seed), vary seeds instead of takes "
+                        "(seed=[1, 2, 3], takes=1), or pass same_seed_ok=True",
+                    )
+                ]
+            )
+
+
+def _check_axes(axes: dict[str, list[Any]], mode: str) -> None:
+    """Refuse an axis without values, and zip axes of different lengths."""
+    empty = [k for k, v in axes.items() if not v]
+    if empty:
+        raise InputError([Problem(k, "axis has no values", [], "at least one value") for k in empty])
+    if mode == "zip" and len({len(v) for v in axes.values()}) > 1:
+        lengths = {k: len(v) for k, v in axes.items()}
+        raise InputError([Problem("mode", f"zip needs axes of equal length, got {lengths}", None, None)])
+
+
 def _check_names(inputs: dict[str, Any], endpoint: str, allow_unknown: bool) -> None:
     """Refuse a field ``endpoint``'s schema does not list (unless ``allow_unknown``) and an image given twice."""
     problems = [
@@ -99,29 +139,7 @@ class Grid:
         allow_unknown: bool = False,
         **inputs: Any,
     ) -> None:
-        if mode not in ("product", "zip"):
-            raise InputError([Problem("mode", "unknown grid mode", mode, "'product' or 'zip'")])
-        if isinstance(takes, bool) or not isinstance(takes, int) or takes < 1:
-            raise InputError([Problem("takes", "must be a whole number of at least 1", takes, "1, 2, 3, ...")])
-        if not isinstance(endpoint, str) or not endpoint.strip():
-            raise InputError([Problem("endpoint", "must be a fal endpoint id", endpoint, DEFAULT_ENDPOINT)])
-        _check_names(inputs, endpoint, allow_unknown)
-        if takes > 1 and not same_seed_ok:
-            seeds = inputs.get("seed")
-            fixed = seeds is not None and not (_is_axis(seeds) and None in list(seeds))
-            if fixed:
-                raise InputError(
-                    [
-                        Problem(
-                            "takes",
-                            f"takes={takes} with a fixed seed repeats the same request, which likely pays again "
-                            "for the same video",
-                            takes,
-                            "leave seed unset (each take then gets its own random seed), vary seeds instead of takes "
-                            "(seed=[1, 2, 3], takes=1), or pass same_seed_ok=True",
-                        )
-                    ]
-                )
+        _check_options(takes, mode, endpoint, same_seed_ok, allow_unknown, inputs)
         self._set_state(
             endpoint=endpoint,
             takes=takes,
@@ -133,12 +151,7 @@ class Grid:
             cells=[],
             inputs=[],
         )
-        empty = [k for k, v in self.axes.items() if not v]
-        if empty:
-            raise InputError([Problem(k, "axis has no values", [], "at least one value") for k in empty])
-        if mode == "zip" and len({len(v) for v in self.axes.values()}) > 1:
-            lengths = {k: len(v) for k, v in self.axes.items()}
-            raise InputError([Problem("mode", f"zip needs axes of equal length, got {lengths}", None, None)])
+        _check_axes(self.axes, mode)
         self._cells = self._expand()
         self._inputs = self._validate()
 

@@ -221,16 +221,7 @@ def _field_spec(name: str, spec: Any, document: Any) -> FieldSpec:
         branch = _resolve(branch, document)
         if not isinstance(branch, Mapping):
             continue
-        kinds = branch.get("type")
-        for kind in kinds if isinstance(kinds, list) else [kinds]:
-            if not isinstance(kind, str):
-                continue
-            if kind == "array":
-                items = _resolve(branch.get("items"), document)
-                item_type = items.get("type") if isinstance(items, Mapping) else None
-                kind = f"array<{item_type}>" if isinstance(item_type, str) else "array"
-            if kind not in types:
-                types.append(kind)
+        types += [kind for kind in _branch_types(branch, document) if kind not in types]
         if branch is not spec and isinstance(branch.get("enum"), list):
             enum = (enum or []) + [v for v in branch["enum"] if v not in (enum or [])]
     minimum, maximum = _bounds([spec, *(branches if isinstance(branches, list) else [])], document)
@@ -245,6 +236,22 @@ def _field_spec(name: str, spec: Any, document: Any) -> FieldSpec:
         title=spec["title"] if isinstance(spec.get("title"), str) else "",
         description=spec["description"] if isinstance(spec.get("description"), str) else "",
     )
+
+
+def _branch_types(branch: Mapping[str, Any], document: Any) -> list[str]:
+    """The JSON types one branch of a field allows (``array<item type>`` for a typed list), in order."""
+    types: list[str] = []
+    kinds = branch.get("type")
+    for kind in kinds if isinstance(kinds, list) else [kinds]:
+        if not isinstance(kind, str):
+            continue
+        if kind == "array":
+            items = _resolve(branch.get("items"), document)
+            item_type = items.get("type") if isinstance(items, Mapping) else None
+            kind = f"array<{item_type}>" if isinstance(item_type, str) else "array"
+        if kind not in types:
+            types.append(kind)
+    return types
 
 
 def _bounds(nodes: list[Any], document: Any) -> tuple[float | None, float | None]:
@@ -382,25 +389,10 @@ def diff_schemas(old: InputSchema, new: InputSchema) -> tuple[Change, ...]:
         a, b = old.fields.get(name), new.fields.get(name)
         if a is None and b is not None:
             changes.append(Change(name, "added", None, b.describe()))
-            continue
-        if b is None and a is not None:
+        elif b is None and a is not None:
             changes.append(Change(name, "removed", a.describe(), None))
-            continue
-        assert a is not None and b is not None
-        if a.type != b.type:
-            changes.append(Change(name, "type", a.type or "any", b.type or "any"))
-        if a.enum != b.enum:
-            before, after = list(a.enum or ()), list(b.enum or ())
-            added = tuple(v for v in after if v not in before)
-            removed = tuple(v for v in before if v not in after)
-            if added:
-                changes.append(Change(name, "enum_added", None, added))
-            if removed:
-                changes.append(Change(name, "enum_removed", removed, None))
-        if (a.has_default, a.default) != (b.has_default, b.default):
-            changes.append(
-                Change(name, "default", a.default if a.has_default else None, b.default if b.has_default else None)
-            )
+        elif a is not None and b is not None:
+            changes += _field_changes(name, a, b)
     for name in new.required:
         if name not in old.required and name in old.fields:
             changes.append(Change(name, "required"))
@@ -408,6 +400,26 @@ def diff_schemas(old: InputSchema, new: InputSchema) -> tuple[Change, ...]:
         if name not in new.required and name in new.fields:
             changes.append(Change(name, "optional"))
     return tuple(changes)
+
+
+def _field_changes(name: str, a: FieldSpec, b: FieldSpec) -> list[Change]:
+    """How one field present in both schemas changed: its type, its enum values, its default."""
+    changes: list[Change] = []
+    if a.type != b.type:
+        changes.append(Change(name, "type", a.type or "any", b.type or "any"))
+    if a.enum != b.enum:
+        before, after = list(a.enum or ()), list(b.enum or ())
+        added = tuple(v for v in after if v not in before)
+        removed = tuple(v for v in before if v not in after)
+        if added:
+            changes.append(Change(name, "enum_added", None, added))
+        if removed:
+            changes.append(Change(name, "enum_removed", removed, None))
+    if (a.has_default, a.default) != (b.has_default, b.default):
+        changes.append(
+            Change(name, "default", a.default if a.has_default else None, b.default if b.has_default else None)
+        )
+    return changes
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ._names import set_public_module
+from .endpoints import estimate_cost
 from .errors import Problem
 
 __all__ = ["MAX_FILES", "LIMITS", "ReferenceFacts", "estimate_references", "reference_facts", "reference_problems"]
@@ -293,8 +294,6 @@ def estimate_references(payload: Mapping[str, Any], endpoint: str) -> Any:
         A :class:`seedance_nb.schema.CostEstimate`.
     """
     from dataclasses import replace
-
-    from .schema import estimate_cost
 
     facts = reference_facts(payload)
     est = estimate_cost(

@@ -21,19 +21,32 @@ one and reports drift::
 
 from __future__ import annotations
 
-import base64
-import binascii
-import functools
 import json
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import InitVar, dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
 from ._names import set_public_module
-from .endpoints import FAST_PRICE, SIZES, price_per_1k_tokens, resolution_problem, resolutions_for, video_tokens
+from .endpoints import _SNAPSHOT, SIZES, _allowed, _normalise_duration, resolution_problem, resolutions_for
+
+# The sizes, the cost estimate and endpoint ids live on the ground floor (seedance_nb.endpoints), below the
+# references check that prices a job too; they stay importable from here as they always were.
+from .endpoints import ASPECT_RATIOS as ASPECT_RATIOS
+from .endpoints import AUTO_DURATION_ESTIMATE as AUTO_DURATION_ESTIMATE
+from .endpoints import BITRATE_MODES as BITRATE_MODES
+from .endpoints import DURATIONS as DURATIONS
+from .endpoints import FPS as FPS
+from .endpoints import MAX_SECONDS as MAX_SECONDS
+from .endpoints import MIN_SECONDS as MIN_SECONDS
+from .endpoints import PRICE_PER_1K_TOKENS as PRICE_PER_1K_TOKENS
+from .endpoints import RESOLUTIONS as RESOLUTIONS
+from .endpoints import CostEstimate as CostEstimate
+from .endpoints import EndpointId as EndpointId
+from .endpoints import estimate_cost as estimate_cost
+from .endpoints import frame_count as frame_count
+from .endpoints import nearest_aspect_ratio as nearest_aspect_ratio
+from .endpoints import output_size as output_size
 from .errors import InputError, Problem, ProtocolError
 from .openapi_schema import (
     DEFAULT_ENDPOINT,
@@ -50,13 +63,15 @@ from .openapi_schema import (
     snapshot_document,
     warn_unsupported_fields,
 )
+from .validation import IMAGE_MIME_TYPES as IMAGE_MIME_TYPES
+from .validation import MAX_IMAGE_BYTES as MAX_IMAGE_BYTES
 
 # The image limits stay importable from here (files, the emulator) as they always were.
 from .validation import MAX_IMAGE_RATIO as MAX_IMAGE_RATIO
 from .validation import MAX_IMAGE_SIDE as MAX_IMAGE_SIDE
 from .validation import MIN_IMAGE_RATIO as MIN_IMAGE_RATIO
 from .validation import MIN_IMAGE_SIDE as MIN_IMAGE_SIDE
-from .validation import data_image_problem, null_problems, unknown_field_problems
+from .validation import _image_url_problem, _json_problem, _text_problem, null_problems, unknown_field_problems
 
 __all__ = [
     "ASPECT_RATIOS",
@@ -95,275 +110,15 @@ __all__ = [
     "warn_unsupported_fields",
 ]
 
-#: The default endpoint's shipped schema: the enums below are read from it, not written here.
-_SNAPSHOT = load_snapshot(DEFAULT_ENDPOINT)
-RESOLUTIONS: tuple[str, ...] = tuple(_SNAPSHOT.enum("resolution") or ())  # ("480p", "720p")
-DURATIONS: tuple[str, ...] = tuple(_SNAPSHOT.enum("duration") or ())  # ("auto", "4", ..., "15")
-ASPECT_RATIOS: tuple[str, ...] = tuple(_SNAPSHOT.enum("aspect_ratio") or ())  # ("auto", "21:9", ..., "9:16")
-BITRATE_MODES: tuple[str, ...] = tuple(_SNAPSHOT.enum("bitrate_mode") or ())  # ("standard", "high")
-FPS = 24
-MIN_SECONDS, MAX_SECONDS = 4, 15
-#: Seconds assumed for ``duration="auto"`` in a point estimate (the range 4-15 s is always given too).
-AUTO_DURATION_ESTIMATE = 5
 SEED_MAX = 2**31 - 1
-#: fal's limit on an input image (30 MB); ByteDance says "< 30 MB".
-MAX_IMAGE_BYTES = 30 * 1024 * 1024
-#: ByteDance's image rules (each side 300-6000 px, width/height 0.4-2.5): seedance_nb.validation, imported above.
-IMAGE_MIME_TYPES: tuple[str, ...] = ("image/jpeg", "image/png", "image/webp")
-#: fal's price for 2.0 fast: USD per 1,000 tokens, tokens = w * h * seconds * 24 / 1024. Kept for compatibility:
-#: each endpoint's own price is :func:`seedance_nb.endpoints.price_per_1k_tokens` (standard $0.014, mini ...).
-PRICE_PER_1K_TOKENS = FAST_PRICE
-
-_RATIO_VALUES = {r: int(r.split(":")[0]) / int(r.split(":")[1]) for r in ASPECT_RATIOS if r != "auto"}
-
-
-# --------------------------------------------------------------------------- sizes and cost
-
-
-def nearest_aspect_ratio(width: int, height: int) -> str:
-    """The fixed aspect ratio nearest to ``width / height`` (compared on a log scale)."""
-    if width <= 0 or height <= 0:
-        raise ValueError(f"image size must be positive, got {width}x{height}")
-    target = math.log(width / height)
-    return min(_RATIO_VALUES, key=lambda r: abs(math.log(_RATIO_VALUES[r]) - target))
-
-
-def output_size(
-    resolution: str = "720p",
-    aspect_ratio: str = "auto",
-    image_size: tuple[int, int] | None = None,
-    endpoint: str | None = DEFAULT_ENDPOINT,
-) -> tuple[int, int]:
-    """The video's (width, height) in pixels.
-
-    ``aspect_ratio="auto"`` picks the ratio nearest the input image, so it
-    needs ``image_size``.
-
-    Args:
-        resolution: ``"480p"``, ``"720p"`` or (standard tier) ``"1080p"``.
-        aspect_ratio: one of :data:`ASPECT_RATIOS` (``"16:9"``, ...) or ``"auto"``.
-        image_size: the input image's (width, height); required with ``aspect_ratio="auto"``.
-        endpoint: check ``resolution`` against this endpoint's schema (default 2.0 fast's; None: any resolution
-            with a pixel size).
-
-    Raises:
-        InputError: an unknown resolution (or one ``endpoint`` does not offer) or aspect ratio.
-        ValueError: ``aspect_ratio="auto"`` without ``image_size``.
-    """
-    if problem := resolution_problem(resolution, endpoint):
-        raise InputError([problem], context=f"invalid input for {endpoint}" if endpoint else "")
-    if aspect_ratio == "auto":
-        if image_size is None:
-            raise ValueError("aspect_ratio='auto' follows the input image: pass image_size=(width, height)")
-        aspect_ratio = nearest_aspect_ratio(*image_size)
-    if aspect_ratio not in _RATIO_VALUES:
-        raise InputError([Problem("aspect_ratio", "unknown aspect ratio", aspect_ratio, _allowed(ASPECT_RATIOS))])
-    return SIZES[(resolution, aspect_ratio)]
-
-
-def frame_count(seconds: int) -> int:
-    """Frames in a nominal ``seconds`` clip at 24 fps (24 * d + 1, from ByteDance's token counts)."""
-    return FPS * seconds + 1
-
-
-@dataclass(frozen=True)
-class CostEstimate:
-    """An estimated price in USD. For ``duration="auto"`` it is a range with a stated point estimate.
-
-    Attributes:
-        usd: the point estimate.
-        low_usd: the low end (the shortest video ``"auto"`` may give; ``usd`` for a fixed duration).
-        high_usd: the high end (the longest).
-        seconds: the video length the point estimate assumes.
-        tokens: fal's billing units for ``usd`` (width x height x seconds x 24 / 1024).
-        width: the output's width in pixels.
-        height: the output's height in pixels.
-        assumption: what was assumed, in words ("" when nothing was).
-        endpoint: the endpoint whose price was applied.
-        per_1k_tokens: that price, USD per 1,000 tokens.
-    """
-
-    usd: float
-    low_usd: float
-    high_usd: float
-    seconds: float
-    tokens: float
-    width: int
-    height: int
-    assumption: str = ""
-    endpoint: str = DEFAULT_ENDPOINT
-    per_1k_tokens: float = PRICE_PER_1K_TOKENS
-
-    @property
-    def is_range(self) -> bool:
-        return self.low_usd != self.high_usd
-
-    def __str__(self) -> str:
-        if not self.is_range:
-            return f"${self.usd:.4f}"
-        return f"${self.usd:.4f} (range ${self.low_usd:.4f}-${self.high_usd:.4f}; {self.assumption})"
-
-
-def _usd(width: int, height: int, seconds: float, price: float, video_s: float | None) -> tuple[float, float]:
-    tokens = video_tokens(width, height, seconds, video_s)
-    return tokens * price / 1000, tokens
-
-
-def estimate_cost(
-    resolution: str = "720p",
-    duration: str | int = "auto",
-    aspect_ratio: str = "auto",
-    image_size: tuple[int, int] | None = None,
-    *,
-    endpoint: str = DEFAULT_ENDPOINT,
-    input_video_seconds: float | None = None,
-) -> CostEstimate:
-    """Estimate fal's price for one video on ``endpoint``.
-
-    tokens = width x height x seconds x 24 / 1024, at the endpoint's price per 1,000 tokens
-    (:func:`seedance_nb.endpoints.price_per_1k_tokens`: fast $0.0112, standard $0.014). Reference-to-video with
-    input videos bills their seconds too, x 0.6. With ``aspect_ratio="auto"`` and no ``image_size`` the largest
-    frame of that resolution is assumed (all ratios are within 1 % of each other).
-
-    Args:
-        resolution: one the endpoint offers (``"480p"``, ``"720p"``; ``"1080p"`` on the standard tier).
-        duration: whole seconds (``4`` ... ``15``, as int or string) or ``"auto"`` (a range, with a stated
-            point estimate).
-        aspect_ratio: one of :data:`ASPECT_RATIOS` or ``"auto"``.
-        image_size: the input image's (width, height), which fixes the frame under ``"auto"``.
-        endpoint: the fal endpoint id whose price and resolutions apply.
-        input_video_seconds: reference-to-video: the input videos' combined seconds (None: no video input).
-
-    Raises:
-        InputError: an unknown resolution (or one the endpoint does not offer), duration or aspect ratio.
-    """
-    fal_duration = _normalise_duration(duration)
-    if fal_duration is None:  # the error shows the value the user gave
-        raise InputError([Problem("duration", "unknown duration", duration, _allowed(DURATIONS))])
-    if aspect_ratio == "auto" and image_size is None:
-        output_size(resolution, "16:9", endpoint=endpoint)  # raises the field-named error
-        width, height = max((SIZES[(resolution, r)] for r in _RATIO_VALUES), key=lambda s: s[0] * s[1])
-    else:
-        width, height = output_size(resolution, aspect_ratio, image_size, endpoint=endpoint)
-    price = price_per_1k_tokens(endpoint)
-    video_s = input_video_seconds
-    if fal_duration == "auto":
-        usd, tokens = _usd(width, height, AUTO_DURATION_ESTIMATE, price, video_s)
-        low, _ = _usd(width, height, MIN_SECONDS, price, video_s)
-        high, _ = _usd(width, height, MAX_SECONDS, price, video_s)
-        return CostEstimate(
-            usd=usd,
-            low_usd=low,
-            high_usd=high,
-            seconds=AUTO_DURATION_ESTIMATE,
-            tokens=tokens,
-            width=width,
-            height=height,
-            assumption=f'duration "auto" assumed {AUTO_DURATION_ESTIMATE} s; the model picks 4-15 s',
-            endpoint=endpoint,
-            per_1k_tokens=price,
-        )
-    usd, tokens = _usd(width, height, int(fal_duration), price, video_s)
-    return CostEstimate(usd, usd, usd, int(fal_duration), tokens, width, height, "", endpoint, price)
 
 
 # --------------------------------------------------------------------------- input
 
 
-def _allowed(values: tuple[Any, ...]) -> str:
-    return ", ".join(repr(v) for v in values)
-
-
 def _one_of(value: Any, allowed: tuple[Any, ...]) -> bool:
     """``value in allowed`` with types compared too (``True`` is not ``1``); safe for unhashable values."""
     return any(type(value) is type(a) and value == a for a in allowed)
-
-
-def _normalise_duration(value: Any, durations: tuple[str, ...] = DURATIONS) -> str | None:
-    """fal's string form of a duration (one of ``durations``), or None when it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, int) and str(value) in durations and str(value) != "auto":
-        return str(value)
-    if isinstance(value, str) and value in durations:
-        return value
-    return None
-
-
-_DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?P<params>(;[\w-]+=[\w.-]+)*)(?P<b64>;base64)?,", re.I)
-
-
-#: Data URIs at least this long (an inlined image) are remembered by identity, not content: a grid's jobs share
-#: one string, and comparing two equal 8 MB strings in a content-keyed cache costs as much as checking one (and
-#: such a cache would keep every image it saw alive).
-_BIG_URL = 64 * 1024
-_RECENT_BIG_URLS: dict[int, tuple[str, str, Problem | None]] = {}
-
-
-def _image_url_problem(name: str, url: str) -> Problem | None:
-    """:func:`_check_image_url`, remembered: short URLs by content, long data URIs by identity (the last few)."""
-    if len(url) < _BIG_URL:
-        return _check_image_url(name, url)
-    seen = _RECENT_BIG_URLS.get(id(url))
-    if seen is not None and seen[0] == name and seen[1] is url:
-        return seen[2]
-    problem = _image_url_check(name, url)
-    if len(_RECENT_BIG_URLS) >= 4:
-        _RECENT_BIG_URLS.clear()  # not popped one by one: another thread (the emulator's) may check too
-    _RECENT_BIG_URLS[id(url)] = (name, url, problem)
-    return problem
-
-
-@functools.lru_cache(maxsize=64)
-def _check_image_url(name: str, url: str) -> Problem | None:
-    return _image_url_check(name, url)
-
-
-def _image_url_check(name: str, url: str) -> Problem | None:
-    text_problem = _text_problem(name, url)
-    if text_problem:
-        return text_problem
-    if url.startswith(("http://", "https://")):
-        if len(url) > 8192:
-            return Problem(name, "URL is too long", url, "an http(s) URL under 8 KB")
-        if re.search(r"\s", url) or url in ("http://", "https://"):
-            return Problem(name, "not a valid URL", url, "an http(s) URL or a data:image/... URI")
-        return None
-    match = _DATA_URI.match(url)
-    if not match:
-        return Problem(
-            name,
-            "must be an http(s) URL or a data:image/{jpeg,png,webp};base64 URI",
-            url,
-            "https://..., data:image/png;base64,...",
-            type="url_parsing",
-        )
-    mime = match["mime"].lower()
-    if mime == "image/jpg":
-        mime = "image/jpeg"
-    if mime not in IMAGE_MIME_TYPES:
-        return Problem(name, f"image type {mime} is not supported", url, "image/jpeg, image/png, image/webp")
-    if not match["b64"]:
-        return Problem(name, "data URI must be base64-encoded", url, "data:image/png;base64,...")
-    payload = url[match.end() :]
-    size = len(payload) * 3 // 4 - payload[-2:].count("=")
-    if size > MAX_IMAGE_BYTES:
-        return Problem(
-            name,
-            f"image is {size / 1e6:.1f} MB; the limit is {MAX_IMAGE_BYTES / 1024 / 1024:.0f} MB",
-            f"<data URI, {size} bytes>",
-            "images up to 30 MB",
-            type="file_too_large",
-        )
-    try:
-        data = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        return Problem(name, "data URI is not valid base64", f"<data URI, {len(url)} chars>", None)
-    if size == 0:
-        return Problem(name, "data URI holds no image bytes", url, "a non-empty image")
-    return data_image_problem(name, data)  # its header: the format and ByteDance's size rules
 
 
 #: ByteDance advises prompts of at most 1,000 English words (MODEL.md); fal states no limit. Longer prompts
@@ -372,26 +127,6 @@ MAX_PROMPT_WORDS = 1000
 MAX_PROMPT_CHARS = 10_000
 #: fal's request body limit (ByteDance: 64 MB); payloads are kept under it with room for headers.
 MAX_BODY_BYTES = 60 * 1024 * 1024
-
-
-def _text_problem(name: str, value: str) -> Problem | None:
-    """A problem when ``value`` cannot be sent as UTF-8 JSON (a lone surrogate, a NUL)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return Problem(name, "contains characters that are not valid text (a lone surrogate)", None, "valid Unicode")
-    if "\x00" in value:
-        return Problem(name, "contains a NUL character", None, "text without NUL characters")
-    return None
-
-
-def _json_problem(name: str, value: Any) -> Problem | None:
-    """A problem when ``value`` is not plain JSON (a set, NaN, infinity, bytes, invalid text...)."""
-    try:
-        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError) as exc:
-        return Problem(name, f"cannot be sent as JSON ({type(exc).__name__})", None, "text, numbers, booleans, lists")
-    return _text_problem(name, text)
 
 
 #: Fields checked here field by field (with their own messages); the schema checks every other field it declares.
@@ -858,106 +593,6 @@ class VideoOutput:
             out["seed"] = self.seed
         out.update(self.extra)
         return out
-
-
-# --------------------------------------------------------------------------- endpoint ids
-
-_NAMESPACES = ("workflows", "comfy")
-_LEGACY_ID = re.compile(r"^([0-9]+)-([a-zA-Z0-9-]+)$")
-
-
-@dataclass(frozen=True)
-class EndpointId:
-    """An endpoint id ``[namespace/]owner/alias[/path...]`` and the queue URLs built from it.
-
-    Submit uses the full id; status, result, cancel and the status stream use
-    ``[namespace/]owner/alias`` only (PROTOCOL.md section 1).
-    """
-
-    owner: str
-    alias: str
-    path: str = ""
-    namespace: str | None = None
-
-    @classmethod
-    def parse(cls, endpoint: str) -> EndpointId:
-        """Split an endpoint id into its parts.
-
-        Args:
-            endpoint: ``[namespace/]owner/alias[/path...]`` (or a legacy ``<number>-<alias>`` id).
-
-        Raises:
-            ValueError: not an endpoint id.
-        """
-        if not isinstance(endpoint, str) or not endpoint.strip("/"):
-            raise ValueError(f"invalid endpoint id {endpoint!r}: expected 'owner/alias[/path]'")
-        parts = endpoint.strip("/").split("/")
-        if len(parts) == 1:
-            legacy = _LEGACY_ID.match(parts[0])
-            if not legacy:
-                raise ValueError(f"invalid endpoint id {endpoint!r}: expected 'owner/alias[/path]'")
-            parts = [legacy[1], legacy[2]]
-        namespace = None
-        if parts[0] in _NAMESPACES:
-            namespace, parts = parts[0], parts[1:]
-            if len(parts) < 2:
-                raise ValueError(f"invalid endpoint id {endpoint!r}: expected '{namespace}/owner/alias[/path]'")
-        if any(not p for p in parts):
-            raise ValueError(f"invalid endpoint id {endpoint!r}: empty path segment")
-        return cls(owner=parts[0], alias=parts[1], path="/".join(parts[2:]), namespace=namespace)
-
-    @property
-    def app(self) -> str:
-        """``[namespace/]owner/alias``: the part status, result and cancel URLs use."""
-        prefix = f"{self.namespace}/" if self.namespace else ""
-        return f"{prefix}{self.owner}/{self.alias}"
-
-    def __str__(self) -> str:
-        return f"{self.app}/{self.path}" if self.path else self.app
-
-    def submit_url(self, queue_url: str) -> str:
-        """The submit URL (``POST``): the full id under the queue.
-
-        Args:
-            queue_url: the queue's base URL (``https://queue.fal.run`` or the emulator's).
-        """
-        return f"{queue_url.rstrip('/')}/{self}"
-
-    def request_url(self, queue_url: str, request_id: str) -> str:
-        """The result URL (``GET``); the status and cancel URLs extend it.
-
-        Args:
-            queue_url: the queue's base URL.
-            request_id: the request's id.
-        """
-        return f"{queue_url.rstrip('/')}/{self.app}/requests/{request_id}"
-
-    def status_url(self, queue_url: str, request_id: str) -> str:
-        """The status URL (``GET``).
-
-        Args:
-            queue_url: the queue's base URL.
-            request_id: the request's id.
-        """
-        return self.request_url(queue_url, request_id) + "/status"
-
-    def stream_url(self, queue_url: str, request_id: str) -> str:
-        """The status stream's URL (``GET``, server-sent events).
-
-        Args:
-            queue_url: the queue's base URL.
-            request_id: the request's id.
-        """
-        return self.request_url(queue_url, request_id) + "/status/stream"
-
-    def cancel_url(self, queue_url: str, request_id: str) -> str:
-        """The cancel URL (``PUT``).
-
-        Args:
-            queue_url: the queue's base URL.
-            request_id: the request's id.
-        """
-        return self.request_url(queue_url, request_id) + "/cancel"
 
 
 set_public_module(__name__)

@@ -16,8 +16,13 @@ unlisted field as it is, with the same warning.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
+import functools
 import io
+import json
+import re
 import struct
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -29,6 +34,8 @@ from .errors import Problem
 from .openapi_schema import DEFAULT_ENDPOINT, SNAPSHOT_ENDPOINTS, InputSchema, current_schema, load_snapshot
 
 __all__ = [
+    "IMAGE_MIME_TYPES",
+    "MAX_IMAGE_BYTES",
     "MAX_IMAGE_RATIO",
     "MAX_IMAGE_SIDE",
     "MIN_IMAGE_RATIO",
@@ -192,6 +199,107 @@ def data_image_problem(field: str, data: bytes) -> Problem | None:
         )
     problems = image_size_problems(field, width, height)
     return problems[0] if problems else None
+
+
+# --------------------------------------------------------------------------- text and image URLs
+
+#: fal's limit on an input image (30 MB); ByteDance says "< 30 MB".
+MAX_IMAGE_BYTES = 30 * 1024 * 1024
+IMAGE_MIME_TYPES: tuple[str, ...] = ("image/jpeg", "image/png", "image/webp")
+
+
+def _text_problem(name: str, value: str) -> Problem | None:
+    """A problem when ``value`` cannot be sent as UTF-8 JSON (a lone surrogate, a NUL)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return Problem(name, "contains characters that are not valid text (a lone surrogate)", None, "valid Unicode")
+    if "\x00" in value:
+        return Problem(name, "contains a NUL character", None, "text without NUL characters")
+    return None
+
+
+def _json_problem(name: str, value: Any) -> Problem | None:
+    """A problem when ``value`` is not plain JSON (a set, NaN, infinity, bytes, invalid text...)."""
+    try:
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return Problem(name, f"cannot be sent as JSON ({type(exc).__name__})", None, "text, numbers, booleans, lists")
+    return _text_problem(name, text)
+
+
+_DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?P<params>(;[\w-]+=[\w.-]+)*)(?P<b64>;base64)?,", re.I)
+
+
+#: Data URIs at least this long (an inlined image) are remembered by identity, not content: a grid's jobs share
+#: one string, and comparing two equal 8 MB strings in a content-keyed cache costs as much as checking one (and
+#: such a cache would keep every image it saw alive).
+_BIG_URL = 64 * 1024
+_RECENT_BIG_URLS: dict[int, tuple[str, str, Problem | None]] = {}
+
+
+def _image_url_problem(name: str, url: str) -> Problem | None:
+    """:func:`_check_image_url`, remembered: short URLs by content, long data URIs by identity (the last few)."""
+    if len(url) < _BIG_URL:
+        return _check_image_url(name, url)
+    seen = _RECENT_BIG_URLS.get(id(url))
+    if seen is not None and seen[0] == name and seen[1] is url:
+        return seen[2]
+    problem = _image_url_check(name, url)
+    if len(_RECENT_BIG_URLS) >= 4:
+        _RECENT_BIG_URLS.clear()  # not popped one by one: another thread (the emulator's) may check too
+    _RECENT_BIG_URLS[id(url)] = (name, url, problem)
+    return problem
+
+
+@functools.lru_cache(maxsize=64)
+def _check_image_url(name: str, url: str) -> Problem | None:
+    return _image_url_check(name, url)
+
+
+def _image_url_check(name: str, url: str) -> Problem | None:
+    text_problem = _text_problem(name, url)
+    if text_problem:
+        return text_problem
+    if url.startswith(("http://", "https://")):
+        if len(url) > 8192:
+            return Problem(name, "URL is too long", url, "an http(s) URL under 8 KB")
+        if re.search(r"\s", url) or url in ("http://", "https://"):
+            return Problem(name, "not a valid URL", url, "an http(s) URL or a data:image/... URI")
+        return None
+    match = _DATA_URI.match(url)
+    if not match:
+        return Problem(
+            name,
+            "must be an http(s) URL or a data:image/{jpeg,png,webp};base64 URI",
+            url,
+            "https://..., data:image/png;base64,...",
+            type="url_parsing",
+        )
+    mime = match["mime"].lower()
+    if mime == "image/jpg":
+        mime = "image/jpeg"
+    if mime not in IMAGE_MIME_TYPES:
+        return Problem(name, f"image type {mime} is not supported", url, "image/jpeg, image/png, image/webp")
+    if not match["b64"]:
+        return Problem(name, "data URI must be base64-encoded", url, "data:image/png;base64,...")
+    payload = url[match.end() :]
+    size = len(payload) * 3 // 4 - payload[-2:].count("=")
+    if size > MAX_IMAGE_BYTES:
+        return Problem(
+            name,
+            f"image is {size / 1e6:.1f} MB; the limit is {MAX_IMAGE_BYTES / 1024 / 1024:.0f} MB",
+            f"<data URI, {size} bytes>",
+            "images up to 30 MB",
+            type="file_too_large",
+        )
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return Problem(name, "data URI is not valid base64", f"<data URI, {len(url)} chars>", None)
+    if size == 0:
+        return Problem(name, "data URI holds no image bytes", url, "a non-empty image")
+    return data_image_problem(name, data)  # its header: the format and ByteDance's size rules
 
 
 set_public_module(__name__)

@@ -152,6 +152,45 @@ def _check_tolerance(tolerance: Any) -> None:
         raise InputError([Problem("tolerance", message, tolerance, "e.g. 300 (fal's 5 minutes)")])
 
 
+def _check_timestamp(timestamp: str, request_id: str, tolerance: float) -> None:
+    """Refuse a signed timestamp that is not unix seconds, or further than ``tolerance`` from this clock."""
+    try:
+        sent_at = int(timestamp)
+    except ValueError:
+        raise WebhookVerificationError(
+            f"the X-Fal-Webhook-Timestamp header is not unix seconds (got {timestamp[:40]!r})"
+        ) from None
+    skew = time.time() - sent_at
+    if abs(skew) > tolerance:
+        when = f"{skew:.0f} s old" if skew > 0 else f"{-skew:.0f} s in the future"
+        raise WebhookVerificationError(
+            f"webhook for request {request_id[:64]} is {when} (tolerance {tolerance:g} s): "
+            "a replayed delivery, or this machine's clock is wrong"
+        )
+
+
+def _check_signature(
+    signature: bytes, message: bytes, request_id: str, jwks: Mapping[str, Any] | None, jwks_url: str
+) -> None:
+    """Refuse a signature none of the keys accepts (``jwks``, else fal's, fetched again once if rotated)."""
+    given = jwks is not None
+    keys = _public_keys(jwks if jwks is not None else fetch_jwks(jwks_url))
+    verified = _matches(keys, signature, message)
+    if not verified and not given:
+        # fal may have rotated its keys since they were cached; a minute's floor keeps forged deliveries
+        # from turning into one download each.
+        keys = _public_keys(fetch_jwks(jwks_url, max_age=_REFETCH_FLOOR))
+        verified = _matches(keys, signature, message)
+    if not keys:
+        source = "the JWKS given" if given else jwks_url
+        raise WebhookVerificationError(f"{source} holds no Ed25519 (OKP) key to verify with")
+    if not verified:
+        raise WebhookVerificationError(
+            f"the signature of the webhook for request {request_id[:64]} matches none of the {len(keys)} "
+            "webhook key(s): the body was changed after signing, or it was not signed by fal"
+        )
+
+
 def verify(
     headers: Mapping[str, str],
     body: bytes | str,
@@ -182,41 +221,14 @@ def verify(
     user_id = _header(headers, HEADER_USER_ID)
     timestamp = _header(headers, HEADER_TIMESTAMP)
     signature_hex = _header(headers, HEADER_SIGNATURE)
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        raise WebhookVerificationError(
-            f"the X-Fal-Webhook-Timestamp header is not unix seconds (got {timestamp[:40]!r})"
-        ) from None
-    skew = time.time() - sent_at
-    if abs(skew) > tolerance:
-        when = f"{skew:.0f} s old" if skew > 0 else f"{-skew:.0f} s in the future"
-        raise WebhookVerificationError(
-            f"webhook for request {request_id[:64]} is {when} (tolerance {tolerance:g} s): "
-            "a replayed delivery, or this machine's clock is wrong"
-        )
+    _check_timestamp(timestamp, request_id, tolerance)
     try:
         signature = bytes.fromhex(signature_hex)
     except ValueError:
         raise WebhookVerificationError("the X-Fal-Webhook-Signature header is not hex") from None
     message = "\n".join((request_id, user_id, timestamp, hashlib.sha256(raw).hexdigest())).encode()
 
-    given = jwks is not None
-    keys = _public_keys(jwks if jwks is not None else fetch_jwks(jwks_url))
-    verified = _matches(keys, signature, message)
-    if not verified and not given:
-        # fal may have rotated its keys since they were cached; a minute's floor keeps forged deliveries
-        # from turning into one download each.
-        keys = _public_keys(fetch_jwks(jwks_url, max_age=_REFETCH_FLOOR))
-        verified = _matches(keys, signature, message)
-    if not keys:
-        source = "the JWKS given" if given else jwks_url
-        raise WebhookVerificationError(f"{source} holds no Ed25519 (OKP) key to verify with")
-    if not verified:
-        raise WebhookVerificationError(
-            f"the signature of the webhook for request {request_id[:64]} matches none of the {len(keys)} "
-            "webhook key(s): the body was changed after signing, or it was not signed by fal"
-        )
+    _check_signature(signature, message, request_id, jwks, jwks_url)
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -245,16 +245,7 @@ class Catalog(ClaimStore):
         where: list[str] = []
         params: dict[str, Any] = {}
         if text is not None:
-            if not isinstance(text, str):
-                raise InputError([Problem("text", "must be a string of words", text, "e.g. 'orbit'")])
-            words = _tokens(text)
-            if words:
-                if self.dialect == "sqlite":
-                    where.append("id IN (SELECT rowid FROM catalog_fts WHERE catalog_fts MATCH :fts)")
-                    params["fts"] = " ".join(f'"{w}"*' for w in words)
-                else:
-                    where.append("prompt_tsv @@ to_tsquery('simple', :fts)")
-                    params["fts"] = " & ".join(f"{w}:*" for w in words)
+            _text_clause(text, self.dialect, where, params)
         if rating_min is not None:
             if isinstance(rating_min, bool) or not isinstance(rating_min, int | float):
                 raise InputError([Problem("rating_min", "must be a number of stars", rating_min, "1 to 5")])
@@ -266,19 +257,7 @@ class Catalog(ClaimStore):
                 where.append(f"at {'>=' if name == 'since' else '<'} :{name}")
                 params[name] = moment
         for index, (name, value) in enumerate(columns.items()):
-            if name not in COLUMNS or name in _TIME_COLUMNS:
-                allowed = ", ".join(c for c in COLUMNS if c not in _TIME_COLUMNS)
-                raise InputError([Problem(name, "is not a catalog column to filter on", value, allowed)])
-            values = list(value) if isinstance(value, list | tuple | set) else [value]
-            parts = []
-            for j, item in enumerate(values):
-                if item is None:
-                    parts.append(f'"{name}" IS NULL')
-                else:
-                    key = f"c{index}_{j}"
-                    parts.append(f'"{name}" = :{key}')
-                    params[key] = str(item) if name == "duration" else item
-            where.append("(" + " OR ".join(parts or ["1 = 0"]) + ")")
+            where.append(_column_clause(index, name, value, params))
         return self._frame(where, params, "at DESC, run_id, job", limit)
 
     # ------------------------------------------------------------------ spend and caps
@@ -493,56 +472,11 @@ class Catalog(ClaimStore):
                 .all()
             )
             claim = conn.execute(sa.select(claims).where(claims.c.key == key)).mappings().first()
-        best = None
-        for row in rows:
-            local = bool(row["path"]) and Path(row["path"]).is_file()
-            if local and (row["file_size"] is None or Path(row["path"]).stat().st_size == row["file_size"]):
-                best = (row, True)
-                break
-            if best is None and row["video_url"]:
-                best = (row, False)
+        best = _best_row(rows)
         if best is not None:
-            row, local = best
-            return {
-                "key": key,
-                "local": local,
-                "path": row["path"] if local else None,
-                "poster": row["poster"] if local and row["poster"] and Path(row["poster"]).is_file() else None,
-                "info": {
-                    "width": row["width"],
-                    "height": row["height"],
-                    "fps": row["fps"],
-                    "duration": row["video_seconds"],
-                    "has_audio": row["has_audio"],
-                    "size_bytes": row["file_size"],
-                },
-                "video_url": row["video_url"],
-                "output_seed": row["output_seed"],
-                "request_id": row["request_id"],
-                "timings": {
-                    "submitted_at": row["submitted_at"],
-                    "started_at": row["started_at"],
-                    "completed_at": row["completed_at"],
-                },
-            }
+            return _found_in_row(key, *best)
         if claim is not None and claim["state"] == "completed" and claim["output"]:
-            output = json.loads(claim["output"])
-            video = output.get("video") or {}
-            return {
-                "key": key,
-                "local": False,
-                "path": None,
-                "poster": None,
-                "info": {"size_bytes": video.get("file_size")},
-                "video_url": video.get("url"),
-                "output_seed": output.get("seed"),
-                "request_id": claim["request_id"],
-                "timings": {
-                    "submitted_at": claim["claimed_at"],
-                    "started_at": None,
-                    "completed_at": claim["updated_at"],
-                },
-            }
+            return _found_in_claim(key, claim)
         return None
 
     # ------------------------------------------------------------------ recovery helpers
@@ -657,6 +591,97 @@ def _close_all() -> None:
         for cat in _open.values():
             cat.close()
         _open.clear()
+
+
+def _best_row(rows: Any) -> tuple[Any, bool] | None:
+    """The newest row with an intact local file (True), else the newest with fal's URL (False), else None."""
+    best = None
+    for row in rows:
+        local = bool(row["path"]) and Path(row["path"]).is_file()
+        if local and (row["file_size"] is None or Path(row["path"]).stat().st_size == row["file_size"]):
+            return (row, True)
+        if best is None and row["video_url"]:
+            best = (row, False)
+    return best
+
+
+def _found_in_row(key: str, row: Any, local: bool) -> dict[str, Any]:
+    """:meth:`Catalog.lookup`'s answer from a catalogued job."""
+    return {
+        "key": key,
+        "local": local,
+        "path": row["path"] if local else None,
+        "poster": row["poster"] if local and row["poster"] and Path(row["poster"]).is_file() else None,
+        "info": {
+            "width": row["width"],
+            "height": row["height"],
+            "fps": row["fps"],
+            "duration": row["video_seconds"],
+            "has_audio": row["has_audio"],
+            "size_bytes": row["file_size"],
+        },
+        "video_url": row["video_url"],
+        "output_seed": row["output_seed"],
+        "request_id": row["request_id"],
+        "timings": {
+            "submitted_at": row["submitted_at"],
+            "started_at": row["started_at"],
+            "completed_at": row["completed_at"],
+        },
+    }
+
+
+def _found_in_claim(key: str, claim: Any) -> dict[str, Any]:
+    """:meth:`Catalog.lookup`'s answer from a completed claim (fal's output; no local file)."""
+    output = json.loads(claim["output"])
+    video = output.get("video") or {}
+    return {
+        "key": key,
+        "local": False,
+        "path": None,
+        "poster": None,
+        "info": {"size_bytes": video.get("file_size")},
+        "video_url": video.get("url"),
+        "output_seed": output.get("seed"),
+        "request_id": claim["request_id"],
+        "timings": {
+            "submitted_at": claim["claimed_at"],
+            "started_at": None,
+            "completed_at": claim["updated_at"],
+        },
+    }
+
+
+def _text_clause(text: Any, dialect: str, where: list[str], params: dict[str, Any]) -> None:
+    """Add the full-text condition for every word of ``text`` (as a word or a word prefix) to ``where``."""
+    if not isinstance(text, str):
+        raise InputError([Problem("text", "must be a string of words", text, "e.g. 'orbit'")])
+    words = _tokens(text)
+    if not words:
+        return
+    if dialect == "sqlite":
+        where.append("id IN (SELECT rowid FROM catalog_fts WHERE catalog_fts MATCH :fts)")
+        params["fts"] = " ".join(f'"{w}"*' for w in words)
+    else:
+        where.append("prompt_tsv @@ to_tsquery('simple', :fts)")
+        params["fts"] = " & ".join(f"{w}:*" for w in words)
+
+
+def _column_clause(index: int, name: str, value: Any, params: dict[str, Any]) -> str:
+    """The condition ``column == value`` (a list means any of; None matches NULL), its values put in ``params``."""
+    if name not in COLUMNS or name in _TIME_COLUMNS:
+        allowed = ", ".join(c for c in COLUMNS if c not in _TIME_COLUMNS)
+        raise InputError([Problem(name, "is not a catalog column to filter on", value, allowed)])
+    values = list(value) if isinstance(value, list | tuple | set) else [value]
+    parts = []
+    for j, item in enumerate(values):
+        if item is None:
+            parts.append(f'"{name}" IS NULL')
+        else:
+            key = f"c{index}_{j}"
+            parts.append(f'"{name}" = :{key}')
+            params[key] = str(item) if name == "duration" else item
+    return "(" + " OR ".join(parts or ["1 = 0"]) + ")"
 
 
 set_public_module(__name__)

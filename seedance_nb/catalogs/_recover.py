@@ -192,8 +192,6 @@ async def recover_async(
     """:func:`recover` for a running loop (``await sd.recover_async(...)`` in a notebook cell)."""
     import pandas as pd
 
-    from ..media import poster, probe
-
     if client is None:
         from ..backends import connect
 
@@ -206,60 +204,13 @@ async def recover_async(
     items = await client.request_history(endpoint, start=start, payloads=True)
     known = await _to_thread(cat.known_request_ids)
     folder_path = Path(run_dir) if run_dir is not None else cat.root / "recovered"
-    listing = []
-    todo = []
-    for item in items:
-        rid = item.get("request_id")
-        if not isinstance(rid, str):
-            continue
-        listing.append(
-            {
-                "request_id": rid,
-                "status_code": item.get("status_code"),
-                "sent_at": item.get("sent_at"),
-                "ended_at": item.get("ended_at"),
-                "in_journal": rid in known,
-                "recovered": False,
-            }
-        )
-        if rid not in known and item.get("status_code") == 200 and _video_of(item.get("json_output")):
-            todo.append(item)
+    listing, todo = _listing(items, known)
     result = Recovery(run_dir=folder_path.resolve(), requests=None)
     if todo:
         folder = _RecoveredFolder(folder_path, endpoint, getattr(client, "backend", None))
         try:
             for item in sorted(todo, key=lambda i: str(i.get("sent_at") or "")):
-                rid = item["request_id"]
-                try:
-                    job, video, key = folder.plan(item, endpoint)
-                except SeedanceError as exc:  # an input this version cannot read back: list it, keep going
-                    result.failed[rid] = str(exc)
-                    continue
-                result.recovered.append(rid)
-                if not download:
-                    continue
-                stem = f"{job:03d}-{key[:8]}"
-                rel_video, rel_poster = Path("videos") / f"{stem}.mp4", Path("posters") / f"{stem}.jpg"
-                try:
-                    path = await client.download(
-                        video["url"], folder_path / rel_video, expected_size=video.get("file_size")
-                    )
-                    info = await _to_thread(probe, path)
-                    await _to_thread(poster, path, folder_path / rel_poster)
-                except SeedanceError as exc:
-                    # Journalled with its result: a later recover() or resume() can still fetch it.
-                    result.failed[rid] = f"listed and journalled, but the video did not download: {exc}"
-                    continue
-                folder.journal.append(
-                    {
-                        "event": "downloaded",
-                        "at": time.time(),
-                        "job": job,
-                        "path": str(rel_video),
-                        "poster": str(rel_poster),
-                        "info": info.to_json(),
-                    }
-                )
+                await _recover_one(item, client, folder, endpoint, download, result)
         finally:
             folder.close()
         await _to_thread(cat.index_run, folder_path)
@@ -281,6 +232,66 @@ async def recover_async(
     if result.recovered:
         logger.info("recovered %d request(s) into %s", len(result.recovered), folder_path)
     return result
+
+
+def _listing(items: list[dict[str, Any]], known: set[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """fal's history as rows (``recovered`` filled in later), and the successful requests the catalog lacks."""
+    listing = []
+    todo = []
+    for item in items:
+        rid = item.get("request_id")
+        if not isinstance(rid, str):
+            continue
+        listing.append(
+            {
+                "request_id": rid,
+                "status_code": item.get("status_code"),
+                "sent_at": item.get("sent_at"),
+                "ended_at": item.get("ended_at"),
+                "in_journal": rid in known,
+                "recovered": False,
+            }
+        )
+        if rid not in known and item.get("status_code") == 200 and _video_of(item.get("json_output")):
+            todo.append(item)
+    return listing, todo
+
+
+async def _recover_one(
+    item: dict[str, Any], client: Any, folder: _RecoveredFolder, endpoint: str, download: bool, result: Recovery
+) -> None:
+    """Journal one request fal has and the catalog lacks, then (with ``download``) fetch its video and poster."""
+    from ..media import poster, probe
+
+    rid = item["request_id"]
+    try:
+        job, video, key = folder.plan(item, endpoint)
+    except SeedanceError as exc:  # an input this version cannot read back: list it, keep going
+        result.failed[rid] = str(exc)
+        return
+    result.recovered.append(rid)
+    if not download:
+        return
+    stem = f"{job:03d}-{key[:8]}"
+    rel_video, rel_poster = Path("videos") / f"{stem}.mp4", Path("posters") / f"{stem}.jpg"
+    try:
+        path = await client.download(video["url"], folder.run_dir / rel_video, expected_size=video.get("file_size"))
+        info = await _to_thread(probe, path)
+        await _to_thread(poster, path, folder.run_dir / rel_poster)
+    except SeedanceError as exc:
+        # Journalled with its result: a later recover() or resume() can still fetch it.
+        result.failed[rid] = f"listed and journalled, but the video did not download: {exc}"
+        return
+    folder.journal.append(
+        {
+            "event": "downloaded",
+            "at": time.time(),
+            "job": job,
+            "path": str(rel_video),
+            "poster": str(rel_poster),
+            "info": info.to_json(),
+        }
+    )
 
 
 def refuse_without_key(emulator: str) -> None:

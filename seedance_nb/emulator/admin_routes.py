@@ -1,7 +1,7 @@
 """The emulator's own admin routes, and the documents fal publishes beside its API.
 
 - ``GET /_emulator/stats``, ``POST /_emulator/config`` (faults, latency, slots, ...: any
-  :class:`~seedance_nb.emulator.engine.EmulatorConfig` field), ``POST /_emulator/reset`` (the counters)
+  :class:`~seedance_nb.emulator.config.EmulatorConfig` field), ``POST /_emulator/reset`` (the counters)
 - ``GET /rest/.well-known/jwks.json`` (and ``/.well-known/jwks.json``): the key that verifies the
   emulator's webhooks, as ``rest.alpha.fal.ai`` publishes fal's
 - ``GET /api/openapi/queue/openapi.json?endpoint_id=...``: the endpoint's OpenAPI document::

@@ -40,7 +40,7 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -52,8 +52,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..endpoints import emulated_endpoint, price_per_1k_tokens
 from ..errors import Problem
-from ..schema import FPS, MAX_IMAGE_BYTES, SEED_MAX, EndpointId, VideoInput, check_payload, load_snapshot
-from .render import DEFECTS, auto_duration, check_image, render_mp4
+from ..schema import FPS, SEED_MAX, EndpointId, VideoInput, check_payload, load_snapshot
+from .config import DEFAULT_PROXY_ALLOWED_URLS, LOOPBACK_HOSTS, EmulatorConfig, _load_private_key
+from .render import auto_duration, check_image, render_mp4
 from .urls import EmulatorUrls
 
 logger = logging.getLogger("seedance_nb.emulator")
@@ -67,16 +68,6 @@ __all__ = [
     "billable_units",
 ]
 
-#: fal's server proxy (@fal-ai/server-proxy, ``DEFAULT_ALLOWED_URL_PATTERNS``): picomatch globs over
-#: ``host + path + query`` of the ``x-fal-target-url``; ``\\?`` is a literal question mark.
-DEFAULT_PROXY_ALLOWED_URLS: tuple[str, ...] = (
-    "fal.run/**",
-    "queue.fal.run/**",
-    "rest.fal.ai/storage/upload/initiate\\?storage_type=fal-cdn-v3",
-    "rest.fal.ai/storage/upload/complete-multipart\\?storage_type=fal-cdn-v3",
-)
-#: Hosts whose image URLs the emulator downloads by default: this machine only.
-LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
 BITRATE_MODES: tuple[str, ...] = ("standard", "high")
 _BILLABLE_TOKENS_PER_UNIT = 1000
 
@@ -86,125 +77,8 @@ def billable_units(width: int, height: int, seconds: int) -> float:
     return round(width * height * seconds * FPS / 1024 / _BILLABLE_TOKENS_PER_UNIT, 6)
 
 
-def _load_private_key(value: str) -> Ed25519PrivateKey:
-    """An ED25519 private key from PEM (PKCS#8) text or 64 hex digits (the 32-byte seed)."""
-    text = value.strip()
-    if text.startswith("-----BEGIN"):
-        key = serialization.load_pem_private_key(text.encode(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError("webhook_private_key must be an ED25519 key")
-        return key
-    try:
-        seed = bytes.fromhex(text)
-    except ValueError:
-        seed = b""
-    if len(seed) != 32:
-        raise ValueError("webhook_private_key must be PEM (PKCS#8) or 64 hex digits (an ED25519 seed)")
-    return Ed25519PrivateKey.from_private_bytes(seed)
-
-
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-@dataclass
-class EmulatorConfig:
-    """Everything that shapes the emulator's behaviour; change it at run time with ``configure``."""
-
-    slots: int = 2
-    #: Multiplies every latency; 0 makes jobs finish as fast as they render.
-    speed: float = 1.0
-    #: Seconds a job waits for a runner once it reaches the head of the queue.
-    queue_latency: float = 1.0
-    #: Seconds to generate a 5 s 720p clip; scales with pixels x seconds.
-    generation_time: float = 20.0
-    #: When set, every job takes exactly this long (before ``speed``).
-    fixed_generation_time: float | None = None
-    #: fal keeps a result 1 h after completion ...
-    result_ttl: float = 3600.0
-    #: ... but only 6 min when the result is 10 KB or larger ...
-    large_result_ttl: float = 360.0
-    large_result_bytes: int = 10 * 1024
-    #: ... and for the storage period when payload storage is on (None: off). ``X-Fal-Store-IO: 0`` opts out.
-    payload_storage_ttl: float | None = None
-    #: Lifetime of a CDN upload token (its ``expires_at``); an expired token gets 401.
-    cdn_token_ttl: float = 3600.0
-    #: Multiplies an upload's ``expiration_duration_seconds``, read when the file is fetched (0 expires it now).
-    object_ttl_scale: float = 1.0
-    #: Hosts whose http(s) image URLs are downloaded; "*" allows any host.
-    fetch_hosts: tuple[str, ...] = LOOPBACK_HOSTS
-    fetch_timeout: float = 10.0
-    fetch_max_bytes: int = MAX_IMAGE_BYTES
-    #: ED25519 key that signs webhooks (PEM or 64 hex digits); None: a fresh key per emulator.
-    webhook_private_key: str | None = None
-    webhook_user_id: str = "emulator-user"
-    #: Sign webhooks (fal always does); False sends them unsigned, as the emulator used to.
-    webhook_sign: bool = True
-    #: Seconds added to the signed timestamp (negative: a stale delivery, to test receivers).
-    webhook_timestamp_offset: float = 0.0
-    #: Cancel of a queued request: 202 CANCELLATION_REQUESTED (legacy docs) or, when True, 200 OK.
-    cancel_queued_ok: bool = False
-    #: The server proxy's allow-list (fal's defaults).
-    proxy_allowed_urls: tuple[str, ...] = DEFAULT_PROXY_ALLOWED_URLS
-    #: The OpenAPI document served for the endpoint; None: the built-in one (fal-js 1.10.1's types).
-    openapi: dict[str, Any] | None = None
-    #: When set, requests must carry ``Authorization: Key <api_key>``.
-    api_key: str | None = field(default=None, repr=False)
-    fault_seed: int = 0
-    rate_429: float = 0.0
-    rate_ingress: float = 0.0
-    rate_drop: float = 0.0
-    rate_slow: float = 0.0
-    slow_seconds: float = 2.0
-    rate_moderation: float = 0.0
-    #: A prompt containing this word is refused as input moderation (deterministic).
-    moderation_word: str = "forbidden"
-    #: Status/result URLs that keep the endpoint's subpath answer 404 (True) or work (False).
-    strict_subpath: bool = True
-    #: "full" renders the model's sizes; "tiny" writes a 64x36 one-second MP4 (for scale tests).
-    render: str = "full"
-    #: Defects every clip gets, for tests with ground truth: any of frozen, black, cut, silent, short
-    #: (a prompt can ask for them too: see seedance_nb.emulator.render.DEFECTS).
-    defects: list[str] = field(default_factory=list)
-    log_interval: float = 1.0
-    webhook_retries: int = 10
-    keepalive: float = 15.0
-
-    def update(self, **changes: Any) -> None:
-        """Apply ``changes`` all at once, or none of them when one is invalid (ValueError says which)."""
-        known = {f.name for f in fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ValueError(f"unknown emulator option(s) {unknown}; known: {sorted(known)}")
-        candidate = replace(self, **changes)
-        candidate.validate()
-        for f in fields(self):
-            setattr(self, f.name, getattr(candidate, f.name))
-
-    def validate(self) -> None:
-        """Raise ValueError for an option out of range; normalise list-like options to tuples/lists."""
-        if self.slots < 1:
-            raise ValueError("slots must be at least 1")
-        if self.render not in ("full", "tiny"):
-            raise ValueError("render must be 'full' or 'tiny'")
-        unknown_defects = sorted(set(self.defects) - set(DEFECTS))
-        if isinstance(self.defects, str) or unknown_defects:
-            raise ValueError(f"defects must be a list of {sorted(DEFECTS)}; got {self.defects!r}")
-        self.defects = list(self.defects)
-        if isinstance(self.fetch_hosts, str):
-            self.fetch_hosts = (self.fetch_hosts,)
-        self.fetch_hosts = tuple(self.fetch_hosts)
-        self.proxy_allowed_urls = tuple(self.proxy_allowed_urls)
-        if self.webhook_private_key is not None:
-            _load_private_key(self.webhook_private_key)
-        if self.cdn_token_ttl <= 0 or self.fetch_timeout <= 0:
-            raise ValueError("cdn_token_ttl and fetch_timeout must be positive")
-
-    def as_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["api_key"] = "***" if self.api_key else None
-        out["webhook_private_key"] = "***" if self.webhook_private_key else None
-        return out
 
 
 @dataclass(frozen=True)
@@ -637,26 +511,13 @@ class Engine:
         """Run ``job``; ``began`` (monotonic) is its start: the modelled generation time counts from there,
         reading and checking its inputs included."""
         payload, endpoint = job.payload, emulated_endpoint(str(job.endpoint))
-        problems = check_payload(payload, load_snapshot(endpoint))
-        mode = payload.get("bitrate_mode", "standard") if isinstance(payload, dict) else "standard"
-        if mode not in BITRATE_MODES and not any(p.field == "bitrate_mode" for p in problems):
-            # fal-js 1.10.1's types: bitrate_mode is "standard" | "high" (the emulator renders both alike).
-            allowed = ", ".join(repr(m) for m in BITRATE_MODES)
-            problems.append(Problem("bitrate_mode", "unknown bitrate mode", mode, allowed, type="enum"))
+        problems = _input_problems(payload, endpoint)
         if problems:
             return self._reject(job, problems)
         inp = VideoInput.from_payload(payload, endpoint)
-        images = {}
-        loop = asyncio.get_running_loop()
-        for name in ("image_url", "end_image_url"):
-            url = getattr(inp, name)
-            if url is None:
-                continue
-            # Decoding and checking an image takes milliseconds of CPU: off the loop that answers requests.
-            image, problem = await loop.run_in_executor(self.workers, self._load_image, url, name)
-            if problem is not None:
-                return self._reject(job, [problem])
-            images[name] = image
+        images = await self._load_images(inp)
+        if isinstance(images, Problem):
+            return self._reject(job, [images])
         word = self.config.moderation_word
         if word and word.lower() in inp.prompt.lower():
             return self._reject(
@@ -668,7 +529,6 @@ class Engine:
         width, height = inp.size(first.size)  # checked against the endpoint's own resolutions
         seed = inp.seed if inp.seed is not None else random.Random(inp.canonical_json()).randint(0, SEED_MAX)
         job.log(f"Generating {seconds}s at {width}x{height} (seed {seed})")
-        budget = self._generation_seconds(width, height, seconds)
         path = self.storage / "files" / f"{job.id}.mp4"
         render = asyncio.get_running_loop().run_in_executor(
             self.workers,
@@ -690,6 +550,28 @@ class Engine:
         # Keep nothing large alive while the job "generates": the input (data URIs) and decoded images
         # belong to the render call only.
         job.payload = payload = inp = images = first = None  # type: ignore[assignment]
+        await self._wait_render(job, render, began, self._generation_seconds(width, height, seconds))
+        self._deliver(job, path, render.result(), seed=seed, size=(width, height), seconds=seconds)
+
+    async def _load_images(self, inp: VideoInput) -> dict[str, Any] | Problem:
+        """The request's decoded images by field, or the first one's problem."""
+        images = {}
+        loop = asyncio.get_running_loop()
+        for name in ("image_url", "end_image_url"):
+            url = getattr(inp, name)
+            if url is None:
+                continue
+            # Decoding and checking an image takes milliseconds of CPU: off the loop that answers requests.
+            image, problem = await loop.run_in_executor(self.workers, self._load_image, url, name)
+            if problem is not None:
+                return problem
+            images[name] = image
+        return images
+
+    async def _wait_render(
+        self, job: EmulatedRequest, render: asyncio.Future[Any], began: float, budget: float
+    ) -> None:
+        """Wait for the clip and out the modelled generation time, logging a denoising step a tick."""
         step = 0
         while not render.done() or time.monotonic() - began < budget:
             interval = max(0.005, self._latency(self.config.log_interval))
@@ -703,7 +585,11 @@ class Engine:
             step += 1
             if budget > 0 and time.monotonic() - began < budget:
                 job.log(f"Denoising step {step}: {min(99, int(100 * (time.monotonic() - began) / budget))}%")
-        size = render.result()
+
+    def _deliver(
+        self, job: EmulatedRequest, path: Path, file_size: int, *, seed: int, size: tuple[int, int], seconds: int
+    ) -> None:
+        """Complete ``job`` with its clip (billed), or refuse it as output moderation does (not billed)."""
         if self.rng.random() < self.config.rate_moderation:
             path.unlink(missing_ok=True)
             return self._reject(
@@ -718,12 +604,12 @@ class Engine:
                 "url": self.urls.file(key),
                 "content_type": "video/mp4",
                 "file_name": "output.mp4",
-                "file_size": size,
+                "file_size": file_size,
             },
             "seed": seed,
         }
         self.billed_seconds += seconds
-        job.billable_units = billable_units(width, height, seconds)
+        job.billable_units = billable_units(*size, seconds)
         self.billed_units += job.billable_units
         self.billed_usd += job.billable_units * price_per_1k_tokens(str(job.endpoint))  # each endpoint its price
         job.log("Generation finished")
@@ -857,6 +743,17 @@ class Engine:
         self.routes.clear()
         self.billed_seconds = self.billed_units = self.billed_usd = 0.0
         self.peak_running = len(self.running)
+
+
+def _input_problems(payload: Any, endpoint: str) -> list[Problem]:
+    """What fal's validation would refuse in ``payload`` for ``endpoint`` (its schema, and the bitrate mode)."""
+    problems = check_payload(payload, load_snapshot(endpoint))
+    mode = payload.get("bitrate_mode", "standard") if isinstance(payload, dict) else "standard"
+    if mode not in BITRATE_MODES and not any(p.field == "bitrate_mode" for p in problems):
+        # fal-js 1.10.1's types: bitrate_mode is "standard" | "high" (the emulator renders both alike).
+        allowed = ", ".join(repr(m) for m in BITRATE_MODES)
+        problems.append(Problem("bitrate_mode", "unknown bitrate mode", mode, allowed, type="enum"))
+    return problems
 
 
 def _iso(ts: float | None) -> str | None:

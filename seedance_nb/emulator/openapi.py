@@ -172,16 +172,6 @@ def input_schema(endpoint_id: str = ENDPOINTS[0]) -> dict[str, Any]:
 
 def openapi_document(endpoint_id: str, queue_url: str = "https://queue.fal.run") -> dict[str, Any]:
     """fal's queue OpenAPI document for ``endpoint_id``, with ``servers`` pointing at ``queue_url``."""
-    name = _component_prefix(endpoint_id)
-    request_id = {"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}
-    app = EndpointId.parse(endpoint_id).app  # status, result and cancel name the app only
-
-    def ref(component: str) -> dict[str, Any]:
-        return {"$ref": f"#/components/schemas/{component}"}
-
-    def ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-        return {"200": {"description": description, "content": {"application/json": {"schema": schema}}}}
-
     return {
         "openapi": "3.0.4",
         "info": {
@@ -195,71 +185,95 @@ def openapi_document(endpoint_id: str, queue_url: str = "https://queue.fal.run")
                 "documentationUrl": f"https://fal.ai/models/{endpoint_id}/api",
             },
         },
-        "components": {
-            "securitySchemes": {
-                "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "Fal Key"}
-            },
-            "schemas": {
-                "QueueStatus": copy.deepcopy(_QUEUE_STATUS),
-                f"{name}Input": input_schema(endpoint_id),
-                f"{name}Output": {
-                    "title": "Seedance2I2VFastOutput",
-                    "type": "object",
-                    "x-fal-order-properties": ["video", "seed"],
-                    "properties": {
-                        "video": {"title": "Video", "description": "The generated video.", **ref("File")},
-                        "seed": {"title": "Seed", "type": "integer", "description": "The seed used for generation."},
-                    },
-                    "required": ["video", "seed"],
-                },
-                "File": copy.deepcopy(_FILE),
-            },
-        },
-        "paths": {
-            f"/{app}/requests/{{request_id}}/status": {
-                "get": {
-                    "parameters": [
-                        request_id,
-                        {
-                            "name": "logs",
-                            "in": "query",
-                            "required": False,
-                            "schema": {"type": "number", "description": "Whether to include logs (`1`) or not (`0`)."},
-                        },
-                    ],
-                    "responses": ok("The request status.", ref("QueueStatus")),
-                }
-            },
-            f"/{app}/requests/{{request_id}}/cancel": {
-                "put": {
-                    "parameters": [request_id],
-                    "responses": ok(
-                        "The request was cancelled.",
-                        {
-                            "type": "object",
-                            "properties": {
-                                "status": {
-                                    "type": "string",
-                                    "enum": ["OK", "CANCELLATION_REQUESTED", "ALREADY_COMPLETED", "NOT_FOUND"],
-                                }
-                            },
-                        },
-                    ),
-                }
-            },
-            f"/{endpoint_id}": {
-                "post": {
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": ref(f"{name}Input")}},
-                    },
-                    "responses": ok("The request status.", ref("QueueStatus")),
-                }
-            },
-            f"/{app}/requests/{{request_id}}": {
-                "get": {"parameters": [request_id], "responses": ok("Result of the request.", ref(f"{name}Output"))}
-            },
-        },
+        "components": _components(endpoint_id),
+        "paths": _paths(endpoint_id),
         "servers": [{"url": queue_url}],
         "security": [{"apiKeyAuth": []}],
+    }
+
+
+def _ref(component: str) -> dict[str, Any]:
+    """A JSON reference to one of the document's component schemas."""
+    return {"$ref": f"#/components/schemas/{component}"}
+
+
+def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A 200 response with a JSON body of ``schema``."""
+    return {"200": {"description": description, "content": {"application/json": {"schema": schema}}}}
+
+
+def _components(endpoint_id: str) -> dict[str, Any]:
+    """The document's security scheme and schemas: the queue status, the input, the output, a file."""
+    name = _component_prefix(endpoint_id)
+    return {
+        "securitySchemes": {
+            "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "Fal Key"}
+        },
+        "schemas": {
+            "QueueStatus": copy.deepcopy(_QUEUE_STATUS),
+            f"{name}Input": input_schema(endpoint_id),
+            f"{name}Output": {
+                "title": "Seedance2I2VFastOutput",
+                "type": "object",
+                "x-fal-order-properties": ["video", "seed"],
+                "properties": {
+                    "video": {"title": "Video", "description": "The generated video.", **_ref("File")},
+                    "seed": {"title": "Seed", "type": "integer", "description": "The seed used for generation."},
+                },
+                "required": ["video", "seed"],
+            },
+            "File": copy.deepcopy(_FILE),
+        },
+    }
+
+
+def _paths(endpoint_id: str) -> dict[str, Any]:
+    """The queue's paths: submit (the full id), and status, cancel and result (the app only)."""
+    name = _component_prefix(endpoint_id)
+    request_id = {"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    app = EndpointId.parse(endpoint_id).app  # status, result and cancel name the app only
+    return {
+        f"/{app}/requests/{{request_id}}/status": {
+            "get": {
+                "parameters": [
+                    request_id,
+                    {
+                        "name": "logs",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "number", "description": "Whether to include logs (`1`) or not (`0`)."},
+                    },
+                ],
+                "responses": _ok("The request status.", _ref("QueueStatus")),
+            }
+        },
+        f"/{app}/requests/{{request_id}}/cancel": {
+            "put": {
+                "parameters": [request_id],
+                "responses": _ok(
+                    "The request was cancelled.",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "status": {
+                                "type": "string",
+                                "enum": ["OK", "CANCELLATION_REQUESTED", "ALREADY_COMPLETED", "NOT_FOUND"],
+                            }
+                        },
+                    },
+                ),
+            }
+        },
+        f"/{endpoint_id}": {
+            "post": {
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(f"{name}Input")}},
+                },
+                "responses": _ok("The request status.", _ref("QueueStatus")),
+            }
+        },
+        f"/{app}/requests/{{request_id}}": {
+            "get": {"parameters": [request_id], "responses": _ok("Result of the request.", _ref(f"{name}Output"))}
+        },
     }
