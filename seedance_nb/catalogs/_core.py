@@ -313,57 +313,13 @@ class Catalog(ClaimStore):
             emulated: the rehearsal ledger instead: only the emulator's jobs, at what they would have cost on
                 fal (``basis`` says ``emulated``); never part of the money ledger or a cap.
         """
-        import pandas as pd
-
         if by not in ("day", "month", "user", "sweep"):
             raise InputError([Problem("by", "is not a way to group spend", by, "'day', 'month', 'user' or 'sweep'")])
         if refresh:
             self.refresh()
         with _store.reading(self.engine) as conn:
             rows = self._billed(conn, to_epoch(since, "since"), to_epoch(until, "until"), emulated=emulated)
-        records = []
-        for row in rows:
-            moment = datetime.fromtimestamp(row.at or 0, tz=timezone.utc)
-            group = {
-                "day": moment.strftime("%Y-%m-%d"),
-                "month": moment.strftime("%Y-%m"),
-                "user": row.user,
-                "sweep": row.run_name,
-            }[by]
-            actual = row.cost_usd is not None
-            records.append(
-                (group, row.cost_usd if actual else 0.0, 0.0 if actual else (row.est_cost_usd or 0.0), actual)
-            )
-        df = pd.DataFrame.from_records(records, columns=[by, "actual_usd", "estimated_usd", "actual"])
-        out = (
-            df.groupby(by, sort=True)
-            .agg(
-                videos=("actual", "size"),
-                actual_videos=("actual", "sum"),
-                actual_usd=("actual_usd", "sum"),
-                estimated_usd=("estimated_usd", "sum"),
-            )
-            .reset_index()
-        )
-        out["total_usd"] = (out["actual_usd"] + out["estimated_usd"]).round(2)  # money: cents
-        out["actual_usd"] = out["actual_usd"].round(2)
-        out["estimated_usd"] = out["estimated_usd"].round(2)
-        out["basis"] = [
-            "emulated"
-            if emulated
-            else ("actual" if a == n else ("estimate" if a == 0 else f"mixed: {a} actual, {n - a} estimated"))
-            for a, n in zip(out["actual_videos"], out["videos"], strict=True)
-        ]
-        out = out.drop(columns=["actual_videos"])
-        out.attrs["note"] = (
-            "a rehearsal: the emulator's jobs at what they would have cost on fal; nothing was paid, and none of "
-            "it counts as spend or against a cap"
-            if emulated
-            else "total_usd = actual_usd (the cost fal reported) + estimated_usd (our estimate where fal reported "
-            "none), in USD rounded to cents; emulated runs are not money and are not counted (--emulated / "
-            "emulated=True shows them)"
-        )
-        return out
+        return _ledger(rows, by, emulated=emulated)
 
     def set_budget(self, usd: float | None, per: str = "day") -> None:
         """Cap spend per ``per`` (``"day"`` or ``"month"``, UTC) for everyone using this catalog;
@@ -682,6 +638,59 @@ def _column_clause(index: int, name: str, value: Any, params: dict[str, Any]) ->
             parts.append(f'"{name}" = :{key}')
             params[key] = str(item) if name == "duration" else item
     return "(" + " OR ".join(parts or ["1 = 0"]) + ")"
+
+
+#: What a spend ledger's ``attrs["note"]`` says, for money and for the rehearsal (``emulated=True``).
+_LEDGER_NOTES = {
+    False: "total_usd = actual_usd (the cost fal reported) + estimated_usd (our estimate where fal reported none), "
+    "in USD rounded to cents; emulated runs are not money and are not counted (--emulated / emulated=True shows "
+    "them)",
+    True: "a rehearsal: the emulator's jobs at what they would have cost on fal; nothing was paid, and none of it "
+    "counts as spend or against a cap",
+}
+
+
+def _ledger_group(row: Any, by: str) -> Any:
+    moment = datetime.fromtimestamp(row.at or 0, tz=timezone.utc)
+    if by == "day":
+        return moment.strftime("%Y-%m-%d")
+    if by == "month":
+        return moment.strftime("%Y-%m")
+    return row.user if by == "user" else row.run_name
+
+
+def _ledger(rows: list[Any], by: str, *, emulated: bool) -> Any:
+    """The spend ledger of ``rows`` (:meth:`Catalog._billed`'s), grouped ``by``, in dollars and cents."""
+    import pandas as pd
+
+    records = []
+    for row in rows:
+        actual = row.cost_usd is not None
+        estimated = 0.0 if actual else (row.est_cost_usd or 0.0)
+        records.append((_ledger_group(row, by), row.cost_usd if actual else 0.0, estimated, actual))
+    df = pd.DataFrame.from_records(records, columns=[by, "actual_usd", "estimated_usd", "actual"])
+    out = (
+        df.groupby(by, sort=True)
+        .agg(
+            videos=("actual", "size"),
+            actual_videos=("actual", "sum"),
+            actual_usd=("actual_usd", "sum"),
+            estimated_usd=("estimated_usd", "sum"),
+        )
+        .reset_index()
+    )
+    out["total_usd"] = (out["actual_usd"] + out["estimated_usd"]).round(2)  # money: cents
+    out["actual_usd"] = out["actual_usd"].round(2)
+    out["estimated_usd"] = out["estimated_usd"].round(2)
+    out["basis"] = [
+        "emulated"
+        if emulated
+        else ("actual" if a == n else ("estimate" if a == 0 else f"mixed: {a} actual, {n - a} estimated"))
+        for a, n in zip(out["actual_videos"], out["videos"], strict=True)
+    ]
+    out = out.drop(columns=["actual_videos"])
+    out.attrs["note"] = _LEDGER_NOTES[emulated]
+    return out
 
 
 set_public_module(__name__)
