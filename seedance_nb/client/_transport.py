@@ -139,20 +139,8 @@ class Transport:
     """What every call of :class:`~seedance_nb.client.AsyncClient` goes through: fal's hosts, the key, one
     ``httpx.AsyncClient`` per event loop, and :meth:`request` (bounded reads, retries, backup hosts).
 
-    Args:
-        key: the API key; default ``FAL_KEY`` (or ``FAL_KEY_ID`` + ``FAL_KEY_SECRET``), read when the first
-            request is sent. It is sent only to ``queue_url``, ``rest_url`` and ``api_url``.
-        queue_url: fal's queue host; default ``SEEDANCE_QUEUE_URL``, else ``https://queue.fal.run``.
-        rest_url: fal's REST host (storage upload tokens); default ``SEEDANCE_REST_URL``, else ``https://rest.fal.ai``.
-        cdn_url: fal's CDN host for uploads; default ``SEEDANCE_CDN_URL``, else ``https://v3.fal.media``.
-        api_url: fal's platform API host (pricing, request history); default ``SEEDANCE_API_URL``, else
-            ``https://api.fal.ai``.
-        transport: any httpx transport (tests).
-        timeout: seconds for one HTTP exchange.
-        retry: the retry policy (:class:`seedance_nb.retry.RetryPolicy`).
-        limits: bounds on what a server may send (:class:`Limits`).
-
-    ``backend`` is ``"fal"`` or ``"emulator"`` (set by :func:`seedance_nb.connect`).
+    Its constructor is the client's: the arguments (``key``, the four hosts, ``transport``, ``timeout``,
+    ``retry``, ``limits``) are documented once, on :class:`~seedance_nb.client.AsyncClient`.
     """
 
     def __init__(
