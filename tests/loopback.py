@@ -6,11 +6,14 @@ bounded start and stop.
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 import time
 from typing import Any
 
+import av
+import numpy as np
 import uvicorn
 
 
@@ -36,3 +39,18 @@ class LoopbackApp:
         self._server.should_exit = True
         self._thread.join(timeout=10)
         self._socket.close()
+
+
+def tiny_mp4() -> bytes:
+    """A real, small H.264 MP4 (PyAV): what a hostile or fake fal serves as a video."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for i in range(6):
+            frame = av.VideoFrame.from_ndarray(np.full((240, 320, 3), i * 30, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()

@@ -9,17 +9,14 @@ import asyncio
 import contextlib
 import errno
 import gzip
-import io
 import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
-from loopback import LoopbackApp
+from loopback import LoopbackApp, tiny_mp4
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -32,21 +29,6 @@ from seedance_nb.sweep import Grid, Sweep, run_sweep
 
 FAKE_KEY = "0123abcd-4567-89ef-aaaa-bbbbccccdddd:feedface0123456789abcdef01234567"
 RESULT_PATH = "/queue/bytedance/seedance-2.0/requests/r1"
-
-
-def tiny_mp4() -> bytes:
-    """A real, small H.264 MP4 (PyAV)."""
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        for i in range(6):
-            frame = av.VideoFrame.from_ndarray(np.full((240, 320, 3), i * 30, np.uint8), format="rgb24")
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return buf.getvalue()
 
 
 class HostileFal(LoopbackApp):

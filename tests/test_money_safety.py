@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import json
 import struct
 import threading
@@ -19,13 +18,13 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import av
 import httpx
 import numpy as np
 import pytest
 from conftest import make_png
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from loopback import tiny_mp4
 
 from seedance_nb import errors
 from seedance_nb.client import AsyncClient, Limits, _Logs
@@ -268,22 +267,8 @@ def test_a_crash_while_creating_a_run_folder_leaves_none(png_path, tmp_path, mon
 # --------------------------------------------------------------------------- the key
 
 
-def _tiny_mp4() -> bytes:
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        for i in range(6):
-            frame = av.VideoFrame.from_ndarray(np.full((240, 320, 3), i * 30, np.uint8), format="rgb24")
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return buf.getvalue()
-
-
 def test_a_host_a_server_names_never_receives_the_key(png_path, tmp_path, caplog):
-    video = _tiny_mp4()
+    video = tiny_mp4()
     seen: list[dict] = []
 
     class Recorder(BaseHTTPRequestHandler):
