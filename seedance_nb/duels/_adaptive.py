@@ -301,25 +301,11 @@ def run_adaptive(
         name: the stem of the rounds' folders, ``<name>-round<N>`` (default: ``adaptive-<time>``).
         concurrency: requests on fal at once.
         progress: a progress bar.
-        sweep_class: the run class each round builds (``seedance_nb.run_adaptive`` passes
-            :class:`seedance_nb.Sweep`; None: the core's run, with no claims or metrics plugged in).
+        sweep_class: each round's run class (``sd.run_adaptive`` passes :class:`seedance_nb.Sweep`).
     """
-    run = _adaptive(
-        grid,
-        budget_usd=budget_usd,
-        rounds=rounds,
-        keep=keep,
-        score=score,
-        by=by,
-        takes=takes,
-        changes=changes,
-        run_root=run_root,
-        name=name,
-        concurrency=concurrency,
-        progress=progress,
-        sweep_class=sweep_class,
-    )
-    return run.run(client)
+    options = dict(locals())
+    del options["grid"], options["client"]
+    return _adaptive(grid, **options).run(client)
 
 
 set_public_module(__name__)

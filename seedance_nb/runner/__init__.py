@@ -12,12 +12,12 @@ the notebook API (duels, metrics) and plugs the claims and the metrics into ever
 
 from __future__ import annotations
 
+from ..hooks import HookChain, RunnerHooks
 from ._budget import SHARED_UPLOAD_MIN, normalize_rating
 from ._entry import load_sweep, run_sweep, run_sweep_async, start_sweep
 from ._history import CLOCK_SKEW_SECONDS, MAX_RESUBMITS, field_digests, history_lag, match_history
 from ._jobs import RunContext
 from ._run import Run, RunSettings
-from ..hooks import HookChain, RunnerHooks
 
 __all__ = [
     "CLOCK_SKEW_SECONDS",

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..client import AsyncClient, Completed, InProgress, Queued
 from ..errors import AmbiguousSubmit, RequestCancelled, RequestFailed
+from ..hooks import HookChain, RunnerHooks
 from ..outcomes import classify_failure, within_deadline
 from ..runs import CacheIndex, Job, JobStatus, now
 from ..schema import EndpointId, VideoInput
 from ._history import CLOCK_SKEW_SECONDS, MAX_RESUBMITS, _answer_of, field_digests, history_lag, match_history
-from ..hooks import HookChain, RunnerHooks
 
 logger = logging.getLogger("seedance_nb.sweep")
 

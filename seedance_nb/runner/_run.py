@@ -22,6 +22,7 @@ from ..client import AsyncClient
 from ..errors import InputError, Problem
 from ..files import ImageData
 from ..grids import Grid
+from ..hooks import HookChain, RunnerHooks
 from ..openapi_schema import SNAPSHOT_ENDPOINTS, check_drift_daily_async, current_schema, warn_unsupported_fields
 from ..outcomes import job_timeout_seconds, settle_unjournalled
 from ..runs import CacheIndex, Job, JobStatus, Journal, RunFolder, cache_key, encode_line, now, to_dataframe
@@ -31,7 +32,6 @@ from ._jobs import JobSteps, RunContext, _cancel_requested
 from ._progress import _progress
 from ._reading import _journal_stat, _read_journal
 from ._transfers import Transfers
-from ..hooks import HookChain, RunnerHooks
 
 logger = logging.getLogger("seedance_nb.sweep")
 
