@@ -22,6 +22,9 @@ from ._history import CLOCK_SKEW_SECONDS, MAX_RESUBMITS, _answer_of, field_diges
 
 logger = logging.getLogger("seedance_nb.sweep")
 
+#: What fal's history says of a submit whose answer was lost (:meth:`JobSteps._settle`).
+FOUND, ABSENT, UNSETTLED = "found", "absent", "unsettled"
+
 
 def _cancel_requested(task: asyncio.Task[Any]) -> bool:
     """Whether ``task`` was already asked to cancel; Python 3.10 cannot tell (``Task.cancelling`` is 3.11+)."""
@@ -79,7 +82,9 @@ class JobSteps:
             raise
         except Exception as exc:  # per-job isolation: one job's failure (a full disk too) never stops the rest
             event, fields = classify_failure(exc, job)
-            if event == "interrupted" or not isinstance(exc, RequestFailed | RequestCancelled | AmbiguousSubmit):
+            if event == JobStatus.INTERRUPTED or not isinstance(
+                exc, RequestFailed | RequestCancelled | AmbiguousSubmit
+            ):
                 logger.warning("job %d: %s", job.job, fields.get("error"))
             try:
                 self._record(job, event, **fields)
@@ -113,7 +118,7 @@ class JobSteps:
             return False
         await self._arecord(
             job,
-            "cached",
+            JobStatus.CACHED,
             path=path,
             poster=poster,
             info=hit.get("info"),
@@ -140,7 +145,7 @@ class JobSteps:
         handle = None
         try:
             if self._cancelled:
-                self._record(job, "cancelled", error="cancelled before it was submitted")
+                self._record(job, JobStatus.CANCELLED, error="cancelled before it was submitted")
                 return
             if job.status == JobStatus.DOWNLOADING and job.video_url:
                 release()
@@ -191,12 +196,12 @@ class JobSteps:
             # Paid for and finished on the server: keep it resumable rather than lose it.
             self._record(
                 job,
-                "interrupted",
+                JobStatus.INTERRUPTED,
                 error_type="download_cancelled",
                 error="cancelled while downloading; the video is paid for, resume() downloads it",
             )
         elif job.status != JobStatus.UNKNOWN:  # an unknown one may be on fal: left for resume() to settle
-            self._record(job, "cancelled", error="cancelled by the user")
+            self._record(job, JobStatus.CANCELLED, error="cancelled by the user")
 
     async def _submit(self, job: Job, ctx: RunContext) -> bool:
         """Submit ``job`` (first settling an earlier ambiguous submit). True when it has a request id."""
@@ -204,22 +209,22 @@ class JobSteps:
         for _attempt in range(MAX_RESUBMITS + 1):
             if job.status in (JobStatus.UNKNOWN, JobStatus.SUBMITTING) and job.sent_at is not None:
                 verdict = await self._settle(job, ctx.client)
-                if verdict == "found":
+                if verdict == FOUND:
                     if job.request_id is not None:
                         await ctx.hooks.settled(job.key, job.request_id)  # others follow it now
                     return True
-                if verdict == "unsettled" and not ctx.resubmit_unknown:
+                if verdict == UNSETTLED and not ctx.resubmit_unknown:
                     if job.status != JobStatus.UNKNOWN:
                         self._record(
                             job,
-                            "unknown",
+                            JobStatus.UNKNOWN,
                             error_type="ambiguous_submit",
                             error="the submit may have reached fal and its history could not settle it",
                         )
                     return False
             payload = await self._payload(job, ctx.client)
             sent = payload.to_payload()
-            await self._arecord(job, "submitting", digest=field_digests(sent))
+            await self._arecord(job, JobStatus.SUBMITTING, digest=field_digests(sent))
             if not ctx.force:  # one submission per request: the user's, the team's
                 submitting = ctx.hooks.submit(
                     ctx.client,
@@ -227,7 +232,7 @@ class JobSteps:
                     payload,
                     self.endpoint,
                     # its own earlier claim may be taken again: proven absent, or resubmitted knowingly
-                    absent=verdict == "absent" or (verdict == "unsettled" and ctx.resubmit_unknown),
+                    absent=verdict == ABSENT or (verdict == UNSETTLED and ctx.resubmit_unknown),
                     disable_fallbacks=ctx.disable_fallbacks,
                 )
             else:
@@ -236,7 +241,7 @@ class JobSteps:
             try:
                 handle = await asyncio.shield(sending)
             except AmbiguousSubmit as exc:
-                self._record(job, "unknown", error_type="ambiguous_submit", error=str(exc))
+                self._record(job, JobStatus.UNKNOWN, error_type="ambiguous_submit", error=str(exc))
                 continue  # settle it through fal's history before anything is sent again
             except asyncio.CancelledError:
                 # The POST is on the wire: wait (briefly) for its answer, so that the request can be cancelled
@@ -245,16 +250,20 @@ class JobSteps:
                 if answered is None:
                     self._record(
                         job,
-                        "unknown",
+                        JobStatus.UNKNOWN,
                         error_type="cancelled_mid_submit",
                         error="cancelled while its submit was on the wire: it may have reached fal; "
                         "resume() settles it",
                     )
                 else:
                     urls = answered.urls()
-                    self._record(job, "submitted", request_id=answered.request_id, urls=urls, sent_at=job.sent_at)
+                    self._record(
+                        job, JobStatus.SUBMITTED, request_id=answered.request_id, urls=urls, sent_at=job.sent_at
+                    )
                 raise
-            await self._arecord(job, "submitted", request_id=handle.request_id, urls=handle.urls(), sent_at=job.sent_at)
+            await self._arecord(
+                job, JobStatus.SUBMITTED, request_id=handle.request_id, urls=handle.urls(), sent_at=job.sent_at
+            )
             return True
         return False
 
@@ -263,7 +272,7 @@ class JobSteps:
         not there: safe to submit) or ``unsettled`` (fal's history could not tell)."""
         assert job.sent_at is not None
         if not job.sent_digest:
-            return "unsettled"  # a journal from before digests were kept: nothing to match by
+            return UNSETTLED  # a journal from before digests were kept: nothing to match by
         wait = job.sent_at + history_lag(client) - now()
         if wait > 0:
             await asyncio.sleep(wait)  # fal's history may trail the queue by a moment
@@ -272,20 +281,22 @@ class JobSteps:
             items = await client.request_history(self.endpoint, start=job.sent_at - CLOCK_SKEW_SECONDS, payloads=True)
         except Exception as exc:  # the history is a second opinion: when it fails, leave the job unknown
             logger.warning("job %d: fal's request history could not be read (%s)", job.job, exc)
-            return "unsettled"
+            return UNSETTLED
         request_id = match_history(items, job.sent_digest, job.sent_at, claimed)
         if request_id is None:
             logger.info("job %d: fal's history shows its earlier submit never arrived; submitting it", job.job)
-            return "absent"
+            return ABSENT
         ep = EndpointId.parse(self.endpoint)
         urls = {
             "status_url": ep.status_url(client.queue_url, request_id),
             "response_url": ep.request_url(client.queue_url, request_id),
             "cancel_url": ep.cancel_url(client.queue_url, request_id),
         }
-        await self._arecord(job, "submitted", request_id=request_id, urls=urls, sent_at=job.sent_at, settled=True)
+        await self._arecord(
+            job, JobStatus.SUBMITTED, request_id=request_id, urls=urls, sent_at=job.sent_at, settled=True
+        )
         logger.info("job %d: settled through fal's history as request %s (not submitted again)", job.job, request_id)
-        return "found"
+        return FOUND
 
     async def _follow(self, job: Job, handle: Any, release: Callable[[], None]) -> Any:
         """Follow ``job``'s request to COMPLETED (its slot freed then) and read its result."""

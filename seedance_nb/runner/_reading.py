@@ -19,7 +19,7 @@ def _read_journal(run_dir: Path) -> tuple[dict[str, Any], list[Job]]:
     jobs: dict[int, Job] = {}
     images_by_file: dict[str, tuple[ImageData, str]] = {}
     for event in events[1:]:
-        if event.get("event") == "planned":
+        if event.get("event") == JobStatus.PLANNED:
             payload = dict(event["payload"])
             images: dict[str, ImageData | str] = {}
             for name, value in list(payload.items()):

@@ -186,7 +186,7 @@ class Run(JobSteps, Transfers):
                     os.replace(tmp, target)
                 payload[name] = {"$file": f"inputs/{target.name}", "mime": image.mime, "name": image.name}
         return {
-            "event": "planned",
+            "event": JobStatus.PLANNED,
             "at": now(),
             "job": job.job,
             "take": job.take,
@@ -624,7 +624,7 @@ class Run(JobSteps, Transfers):
         for job in self.jobs:
             if job.status == JobStatus.PLANNED:
                 with contextlib.suppress(OSError):
-                    self._record(job, "cancelled", error="cancelled before it was submitted")
+                    self._record(job, JobStatus.CANCELLED, error="cancelled before it was submitted")
         self.close()
 
     def start(self, client: AsyncClient, **run_kwargs: Any) -> None:
