@@ -62,8 +62,9 @@ Hand-written measures and their definitions:
 
 The package's parts, each changing for its own reasons: ``_measuring`` (what is measured and how: the
 streamed pass, :class:`VideoMetrics`, the flags), ``_ranking`` (ordering a sweep's takes by them, and the
-sweep's :class:`MetricsMixin`), ``_pictures`` (filmstrips, contact sheets, animated previews) and ``_html``
-(the fragments the gallery, the report and the metrics section show). Import every name from here.
+sweep's :class:`MetricsMixin`), ``_pictures`` (filmstrips, contact sheets, animated previews), ``_html``
+(the fragments the gallery, the report and the metrics section show) and ``_hooks`` (metrics during a run:
+the runner's ``after_download`` hook, a bounded worker). Import every name from here.
 """
 
 from __future__ import annotations
