@@ -244,28 +244,28 @@ class JobSteps:
                 self._record(job, JobStatus.UNKNOWN, error_type="ambiguous_submit", error=str(exc))
                 continue  # settle it through fal's history before anything is sent again
             except asyncio.CancelledError:
-                # The POST is on the wire: wait (briefly) for its answer, so that the request can be cancelled
-                # on fal rather than left to run and be billed.
-                answered = await _answer_of(sending)
-                if answered is None:
-                    self._record(
-                        job,
-                        JobStatus.UNKNOWN,
-                        error_type="cancelled_mid_submit",
-                        error="cancelled while its submit was on the wire: it may have reached fal; "
-                        "resume() settles it",
-                    )
-                else:
-                    urls = answered.urls()
-                    self._record(
-                        job, JobStatus.SUBMITTED, request_id=answered.request_id, urls=urls, sent_at=job.sent_at
-                    )
+                await self._cancelled_mid_submit(job, sending)
                 raise
             await self._arecord(
                 job, JobStatus.SUBMITTED, request_id=handle.request_id, urls=handle.urls(), sent_at=job.sent_at
             )
             return True
         return False
+
+    async def _cancelled_mid_submit(self, job: Job, sending: asyncio.Future[Any]) -> None:
+        """The POST is on the wire: wait (briefly) for its answer, so that the request can be cancelled on fal
+        rather than left to run and be billed; without an answer the job is ``unknown`` (resume settles it)."""
+        answered = await _answer_of(sending)
+        if answered is None:
+            self._record(
+                job,
+                JobStatus.UNKNOWN,
+                error_type="cancelled_mid_submit",
+                error="cancelled while its submit was on the wire: it may have reached fal; resume() settles it",
+            )
+        else:
+            urls = answered.urls()
+            self._record(job, JobStatus.SUBMITTED, request_id=answered.request_id, urls=urls, sent_at=job.sent_at)
 
     async def _settle(self, job: Job, client: AsyncClient) -> str:
         """Whether a submit that may have reached fal did: ``found`` (attached to it), ``absent`` (proven
