@@ -35,6 +35,7 @@ a team's) and the metrics (:class:`seedance_nb.quality.MetricsHooks`, off the ru
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from .duels import AdaptiveRun, DuelsMixin
 from .duels import run_adaptive as _run_adaptive
 from .duels import run_adaptive_async as _run_adaptive_async
 from .grids import Grid
+from .openapi_schema import SNAPSHOT_ENDPOINTS, check_drift_daily_async
 from .quality import MetricsHooks, MetricsMixin
 from .runner import (
     CLOCK_SKEW_SECONDS,
@@ -60,6 +62,8 @@ from .runner import (
     normalize_rating,
 )
 
+logger = logging.getLogger("seedance_nb.sweep")
+
 __all__ = ["Grid", "Sweep", "load_sweep", "run_sweep", "run_sweep_async", "start_sweep"]  # Grid: from .grids
 #: Also read as ``seedance_nb.sweep.X`` (the runner's own names, from before it was its own package).
 _ALSO = (
@@ -71,6 +75,29 @@ _ALSO = (
     match_history,
     normalize_rating,
 )
+
+
+class DriftCheck(RunnerHooks):
+    """Before a run on fal: check the endpoint's schema for drift, once a day (a courtesy: it never stops a run).
+
+    Args:
+        endpoint: the run's endpoint id.
+    """
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    async def before_run(self, estimate_usd: float, label: str | None = None) -> None:
+        """Check fal's schema for drift (at most once a day; failures are logged, never raised).
+
+        Args:
+            estimate_usd: the run's estimate (unused).
+            label: the run's name (unused).
+        """
+        try:
+            await check_drift_daily_async(self.endpoint)
+        except Exception as exc:  # a courtesy check: it never stops a run
+            logger.info("the daily schema check could not run: %s", exc)
 
 
 class Sweep(DuelsMixin, MetricsMixin, Run):
@@ -89,22 +116,32 @@ class Sweep(DuelsMixin, MetricsMixin, Run):
 
     @classmethod
     def make_hooks(
-        cls, run_dir: Path, catalog: Any = None, *, backend: str | None = None, metrics: bool = True
+        cls,
+        run_dir: Path,
+        catalog: Any = None,
+        *,
+        backend: str | None = None,
+        metrics: bool = True,
+        endpoint: str | None = None,
     ) -> HookChain:
         """Every run's hooks: the user's claims always, the catalog's cap, index and team claims where one
-        applies (``catalog``: see :meth:`run`), and the metrics unless ``metrics=False``.
+        applies (``catalog``: see :meth:`run`), the metrics unless ``metrics=False``, and on fal the daily
+        check of the endpoint's schema for drift.
 
         Args:
             run_dir: the run folder.
             catalog: :meth:`run`'s ``catalog`` (hooks already made are used as they are).
             backend: ``"fal"`` or ``"emulator"`` (an emulated run reserves nothing under the cap).
             metrics: measure each downloaded video.
+            endpoint: the run's endpoint id.
         """
         if isinstance(catalog, HookChain):
             return catalog
         hooks: list[RunnerHooks] = [RunHooks.for_run(run_dir, catalog, backend=backend)]
         if metrics:
             hooks.append(MetricsHooks())
+        if backend == "fal" and endpoint in SNAPSHOT_ENDPOINTS:
+            hooks.append(DriftCheck(endpoint))
         return HookChain(hooks)
 
     def _repr_html_(self) -> str:

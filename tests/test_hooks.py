@@ -53,7 +53,7 @@ class Recording(RunnerHooks):
 def _run_class(hooks: RunnerHooks) -> type[Run]:
     class Plugged(Run):
         @classmethod
-        def make_hooks(cls, run_dir: Path, catalog: Any = None, *, backend: Any = None, metrics: bool = True) -> Any:
+        def make_hooks(cls, run_dir: Path, catalog: Any = None, **_options: Any) -> Any:
             return catalog if isinstance(catalog, HookChain) else HookChain([hooks])
 
     return Plugged
@@ -87,6 +87,8 @@ def test_the_user_facing_sweep_plugs_in_claims_and_metrics(tmp_path):
     kinds = [type(h) for h in Sweep.make_hooks(tmp_path, None, backend="emulator").hooks]
     assert kinds == [RunHooks, MetricsHooks]
     assert [type(h) for h in Sweep.make_hooks(tmp_path, False, metrics=False).hooks] == [RunHooks]
+    on_fal = Sweep.make_hooks(tmp_path, False, backend="fal", endpoint=sd.DEFAULT_ENDPOINT, metrics=False)
+    assert [type(h).__name__ for h in on_fal.hooks] == ["RunHooks", "DriftCheck"]  # the daily drift check: a hook
     made = Sweep.make_hooks(tmp_path)
     assert Sweep.make_hooks(tmp_path, made) is made  # hooks already made (and reserved) are used as they are
 

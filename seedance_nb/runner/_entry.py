@@ -75,7 +75,7 @@ async def run_sweep_async(
     client = client_or_connect(client)
     folder = RunFolder(Path(run_dir)) if run_dir else RunFolder.new(name)
     hooks = sweep_class.make_hooks(
-        folder.path, settings["catalog"], backend=client.backend, metrics=settings["metrics"]
+        folder.path, settings["catalog"], backend=client.backend, metrics=settings["metrics"], endpoint=grid.endpoint
     )
     # the cap (across sweeps and processes, when a catalog is plugged in), before the run folder exists
     await hooks.before_run(estimate.high_usd, label=name or folder.path.name)

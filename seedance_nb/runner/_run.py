@@ -23,7 +23,7 @@ from ..errors import InputError, Problem
 from ..files import ImageData
 from ..grids import Grid
 from ..hooks import HookChain, RunnerHooks
-from ..openapi_schema import SNAPSHOT_ENDPOINTS, check_drift_daily_async, current_schema, warn_unsupported_fields
+from ..openapi_schema import SNAPSHOT_ENDPOINTS, current_schema, warn_unsupported_fields
 from ..outcomes import job_timeout_seconds, settle_unjournalled
 from ..runs import CacheIndex, Job, JobStatus, Journal, RunFolder, cache_key, encode_line, now, to_dataframe
 from ..schema import DEFAULT_ENDPOINT
@@ -369,7 +369,13 @@ class Run(JobSteps, Transfers):
 
     @classmethod
     def make_hooks(
-        cls, run_dir: Path, catalog: Any = None, *, backend: str | None = None, metrics: bool = True
+        cls,
+        run_dir: Path,
+        catalog: Any = None,
+        *,
+        backend: str | None = None,
+        metrics: bool = True,
+        endpoint: str | None = None,
     ) -> HookChain:
         """What plugs into a run of this class: the core's own run has none (hooks given as ``catalog`` are
         used as they are). The top floor's :class:`seedance_nb.sweep.Sweep` adds the claims and the metrics.
@@ -379,6 +385,7 @@ class Run(JobSteps, Transfers):
             catalog: :meth:`run`'s ``catalog`` (hooks already made are returned as they are).
             backend: ``"fal"`` or ``"emulator"``.
             metrics: :meth:`run`'s ``metrics``.
+            endpoint: the run's endpoint id.
         """
         if isinstance(catalog, HookChain):
             return catalog
@@ -436,7 +443,7 @@ class Run(JobSteps, Transfers):
         settings = RunSettings(
             budget_usd, download, force, resubmit_unknown, disable_fallbacks, metrics, job_timeout_seconds(job_timeout)
         )
-        hooks = self.make_hooks(self.run_dir, catalog, backend=client.backend, metrics=metrics)
+        hooks = self.make_hooks(self.run_dir, catalog, backend=client.backend, metrics=metrics, endpoint=self.endpoint)
         with self._submitting("run"):
             if not hooks.began:
                 await hooks.before_run(self.estimate_usd(high=True), label=self.name)
@@ -545,14 +552,9 @@ class Run(JobSteps, Transfers):
 
     async def _check_schema(self, client: AsyncClient) -> None:
         """Before money is spent: say which fields fal's schema for this endpoint does not list (fal may ignore
-        them: today possibly ``seed``), and on fal check the schema for drift once a day."""
+        them: today possibly ``seed``). (The daily drift check is a wing's hook: seedance_nb.sweep.)"""
         if self.endpoint not in SNAPSHOT_ENDPOINTS:
             return
-        if client.backend == "fal":
-            try:
-                await check_drift_daily_async(self.endpoint)
-            except Exception as exc:  # a courtesy check: it never stops a run
-                logger.info("the daily schema check could not run: %s", exc)
         pending = [job.input for job in self.jobs if not job.done]
         for message in warn_unsupported_fields(pending, current_schema(self.endpoint)):
             logger.warning("%s", message)
