@@ -79,8 +79,6 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .display import show as show
     from .duels import AdaptiveRun as AdaptiveRun
     from .duels import Promotion as Promotion
-    from .duels import run_adaptive as run_adaptive
-    from .duels import run_adaptive_async as run_adaptive_async
     from .endpoints import CostEstimate as CostEstimate
     from .endpoints import EndpointId as EndpointId
     from .endpoints import estimate_cost as estimate_cost
@@ -128,6 +126,8 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .statuses import JobStatus as JobStatus
     from .sweep import Sweep as Sweep
     from .sweep import load_sweep as load_sweep
+    from .sweep import run_adaptive as run_adaptive
+    from .sweep import run_adaptive_async as run_adaptive_async
     from .sweep import run_sweep as run_sweep
     from .sweep import run_sweep_async as run_sweep_async
     from .sweep import start_sweep as start_sweep

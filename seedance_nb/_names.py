@@ -62,8 +62,8 @@ PUBLIC: dict[str, str] = {
     "metrics": "quality",
     "AdaptiveRun": "duels",
     "Promotion": "duels",
-    "run_adaptive": "duels",
-    "run_adaptive_async": "duels",
+    "run_adaptive": "sweep",
+    "run_adaptive_async": "sweep",
     # history and spend
     "Recovery": "catalogs",
     "catalog": "catalogs",

@@ -127,30 +127,30 @@ def classify_failure(exc: BaseException, job: Job) -> tuple[str, dict[str, Any]]
     """
     message = str(exc) or type(exc).__name__
     if isinstance(exc, AmbiguousSubmit):
-        return "unknown", {"error_type": "ambiguous_submit", "error": message}
+        return JobStatus.UNKNOWN, {"error_type": "ambiguous_submit", "error": message}
     if isinstance(exc, RequestCancelled):
-        return "cancelled", {"error": message}
+        return JobStatus.CANCELLED, {"error": message}
     if isinstance(exc, RequestFailed):
         retryable = exc.retryable
         if isinstance(exc, ModerationError) and retryable is None:
             retryable = "prompt" not in message.lower()
         if isinstance(exc, RejectedInput):
             retryable = False
-        return "failed", {
+        return JobStatus.FAILED, {
             "error_type": exc.error_type or type(exc).__name__,
             "error": message,
             "retryable": retryable,
         }
     if isinstance(exc, InputError):
-        return "failed", {"error_type": "input_error", "error": message, "retryable": False}
+        return JobStatus.FAILED, {"error_type": "input_error", "error": message, "retryable": False}
     error_type = getattr(exc, "error_type", None) or type(exc).__name__
     if job.status == JobStatus.DOWNLOADING or job.request_id is not None:
         what = "the video is paid for" if job.status == JobStatus.DOWNLOADING else "the request may still run on fal"
-        return "interrupted", {
+        return JobStatus.INTERRUPTED, {
             "error_type": error_type,
             "error": f"{message} ({what}; resume() picks it up without submitting again)",
         }
-    return "failed", {"error_type": error_type, "error": message, "retryable": True}
+    return JobStatus.FAILED, {"error_type": error_type, "error": message, "retryable": True}
 
 
 def settle_unjournalled(jobs: list[Job], run_dir: Any, error: OSError) -> list[int]:
@@ -173,7 +173,7 @@ def settle_unjournalled(jobs: list[Job], run_dir: Any, error: OSError) -> list[i
         marked.append(job.job)
         job.apply(
             {
-                "event": "interrupted",
+                "event": JobStatus.INTERRUPTED,
                 "job": job.job,
                 "error_type": "disk_full" if error.errno == errno.ENOSPC else "journal_write",
                 "error": f"the journal could not record what became of this job ({why} on the disk holding "

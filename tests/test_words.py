@@ -22,8 +22,6 @@ STATUS_VALUES = frozenset(s.value for s in JobStatus)
 #: Modules the literal check skips, with why.
 SKIPPED = {
     "statuses.py": "the one module that defines the status words",
-    # TODO(issue 25): pending: helper `floors` rewrites sweep.py with JobStatus; remove this entry after the merge.
-    "sweep.py": "pending: rewritten by helper floors in this phase (issue 25), status literals still there",
 }
 
 #: (module, the flagged expression as ast.unparse writes it) -> why a status-looking literal there is not a status.

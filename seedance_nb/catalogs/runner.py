@@ -1,6 +1,8 @@
 """What the sweep runner asks the catalog: the cap before a run, the team cache, one submission per request.
 
-The runner (:mod:`seedance_nb.sweep`) holds one :class:`RunHooks` per run and calls it at a few points.
+The runner (:mod:`seedance_nb.runner`) names no wing: :class:`RunHooks` implements the core's hook interface
+(:class:`seedance_nb.hooks.RunnerHooks`), and the top floor (:class:`seedance_nb.sweep.Sweep`) plugs one
+into every run; the runner calls it at a few points.
 One submission per request holds for every run: across the user's own processes and run folders through
 the per-user claim store (``$SEEDANCE_HOME/cache.sqlite``, :func:`~seedance_nb.catalogs._claims.user_claims`),
 across a team through a configured catalog (``catalog=`` or ``SEEDANCE_CATALOG_URL``), which also gives the
@@ -33,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..hooks import RunnerHooks
 from ._claims import ClaimStore, user_claims
 from ._core import Catalog, open_catalog, sweeps_root
 from ._store import CatalogUnavailable, shown_url
@@ -45,7 +48,7 @@ logger = logging.getLogger("seedance_nb.catalogs")
 RETRY_SECONDS = 5.0
 
 
-class RunHooks:
+class RunHooks(RunnerHooks):
     """One run's link to the claims (the user's own, and a team catalog's when configured) and the catalog
     (cap, index, team cache). Built by :meth:`for_run`; every method is safe to call whatever applies."""
 

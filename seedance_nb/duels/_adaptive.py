@@ -21,7 +21,7 @@ from ..statuses import HAS_VIDEO, JobStatus
 from ._fit import HUMAN_SCORES, _by, group_keys
 from ._promotion import Promotion, _announce, _round_dir, _with_client, round_cost, score_values
 
-if TYPE_CHECKING:  # sweep imports this module: no import of it at run time here
+if TYPE_CHECKING:
     from ..grids import Grid
 
 
@@ -52,6 +52,9 @@ class AdaptiveRun:
     name: str | None = None
     concurrency: int = 4
     progress: bool | None = None
+    #: The run class each round builds (``seedance_nb.run_adaptive`` passes the user-facing Sweep, which plugs
+    #: the claims and the metrics into every round); None: the core's :class:`seedance_nb.runner.Run`.
+    sweep_class: Any = None
     sweeps: list[Any] = field(default_factory=list)
     status: str = "planned"
     message: str = ""
@@ -134,7 +137,7 @@ class AdaptiveRun:
         return self
 
     async def _first_round(self, client: Any, kwargs: dict[str, Any]) -> None:
-        from ..sweep import run_sweep_async
+        from ..runner import Run, run_sweep_async
 
         est = self.grid.estimate()
         stem = self.name or f"adaptive-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}"
@@ -145,6 +148,7 @@ class AdaptiveRun:
             client=client,
             run_dir=_round_dir(Path(self.run_root), stem, 1),
             budget_usd=self.budget_usd,
+            sweep_class=self.sweep_class or Run,
             **kwargs,
         )
         self.sweeps.append(first)
@@ -268,6 +272,7 @@ def run_adaptive(
     name: str | None = None,
     concurrency: int = 4,
     progress: bool | None = None,
+    sweep_class: Any = None,
 ) -> AdaptiveRun:
     """Successive halving: run ``grid``, keep the best ``keep`` fraction of ``by``'s values by ``score``,
     run them again with ``takes``/``changes`` (one value, or a list with one per promoted round), and so
@@ -297,22 +302,11 @@ def run_adaptive(
         name: the stem of the rounds' folders, ``<name>-round<N>`` (default: ``adaptive-<time>``).
         concurrency: requests on fal at once.
         progress: a progress bar.
+        sweep_class: each round's run class (``sd.run_adaptive`` passes :class:`seedance_nb.Sweep`).
     """
-    run = _adaptive(
-        grid,
-        budget_usd=budget_usd,
-        rounds=rounds,
-        keep=keep,
-        score=score,
-        by=by,
-        takes=takes,
-        changes=changes,
-        run_root=run_root,
-        name=name,
-        concurrency=concurrency,
-        progress=progress,
-    )
-    return run.run(client)
+    options = dict(locals())
+    del options["grid"], options["client"]
+    return _adaptive(grid, **options).run(client)
 
 
 set_public_module(__name__)

@@ -23,9 +23,9 @@ from ..schema import DEFAULT_ENDPOINT
 from ..statuses import HAS_VIDEO, MAY_STILL_BE_PAID, is_paid
 from ._fit import WINNERS, _by, _finished, group_keys, leaderboard_frame, read_votes
 
-if TYPE_CHECKING:  # sweep imports this module: no import of it at run time here
+if TYPE_CHECKING:
     from ..grids import Grid
-    from ..sweep import Sweep
+    from ..runner import Run as Sweep  # the host: the top floor's Sweep, a Run
 
 
 logger = logging.getLogger("seedance_nb.duels")  # one logger for the package (users filter on it)
@@ -246,14 +246,12 @@ class Promotion:
             budget_usd: refuse the round (nothing sent) when its high estimate is over it.
             **run_kwargs: :meth:`seedance_nb.Sweep.run`'s options.
         """
-        from ..sweep import Sweep
-
         self._check(budget_usd)
         if client is None:
             from ..backends import connect
 
             client = connect()
-        sweep = Sweep.create(self.grid, self.run_dir, backend=client.backend)
+        sweep = type(self.parent).create(self.grid, self.run_dir, backend=client.backend)  # the parent's class
         try:
             self._write_round(budget_usd)
             await sweep.run(client, budget_usd=budget_usd, **run_kwargs)
@@ -371,7 +369,8 @@ def _next_round(sweep: Any, run_dir: str | os.PathLike[str] | None) -> tuple[int
 
 
 class DuelsMixin:
-    """Votes, the leaderboard, the duel widget and promotion, for :class:`seedance_nb.sweep.Sweep`."""
+    """Votes, the leaderboard, the duel widget and promotion: mixed into :class:`seedance_nb.sweep.Sweep` on the
+    top floor only (the core's :class:`seedance_nb.runner.Run` never names it)."""
 
     jobs: list[Any]
     run_dir: Path

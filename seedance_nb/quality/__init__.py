@@ -8,7 +8,8 @@
     sweep.contact_sheet()                              # one PNG of the whole sweep, labelled by what varies
     sweep.export_previews("previews")                  # animated WebP + GIF per take and a Markdown grid
 
-A sweep measures every video as it downloads (in a worker thread, off the event loop) and journals the result
+A sweep measures every video as it downloads (queued to a bounded worker, off the event loop and off the
+runner's critical path: :class:`MetricsHooks`, the runner's ``after_download`` hook) and journals the result
 as its own ``metrics`` event, so the numbers are DataFrame columns (``sweep.df.motion``) and survive a reload;
 ``run_sweep(..., metrics=False)`` turns that off. ``sweep.compute_metrics()`` fills them in for takes served from
 the cache, run folders made before, or sweeps run with ``metrics=False`` (``best``/``rank`` call it for you).
@@ -61,13 +62,15 @@ Hand-written measures and their definitions:
 
 The package's parts, each changing for its own reasons: ``_measuring`` (what is measured and how: the
 streamed pass, :class:`VideoMetrics`, the flags), ``_ranking`` (ordering a sweep's takes by them, and the
-sweep's :class:`MetricsMixin`), ``_pictures`` (filmstrips, contact sheets, animated previews) and ``_html``
-(the fragments the gallery, the report and the metrics section show). Import every name from here.
+sweep's :class:`MetricsMixin`), ``_pictures`` (filmstrips, contact sheets, animated previews), ``_html``
+(the fragments the gallery, the report and the metrics section show) and ``_hooks`` (metrics during a run:
+the runner's ``after_download`` hook, a bounded worker). Import every name from here.
 """
 
 from __future__ import annotations
 
 from .._names import set_public_module
+from ._hooks import QUEUE_BOUND, MetricsHooks
 from ._html import filmstrip_html, flags_html, metric_plot_svg, metrics_section_html, ranked_cells
 from ._measuring import (
     ANALYSIS_AREA,
@@ -100,6 +103,7 @@ from ._ranking import MetricsMixin, rank_frame
 __all__ = [
     "FLAGS",
     "METRIC_COLUMNS",
+    "MetricsHooks",
     "MetricsMixin",
     "VideoMetrics",
     "contact_sheet",
@@ -128,6 +132,7 @@ _ALSO = (
     LOUDNESS_FLOOR,
     MOTION_STEP_SECONDS,
     PREVIEW_LIMIT,
+    QUEUE_BOUND,
     SILENCE_DBFS,
     SILENCE_WINDOW_SECONDS,
     fal_crop,

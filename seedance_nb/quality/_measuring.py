@@ -582,8 +582,8 @@ async def measure_download(sweep: Any, job: Any, path: str | os.PathLike[str]) -
 
     The event loop only appends one journal line (flushed, not fsynced); decoding and arithmetic run in the
     thread, and the GIL they hold between C calls stalled an otherwise idle loop by under 20 ms while 720p clips
-    were measured (17.9 ms at most; tests/benchmarks/RESULTS.md). The runner awaits this after each download unless
-    ``run_sweep(..., metrics=False)``.
+    were measured (17.9 ms at most; tests/benchmarks/RESULTS.md). During a run the runner does not call this: the
+    :class:`~seedance_nb.quality.MetricsHooks` hook queues each download to its bounded worker instead.
     """
     try:
         measured = await asyncio.to_thread(measure_job, sweep, job, path)

@@ -69,6 +69,7 @@ def rank_frame(
 
 class MetricsMixin:
     """What a :class:`~seedance_nb.sweep.Sweep` gains from metrics: measuring, ranking, contact sheets, previews.
+    Mixed in on the top floor only (the core's :class:`seedance_nb.runner.Run` never names it).
 
     Written against the sweep's public surface: ``jobs``, ``run_dir``, ``df``, ``close()`` and
     ``record_metrics()`` (which journals a measure).
