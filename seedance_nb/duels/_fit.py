@@ -168,7 +168,7 @@ def _comparisons(
     for key, done in zip(group_keys(df, columns), _finished(df).tolist(), strict=True):
         if done:
             values.setdefault(key, len(values))
-    counts: dict[str, Counter] = {k: Counter() for k in ("wins", "losses", "ties", "both_bad", "votes")}
+    counts: dict[str, Counter[Any]] = {k: Counter() for k in ("wins", "losses", "ties", "both_bad", "votes")}
     videos: dict[Any, set[int]] = {}
     pairs: list[tuple[int, int, str]] = []
     counted = 0

@@ -468,7 +468,8 @@ class DuelsMixin:
         path = Path(self.run_dir) / "round.json"
         if not path.is_file():
             return {"round": 1}
-        return json.loads(path.read_text(encoding="utf-8"))
+        info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return info
 
     def plan_promotion(
         self,

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -266,7 +267,7 @@ def _view(
     return cut, _window(*camera, ease, spec.width, spec.height)
 
 
-def _frames(first: Image.Image, last: Image.Image | None, spec: RenderSpec):
+def _frames(first: Image.Image, last: Image.Image | None, spec: RenderSpec) -> Iterator[np.ndarray]:
     """The clip's frames as RGB arrays: frame 0 is the input after fal's crop, the last is the end image's."""
     width, height, defects = spec.width, spec.height, spec.defects
     n = frame_count(spec.seconds)
