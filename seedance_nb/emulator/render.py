@@ -314,7 +314,7 @@ def _tone(spec: RenderSpec) -> np.ndarray:
     t = np.arange(samples, dtype=np.float64) / AUDIO_RATE
     base = 220.0 * 2 ** ((spec.seed % 12) / 12)
     wave = 0.12 * np.sin(2 * np.pi * base * t) + 0.06 * np.sin(2 * np.pi * base * 1.5 * t)
-    fade = np.minimum(1.0, np.minimum(t / 0.25, (t[-1] - t) / 0.25 + 1e-9))
+    fade = np.minimum(1.0, np.minimum(t / 0.25, (float(t[-1]) - t) / 0.25 + 1e-9))
     return (wave * fade).astype(np.float32)
 
 

@@ -68,6 +68,7 @@ sweep's :class:`MetricsMixin`), ``_pictures`` (filmstrips, contact sheets, anima
 from __future__ import annotations
 
 from .._names import set_public_module
+from ..columns import METRIC_COLUMNS
 from ._html import filmstrip_html, flags_html, metric_plot_svg, metrics_section_html, ranked_cells
 from ._measuring import (
     ANALYSIS_AREA,
@@ -84,7 +85,6 @@ from ._measuring import (
     FROZEN_SHARE,
     HIGHER_IS_BETTER,
     LOUDNESS_FLOOR,
-    METRIC_COLUMNS,
     MOTION_STEP_SECONDS,
     SILENCE_DBFS,
     SILENCE_WINDOW_SECONDS,
