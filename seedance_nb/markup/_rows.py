@@ -23,11 +23,13 @@ def frame_of(data: Any) -> pd.DataFrame:
     """A DataFrame from a DataFrame, a sweep (anything with ``.df``), one row, or a list of rows."""
     if isinstance(data, pd.DataFrame):
         return data
-    df: pd.DataFrame | None = getattr(data, "df", None)
+    df = getattr(data, "df", None)
     if isinstance(df, pd.DataFrame):
         if "run_dir" not in df.attrs and getattr(data, "run_dir", None) is not None:
-            df = df.copy()
-            df.attrs["run_dir"] = str(data.run_dir)
+            # annotated: pandas-stubs give Any when mypy checks for Python 3.10
+            copied: pd.DataFrame = df.copy()
+            copied.attrs["run_dir"] = str(data.run_dir)
+            return copied
         return df
     rows = [row_of(item) for item in data] if isinstance(data, list | tuple) else [row_of(data)]
     # annotated: pandas-stubs give Any when mypy checks for Python 3.10
