@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -27,24 +27,33 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     return _run_in_thread(coro)
 
 
+class _Outcome(Generic[T]):
+    """What the worker thread hands back: its task (for a cancel), then its one value or its error."""
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[Any] | None = None
+        self.values: list[T] = []
+        self.error: BaseException | None = None
+
+
 def _run_in_thread(coro: Coroutine[Any, Any, T]) -> T:
     loop = asyncio.new_event_loop()
-    outcome: dict[str, Any] = {}
+    outcome: _Outcome[T] = _Outcome()
     started = threading.Event()
     # Waited on instead of Thread.join: a Ctrl-C that interrupts join() on CPython 3.11 can mark the thread
     # stopped while it still runs (bpo-45274's handling), so a later join() would not wait for the cancel.
     finished = threading.Event()
 
     async def main() -> T:
-        outcome["task"] = asyncio.current_task()
+        outcome.task = asyncio.current_task()
         started.set()
         return await coro
 
     def target() -> None:
         try:
-            outcome["value"] = run_fresh(main(), loop)
+            outcome.values.append(run_fresh(main(), loop))
         except BaseException as exc:  # handed to the waiting thread
-            outcome["error"] = exc
+            outcome.error = exc
         finally:
             started.set()
             finished.set()
@@ -56,15 +65,15 @@ def _run_in_thread(coro: Coroutine[Any, Any, T]) -> T:
             pass
     except KeyboardInterrupt:
         started.wait()
-        task = outcome.get("task")
+        task = outcome.task
         if task is not None and not loop.is_closed():
             loop.call_soon_threadsafe(task.cancel)
         finished.wait()  # the remote requests are cancelled and journalled before the interrupt is re-raised
         raise
     worker.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.values[0]
 
 
 def run_fresh(coro: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop | None = None) -> T:

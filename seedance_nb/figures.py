@@ -39,7 +39,7 @@ from .markup import (
     varying_columns,
     video_tag,
 )
-from .quality import flags_html, ranked_cells
+from .quality._html import flags_html, ranked_cells
 from .statuses import JobStatus
 
 __all__ = ["caption_html", "figure_html", "grid_body"]

@@ -19,7 +19,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from PIL import Image, UnidentifiedImageError
 
@@ -71,7 +71,7 @@ class ImageData:
         return f"ImageData(name={self.name!r}, mime={self.mime!r}, size={size}, bytes={len(self.data)})"
 
 
-def is_url(value: Any) -> bool:
+def is_url(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and value.startswith(("http://", "https://", "data:"))
 
 

@@ -338,7 +338,8 @@ def snapshot_document(endpoint: str = DEFAULT_ENDPOINT) -> dict[str, Any]:
     """A copy of the OpenAPI document seedance-nb ships for ``endpoint`` (with its ``x-seedance-nb-snapshot``)."""
     if not isinstance(endpoint, str) or endpoint not in SNAPSHOT_ENDPOINTS:
         raise _unknown_endpoint(endpoint)
-    return json.loads(_snapshot_text(endpoint))
+    document: dict[str, Any] = json.loads(_snapshot_text(endpoint))
+    return document
 
 
 def load_snapshot(endpoint: str = DEFAULT_ENDPOINT) -> InputSchema:

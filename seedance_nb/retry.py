@@ -99,7 +99,7 @@ def backoff_seconds(
 ) -> float:
     """Jittered exponential backoff for ``attempt`` (1-based), capped; ``Retry-After`` wins when larger."""
     jitter = rng.uniform(0.5, 1.5) if rng is not None else random.uniform(0.5, 1.5)
-    delay = min(policy.base_delay * 2 ** (attempt - 1), policy.max_delay) * jitter
+    delay = min(policy.base_delay * 2.0 ** (attempt - 1), policy.max_delay) * jitter
     delay = min(delay, policy.max_delay)
     if retry_after is not None:
         delay = max(delay, min(retry_after, policy.max_delay * 6))

@@ -230,6 +230,7 @@ def verify(
 
     _check_signature(signature, message, request_id, jwks, jwks_url)
     try:
-        return json.loads(raw)
+        payload: dict[str, Any] = json.loads(raw)
+        return payload
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WebhookVerificationError(f"the signed webhook body is not JSON: {exc}") from exc

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -60,13 +61,14 @@ def _problems_html(exc: Exception) -> str:
     return f'<div class="seedance-problems" style="color:#b91c1c">{html.escape(str(exc))}</div>'
 
 
-def _in_background(coro: Any, on_error: Any) -> asyncio.Task:
+def _in_background(coro: Coroutine[Any, Any, None], on_error: Callable[[BaseException], None]) -> asyncio.Task[None]:
     """Run ``coro`` as a task on the running loop (the kernel's), reporting errors to ``on_error``."""
     task = asyncio.get_running_loop().create_task(coro)
 
-    def done(t: asyncio.Task) -> None:
-        if not t.cancelled() and t.exception() is not None:
-            on_error(t.exception())
+    def done(t: asyncio.Task[None]) -> None:
+        error = None if t.cancelled() else t.exception()
+        if error is not None:
+            on_error(error)
 
     task.add_done_callback(done)
     return task
@@ -137,7 +139,7 @@ class GenerateForm(_Base):
         self.output = W.Output()
         self.output.add_class("seedance-output")
         self.sweep: Sweep | None = None
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[None] | None = None
         self._running = False
         self.result_html = ""
         super().__init__(
@@ -317,7 +319,8 @@ class SweepBuilder(_Base):
             self.run_button.disabled = True
             return False
         est = grid.estimate()
-        ok = self.budget.value + 1e-9 >= est.high_usd
+        budget: float = self.budget.value  # a FloatText's value
+        ok = budget + 1e-9 >= est.high_usd
         gate = (
             "" if ok else f' <span style="color:#b91c1c">— set the budget to at least ${est.high_usd:.2f} to run</span>'
         )
@@ -357,7 +360,7 @@ class SweepBuilder(_Base):
         if self.sweep.task is not None:
             self.sweep.task.add_done_callback(lambda t: self._finished(t))
 
-    def _finished(self, task: asyncio.Task) -> None:
+    def _finished(self, task: asyncio.Task[Sweep]) -> None:
         error = None if task.cancelled() else task.exception()
         if error is not None:
             self.show_error(error)
@@ -492,7 +495,7 @@ class ResultBrowser(_Base):
         self.thumbs_down.on_click(lambda _b: self._thumb(1))
         self.more.on_click(lambda _b: self.more_takes())
         self.job.observe(lambda _c: self._show_rating(), "value")
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[None] | None = None
         self._show_rating()
         self.render()
 

@@ -470,7 +470,8 @@ def _fetch(conn: Any, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ..
     cursor = conn.connection.cursor()
     try:
         cursor.execute(compiled.string, args)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
     finally:
         cursor.close()
 

@@ -87,7 +87,8 @@ def _decode_data_uri(uri: str) -> tuple[bytes, str] | None:
 
 def _video_of(output: Any) -> dict[str, Any] | None:
     if isinstance(output, dict) and isinstance(output.get("video"), dict) and output["video"].get("url"):
-        return output["video"]
+        video: dict[str, Any] = output["video"]
+        return video
     return None
 
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from ..client import AsyncClient
+
+T = TypeVar("T")
 
 
-def run_with_client(client: Any, body: Callable[[Any], Any]) -> Any:
+def run_with_client(client: AsyncClient | None, body: Callable[[AsyncClient], Awaitable[T]]) -> T:
     """Run ``body(client)`` to completion (a fresh loop, or a worker thread inside Jupyter) and close
     the client's connections for that loop afterwards."""
     from .._sync import run_sync
 
-    async def main() -> Any:
+    async def main() -> T:
         nonlocal client
         if client is None:
             from ..backends import connect

@@ -96,7 +96,10 @@ class AdaptiveRun:
                     "cost_usd": round_cost(sweep),
                 }
             )
-        return pd.DataFrame(rows, columns=["round", "run_dir", "parent", "values", "videos", "cached", "cost_usd"])
+        headers = ["round", "run_dir", "parent", "values", "videos", "cached", "cost_usd"]
+        # annotated: pandas-stubs give Any when mypy checks for Python 3.10
+        table: pd.DataFrame = pd.DataFrame(rows, columns=headers)
+        return table
 
     def _say(self, text: str) -> None:
         self.message = text

@@ -117,7 +117,9 @@ def read_votes(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
         )
     votes = pd.DataFrame(rows, columns=VOTE_COLUMNS)
     votes["at"] = pd.to_datetime(votes["at"], unit="s", utc=True)
-    return votes.astype({"vote": "int64", "a": "int64", "b": "int64"})
+    # annotated: pandas-stubs give Any when mypy checks for Python 3.10
+    typed: pd.DataFrame = votes.astype({"vote": "int64", "a": "int64", "b": "int64"})
+    return typed
 
 
 def _plain(value: Any) -> Any:
@@ -168,7 +170,7 @@ def _comparisons(
     for key, done in zip(group_keys(df, columns), _finished(df).tolist(), strict=True):
         if done:
             values.setdefault(key, len(values))
-    counts: dict[str, Counter] = {k: Counter() for k in ("wins", "losses", "ties", "both_bad", "votes")}
+    counts: dict[str, Counter[Any]] = {k: Counter() for k in ("wins", "losses", "ties", "both_bad", "votes")}
     videos: dict[Any, set[int]] = {}
     pairs: list[tuple[int, int, str]] = []
     counted = 0
@@ -248,7 +250,8 @@ def leaderboard_frame(
             videos=int(counts["videos"].get(value, 0)),
         )
         rows.append(row)
-    board = pd.DataFrame(rows, columns=[*columns, *BOARD_STATS])
+    # annotated: pandas-stubs give Any when mypy checks for Python 3.10
+    board: pd.DataFrame = pd.DataFrame(rows, columns=[*columns, *BOARD_STATS])
     if n:
         order = sorted(range(n), key=lambda i: (-round(float(strength[i]), 9), -rows[i]["wins"], i))
         board = board.iloc[order].reset_index(drop=True)

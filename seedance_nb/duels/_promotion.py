@@ -8,11 +8,11 @@ import logging
 import math
 import operator
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
@@ -24,11 +24,13 @@ from ..statuses import HAS_VIDEO, MAY_STILL_BE_PAID, is_paid
 from ._fit import WINNERS, _by, _finished, group_keys, leaderboard_frame, read_votes
 
 if TYPE_CHECKING:
+    from ..client import AsyncClient
     from ..grids import Grid
     from ..runner import Run as Sweep  # the host: the top floor's Sweep, a Run
 
 
 logger = logging.getLogger("seedance_nb.duels")  # one logger for the package (users filter on it)
+T = TypeVar("T")
 
 # --------------------------------------------------------------------------- scores and rounds
 
@@ -71,11 +73,14 @@ def score_values(
     if score is None:
         score = _default_score(sweep)
     if isinstance(score, str) and score in ("votes", "leaderboard"):
-        board = sweep.leaderboard(by=columns)
+        board: pd.DataFrame = sweep.leaderboard(by=columns)
         if board.attrs.get("votes", 0) == 0:
             raise InputError([Problem("score", "no votes between different values yet", score, "vote first")])
         keys = group_keys(board, columns)
-        return pd.Series(board["strength"].tolist(), index=pd.Index(keys, tupleize_cols=False), name="score")
+        # annotated: pandas-stubs give Any when mypy checks for Python 3.10
+        index = pd.Index(keys, tupleize_cols=False)
+        scores: pd.Series = pd.Series(board["strength"].tolist(), index=index, name="score")
+        return scores
     done = df[_finished(df)]
     numbers = _per_video(df, done, score)
     sums: dict[Any, list[float]] = {}
@@ -251,7 +256,7 @@ class Promotion:
             from ..backends import connect
 
             client = connect()
-        sweep = type(self.parent).create(self.grid, self.run_dir, backend=client.backend)  # the parent's class
+        sweep: Sweep = type(self.parent).create(self.grid, self.run_dir, backend=client.backend)  # parent's class
         try:
             self._write_round(budget_usd)
             await sweep.run(client, budget_usd=budget_usd, **run_kwargs)
@@ -272,7 +277,7 @@ class Promotion:
         return run_sync(_with_client(client, lambda c: self.run_async(c, budget_usd=budget_usd, **run_kwargs)))
 
 
-async def _with_client(client: Any, body: Callable[[Any], Any]) -> Any:
+async def _with_client(client: AsyncClient | None, body: Callable[[AsyncClient], Awaitable[T]]) -> T:
     """``body(client)``, connecting when ``client`` is None and closing its connections after (the sweep's own)."""
     from ..backends import with_client
 
@@ -467,7 +472,8 @@ class DuelsMixin:
         path = Path(self.run_dir) / "round.json"
         if not path.is_file():
             return {"round": 1}
-        return json.loads(path.read_text(encoding="utf-8"))
+        info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return info
 
     def plan_promotion(
         self,

@@ -117,7 +117,7 @@ class Duel(W.VBox):
         self.pair: Any = None
         self.skipped: set[tuple[int, int]] = set()
         self.cast = 0
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[None] | None = None
         self._display_id: str | None = None
 
         self.title = W.HTML()

@@ -39,7 +39,7 @@ from typing import Any
 import uvicorn
 
 from .app import create_app
-from .engine import EmulatorConfig
+from .engine import EmulatorConfig, Engine
 from .urls import EmulatorUrls
 
 __all__ = ["Emulator", "EmulatorConfig", "create_app", "main", "serve", "start"]
@@ -72,7 +72,7 @@ class Emulator:
         self.queue_url, self.rest_url, self.cdn_url, self.api_url = urls.queue, urls.rest, urls.cdn, urls.api
         self.run_url, self.proxy_url, self.jwks_url, self.openapi_url = urls.run, urls.proxy, urls.jwks, urls.openapi
         self.app = create_app(self.config, self.storage, self.base_url)
-        self.engine = self.app.state.engine
+        self.engine: Engine = self.app.state.engine
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 

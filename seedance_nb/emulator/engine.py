@@ -39,6 +39,7 @@ import re
 import time
 import uuid
 from collections import Counter
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -120,7 +121,7 @@ class EmulatedRequest:
     billable_units: float | None = None
     #: Size of the result body as JSON (fal's retention rule depends on it).
     result_bytes: int = 0
-    task: asyncio.Task | None = None
+    task: asyncio.Task[None] | None = None
     #: The input as fal's request history returns it (large strings shared between requests).
     history_input: Any = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -173,7 +174,7 @@ class Engine:
         #: CDN upload tokens issued: token -> expiry (epoch seconds).
         self.tokens: dict[str, float] = {}
         self._signing: tuple[str | None, Ed25519PrivateKey] | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         # Renders and image checks run here, one thread per core: more threads would not render faster,
         # they would only contend for the GIL with the loop that answers requests (slow submits and streams).
         self.workers = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="emulator-render")
@@ -399,7 +400,7 @@ class Engine:
         except ValueError:
             return 0
 
-    def _spawn(self, coro: Any) -> asyncio.Task:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -266,7 +267,7 @@ def _view(
     return cut, _window(*camera, ease, spec.width, spec.height)
 
 
-def _frames(first: Image.Image, last: Image.Image | None, spec: RenderSpec):
+def _frames(first: Image.Image, last: Image.Image | None, spec: RenderSpec) -> Iterator[np.ndarray]:
     """The clip's frames as RGB arrays: frame 0 is the input after fal's crop, the last is the end image's."""
     width, height, defects = spec.width, spec.height, spec.defects
     n = frame_count(spec.seconds)
@@ -313,7 +314,7 @@ def _tone(spec: RenderSpec) -> np.ndarray:
     t = np.arange(samples, dtype=np.float64) / AUDIO_RATE
     base = 220.0 * 2 ** ((spec.seed % 12) / 12)
     wave = 0.12 * np.sin(2 * np.pi * base * t) + 0.06 * np.sin(2 * np.pi * base * 1.5 * t)
-    fade = np.minimum(1.0, np.minimum(t / 0.25, (t[-1] - t) / 0.25 + 1e-9))
+    fade = np.minimum(1.0, np.minimum(t / 0.25, (float(t[-1]) - t) / 0.25 + 1e-9))
     return (wave * fade).astype(np.float32)
 
 

@@ -69,7 +69,8 @@ def image_size(path: Path) -> tuple[int, int] | None:
 
     try:
         with Image.open(path) as img:
-            return img.size
+            size: tuple[int, int] = img.size  # annotated: Pillow's stubs give Any when mypy checks for Python 3.10
+            return size
     except (OSError, ValueError):
         return None
 

@@ -26,12 +26,15 @@ def frame_of(data: Any) -> pd.DataFrame:
     df = getattr(data, "df", None)
     if isinstance(df, pd.DataFrame):
         if "run_dir" not in df.attrs and getattr(data, "run_dir", None) is not None:
-            df = df.copy()
-            df.attrs["run_dir"] = str(data.run_dir)
+            # annotated: pandas-stubs give Any when mypy checks for Python 3.10
+            copied: pd.DataFrame = df.copy()
+            copied.attrs["run_dir"] = str(data.run_dir)
+            return copied
         return df
-    if isinstance(data, list | tuple):
-        return pd.DataFrame([row_of(item) for item in data])
-    return pd.DataFrame([row_of(data)])
+    rows = [row_of(item) for item in data] if isinstance(data, list | tuple) else [row_of(data)]
+    # annotated: pandas-stubs give Any when mypy checks for Python 3.10
+    frame: pd.DataFrame = pd.DataFrame(rows)
+    return frame
 
 
 def run_dir_of(data: Any) -> Path | None:

@@ -128,7 +128,9 @@ def fmt_when(value: Any) -> str:
         return str(value)
     if stamp.tzinfo is None:
         stamp = stamp.tz_localize("UTC")
-    return stamp.tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC")
+    # annotated: pandas-stubs give Any when mypy checks for Python 3.10
+    text: str = stamp.tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC")
+    return text
 
 
 def fmt_seconds(seconds: Any) -> str:

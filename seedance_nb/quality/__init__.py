@@ -70,6 +70,7 @@ the runner's ``after_download`` hook, a bounded worker). Import every name from 
 from __future__ import annotations
 
 from .._names import set_public_module
+from ..columns import METRIC_COLUMNS
 from ._hooks import QUEUE_BOUND, MetricsHooks
 from ._html import filmstrip_html, flags_html, metric_plot_svg, metrics_section_html, ranked_cells
 from ._measuring import (
@@ -87,7 +88,6 @@ from ._measuring import (
     FROZEN_SHARE,
     HIGHER_IS_BETTER,
     LOUDNESS_FLOOR,
-    METRIC_COLUMNS,
     MOTION_STEP_SECONDS,
     SILENCE_DBFS,
     SILENCE_WINDOW_SECONDS,

@@ -18,7 +18,7 @@ def _nice_step(total: float) -> float:
     for step in (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200):
         if total / step <= 8:
             return step
-    return 10 ** math.ceil(math.log10(total / 8))
+    return 10.0 ** math.ceil(math.log10(total / 8))
 
 
 #: One job on the timeline: its position, its row, and when (s from the first submission) it was queued, started

@@ -92,7 +92,7 @@ class Run(JobSteps, Transfers):
         self.meta = dict(meta or {})
         self.name = self.meta.get("name") or self.run_dir.name
         self.client: AsyncClient | None = None
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[Any] | None = None
         self._journal: Journal | None = None
         #: The write the disk refused to the journal (a full disk), if any: the run stopped where the journal did.
         self.write_error: OSError | None = None
@@ -684,7 +684,8 @@ class Run(JobSteps, Transfers):
             **run_kwargs: :meth:`resume_async`'s options.
         """
         sweep = cls.load(run_dir)
-        return run_sync(with_client(client, lambda c: sweep.resume_async(c, **run_kwargs)))
+        run_sync(with_client(client, lambda c: sweep.resume_async(c, **run_kwargs)))  # runs and returns sweep
+        return sweep
 
     def retry_failed(self, client: AsyncClient | None = None, **run_kwargs: Any) -> Any:
         """Run failed jobs again, except refusals that would fail the same way (bad input, input moderation).
