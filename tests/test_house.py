@@ -261,10 +261,7 @@ def test_no_module_over_800_lines():
 
 
 def test_no_function_over_60_lines_or_complexity_20():
-    over = [
-        f"{rel}:{name} ({lines} lines, CC {cc})"
-        for rel, name, lines, cc in _oversized_functions()
-    ]
+    over = [f"{rel}:{name} ({lines} lines, CC {cc})" for rel, name, lines, cc in _oversized_functions()]
     assert not over, f"functions over {MAX_FUNCTION_LINES} lines or CC {MAX_COMPLEXITY}: {over}"
 
 
