@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..endpoints.registry import find
 from .gateway import Gateway, reply
 from .openapi import ENDPOINTS, openapi_document
 
@@ -66,6 +67,9 @@ class AdminRoutes:
         if self.gateway.config.openapi is not None:
             return reply(self.gateway.config.openapi)
         endpoint = request.query_params.get("endpoint_id", "")
-        if endpoint not in ENDPOINTS:
+        if endpoint in ENDPOINTS:
+            return reply(openapi_document(endpoint, self.gateway.urls.queue))
+        registered = find(endpoint)  # every other endpoint of the registry: its snapshot, as fal serves it
+        if registered is None:
             return reply({"detail": f"Endpoint {endpoint[:200]!r} not found"}, 404)
-        return reply(openapi_document(endpoint, self.gateway.urls.queue))
+        return reply({**registered.openapi_document(), "servers": [{"url": self.gateway.urls.queue}]})

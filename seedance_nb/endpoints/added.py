@@ -127,13 +127,15 @@ def add_endpoint(
         snapshot_date=taken,
         provisional=False,
         sizes=dict(sizes or {"480p": (848, 480), "720p": (1280, 720), "1080p": (1920, 1080)}),
-        output_fields=("seed",) if _output_has_seed(document) else (),
+        output_fields=_output_fields(document),
         document=document,
     )
     return register(added, replace=replace)
 
 
-def _output_has_seed(document: Mapping[str, Any]) -> bool:
+def _output_fields(document: Mapping[str, Any]) -> tuple[str, ...]:
+    """The output's fields besides ``video`` (from the document's one ``<Name>Output`` component)."""
     schemas = (document.get("components") or {}).get("schemas") or {}
     outputs = [v for k, v in schemas.items() if str(k).endswith("Output") and isinstance(v, Mapping)]
-    return any("seed" in (o.get("properties") or {}) for o in outputs)
+    names = [str(n) for o in outputs[:1] for n in (o.get("properties") or {}) if n != "video"]
+    return tuple(names)

@@ -18,6 +18,7 @@ OpenAPI document. ``sd.endpoints()`` is :func:`table`.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ class Endpoint:
             where fal publishes none; the orientation follows the image).
         output_fields: the fields of the output besides ``video`` (``("seed",)``).
         document: the OpenAPI document of an endpoint added at run time (None: the shipped snapshot).
+        passthrough: fields sent although the snapshot lacks them (Seedance's ``seed``: fal's model page lists it,
+            the generated types do not; docs/fal-fidelity.md).
     """
 
     id: str
@@ -74,6 +77,7 @@ class Endpoint:
     sizes: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     output_fields: tuple[str, ...] = ()
     document: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    passthrough: tuple[str, ...] = ()
 
     # ----------------------------------------------------------------- the schema and what it offers
 
@@ -133,6 +137,9 @@ class Endpoint:
         dropped: list[str] = []
         for name, value in inputs.items():
             if value is None:
+                continue
+            if name in self.passthrough:
+                sent[name] = value
                 continue
             target = self._field_for(name)
             if target is None:
@@ -282,6 +289,12 @@ class Endpoint:
             out["actual_prompt"] = prompt
         return out
 
+    def openapi_document(self) -> dict[str, Any]:
+        """A copy of this endpoint's OpenAPI document as fal serves it (without seedance-nb's snapshot notes)."""
+        document = copy.deepcopy(dict(_document(self)))
+        document.pop("x-seedance-nb-snapshot", None)
+        return document
+
     def row(self) -> dict[str, Any]:
         """This endpoint as one row of :func:`table`."""
         return {
@@ -397,6 +410,17 @@ def register(endpoint: Endpoint, *, replace: bool = False) -> Endpoint:
     return endpoint
 
 
+def unregister(endpoint_id: str) -> Endpoint | None:
+    """Remove an endpoint from the registry (an added one; a built-in comes back on the next import).
+
+    Args:
+        endpoint_id: fal's endpoint id.
+    """
+    _SCHEMAS.pop(endpoint_id, None)
+    _MAX_LENGTHS.pop(endpoint_id, None)
+    return _REGISTRY.pop(str(endpoint_id).strip("/"), None)
+
+
 def get(endpoint_id: str) -> Endpoint:
     """The registered endpoint ``endpoint_id``; :class:`InputError` naming ``endpoint`` and the known ids.
 
@@ -465,6 +489,7 @@ def _seedance() -> None:
                     snapshot_date=str(meta.get("taken", "")),
                     provisional=price.provisional,
                     output_fields=("seed",),
+                    passthrough=("seed",),
                 )
             )
 
@@ -506,4 +531,4 @@ _others()
 
 #: Kept for callers that read the path of a shipped snapshot.
 SCHEMA_DIR = Path(str(resources.files("seedance_nb") / "data" / "schemas"))
-__all__ += ["find", "price_rule"]
+__all__ += ["find", "price_rule", "unregister"]
