@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..endpoints.registry import find
 from .gateway import Gateway, reply
+from .models import other_endpoint
 from .openapi import ENDPOINTS, openapi_document
 
 __all__ = ["AdminRoutes"]
@@ -69,7 +69,7 @@ class AdminRoutes:
         endpoint = request.query_params.get("endpoint_id", "")
         if endpoint in ENDPOINTS:
             return reply(openapi_document(endpoint, self.gateway.urls.queue))
-        registered = find(endpoint)  # every other endpoint of the registry: its snapshot, as fal serves it
+        registered = other_endpoint(endpoint)  # Kling, Hailuo, Wan, added ones: the snapshot, as fal serves it
         if registered is None:
             return reply({"detail": f"Endpoint {endpoint[:200]!r} not found"}, 404)
         return reply({**registered.openapi_document(), "servers": [{"url": self.gateway.urls.queue}]})
