@@ -282,3 +282,12 @@ def test_add_endpoint_offline_without_a_document_says_what_to_do(added, monkeypa
     added.append("fal-ai/x/image-to-video")
     added_one = sd.add_endpoint(_renamed_wan("fal-ai/x/image-to-video"), price={"per_video": {"720p": 0.3}})
     assert added_one.id == "fal-ai/x/image-to-video" and added_one.estimate({"resolution": "720p"}).usd == 0.3
+
+
+def test_a_jobs_cost_reads_fals_billed_units_by_its_endpoints_rule():
+    from seedance_nb.runs import actual_cost_usd
+
+    assert actual_cost_usd(5, WAN, "480p") == pytest.approx(0.25)  # 5 billed seconds x $0.05 at 480p
+    assert actual_cost_usd(10, HAILUO, "768P") == pytest.approx(0.45)  # 10 s x $0.045 at 768P
+    assert actual_cost_usd(5, KLING) == pytest.approx(0.28)  # 5 s x $0.056 (one price for every resolution)
+    assert actual_cost_usd(108, FAST) == pytest.approx(1.2096)  # Seedance: 108 k-tokens x $0.0112
