@@ -143,7 +143,7 @@ def test_each_endpoint_refuses_by_its_own_schema_naming_it_and_the_field(endpoin
 
 def test_valid_inputs_pass_and_a_duration_may_be_a_number():
     body = {"prompt": "a slow push-in", "image_url": "https://x/a.png", "duration": 10, "resolution": "512P"}
-    assert registry.get(HAILUO).validate(body) == body
+    assert registry.get(HAILUO).validate(body) == {**body, "duration": "10"}  # sent as fal's schema types it
     with pytest.raises(InputError, match="image_url: is required"):
         registry.get(WAN).validate({"prompt": "p"})
 
@@ -291,3 +291,23 @@ def test_a_jobs_cost_reads_fals_billed_units_by_its_endpoints_rule():
     assert actual_cost_usd(10, HAILUO, "768P") == pytest.approx(0.45)  # 10 s x $0.045 at 768P
     assert actual_cost_usd(5, KLING) == pytest.approx(0.28)  # 5 s x $0.056 (one price for every resolution)
     assert actual_cost_usd(108, FAST) == pytest.approx(1.2096)  # Seedance: 108 k-tokens x $0.0112
+
+
+def test_seedance_nbs_client_refuses_locally_then_runs_a_kling_job(client, emu):
+    import asyncio
+
+    emu.configure(render="tiny")
+    good = {"prompt": "a slow push-in", "image_url": data_uri(make_png(800, 450)), "duration": 5}
+
+    async def go():
+        async with client:
+            with pytest.raises(InputError) as caught:  # Kling's own snapshot: "5" or "10", nothing sent
+                await client.submit({**good, "duration": 6}, endpoint=KLING)
+            assert emu.stats()["requests"].get("submit", 0) == 0
+            handle = await client.submit(good, endpoint=KLING)  # 5 -> fal's "5" is accepted as either
+            return caught.value, await handle.wait(timeout=60)
+
+    refused, out = asyncio.run(go())
+    assert refused.fields == ("duration",) and KLING in str(refused)
+    assert out.video.url.startswith(emu.cdn_url) and out.seed is None  # Kling's output has no seed
+    assert emu.stats()["billed_usd"] == pytest.approx(0.28)  # 5 s x $0.056

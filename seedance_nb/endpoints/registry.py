@@ -170,9 +170,7 @@ class Endpoint:
         """
         if not isinstance(payload, Mapping):
             return [Problem("input", "input must be a JSON object", type(payload).__name__, "a mapping of field names")]
-        schema, checked = self.schema, dict(payload)
-        if "duration" in checked and "duration" in schema.fields:
-            checked["duration"] = _as_schema_types(schema.fields["duration"], checked["duration"])
+        schema, checked = self.schema, self._normalised(payload)
         problems = [p for p in schema.problems(checked) if not (p.field == "resolution" and self.is_seedance)]
         if self.is_seedance and "resolution" in checked:
             problem = resolution_problem(checked["resolution"], self.id, self.resolutions)
@@ -183,9 +181,17 @@ class Endpoint:
         problems += _limit_problems(checked, schema.fields, _max_lengths(self))
         return problems
 
+    def _normalised(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """``payload`` with a whole-number duration written as the schema types it (``5`` -> ``"5"``)."""
+        out, spec = dict(payload), self.schema.fields.get("duration")
+        if spec is not None and "duration" in out:
+            out["duration"] = _as_schema_types(spec, out["duration"])
+        return out
+
     def validate(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """``payload`` checked against this endpoint's schema: a copy of it, or :class:`InputError` naming the
-        endpoint and each bad field.
+        """``payload`` checked against this endpoint's schema: a copy of it as fal takes it (a duration of ``5``
+        sent as ``"5"`` where the schema types it as text), or :class:`InputError` naming the endpoint and each
+        bad field.
 
         Args:
             payload: the request body in this endpoint's field names (see :meth:`map_inputs`).
@@ -193,7 +199,7 @@ class Endpoint:
         problems = self.problems(payload)
         if problems:
             raise InputError(problems, context=f"invalid input for {self.id}")
-        return dict(payload)
+        return self._normalised(payload)
 
     # ----------------------------------------------------------------- sizes and price
 
