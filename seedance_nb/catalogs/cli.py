@@ -67,7 +67,35 @@ def _usd(text: str) -> float | None:
         ) from None
 
 
+def _recover(args: argparse.Namespace, cat: Any) -> int:
+    """``seedance-nb recover``: what the history held, what was recovered, what failed or expires soon."""
+    from .._text import plural
+    from ..backends import connect
+    from ._recover import recover
+
+    client = connect("emulator" if args.emulator else "auto", quiet=True)
+    found = recover(args.since, client=client, catalog=cat)
+    where = "fal" if client.backend == "fal" else "the emulator"
+    print(
+        f"{plural(len(found.requests), 'request')} in {where}'s history, "
+        f"{int(found.requests['in_journal'].sum())} already journalled, {len(found.recovered)} recovered into "
+        f"{found.run_dir}"
+    )
+    for rid, why in found.failed.items():
+        print(f"  not recovered {rid}: {why}")
+    if found.expiring is not None and len(found.expiring):
+        print(f"{plural(len(found.expiring), 'catalogued video')} with no local copy, expiring soon:")
+        print(_table(found.expiring, ["run_name", "job", "request_id", "expires_at", "video_url"]))
+    return 1 if found.failed else 0
+
+
 def run(args: argparse.Namespace) -> int:
+    """Run ``seedance-nb catalog ...`` or ``seedance-nb recover``; returns the exit code.
+
+    Args:
+        args: the parsed command line.
+    """
+    from .._text import plural
     from ._core import open_catalog
 
     if args.command == "recover" and not args.emulator:
@@ -76,21 +104,7 @@ def run(args: argparse.Namespace) -> int:
         refuse_without_key("--emulator")  # before anything is opened: fal is not asked without a key
     cat = open_catalog(args.url, root=args.root)
     if args.command == "recover":
-        from ..backends import connect
-        from ._recover import recover
-
-        client = connect("emulator" if args.emulator else "auto", quiet=True)
-        found = recover(args.since, client=client, catalog=cat)
-        print(
-            f"{len(found.requests)} request(s) in fal's history, {int(found.requests['in_journal'].sum())} "
-            f"already journalled, {len(found.recovered)} recovered into {found.run_dir}"
-        )
-        for rid, why in found.failed.items():
-            print(f"  not recovered {rid}: {why}")
-        if found.expiring is not None and len(found.expiring):
-            print(f"{len(found.expiring)} catalogued video(s) have no local copy and expire soon:")
-            print(_table(found.expiring, ["run_name", "job", "request_id", "expires_at", "video_url"]))
-        return 1 if found.failed else 0
+        return _recover(args, cat)
     action = args.catalog_command
     if action == "search":
         hits = cat.search(
@@ -125,5 +139,5 @@ def run(args: argparse.Namespace) -> int:
             )
         return 0
     jobs = cat.rebuild()
-    print(f"re-indexed {jobs} job(s) under {cat.root}")
+    print(f"re-indexed {plural(jobs, 'job')} under {cat.root}")
     return 0
