@@ -134,7 +134,7 @@ def _cell(value: Any, fmt: str = "{:.1f}s") -> str:
 def _summary(sweep: Any) -> str:
     """A table of every job and the totals of this run (pure: tested directly)."""
     from ._text import plural
-    from .markup import backend_of, cost_text, distinct_labels, totals
+    from .markup import backend_of, cost_text, distinct_labels, fmt_usd, totals
 
     df = sweep.df
     backend = backend_of(sweep)
@@ -153,9 +153,9 @@ def _summary(sweep: Any) -> str:
         else:
             actual = getattr(row, "cost_usd", None)
             if actual is not None and actual == actual:  # what fal billed, where it said so
-                cost = "$" + format(actual, ".3f")
+                cost = fmt_usd(actual)
             else:
-                cost = "~$" + format(row.est_cost_usd, ".3f") if row.est_cost_usd == row.est_cost_usd else "-"
+                cost = "~" + fmt_usd(row.est_cost_usd) if row.est_cost_usd == row.est_cost_usd else "-"
         seed = "-" if row.seed is None or row.seed != row.seed else str(int(row.seed))
         lines.append(
             f"{'#' + str(row.job):>4}  {row.status:<10} {prompt:<32} {str(row.duration):>4} {seed:>5} {size:>9} "

@@ -182,7 +182,9 @@ def _from_bytes(data: bytes, name: str, field: str) -> ImageData:
             f"sides up to {MAX_IMAGE_SIDE} px",
         ) from exc
     except UnidentifiedImageError as exc:
-        raise _fail(field, f"{name} is not an image (not a format Pillow can read)", None, _FORMATS) from exc
+        raise _fail(
+            field, f"{name} is not a readable image (not in any image format Pillow reads)", None, _FORMATS
+        ) from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise _fail(field, f"{name} is not a readable image ({reason(exc)})", None, _FORMATS) from exc
     if pil.format not in _MIME:

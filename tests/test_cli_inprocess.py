@@ -264,6 +264,10 @@ def test_the_emulator_runs_in_the_foreground_on_the_port_given_until_ctrl_c(caps
     assert code == 0 and fired.is_set() and err == ""
     assert isinstance(answered.get("stats"), dict) and answered["stats"]["submissions"] == 0
     assert f"seedance-nb emulator on http://127.0.0.1:{port}" in out and "Ctrl-C stops it" in out
+    # what to copy to use it: a notebook, sd.connect(), a shell
+    assert f"%env SEEDANCE_EMULATOR_URL=http://127.0.0.1:{port}" in out
+    assert f'sd.connect("emulator", url="http://127.0.0.1:{port}")' in out
+    assert f"export SEEDANCE_EMULATOR_URL=http://127.0.0.1:{port}" in out
     with socket.socket() as again:  # stopped: the port is free again
         again.bind(("127.0.0.1", port))
 

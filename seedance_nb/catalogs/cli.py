@@ -54,6 +54,19 @@ def _table(df: Any, columns: list[str]) -> str:
         return df[columns].to_string(index=False) if len(df) else "(nothing)"
 
 
+def _readable(hits: Any) -> Any:
+    """Search hits as a person reads them: times to the minute (UTC), no rating as "-"."""
+    import pandas as pd
+
+    shown = hits.copy()
+    if len(shown):
+        shown["completed_at"] = [
+            "-" if pd.isna(t) else pd.Timestamp(t).strftime("%Y-%m-%d %H:%M") for t in shown["completed_at"]
+        ]
+        shown["rating"] = ["-" if pd.isna(r) else str(int(r)) for r in shown["rating"]]
+    return shown
+
+
 def _usd(text: str) -> float | None:
     if text.lower() == "none":
         return None
@@ -115,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             limit=args.limit,
             **({"status": args.status} if args.status else {}),
         )
-        print(_table(hits, ["run_name", "job", "status", "rating", "prompt", "completed_at", "path"]))
+        print(_table(_readable(hits), ["run_name", "job", "status", "rating", "prompt", "completed_at", "path"]))
         return 0
     if action == "spend":
         ledger = cat.spend(args.by, since=args.since, until=args.until, emulated=args.emulated)
