@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import html
 import logging
+import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,9 @@ T = TypeVar("T")
 
 _lock = threading.Lock()
 _emulator: Any = None
+
+#: The environment variable naming an emulator already running (``seedance-nb emulator`` prints it).
+EMULATOR_URL_ENV = "SEEDANCE_EMULATOR_URL"
 
 #: How the embedded emulator behaves: quick enough for notebooks, slow enough to watch the queue.
 EMBEDDED_CONFIG: dict[str, Any] = {"slots": 4, "speed": 0.05}
@@ -41,23 +45,41 @@ def embedded_emulator(**config: Any) -> Any:
 
 
 def connect(
-    backend: str = "auto", *, quiet: bool = False, emulator_config: dict[str, Any] | None = None, **client_kwargs: Any
+    backend: str = "auto",
+    *,
+    quiet: bool = False,
+    emulator_config: dict[str, Any] | None = None,
+    url: str | None = None,
+    **client_kwargs: Any,
 ) -> AsyncClient:
     """A client for ``backend``: ``"fal"``, ``"emulator"`` or ``"auto"`` (fal when FAL_KEY is set).
 
+    An emulator running elsewhere (``seedance-nb emulator --port 8787`` prints these lines) is reached with
+    ``connect("emulator", url="http://127.0.0.1:8787")``, or by setting ``SEEDANCE_EMULATOR_URL`` to its
+    address: then ``connect()`` itself (and every entry point that calls it: ``run_sweep``, the widgets,
+    ``seedance-nb sweep``) uses it, even when FAL_KEY is set, since you asked for it; only ``"fal"`` reaches fal.
     Shows a banner naming the backend (never the key) unless ``quiet``.
 
     Args:
         backend: ``"auto"``, ``"fal"`` or ``"emulator"``.
         quiet: no banner.
-        emulator_config: settings for the embedded emulator (started on first use, then reconfigured).
+        emulator_config: settings for the embedded emulator (started on first use, then reconfigured); an
+            emulator at ``url`` keeps its own.
+        url: the base URL of an emulator already running (default ``SEEDANCE_EMULATOR_URL``; neither: the
+            embedded one).
         **client_kwargs: :class:`~seedance_nb.client.AsyncClient`'s options (``key``, ``timeout``, ...).
 
     Raises:
-        ConfigurationError: an unknown backend, or ``"fal"`` without an API key.
+        ConfigurationError: an unknown backend, ``"fal"`` without an API key or with ``url``, a ``url`` that
+            is not http(s), or one on another machine while FAL_KEY is set (the key would be sent there).
     """
     if backend not in ("auto", "fal", "emulator"):
         raise ConfigurationError(f"backend must be 'auto', 'fal' or 'emulator', got {backend!r}")
+    if backend == "fal" and url:
+        raise ConfigurationError("url= is an emulator's address; connect('fal') always reaches fal")
+    external = url or (os.environ.get(EMULATOR_URL_ENV) if backend != "fal" else None)
+    if external:
+        return _external_emulator(external, quiet, client_kwargs)
     key = resolve_key(client_kwargs.get("key"))
     if backend == "fal" and not key:
         raise ConfigurationError(
@@ -80,6 +102,37 @@ def connect(
         **client_kwargs,
     )
     _banner("emulator", emu.base_url, "no FAL_KEY set; nothing is billed. Set FAL_KEY to use fal", quiet)
+    return client
+
+
+def _external_emulator(url: str, quiet: bool, client_kwargs: dict[str, Any]) -> AsyncClient:
+    """A client for the emulator at ``url`` (``seedance-nb emulator``), named as the emulator (nothing billed)."""
+    from urllib.parse import urlsplit
+
+    from .emulator.urls import EmulatorUrls
+
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"the emulator's URL must be http(s)://HOST:PORT (what seedance-nb emulator prints), got {url!r} "
+            f"(from url= or {EMULATOR_URL_ENV})"
+        )
+    if parts.hostname not in ("127.0.0.1", "localhost", "::1") and not client_kwargs.get("key") and resolve_key():
+        raise ConfigurationError(
+            f"the emulator at {parts.scheme}://{parts.netloc} is on another machine and FAL_KEY is set: it would be "
+            "sent there. Pass key= (the emulator's --api-key, or any text), or unset FAL_KEY"
+        )
+    base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+    urls = EmulatorUrls(base)
+    client = AsyncClient(
+        queue_url=urls.queue,
+        rest_url=urls.rest,
+        cdn_url=urls.cdn,
+        api_url=urls.api,
+        backend="emulator",
+        **client_kwargs,
+    )
+    _banner("emulator", base, "an emulator you started; nothing is billed", quiet)
     return client
 
 

@@ -65,6 +65,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from ._names import set_public_module
+from ._text import plural
 from .figures import figure_html, grid_body
 from .markup import (  # LargeOutputWarning and video_html: re-exported, where 0.1 had them
     CSS,
@@ -226,7 +227,7 @@ def compare_html(
     if not rows:
         raise ValueError("compare needs at least one video")
     if labels is not None and len(labels) != len(rows):
-        raise ValueError(f"got {len(labels)} labels for {len(rows)} videos")
+        raise ValueError(f"got {plural(len(labels), 'label')} for {plural(len(rows), 'video')}")
     titles = list(labels) if labels is not None else _labels(rows)
     sources = Sources(base_dir, embed)
     container = new_container_id()

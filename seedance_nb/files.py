@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from PIL import Image, UnidentifiedImageError
 
+from ._text import reason
 from .errors import InputError, Problem
 from .schema import MAX_IMAGE_BYTES, MAX_IMAGE_SIDE
 from .validation import image_size_problems
@@ -37,6 +38,8 @@ logger = logging.getLogger("seedance_nb.files")
 #: Images up to this size go inline as data URIs; larger ones are uploaded (fal's body limit is 64 MB).
 DATA_URI_LIMIT = 4 * 1024 * 1024
 _MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+#: What an image input may be, as every "not an image" error says it.
+_FORMATS = "a JPEG, PNG or WebP image (other formats Pillow reads, such as GIF, BMP or TIFF, are converted to PNG)"
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,7 @@ def _from_array(image: Any, field: str) -> ImageData:
     except (TypeError, ValueError, KeyError) as exc:
         raise _fail(
             field,
-            f"cannot make an image of an array {image.shape} {image.dtype}: {exc}",
+            f"cannot make an image of an array {image.shape} {image.dtype}: {reason(exc)}",
             None,
             "an HxWx3 or HxW uint8 array",
         ) from exc
@@ -173,10 +176,17 @@ def _from_bytes(data: bytes, name: str, field: str) -> ImageData:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _fail(
-            field, f"{name} is far too large to be an input image ({exc})", None, f"sides up to {MAX_IMAGE_SIDE} px"
+            field,
+            f"{name} is far too large to be an input image ({reason(exc)})",
+            None,
+            f"sides up to {MAX_IMAGE_SIDE} px",
         ) from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise _fail(field, f"{name} is not a readable image ({exc})", None, "a JPEG, PNG or WebP image") from exc
+    except UnidentifiedImageError as exc:
+        raise _fail(
+            field, f"{name} is not a readable image (not in any image format Pillow reads)", None, _FORMATS
+        ) from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise _fail(field, f"{name} is not a readable image ({reason(exc)})", None, _FORMATS) from exc
     if pil.format not in _MIME:
         logger.info("%s is %s; converting it to PNG", name, pil.format)
         return _from_pil(pil, field, name)

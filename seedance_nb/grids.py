@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._names import set_public_module
+from ._text import plural
 from .columns import INPUT_COLUMNS
 from .errors import InputError, Problem
 from .files import ImageData, load_image
@@ -90,7 +91,7 @@ def _check_names(inputs: dict[str, Any], endpoint: str, allow_unknown: bool) -> 
     if not allow_unknown:
         problems += unknown_field_problems(inputs, endpoint, aliases=_IMAGE_FIELDS, suggest=_OPTIONS)
     if problems:
-        raise InputError(problems, context=f"the grid has {len(problems)} invalid input(s); nothing was sent")
+        raise InputError(problems, context=f"the grid has {plural(len(problems), 'invalid input')}; nothing was sent")
 
 
 def _is_axis(value: Any) -> bool:
@@ -224,7 +225,7 @@ class Grid:
                     problems.append(Problem(field_name, f"{p.message}{suffix}", p.value, p.allowed, p.type))
         if problems:
             unique = list({str(p): p for p in problems}.values())  # values may be unhashable (a set)
-            raise InputError(unique, context=f"the grid has {len(unique)} invalid input(s); nothing was sent")
+            raise InputError(unique, context=f"the grid has {plural(len(unique), 'invalid input')}; nothing was sent")
         return out
 
     @classmethod
@@ -300,7 +301,7 @@ class Grid:
 
     def __repr__(self) -> str:
         axes = ", ".join(f"{k}×{len(v)}" for k, v in self.axes.items()) or "no axes"
-        return f"<Grid {len(self)} jobs ({axes}; takes={self.takes})>"
+        return f"<Grid {plural(len(self), 'job')} ({axes}; takes={self.takes})>"
 
     def inputs(self) -> list[VideoInput]:
         """The validated input of every job, in order."""
@@ -358,7 +359,7 @@ class GridEstimate:
     high_usd: float
 
     def __str__(self) -> str:
-        text = f"{self.jobs} videos, about ${self.usd:.2f}"
+        text = f"{plural(self.jobs, 'video')}, about ${self.usd:.2f}"
         if self.high_usd - self.low_usd > 1e-9:
             text += f" (range ${self.low_usd:.2f}-${self.high_usd:.2f}: some durations are 'auto')"
         return text

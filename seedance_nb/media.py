@@ -24,6 +24,7 @@ import av
 import httpx
 
 from ._names import set_public_module
+from ._text import reason
 from .errors import DownloadError
 
 __all__ = ["DownloadStalled", "VideoInfo", "download", "poster", "probe"]
@@ -200,7 +201,7 @@ def probe(path: str | Path) -> VideoInfo:
                 size_bytes=path.stat().st_size,
             )
     except av.error.FFmpegError as exc:
-        raise DownloadError(f"{path.name} is not a readable video: {exc}") from exc
+        raise DownloadError(f"{path.name} is not a readable video ({reason(exc)})") from exc
 
 
 def poster(path: str | Path, dest: str | Path, *, max_width: int = 480) -> Path:
@@ -212,7 +213,7 @@ def poster(path: str | Path, dest: str | Path, *, max_width: int = 480) -> Path:
             frame = next(container.decode(video=0))
             image = frame.to_image()
     except (av.error.FFmpegError, StopIteration) as exc:
-        raise DownloadError(f"could not read a frame of {Path(path).name}: {exc}") from exc
+        raise DownloadError(f"could not read a frame of {Path(path).name} ({reason(exc)})") from exc
     if image.width > max_width:
         image = image.resize((max_width, round(image.height * max_width / image.width)))
     tmp = dest.with_name(dest.name + ".part")

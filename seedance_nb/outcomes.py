@@ -19,6 +19,7 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from ._names import set_public_module
+from ._text import plural
 from .errors import (
     AmbiguousSubmit,
     InputError,
@@ -180,7 +181,11 @@ def settle_unjournalled(jobs: list[Job], run_dir: Any, error: OSError) -> list[i
                 f"{run_dir}); resume() picks it up from what was written, without submitting again",
             }
         )
-    which = f"job(s) {', '.join(map(str, marked))} are interrupted" if marked else "no job was in flight"
+    which = (
+        f"{plural(len(marked), 'job')} ({', '.join(map(str, marked))}) interrupted"
+        if marked
+        else "no job was in flight"
+    )
     logger.error(
         "the journal in %s could not be written (%s): is the disk holding it full? The sweep stopped where the "
         "journal did: %s, nothing is lost or paid twice. Free space there, then Sweep.resume(%r): it re-attaches "

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ._names import set_public_module
+from ._text import plural
 from .endpoints import estimate_cost
 from .errors import Problem
 
@@ -304,7 +305,10 @@ def estimate_references(payload: Mapping[str, Any], endpoint: str) -> Any:
         input_video_seconds=facts.billed_video_seconds,
     )
     if facts.unknown_videos:
-        note = f"{facts.unknown_videos} input video(s) of unknown length (URL): priced as 15 s of input video in all"
+        note = (
+            f"{plural(facts.unknown_videos, 'input video')} of unknown length (URL): priced as 15 s of input video "
+            "in all"
+        )
         est = replace(est, assumption="; ".join(a for a in (est.assumption, note) if a))
     return est
 

@@ -61,6 +61,7 @@ import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from ._text import plural
 from .errors import InputError, Problem, SeedanceError
 
 __all__ = ["FAL_JWKS_URL", "WebhookVerificationError", "fetch_jwks", "verify"]
@@ -186,8 +187,8 @@ def _check_signature(
         raise WebhookVerificationError(f"{source} holds no Ed25519 (OKP) key to verify with")
     if not verified:
         raise WebhookVerificationError(
-            f"the signature of the webhook for request {request_id[:64]} matches none of the {len(keys)} "
-            "webhook key(s): the body was changed after signing, or it was not signed by fal"
+            f"the signature of the webhook for request {request_id[:64]} matches none of the "
+            f"{plural(len(keys), 'webhook key')}: the body was changed after signing, or it was not signed by fal"
         )
 
 

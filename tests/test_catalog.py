@@ -445,7 +445,7 @@ def test_cli_searches_reports_spend_sets_budgets_and_rebuilds(two_runs, tmp_path
     assert main([*base, "budget", "12.5", "--per", "month"]) == 0
     assert "month cap    $12.50" in capsys.readouterr().out
     assert main([*base, "rebuild"]) == 0
-    assert "re-indexed 5 job(s)" in capsys.readouterr().out
+    assert "re-indexed 5 jobs" in capsys.readouterr().out
 
 
 def test_two_processes_running_the_same_sweep_submit_each_request_once(catalog_url, tmp_path, png_path, tiny):

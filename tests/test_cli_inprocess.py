@@ -97,7 +97,7 @@ def test_a_job_the_service_rejects_exits_1_and_says_why(png_path, cwd, capsys):
     )  # fmt: skip
     assert code == 1, err
     assert re.search(r"^ +#0 +failed ", out, re.M) and "prompt" in out and "content checker" in out
-    assert "0/1 videos on emulator" in out
+    assert "0/1 video on emulator" in out
     assert not list(cwd.rglob("*.mp4"))
 
 
@@ -182,7 +182,7 @@ def test_allow_unknown_sends_an_unlisted_field_with_the_warning(png_path, cwd, c
             "--set", "resolution=480p", "--set", "camera_fixed=true", "--allow-unknown", "--out", "u",
         )  # fmt: skip
     assert code == 0, err
-    assert "1/1 videos on emulator" in out and "'camera_fixed'" in caplog.text and "does not list" in caplog.text
+    assert "1/1 video on emulator" in out and "'camera_fixed'" in caplog.text and "does not list" in caplog.text
     journal = (cwd / "u" / "journal.jsonl").read_text()
     assert '"camera_fixed": true' in journal or '"camera_fixed":true' in journal
 
@@ -226,7 +226,7 @@ def _in_the_emulator_wait(frame: FrameType | None) -> bool:
     while frame is not None and len(names) < 6:
         names.append((frame.f_code.co_name, frame.f_code.co_filename))
         frame = frame.f_back
-    return names[0][0] == "wait" and any(n == "main" and "emulator" in f for n, f in names)
+    return names[0][0] == "wait" and any(n == "run" and "emulator" in f for n, f in names)
 
 
 def test_the_emulator_runs_in_the_foreground_on_the_port_given_until_ctrl_c(capsys):
@@ -264,6 +264,10 @@ def test_the_emulator_runs_in_the_foreground_on_the_port_given_until_ctrl_c(caps
     assert code == 0 and fired.is_set() and err == ""
     assert isinstance(answered.get("stats"), dict) and answered["stats"]["submissions"] == 0
     assert f"seedance-nb emulator on http://127.0.0.1:{port}" in out and "Ctrl-C stops it" in out
+    # what to copy to use it: a notebook, sd.connect(), a shell
+    assert f"%env SEEDANCE_EMULATOR_URL=http://127.0.0.1:{port}" in out
+    assert f'sd.connect("emulator", url="http://127.0.0.1:{port}")' in out
+    assert f"export SEEDANCE_EMULATOR_URL=http://127.0.0.1:{port}" in out
     with socket.socket() as again:  # stopped: the port is free again
         again.bind(("127.0.0.1", port))
 
@@ -286,7 +290,7 @@ def test_catalog_commands_on_an_empty_root(cwd, capsys):
     err = usage_error(capsys, *base, "budget", "-5")
     assert "usd" in err.lower()
     code, out, _ = run(capsys, *base, "rebuild")
-    assert code == 0 and "re-indexed 0 job(s)" in out
+    assert code == 0 and "re-indexed 0 jobs" in out
 
 
 def test_recover_downloads_what_no_journal_holds_once(png_path, cwd, capsys):
@@ -303,7 +307,7 @@ def test_recover_downloads_what_no_journal_holds_once(png_path, cwd, capsys):
     code, out, err = run(capsys, *recover)
     assert code == 0, err
     found = re.search(
-        r"^(\d+) request\(s\) in fal's history, (\d+) already journalled, (\d+) recovered into (.+)$", out, re.M
+        r"^(\d+) requests? in the emulator's history, (\d+) already journalled, (\d+) recovered into (.+)$", out, re.M
     )
     assert found, out
     listed, journalled, recovered = (int(found.group(i)) for i in (1, 2, 3))

@@ -221,7 +221,7 @@ def test_files_outside_the_root_without_url_fall_back_to_file_urls_with_a_warnin
         tags = Tree(display.grid_html(df)).find("video")
     assert [t["src"] for t in tags] == [Path(p).as_uri() for p in df["path"]]
     (record,) = [r for r in caplog.records if "file://" in r.getMessage()]
-    assert "2 video(s)" in record.getMessage() and "embed=True" in record.getMessage()
+    assert "2 videos outside" in record.getMessage() and "embed=True" in record.getMessage()
 
 
 def test_embed_inlines_the_video_and_poster_bytes(run_dir: Path) -> None:

@@ -271,5 +271,5 @@ def test_the_cli_summary_and_the_report_say_what_fal_billed(tmp_path):
         }
     )
     text = cost_text(totals(df, "fal"))
-    assert "$0.44 billed by fal for 1 job(s) + $0.45 estimated for 1 more" in text and "1 cached" in text
+    assert "$0.44 billed by fal for 1 job + $0.45 estimated for 1 more" in text and "1 cached" in text
     assert cost_text(totals(df, "emulator")).startswith("emulated, nothing billed")

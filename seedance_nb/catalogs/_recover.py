@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .._names import set_public_module
+from .._text import plural
 from ..errors import ConfigurationError, SeedanceError
 from ..runs import Journal, cache_key
 from ..schema import DEFAULT_ENDPOINT, VideoInput
@@ -60,7 +61,7 @@ class Recovery:
 
     def __repr__(self) -> str:
         return (
-            f"<Recovery {len(self.requests)} requests listed, {len(self.recovered)} recovered into "
+            f"<Recovery {plural(len(self.requests), 'request')} listed, {len(self.recovered)} recovered into "
             f"{self.run_dir}, {len(self.failed)} failed, "
             f"{0 if self.expiring is None else len(self.expiring)} expiring without a local copy>"
         )
@@ -224,14 +225,14 @@ async def recover_async(
     result.expiring = await _to_thread(lambda: cat.expiring(within_days=warn_within_days))
     if len(result.expiring):
         warnings.warn(
-            f"{len(result.expiring)} catalogued video(s) have no local copy and fal's URL expires within "
+            f"{plural(len(result.expiring), 'catalogued video')} with no local copy, and fal's URL expiring within "
             f"{warn_within_days:g} days (first: {result.expiring['expires_at'].min():%Y-%m-%d %H:%M} UTC); "
             "download them now (Recovery.expiring lists them)",
             ExpiringMediaWarning,
             stacklevel=2,
         )
     if result.recovered:
-        logger.info("recovered %d request(s) into %s", len(result.recovered), folder_path)
+        logger.info("recovered %s into %s", plural(len(result.recovered), "request"), folder_path)
     return result
 
 

@@ -54,6 +54,19 @@ def _table(df: Any, columns: list[str]) -> str:
         return df[columns].to_string(index=False) if len(df) else "(nothing)"
 
 
+def _readable(hits: Any) -> Any:
+    """Search hits as a person reads them: times to the minute (UTC), no rating as "-"."""
+    import pandas as pd
+
+    shown = hits.copy()
+    if len(shown):
+        shown["completed_at"] = [
+            "-" if pd.isna(t) else pd.Timestamp(t).strftime("%Y-%m-%d %H:%M") for t in shown["completed_at"]
+        ]
+        shown["rating"] = ["-" if pd.isna(r) else str(int(r)) for r in shown["rating"]]
+    return shown
+
+
 def _usd(text: str) -> float | None:
     if text.lower() == "none":
         return None
@@ -67,7 +80,35 @@ def _usd(text: str) -> float | None:
         ) from None
 
 
+def _recover(args: argparse.Namespace, cat: Any) -> int:
+    """``seedance-nb recover``: what the history held, what was recovered, what failed or expires soon."""
+    from .._text import plural
+    from ..backends import connect
+    from ._recover import recover
+
+    client = connect("emulator" if args.emulator else "auto", quiet=True)
+    found = recover(args.since, client=client, catalog=cat)
+    where = "fal" if client.backend == "fal" else "the emulator"
+    print(
+        f"{plural(len(found.requests), 'request')} in {where}'s history, "
+        f"{int(found.requests['in_journal'].sum())} already journalled, {len(found.recovered)} recovered into "
+        f"{found.run_dir}"
+    )
+    for rid, why in found.failed.items():
+        print(f"  not recovered {rid}: {why}")
+    if found.expiring is not None and len(found.expiring):
+        print(f"{plural(len(found.expiring), 'catalogued video')} with no local copy, expiring soon:")
+        print(_table(found.expiring, ["run_name", "job", "request_id", "expires_at", "video_url"]))
+    return 1 if found.failed else 0
+
+
 def run(args: argparse.Namespace) -> int:
+    """Run ``seedance-nb catalog ...`` or ``seedance-nb recover``; returns the exit code.
+
+    Args:
+        args: the parsed command line.
+    """
+    from .._text import plural
     from ._core import open_catalog
 
     if args.command == "recover" and not args.emulator:
@@ -76,21 +117,7 @@ def run(args: argparse.Namespace) -> int:
         refuse_without_key("--emulator")  # before anything is opened: fal is not asked without a key
     cat = open_catalog(args.url, root=args.root)
     if args.command == "recover":
-        from ..backends import connect
-        from ._recover import recover
-
-        client = connect("emulator" if args.emulator else "auto", quiet=True)
-        found = recover(args.since, client=client, catalog=cat)
-        print(
-            f"{len(found.requests)} request(s) in fal's history, {int(found.requests['in_journal'].sum())} "
-            f"already journalled, {len(found.recovered)} recovered into {found.run_dir}"
-        )
-        for rid, why in found.failed.items():
-            print(f"  not recovered {rid}: {why}")
-        if found.expiring is not None and len(found.expiring):
-            print(f"{len(found.expiring)} catalogued video(s) have no local copy and expire soon:")
-            print(_table(found.expiring, ["run_name", "job", "request_id", "expires_at", "video_url"]))
-        return 1 if found.failed else 0
+        return _recover(args, cat)
     action = args.catalog_command
     if action == "search":
         hits = cat.search(
@@ -101,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             limit=args.limit,
             **({"status": args.status} if args.status else {}),
         )
-        print(_table(hits, ["run_name", "job", "status", "rating", "prompt", "completed_at", "path"]))
+        print(_table(_readable(hits), ["run_name", "job", "status", "rating", "prompt", "completed_at", "path"]))
         return 0
     if action == "spend":
         ledger = cat.spend(args.by, since=args.since, until=args.until, emulated=args.emulated)
@@ -125,5 +152,5 @@ def run(args: argparse.Namespace) -> int:
             )
         return 0
     jobs = cat.rebuild()
-    print(f"re-indexed {jobs} job(s) under {cat.root}")
+    print(f"re-indexed {plural(jobs, 'job')} under {cat.root}")
     return 0

@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .._text import plural
 from ..hooks import RunnerHooks
 from ._claims import ClaimStore, user_claims
 from ._core import Catalog, open_catalog, sweeps_root
@@ -154,7 +155,7 @@ class RunHooks(RunnerHooks):
             self._next_try = time.monotonic() + RETRY_SECONDS
             return False
         if self._down_since is not None:
-            logger.warning("the team catalog answers again: %d claim record(s) written to it", written)
+            logger.warning("the team catalog answers again: %s written to it", plural(written, "claim record"))
             self._down_since = None
         return True
 
@@ -196,7 +197,7 @@ class RunHooks(RunnerHooks):
             logger.warning(
                 "%s. The run is complete in its journal: the next catalog query indexes it%s%s.",
                 str(exc).split(". Nothing was sent")[0],
-                f"; {len(self.pending)} claim record(s) could not be written to it" if self.pending else "",
+                f"; {plural(len(self.pending), 'claim record')} could not be written to it" if self.pending else "",
                 "; its cap reservation lapses within 12 hours" if reservation is not None else "",
             )
 

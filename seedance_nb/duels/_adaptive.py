@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .._names import set_public_module
+from .._text import plural
 from ..errors import InputError, Problem
 from ..runs import RunFolder
 from ..statuses import HAS_VIDEO, JobStatus
@@ -221,7 +222,7 @@ class AdaptiveRun:
 
     def __repr__(self) -> str:
         return (
-            f"<AdaptiveRun {self.status}: {len(self.sweeps)}/{self.rounds} rounds, "
+            f"<AdaptiveRun {self.status}: {len(self.sweeps)}/{plural(self.rounds, 'round')}, "
             f"spent ${self.spent_usd:.2f} of ${self.budget_usd:.2f}>"
         )
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pandas as pd
 
 from .._names import set_public_module
+from .._text import plural
 from ..errors import BudgetExceeded, InputError, Problem
 from ..runs import Journal, input_row, now
 from ..schema import DEFAULT_ENDPOINT
@@ -205,14 +206,15 @@ class Promotion:
         changed = ", ".join(f"{k}={v}" for k, v in self.changes.items())
         return (
             f"Round {self.round}: the top {len(self.values)} of {len(self.scores)} by {_describe_score(self.score)} "
-            f"({by}), {self.takes} take(s) each{', ' + changed if changed else ''}: {est.jobs} videos, {cost}"
+            f"({by}), {plural(self.takes, 'take')} each{', ' + changed if changed else ''}: "
+            f"{plural(est.jobs, 'video')}, {cost}"
         )
 
     def _check(self, budget_usd: float | None) -> None:
         est = self.estimate
         if budget_usd is not None and est.high_usd > budget_usd + 1e-9:
             raise BudgetExceeded(
-                f"round {self.round} ({est.jobs} videos) may cost up to ${est.high_usd:.2f}, over the "
+                f"round {self.round} ({plural(est.jobs, 'video')}) may cost up to ${est.high_usd:.2f}, over the "
                 f"${budget_usd:.2f} left; nothing was sent. Lower top= or takes=, or raise the budget.",
                 estimate_usd=est.high_usd,
                 budget_usd=budget_usd,

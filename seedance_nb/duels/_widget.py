@@ -30,6 +30,7 @@ from typing import Any
 import ipywidgets as W
 
 from .._names import set_public_module
+from .._text import plural
 from ..display import compare_html
 from ..markup import script_json
 from ._board import leaderboard_html
@@ -211,7 +212,7 @@ class Duel(W.VBox):
         count = f"{len(votes)} vote{'' if len(votes) == 1 else 's'}"
         self.title.value = (
             f'<b>Which is better?</b> <span class="seedance-duel-count">{count}</span> · '
-            f"{done} of {len(pairs)} pairs of {html.escape(', '.join(self.by))} compared"
+            f"{done} of {plural(len(pairs), 'pair')} of {html.escape(', '.join(self.by))} compared"
             + (f" · {self.cast} this session" if self.cast else "")
         )
         markup = leaderboard_html(leaderboard_frame(df, votes, self.by))

@@ -40,9 +40,10 @@ import uvicorn
 
 from .app import create_app
 from .engine import EmulatorConfig, Engine
+from .options import build_parser, usage_lines
 from .urls import EmulatorUrls
 
-__all__ = ["Emulator", "EmulatorConfig", "create_app", "main", "serve", "start"]
+__all__ = ["Emulator", "EmulatorConfig", "create_app", "main", "run", "serve", "start"]
 
 logger = logging.getLogger("seedance_nb.emulator")
 
@@ -161,27 +162,24 @@ def start(**config: Any) -> Emulator:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``seedance-nb emulator``: run the emulator in the foreground until Ctrl-C."""
-    parser = argparse.ArgumentParser(prog="seedance-nb emulator", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8787, help="port (default 8787; 0 picks a free one)")
-    parser.add_argument(
-        "--slots", type=int, default=2, help="jobs that run at once (default 2, like a new fal account)"
-    )
-    parser.add_argument("--speed", type=float, default=1.0, help="latency factor: 1 feels real, 0 is instant")
-    parser.add_argument("--api-key", default=None, help="require this key (default: accept any)")
-    for name in ("429", "ingress", "drop", "slow", "moderation"):
-        parser.add_argument(f"--rate-{name}", type=float, default=0.0, help=f"fraction of {name} faults")
-    parser.add_argument("--fault-seed", type=int, default=0)
-    parser.add_argument("--result-ttl", type=float, default=3600.0, help="seconds results are kept (fal: 1 h)")
-    parser.add_argument("--cdn-token-ttl", type=float, default=3600.0, help="lifetime of a CDN upload token")
-    parser.add_argument(
-        "--fetch-host",
-        action="append",
-        default=None,
-        help="a host whose image URLs are downloaded (repeatable; default: loopback only; '*' for any)",
-    )
-    args = parser.parse_args(argv)
+    """``python -m seedance_nb.emulator``: run the emulator in the foreground until Ctrl-C.
+
+    Args:
+        argv: the command line after the program name (default ``sys.argv[1:]``).
+    """
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the emulator :func:`~seedance_nb.emulator.options.build_parser` read, print where it listens and how
+    to use it, and wait for Ctrl-C (``seedance-nb emulator``).
+
+    Args:
+        args: the parsed command line.
+
+    Raises:
+        OSError: the address cannot be listened on (a busy port).
+    """
     # Every option but the address and --fetch-host is the EmulatorConfig field of the same name.
     config = {name: value for name, value in vars(args).items() if name not in ("host", "port", "fetch_host")}
     if args.fetch_host:
@@ -200,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, url, what in routes:
         print(f"  {name:<6} {url:<{width}}  ({what})")
     print(f"  {'stats':<6} {emulator.base_url}/_emulator/stats    Ctrl-C stops it")
+    print("\n".join(usage_lines(emulator.base_url)))
     sys.stdout.flush()
     try:
         threading.Event().wait()

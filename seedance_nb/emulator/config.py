@@ -134,6 +134,14 @@ class EmulatorConfig:
             _load_private_key(self.webhook_private_key)
         if self.cdn_token_ttl <= 0 or self.fetch_timeout <= 0:
             raise ValueError("cdn_token_ttl and fetch_timeout must be positive")
+        for name in ("rate_429", "rate_ingress", "rate_drop", "rate_slow", "rate_moderation"):
+            if not 0.0 <= getattr(self, name) <= 1.0:  # NaN fails it too
+                raise ValueError(f"{name} must be a fraction 0..1, got {getattr(self, name)!r}")
+        for name in ("speed", "queue_latency", "generation_time", "result_ttl", "large_result_ttl", "slow_seconds"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)!r}")
+        if self.fixed_generation_time is not None and not self.fixed_generation_time >= 0:
+            raise ValueError(f"fixed_generation_time must be 0 or more, got {self.fixed_generation_time!r}")
 
     def as_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}

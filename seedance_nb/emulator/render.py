@@ -36,6 +36,7 @@ import av
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .._text import reason
 from ..errors import Problem
 from ..schema import (
     FPS,
@@ -77,7 +78,7 @@ def check_image(data: bytes, field: str) -> tuple[Image.Image | None, Problem | 
         img: Image.Image = Image.open(io.BytesIO(data))
         img.load()
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        return None, Problem(field, f"could not read the image: {exc}", type="image_load_error")
+        return None, Problem(field, f"could not read the image ({reason(exc)})", type="image_load_error")
     if img.format not in _FORMATS:
         return None, Problem(
             field, f"unsupported image format {img.format}", allowed="JPEG, PNG, WebP", type="image_load_error"

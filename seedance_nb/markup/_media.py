@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .._names import set_public_module
+from .._text import plural
 from ._rows import _is_url
 from ._text import esc, is_loopback_url, is_missing, safe_url, shorten
 
@@ -160,10 +161,10 @@ class Sources:
     def finish(self) -> None:
         if self.file_urls:
             logger.warning(
-                "%d video(s) lie outside %s and have no URL (first: %s); they are linked with file://, which "
+                "%s outside %s and without a URL (first: %s); they are linked with file://, which "
                 "browsers block inside Jupyter: move the run folder under the notebook folder, pass base_dir=, "
                 "or pass embed=True",
-                len(self.file_urls),
+                plural(len(self.file_urls), "video"),
                 self.base,
                 self.file_urls[0],
             )

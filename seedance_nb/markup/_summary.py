@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from .._names import set_public_module
+from .._text import plural
 from ._status import STATUS_ORDER, JobStatus
 from ._text import distinct_labels, esc, fmt_seconds, fmt_usd, is_missing
 
@@ -81,7 +82,7 @@ def cost_text(t: Mapping[str, Any]) -> str:
     if t.get("actual_usd") is not None:
         rest = t["by_status"].get(JobStatus.COMPLETED, 0) - t["actual_jobs"]
         estimated = f" + {fmt_usd(t['estimated_rest_usd'])} estimated for {rest} more" if rest else ""
-        return f"{fmt_usd(t['actual_usd'])} billed by fal for {t['actual_jobs']} job(s){estimated}{cached}"
+        return f"{fmt_usd(t['actual_usd'])} billed by fal for {plural(t['actual_jobs'], 'job')}{estimated}{cached}"
     return f"{fmt_usd(t['cost_usd'])} (estimated, completed jobs){cached}"
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .._names import set_public_module
+from .._text import plural
 from ..errors import InputError
 from ._measuring import FLAGS, _check_metric
 from ._pictures import _flag_list, _plain, _sorted_records, _text, filmstrip_file
@@ -242,7 +243,7 @@ def metrics_section_html(
     legend = " · ".join(f"<b>{_esc(k)}</b>: {_esc(v)}" for k, v in FLAGS.items())
     return (
         '<section id="metrics"><h2>Metrics</h2>'
-        f'<p class="sub">{len(measured)} takes measured, {flagged} flagged. Click a column header to sort '
+        f'<p class="sub">{plural(len(measured), "take")} measured, {flagged} flagged. Click a column header to sort '
         "(duration error sorts by size). Definitions: seedance_nb.quality.VideoMetrics.</p>"
         f'<p class="sub">{legend}</p>'
         f'<h3>{_esc(metric)} by {_esc(by)}</h3><div class="scroll">{plot}</div>'

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._names import set_public_module
+from .._text import reason
 from ..columns import METRIC_COLUMNS
 from ..errors import InputError, Problem
 
@@ -200,7 +201,9 @@ def _open_image(value: Any, field: str) -> Any:
         try:
             return Image.fromarray(value).convert("RGB")
         except (TypeError, ValueError) as exc:
-            raise _fail(field, f"cannot make an image of an array {value.shape}: {exc}", None, "HxWx3 uint8") from exc
+            raise _fail(
+                field, f"cannot make an image of an array {value.shape}: {reason(exc)}", None, "HxWx3 uint8"
+            ) from exc
     data: bytes
     if isinstance(value, bytes | bytearray | memoryview):
         data = bytes(value)
@@ -224,7 +227,7 @@ def _open_image(value: Any, field: str) -> Any:
 
             return ImageOps.exif_transpose(img).convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise _fail(field, f"could not read the image: {exc}", None, "a JPEG, PNG or WebP image") from exc
+        raise _fail(field, f"could not read the image ({reason(exc)})", None, "a JPEG, PNG or WebP image") from exc
 
 
 def _requested(value: Any) -> float | None:
@@ -294,7 +297,7 @@ def _video_stream(path: Path) -> Iterator[tuple[Any, Any]]:
     try:
         container = av.open(str(path))
     except av.error.FFmpegError as exc:
-        raise _fail("video", f"{path.name} is not a readable video: {exc}", str(path), "an MP4") from exc
+        raise _fail("video", f"{path.name} is not a readable video ({reason(exc)})", str(path), "an MP4") from exc
     with container:
         if not container.streams.video:
             raise _fail("video", f"{path.name} has no video stream", str(path), "an MP4 with a video stream")

@@ -43,6 +43,7 @@ import pandas as pd
 
 from .. import markup as m
 from .._names import set_public_module
+from .._text import plural
 from ..duels import leaderboard_section
 from ..figures import grid_body
 from ..quality import metrics_section_html
@@ -366,7 +367,7 @@ def _report_header(df: pd.DataFrame, name: str, run_dir: Path | None, backend: s
     made_by = {"emulator": "the emulator (nothing billed)", "fal": "fal"}.get(backend or "", backend or "")
     by = f' · videos by <b class="sd-backend">{_e(made_by)}</b>' if made_by else ""
     return (
-        f'<header><h1>{_e(name)}</h1><p class="sub">{len(df)} jobs{where}{by} · generated {generated}</p>'
+        f'<header><h1>{_e(name)}</h1><p class="sub">{plural(len(df), "job")}{where}{by} · generated {generated}</p>'
         f"{m.summary_body(df, backend)}{_cards(df, backend)}</header>"
     )
 

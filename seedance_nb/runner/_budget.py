@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .._text import plural
 from ..errors import BudgetExceeded, InputError, Problem
 from ..files import ImageData
 from ..keys import scrub
@@ -38,7 +39,7 @@ def _check_budget(jobs: int, high_usd: float, usd: float, budget_usd: float | No
         raise InputError([Problem("budget_usd", "must be a number of dollars, 0 or more", budget_usd, "e.g. 10")])
     if high_usd > budget_usd + 1e-9:
         raise BudgetExceeded(
-            f"{jobs} videos may cost up to ${high_usd:.2f} (about ${usd:.2f}), over the budget of "
+            f"{plural(jobs, 'video')} may cost up to ${high_usd:.2f} (about ${usd:.2f}), over the budget of "
             f"${budget_usd:.2f}; nothing was sent. Raise budget_usd or shrink the grid.",
             estimate_usd=high_usd,
             budget_usd=budget_usd,

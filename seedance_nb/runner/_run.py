@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .._sync import run_sync
+from .._text import plural
 from ..backends import client_or_connect, with_client
 from ..client import AsyncClient
 from ..errors import InputError, Problem
@@ -60,9 +61,9 @@ def _warn_resubmits(pending: list[Job], resubmit_unknown: bool) -> None:
     if unknown and resubmit_unknown:
         cost = sum(job.est_cost_usd or 0.0 for job in unknown)
         logger.warning(
-            "resubmit_unknown=True: %d job(s) whose earlier submit may have reached fal will be submitted "
+            "resubmit_unknown=True: %s whose earlier submit may have reached fal will be submitted "
             "again if fal's history cannot settle them; that may pay twice (up to $%.2f)",
-            len(unknown),
+            plural(len(unknown), "job"),
             cost,
         )
 
@@ -265,7 +266,7 @@ class Run(JobSteps, Transfers):
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={v}" for k, v in sorted(self.counts().items()))
-        return f"<{type(self).__name__} {self.name!r} {len(self.jobs)} jobs ({counts}) in {self.run_dir}>"
+        return f"<{type(self).__name__} {self.name!r} {plural(len(self.jobs), 'job')} ({counts}) in {self.run_dir}>"
 
     def add_listener(self, callback: Callable[[Any, Job], Any]) -> None:
         """Call ``callback(sweep, job)`` on every change (the job board uses this).
@@ -545,9 +546,10 @@ class Run(JobSteps, Transfers):
         left = [job.job for job in self.jobs if job.status == JobStatus.UNKNOWN]
         if left:
             logger.warning(
-                "job(s) %s may have been submitted (the answer was lost) and fal's history could not settle "
+                "%s (%s) may have been submitted (the answer was lost) and fal's history could not settle "
                 "them; resume() tries again, resume(resubmit_unknown=True) submits them again (may pay twice)",
-                left,
+                plural(len(left), "job"),
+                ", ".join(map(str, left)),
             )
 
     async def _check_schema(self, client: AsyncClient) -> None:
