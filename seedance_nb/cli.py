@@ -5,7 +5,9 @@
     seedance-nb demo                     # a small sweep on the embedded emulator, with report.html
     seedance-nb sweep --image photo.png --prompt "push in" --prompt "whip pan" --duration 4 8 --seed 1 2
     seedance-nb report sweeps/demo-...   # (re)write a run folder's report.html
+    seedance-nb report RUN_DIR --bundle  # one zip to send: report, videos, posters, journal
     seedance-nb emulator --port 8787     # run the fal-compatible emulator in the foreground
+    seedance-nb tutorials [DIR]          # copy the tutorial notebooks into a folder of your own
 
 Exit codes: 0 all jobs finished, 1 some failed (or the service refused), 2 a usage error. A usage error is
 one line on stderr that says what to change, never a traceback. The summary names the backend (the emulator
@@ -212,6 +214,11 @@ def _report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if not (run_dir / "journal.jsonl").is_file():
         raise UsageError(f"{args.run_dir} is not a run folder (no journal.jsonl): pass a folder under sweeps/")
+    if args.bundle:
+        from .reporting._bundle import bundle_report, send_text
+
+        print(send_text(bundle_report(load_sweep(run_dir), args.out)))
+        return 0
     path = report(load_sweep(run_dir), args.out, embed=args.embed)
     print(path)
     print(f"open it: {path.resolve().as_uri()}  (in a browser, where the videos play)")
@@ -266,6 +273,9 @@ def _parser() -> _Parser:
     rep.add_argument("run_dir", help="the sweep's run folder")
     rep.add_argument("--out", default=None, help="report path (default RUN_DIR/report.html)")
     rep.add_argument("--embed", action="store_true", help="embed the videos (one portable file)")
+    rep.add_argument(
+        "--bundle", action="store_true", help="write one zip to send: the report, videos, posters and journal"
+    )
     emu = sub.add_parser("emulator", help="run the fal-compatible emulator in the foreground (Ctrl-C stops it)")
     emu.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     emu.add_argument("--port", type=_port, default=8787, help="port (default 8787; 0 picks a free one)")
@@ -278,6 +288,9 @@ def _parser() -> _Parser:
     from .catalogs.cli import add_subcommands as add_catalog_subcommands  # catalog, recover (seedance_nb.catalogs)
 
     add_catalog_subcommands(sub)
+    from .tutorials import add_subcommand as add_tutorials_subcommand  # tutorials (seedance_nb.tutorials)
+
+    add_tutorials_subcommand(sub)
     return parser
 
 
@@ -290,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
             return _sweep(args)
         if args.command == "emulator":
             return _emulator(args)
+        if args.command == "tutorials":
+            from .tutorials import run as run_tutorials
+
+            return run_tutorials(args)
         if args.command in ("catalog", "recover"):
             from .catalogs.cli import run as run_catalog
 
