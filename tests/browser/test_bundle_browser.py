@@ -21,6 +21,20 @@ ALL_MEDIA = """() => {
 }"""
 
 
+PLOT = """() => {
+  const svg = document.querySelector('svg.sd-metric-plot'), cap = svg.closest('figure').querySelector('figcaption');
+  const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+  const texts = [...svg.querySelectorAll('text')];
+  const box = e => e.getBoundingClientRect();
+  const ticks = texts.filter(t => t.getAttribute('text-anchor') === 'middle' && !t.getAttribute('transform'));
+  const title = ticks.pop();  // the x-axis title is the last centred, unrotated text
+  return {minPx: Math.min(...texts.map(t => parseFloat(t.getAttribute('font-size')) * scale)),
+          captionGap: box(svg).top - box(cap).bottom, caption: cap.textContent,
+          titleGap: box(title).top - Math.max(...ticks.map(t => box(t).bottom)), title: title.textContent,
+          below: box(svg).bottom - box(title).bottom};
+}"""
+
+
 def test_a_bundle_unpacked_elsewhere_plays_every_video_and_loads_every_image(client, png_path, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -49,6 +63,9 @@ def test_a_bundle_unpacked_elsewhere_plays_every_video_and_loads_every_image(cli
             media = page.evaluate(ALL_MEDIA)
             assert len(media["videos"]) == 4 and all(d > 3.5 and w == 864 for _, d, w in media["videos"]), media
             assert len(media["images"]) >= 8 and all(ok and w > 0 for ok, w, _ in media["images"]), media
+            plot = page.evaluate(PLOT)  # the metrics plot reads at a glance: its text, its caption, its x title
+            assert plot["minPx"] >= 13 and plot["title"] == "prompt" and plot["caption"].startswith("motion"), plot
+            assert 0 <= plot["captionGap"] <= 16 and 0 <= plot["titleGap"] <= 16 and plot["below"] <= 16, plot
             state = page.locator("video").first.evaluate(PLAYS)
             assert state["ready"] >= 2 and state["t1"] > state["t0"], state
         finally:
