@@ -67,6 +67,7 @@ __all__ = [
 logger = logging.getLogger("seedance_nb.schema")
 
 DEFAULT_ENDPOINT = "bytedance/seedance-2.0/fast/image-to-video"
+"""The endpoint every call uses unless given another: Seedance 2.0 fast image-to-video on fal."""
 #: Where fal publishes an endpoint's queue OpenAPI document (``?endpoint_id=<id>``); ``SEEDANCE_OPENAPI_URL``
 #: overrides it (read when a fetch starts).
 FAL_OPENAPI_URL = "https://fal.ai/api/openapi/queue/openapi.json"
