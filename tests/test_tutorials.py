@@ -136,6 +136,8 @@ def test_a_wheel_user_gets_every_tutorial_and_the_quickstart_runs_there(tmp_path
         timeout=120,
     )
     assert where.stdout.startswith(str(tmp_path / "venv")), where  # the wheel's copy, not the checkout
+    shipped = Path(where.stdout.strip()).parent / "data" / "tutorials"
+    assert sorted(p.name for p in shipped.iterdir()) == [p.name for p in NOTEBOOKS]  # the notebooks, nothing else
     command = python.parent / ("seedance-nb.exe" if os.name == "nt" else "seedance-nb")
     done = subprocess.run(
         [str(command), "tutorials", "mine"], cwd=work, env=env, capture_output=True, text=True, timeout=120
