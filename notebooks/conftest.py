@@ -7,10 +7,16 @@ hook checks every cell's fresh outputs for a ``stderr`` stream. Not shipped: the
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Generator
 from typing import Any
 
 import pytest
+
+# `pytest notebooks` alone (without tests/, whose conftest does the same) must not read or write the user's own
+# cache and catalog: a fresh per-user home for the kernels, which inherit it.
+os.environ.setdefault("SEEDANCE_HOME", tempfile.mkdtemp(prefix="seedance-nbval-home-"))
 
 
 @pytest.hookimpl(wrapper=True)
