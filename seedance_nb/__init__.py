@@ -120,6 +120,7 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .quality import filmstrip as filmstrip
     from .quality import metrics as metrics
     from .reporting import ReportPath as ReportPath
+    from .reporting import bundle_report as bundle_report
     from .reporting import report as report
     from .runs import Job as Job
     from .samples import sample_image as sample_image

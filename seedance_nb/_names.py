@@ -59,6 +59,7 @@ PUBLIC: dict[str, str] = {
     "show": "display",
     "ReportPath": "reporting",
     "report": "reporting",
+    "bundle_report": "reporting",
     # ranking takes
     "VideoMetrics": "quality",
     "filmstrip": "quality",

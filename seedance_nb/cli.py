@@ -8,7 +8,9 @@
     seedance-nb sweep --image sample --prompt "push in"   # the bundled sample image
     seedance-nb sample-image start.png   # write the bundled sample image to start.png
     seedance-nb report sweeps/demo-...   # (re)write a run folder's report.html
+    seedance-nb report RUN_DIR --bundle  # one zip to send: report, videos, posters, journal
     seedance-nb emulator --port 8787     # run the fal-compatible emulator in the foreground
+    seedance-nb tutorials [DIR]          # copy the tutorial notebooks into a folder of your own
 
 Exit codes: 0 all jobs finished, 1 some failed (or the service refused, or the cost question was answered
 no), 2 a usage error. A usage error is one line on stderr that says what to change, never a traceback. The
@@ -307,6 +309,11 @@ def _report(args: argparse.Namespace) -> int:
     if not (run_dir / "journal.jsonl").is_file():
         raise UsageError(f"{args.run_dir} is not a run folder (no journal.jsonl): pass a folder under sweeps/")
     out = _existing_parent(args.out, "--out") if args.out else None
+    if args.bundle:
+        from .reporting._bundle import bundle_report, send_text
+
+        print(send_text(bundle_report(load_sweep(run_dir), out)))
+        return 0
     path = report(load_sweep(run_dir), out, embed=args.embed)
     print(path)
     print(f"open it: {path.resolve().as_uri()}  (in a browser, where the videos play)")
@@ -408,6 +415,9 @@ def _parser() -> _Parser:
     rep.add_argument("run_dir", help="the sweep's run folder")
     rep.add_argument("--out", default=None, help="report path, in a folder that exists (default RUN_DIR/report.html)")
     rep.add_argument("--embed", action="store_true", help="embed the videos (one portable file)")
+    rep.add_argument(
+        "--bundle", action="store_true", help="write one zip to send: the report, videos, posters and journal"
+    )
     sample = sub.add_parser("sample-image", help="write the bundled sample image (a 768x432 PNG) to PATH")
     sample.add_argument("path", metavar="PATH", help="a new file (or a folder: PATH/sample.png)")
     # Only listed here: `seedance-nb emulator ...` is read by the emulator's own parser (see main).
@@ -417,6 +427,9 @@ def _parser() -> _Parser:
     from .catalogs.cli import add_subcommands as add_catalog_subcommands  # catalog, recover (seedance_nb.catalogs)
 
     add_catalog_subcommands(sub)
+    from .tutorials import add_subcommand as add_tutorials_subcommand  # tutorials (seedance_nb.tutorials)
+
+    add_tutorials_subcommand(sub)
     return parser
 
 
@@ -430,6 +443,10 @@ def _dispatch(argv: list[str]) -> int:
         return _sweep(args)
     if args.command == "sample-image":
         return _sample_image(args)
+    if args.command == "tutorials":
+        from .tutorials import run as run_tutorials
+
+        return run_tutorials(args)
     if args.command in ("catalog", "recover"):
         from .catalogs.cli import run as run_catalog
 

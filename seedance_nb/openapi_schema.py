@@ -67,6 +67,7 @@ __all__ = [
 logger = logging.getLogger("seedance_nb.schema")
 
 DEFAULT_ENDPOINT = "bytedance/seedance-2.0/fast/image-to-video"
+"""The endpoint every call uses unless given another: Seedance 2.0 fast image-to-video on fal."""
 #: Where fal publishes an endpoint's queue OpenAPI document (``?endpoint_id=<id>``); ``SEEDANCE_OPENAPI_URL``
 #: overrides it (read when a fetch starts).
 FAL_OPENAPI_URL = "https://fal.ai/api/openapi/queue/openapi.json"
@@ -685,6 +686,39 @@ def warn_unsupported_fields(inputs: Any, schema: InputSchema) -> list[str]:
             text += " Check the spelling, or refresh the schema (seedance_nb.schema.refresh())."
         messages.append(text)
     return messages
+
+
+#: What a run that sets ``seed`` is told once per session (a quiet note on fal; the log's INFO line otherwise).
+SEED_NOTE = (
+    "note: fal's published input schema for {endpoint} does not list seed (fal's model page does), and "
+    "ByteDance says Seedance 2.0 does not honour seeds reliably. The seed_honoured column says whether fal "
+    "returned the seed you asked for; to see what one prompt can give, repeat takes (Grid(..., takes=3)) "
+    "rather than relying on a seed. (Said once per session.)"
+)
+
+_seed_noted: set[str] = set()
+
+
+def split_seed_message(messages: list[str]) -> tuple[list[str], str | None]:
+    """:func:`warn_unsupported_fields`' messages split into the ones to warn about and the seed's (or None).
+
+    Args:
+        messages: the messages :func:`warn_unsupported_fields` returned.
+    """
+    seed = [m for m in messages if "'seed', which" in m]
+    return [m for m in messages if m not in seed], (seed[0] if seed else None)
+
+
+def seed_note_once(endpoint: str) -> str | None:
+    """The seed note for ``endpoint`` the first time a process asks, then None (say it once per session).
+
+    Args:
+        endpoint: the endpoint the run submits to (named in the note).
+    """
+    if _seed_noted:
+        return None
+    _seed_noted.add(endpoint)
+    return SEED_NOTE.format(endpoint=endpoint)
 
 
 def seed_honoured(requested: Any, output_seed: Any) -> bool | None:

@@ -15,10 +15,10 @@ PUBLIC = [
     "ProtocolError", "Queued", "RateLimitError", "Recovery", "RejectedInput", "ReportPath", "RequestCancelled",
     "RequestFailed", "RequestHandle", "Result", "ResultDetails", "RunFolderBusy", "SchemaDrift", "SeedanceError",
     "ServerError", "StartTimeout", "Sweep", "VideoInfo", "VideoInput", "VideoMetrics", "VideoOutput", "WaitTimeout",
-    "__version__", "add_endpoint", "catalog", "compare", "connect", "endpoints", "estimate_cost", "filmstrip",
-    "gallery", "generate", "generate_async", "load_sweep", "metrics", "output_size", "recover", "report",
-    "run_adaptive", "run_adaptive_async", "run_sweep", "run_sweep_async", "sample_image", "search", "set_budget",
-    "show", "spend", "start_sweep",
+    "__version__", "add_endpoint", "bundle_report", "catalog", "compare", "connect", "endpoints", "estimate_cost",
+    "filmstrip", "gallery", "generate", "generate_async", "load_sweep", "metrics", "output_size", "recover",
+    "report", "run_adaptive", "run_adaptive_async", "run_sweep", "run_sweep_async", "sample_image", "search",
+    "set_budget", "show", "spend", "start_sweep",
 ]  # fmt: skip
 
 

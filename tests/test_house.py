@@ -62,7 +62,7 @@ FLOORS: list[tuple[str, set[str]]] = [
     # the report gathers every wing's section
     ("reports", {"reporting"}),
     # the face: what users call; composes the core and the wings (the user-facing Sweep, one video, widgets)
-    ("face", {"sweep", "generation", "widgets", "cli", "cli_confirm", "__init__"}),
+    ("face", {"sweep", "generation", "widgets", "cli", "cli_confirm", "tutorials", "__init__"}),
 ]
 
 MAX_MODULE_LINES = 800

@@ -61,7 +61,9 @@ def filmstrip_html(src: str | None, *, alt: str = "filmstrip", height: int | Non
     if not src or not _safe_src(str(src)):
         return ""
     size = f' height="{int(height)}"' if height else ""
-    return f'<img class="sd-filmstrip" src="{_esc(src)}" alt="{_esc(alt)}"{size} loading="lazy">'
+    # Not loading="lazy": inside a notebook's scrolling output (and JupyterLab's windowed cells) a lazy image
+    # below the fold stays unloaded until someone scrolls to it, and the strips are small.
+    return f'<img class="sd-filmstrip" src="{_esc(src)}" alt="{_esc(alt)}"{size}>'
 
 
 #: Columns of the report's metrics table (in order) and how each is shown.
@@ -95,6 +97,10 @@ def _fmt(value: Any, column: str) -> str:
     return str(value)
 
 
+#: The plot's text in CSS pixels at its natural width (the SVG never shrinks below it: its box scrolls instead).
+_TICK_PX, _TITLE_PX = 13, 14
+
+
 def metric_plot_svg(df: Any, metric: str, by: str, *, width: int = 640, height: int = 260) -> str:
     """An inline SVG: one dot per take of ``metric`` against each value of the parameter ``by``, with the mean
     of each value as a bar. Pure SVG, no script; every label escaped."""
@@ -110,7 +116,7 @@ def metric_plot_svg(df: Any, metric: str, by: str, *, width: int = 640, height: 
     lo, hi = min(min(v) for v in groups.values()), max(max(v) for v in groups.values())
     if hi - lo < 1e-12:
         lo, hi = lo - 0.5 if lo else 0.0, hi + 0.5 if hi else 1.0
-    left, right, top, bottom = 64, 16, 14, 60
+    left, right, top, bottom = 78, 16, 14, 58
     plot_w, plot_h = width - left - right, height - top - bottom
     step = plot_w / len(groups)
 
@@ -125,7 +131,7 @@ def metric_plot_svg(df: Any, metric: str, by: str, *, width: int = 640, height: 
     ]
     for tick in (lo, (lo + hi) / 2, hi):
         parts.append(
-            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" font-size="11" fill="#555">'
+            f'<text x="{left - 6}" y="{y(tick) + 5:.1f}" text-anchor="end" font-size="{_TICK_PX}" fill="#444">'
             f"{_esc(_fmt(tick, metric))}</text>"
         )
     for i, (label, items) in enumerate(groups.items()):
@@ -142,16 +148,16 @@ def metric_plot_svg(df: Any, metric: str, by: str, *, width: int = 640, height: 
                 f"<title>{_esc(label)}: {_esc(_fmt(v, metric))}</title></circle>"
             )
         parts.append(
-            f'<text x="{cx:.1f}" y="{top + plot_h + 16}" text-anchor="middle" font-size="11" fill="#333">'
-            f"{_esc(_text(label, max(6, int(step / 7))))}<title>{_esc(label)}</title></text>"
+            f'<text x="{cx:.1f}" y="{top + plot_h + 20}" text-anchor="middle" font-size="{_TICK_PX}" fill="#333">'
+            f"{_esc(_text(label, max(6, int(step / 8))))}<title>{_esc(label)}</title></text>"
         )
     parts.append(
-        f'<text x="{left + plot_w / 2:.1f}" y="{height - 8}" text-anchor="middle" font-size="12" fill="#333">'
-        f"{_esc(by)}</text>"
+        f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h + 44}" text-anchor="middle" font-size="{_TITLE_PX}" '
+        f'font-weight="600" fill="#222">{_esc(by)}</text>'
     )
     parts.append(
-        f'<text x="14" y="{top + plot_h / 2:.1f}" text-anchor="middle" font-size="12" fill="#333" '
-        f'transform="rotate(-90 14 {top + plot_h / 2:.1f})">{_esc(metric)}</text></svg>'
+        f'<text x="18" y="{top + plot_h / 2:.1f}" text-anchor="middle" font-size="{_TITLE_PX}" font-weight="600" '
+        f'fill="#222" transform="rotate(-90 18 {top + plot_h / 2:.1f})">{_esc(metric)}</text></svg>'
     )
     return "".join(parts)
 
@@ -246,7 +252,8 @@ def metrics_section_html(
         f'<p class="sub">{plural(len(measured), "take")} measured, {flagged} flagged. Click a column header to sort '
         "(duration error sorts by size). Definitions: seedance_nb.quality.VideoMetrics.</p>"
         f'<p class="sub">{legend}</p>'
-        f'<h3>{_esc(metric)} by {_esc(by)}</h3><div class="scroll">{plot}</div>'
+        f'<figure class="sd-metric-figure"><figcaption>{_esc(metric)} of each take by {_esc(by)} '
+        f'(dots: takes; bar: their mean)</figcaption><div class="scroll">{plot}</div></figure>'
         '<div class="scroll"><table class="jobs" id="sd-metrics">'
         f"<thead><tr>{_metrics_head(vary, columns, strip_dir is not None)}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table></div>"

@@ -5,6 +5,7 @@
     from seedance_nb.reporting import report
     path = report(sweep)                      # <run_dir>/report.html, videos linked from the run folder
     report(sweep, "share.html", embed=True)   # one portable file with every video inside
+    bundle_report(sweep)                      # <run_dir>/<name>-report.zip: report, videos, posters, journal
 
 The page holds the sweep's parameters (what varies and what is fixed), which backend made the videos
 (the emulator's cost line says "emulated, nothing billed"), the input image(s) as small embedded
@@ -23,7 +24,9 @@ web server, the videos play. JupyterLab's server refuses media requests from HTM
 from unknown origin"), so there the thumbnails show but the videos do not play: in a notebook the
 object :func:`report` returns displays the same report inline, where JupyterLab serves the videos, plus
 the ``file://`` link; ``seedance-nb report`` prints that link. ``embed=True`` plays everywhere (one large
-file). Every piece of user text is HTML-escaped; only http(s) URLs and local files become links.
+file); :func:`bundle_report` (``seedance-nb report --bundle``) is the one to send: a zip of the report, its
+videos, posters and journal that plays wherever it is unpacked. Every piece of user text is HTML-escaped;
+only http(s) URLs and local files become links.
 
 The page and its header, cards, inputs and grids are built here; the timeline (``_timeline``) and the
 jobs table with the ratings (``_jobs``) are their own modules. Import every name from here.
@@ -48,10 +51,11 @@ from ..duels import leaderboard_section
 from ..figures import grid_body
 from ..quality import metrics_section_html
 from ..statuses import UNDER_WAY, JobStatus
+from ._bundle import bundle_report
 from ._jobs import _jobs_table, _ratings
 from ._timeline import _timeline
 
-__all__ = ["ReportPath", "report", "report_html"]
+__all__ = ["ReportPath", "bundle_report", "report", "report_html"]
 
 logger = logging.getLogger("seedance_nb.reporting")
 
@@ -88,6 +92,9 @@ padding:0 8px;margin:1px 4px 1px 0;max-width:100%;word-break:break-word}
 .sd-report .thumbs img{display:block;max-width:240px;max-height:240px;border-radius:6px;border:1px solid var(--line)}
 .sd-report .thumbs figcaption{font-size:12px;color:var(--muted);margin-top:3px;max-width:240px;word-break:break-all}
 .sd-report .scroll{overflow-x:auto;max-width:100%}
+.sd-report figure.sd-metric-figure{margin:8px 0 18px}
+.sd-report figure.sd-metric-figure figcaption{font-size:15px;font-weight:600;margin:0 0 4px}
+.sd-report svg.sd-metric-plot{display:block;max-width:none}
 .sd-report table.jobs{border-collapse:collapse;width:100%;font-size:13px}
 .sd-report table.jobs th,.sd-report table.jobs td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;
 vertical-align:top}

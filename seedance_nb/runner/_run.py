@@ -24,7 +24,13 @@ from ..errors import InputError, Problem
 from ..files import ImageData
 from ..grids import Grid
 from ..hooks import HookChain, RunnerHooks
-from ..openapi_schema import SNAPSHOT_ENDPOINTS, current_schema, warn_unsupported_fields
+from ..openapi_schema import (
+    SNAPSHOT_ENDPOINTS,
+    current_schema,
+    seed_note_once,
+    split_seed_message,
+    warn_unsupported_fields,
+)
 from ..outcomes import job_timeout_seconds, settle_unjournalled
 from ..runs import CacheIndex, Job, JobStatus, Journal, RunFolder, cache_key, encode_line, now, to_dataframe
 from ..schema import DEFAULT_ENDPOINT
@@ -554,12 +560,20 @@ class Run(JobSteps, Transfers):
 
     async def _check_schema(self, client: AsyncClient) -> None:
         """Before money is spent: say which fields fal's schema for this endpoint does not list (fal may ignore
-        them: today possibly ``seed``). (The daily drift check is a wing's hook: seedance_nb.sweep.)"""
+        them). A ``seed`` the user chose is no warning: an INFO line, and on fal a note printed once per session
+        (:func:`~seedance_nb.openapi_schema.seed_note_once`). (The daily drift check is a wing's hook:
+        seedance_nb.sweep.)"""
         if self.endpoint not in SNAPSHOT_ENDPOINTS:
             return
         pending = [job.input for job in self.jobs if not job.done]
-        for message in warn_unsupported_fields(pending, current_schema(self.endpoint)):
+        others, seed = split_seed_message(warn_unsupported_fields(pending, current_schema(self.endpoint)))
+        for message in others:
             logger.warning("%s", message)
+        if seed is not None:  # a seed the user chose: a quiet note once per session, where fal bills (stdout)
+            logger.info("%s", seed)
+            note = seed_note_once(self.endpoint) if client.backend == "fal" else None
+            if note is not None:
+                print(note)
 
     def _cache_hits(self, ctx: RunContext, jobs: list[Job]) -> dict[int, dict[str, Any]]:
         """The per-user cache's entry for every job that has never been sent (none with ``force``)."""

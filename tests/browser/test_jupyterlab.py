@@ -329,6 +329,9 @@ def test_report_plays_inline_and_shows_its_posters_from_the_file_browser(lab, pa
     inline = page.locator(".jp-OutputArea-output .sd-report").first
     assert inline.locator("video").count() == 4
     assert_posters_loaded(page, ".jp-OutputArea-output .sd-report img.sd-poster", 4)
+    # every image of the inline report, the metrics' filmstrips far below the fold included, without scrolling
+    assert inline.locator("img.sd-filmstrip").count() == 4
+    assert_posters_loaded(page, ".jp-OutputArea-output .sd-report img", inline.locator("img").count())
     assert_plays(inline.locator("video").first)
     assert "file://" in page.locator(".sd-report-link").first.inner_text()
 
@@ -338,6 +341,7 @@ def test_report_plays_inline_and_shows_its_posters_from_the_file_browser(lab, pa
     frame = next(f for f in page.frames if f != page.main_frame)
     frame.wait_for_selector(".sd-report", timeout=30_000)
     assert_posters_loaded(frame, "img.sd-poster", 4)
+    assert_posters_loaded(frame, "img", frame.locator("img").count())  # filmstrips and input image too
     assert frame.locator("video").count() == 4
 
 
