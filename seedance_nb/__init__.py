@@ -59,6 +59,8 @@ def __dir__() -> list[str]:
 
 
 if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names, as explicit re-exports
+    from .adherence import CameraMotion as CameraMotion
+    from .adherence import asked_camera_move as asked_camera_move
     from .backends import connect as connect
     from .catalogs import Recovery as Recovery
     from .catalogs import catalog as catalog
@@ -113,6 +115,7 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .media import VideoInfo as VideoInfo
     from .openapi_schema import SchemaDrift as SchemaDrift
     from .quality import VideoMetrics as VideoMetrics
+    from .quality import camera_motion as camera_motion
     from .quality import filmstrip as filmstrip
     from .quality import metrics as metrics
     from .reporting import ReportPath as ReportPath

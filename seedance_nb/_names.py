@@ -58,6 +58,9 @@ PUBLIC: dict[str, str] = {
     "report": "reporting",
     # ranking takes
     "VideoMetrics": "quality",
+    "camera_motion": "quality",
+    "CameraMotion": "adherence",
+    "asked_camera_move": "adherence",
     "filmstrip": "quality",
     "metrics": "quality",
     "AdaptiveRun": "duels",

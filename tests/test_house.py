@@ -53,7 +53,7 @@ FLOORS: list[tuple[str, set[str]]] = [
     # the runner: takes a run folder's jobs to their end; names no wing (wings plug in through hooks)
     ("runner", {"runner"}),
     # wings, first floor: they stand on the core and plug into the runner through seedance_nb.hooks
-    ("wings", {"quality", "catalogs", "forms", "webhooks", "drift"}),
+    ("wings", {"adherence", "quality", "catalogs", "forms", "webhooks", "drift"}),
     # wings that show: pictures of a sweep, notebook display
     ("views", {"figures", "display"}),
     # wings that decide: votes, the leaderboard, promotion, the duel widget

@@ -74,7 +74,13 @@ _TABLE_METRICS = (
     "loudness_db",
     "silent_fraction",
     "duration_error",
+    "camera_move",
+    "camera_asked",
+    "camera_adherence",
 )
+
+#: The table's columns that hold words (sorted as text).
+_TEXT_METRICS = frozenset({"camera_move", "camera_asked", "camera_adherence"})
 
 
 def _fmt(value: Any, column: str) -> str:
@@ -167,7 +173,8 @@ def _metrics_head(vary: Sequence[str], columns: Sequence[str], strips: bool) -> 
     head = ['<th scope="col" data-type="num">job</th>']
     head += [f'<th scope="col">{_esc(c)}</th>' for c in vary]
     head.append('<th scope="col">flags</th>')
-    head += [f'<th scope="col" data-type="num">{_esc(c.replace("_", " "))}</th>' for c in columns]
+    number = ' data-type="num"'
+    head += [f'<th scope="col"{"" if c in _TEXT_METRICS else number}>{_esc(c.replace("_", " "))}</th>' for c in columns]
     if strips:
         head.append('<th scope="col">filmstrip</th>')
     return "".join(head)
