@@ -126,6 +126,9 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .schema import File as File
     from .schema import VideoInput as VideoInput
     from .schema import VideoOutput as VideoOutput
+    from .stats import CostFrontier as CostFrontier
+    from .stats import compare_groups as compare_groups
+    from .stats import frontier as frontier
     from .statuses import JobStatus as JobStatus
     from .sweep import Sweep as Sweep
     from .sweep import load_sweep as load_sweep

@@ -291,3 +291,7 @@ def test_a_sweep_flags_a_take_that_ignored_the_asked_move(client, tmp_path):
     assert pan["camera_move"] == "pan left" and pan["camera_adherence"] == "match" and pan["flags"] == ""
     assert list(sweep.rank("camera_adherence")["prompt"]) == [prompts[1], prompts[0]]
     assert list(sweep.best("motion", n=2, flagged=False)["prompt"]) == [prompts[1]]
+    # the sweep's own forwards to seedance_nb.stats: one take each can tell nothing yet
+    (pair,) = sweep.compare_groups(by="prompt", metric="motion").to_dict("records")
+    assert pair["verdict"] == "not yet distinguishable" and pair["more_takes"] >= 6 and pair["more_cost_usd"] > 0
+    assert set(sweep.frontier(quality="motion").table["group"]) == set(prompts)

@@ -57,7 +57,7 @@ FLOORS: list[tuple[str, set[str]]] = [
     # wings that show: pictures of a sweep, notebook display
     ("views", {"figures", "display"}),
     # wings that decide: votes, the leaderboard, promotion, the duel widget
-    ("choices", {"duels", "duel_widget"}),
+    ("choices", {"duels", "duel_widget", "stats"}),
     # the report gathers every wing's section
     ("reports", {"reporting"}),
     # the face: what users call; composes the core and the wings (the user-facing Sweep, one video, widgets)

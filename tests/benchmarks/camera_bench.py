@@ -15,7 +15,6 @@ Memory: the tracker keeps one analysis frame (9 KB) and five numbers per 1/6 s, 
 
 from __future__ import annotations
 
-import io
 import statistics
 import sys
 import tempfile
@@ -61,11 +60,11 @@ def main() -> None:
     from seedance_nb.adherence import CameraTracker
     from seedance_nb.emulator.render import render_mp4
     from seedance_nb.quality import metrics
-    from tests.conftest import make_png
+    from seedance_nb.samples import sample_image
 
     quick = smoke()
     moves, seconds, repeats = (MOVES[1:2], 1, 1) if quick else (MOVES, SECONDS, REPEATS)
-    picture = Image.open(io.BytesIO(make_png(1280, 720))).convert("RGB")
+    picture = Image.open(sample_image()).convert("RGB")  # a photograph: texture for the flow everywhere
     rows, added, whole, right = [], [], [], 0
     with tempfile.TemporaryDirectory(prefix="seedance-camera-bench-") as name:
         for prompt, truth in moves:
