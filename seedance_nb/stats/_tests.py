@@ -91,17 +91,19 @@ def takes_to_settle(effect: float, spread: float, alpha: float) -> int | None:
     deviation) with :data:`POWER`, at two-sided level ``alpha``: 2 ((z_{1-alpha/2} + z_power) spread / effect)^2,
     and at least the takes an exact permutation test needs to reach ``alpha`` at all (2 / C(2n, n) <= alpha: 4
     each at 0.05, since 3 against 3 can do no better than 0.1). None when the effect is 0 (no number of takes
-    would).
+    would). With no spread known yet (one take per group), the permutation test's floor: a lower bound.
 
     Args:
         effect: the difference in means.
         spread: the standard deviation between re-rolls of one cell.
         alpha: the (adjusted) significance level.
     """
-    if not effect or not math.isfinite(effect) or not math.isfinite(spread):
+    if not effect or not math.isfinite(effect):
         return None
-    z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(POWER)
     floor = next(n for n in range(2, 200) if 2 / math.comb(2 * n, n) <= alpha)
+    if not math.isfinite(spread):
+        return floor
+    z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(POWER)
     return max(floor, math.ceil(2 * (z * spread / abs(effect)) ** 2))
 
 
