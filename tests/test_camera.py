@@ -295,3 +295,6 @@ def test_a_sweep_flags_a_take_that_ignored_the_asked_move(client, tmp_path):
     (pair,) = sweep.compare_groups(by="prompt", metric="motion").to_dict("records")
     assert pair["verdict"] == "not yet distinguishable" and pair["more_takes"] >= 6 and pair["more_cost_usd"] > 0
     assert set(sweep.frontier(quality="motion").table["group"]) == set(prompts)
+    page = sweep.gallery(return_html=True)
+    assert "not yet distinguishable" in page and "<video" in page
+    assert 'id="noise"' in sd.report(sweep).read_text(encoding="utf-8")

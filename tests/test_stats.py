@@ -158,3 +158,17 @@ def test_frontier_labels_are_escaped():
     svg = sd.frontier(pd.DataFrame(rows)).svg()
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "b&amp;b" in svg
     assert math.isfinite(float(sd.frontier(pd.DataFrame(rows)).table["quality"].iloc[0]))
+
+
+def test_the_report_section_and_the_gallery_line_mark_an_undecided_winner():
+    from seedance_nb.stats import noise_section_html, winner_note
+
+    close = _grid(np.random.default_rng(3), design={"<b>first</b>": 0.046, "second": 0.045}, takes=3)
+    html = noise_section_html(close, metric="motion")
+    assert 'id="noise"' in html and "not yet distinguishable" in html and "&lt;b&gt;first&lt;/b&gt;" in html
+    assert "<b>first</b>" not in html and "<svg" in html and "What to buy next" in html
+    far = _grid(np.random.default_rng(3), design={"calm": 0.01, "lively": 0.09}, takes=6)
+    table = sd.compare_groups(far)
+    note = winner_note(table, {"calm": 0.01, "lively": 0.09}, "motion")
+    assert "lively" in note and "really ahead" in note and "not yet" not in note
+    assert noise_section_html(far.drop(columns=["motion"])) == ""

@@ -27,9 +27,10 @@ from typing import Any
 from .._names import set_public_module
 from ._compare import COMPARE_COLUMNS, REAL, UNDECIDED, compare_groups
 from ._frontier import CostFrontier, frontier, frontier_svg, pareto
+from ._html import noise_section_html, winner_note
 from ._tests import bootstrap_interval, davidson_fit, holm, permutation_p, takes_to_settle
 
-__all__ = ["CostFrontier", "StatsMixin", "compare_groups", "frontier", "frontier_svg"]
+__all__ = ["CostFrontier", "StatsMixin", "compare_groups", "frontier", "frontier_svg", "noise_section_html"]
 #: Also read as ``seedance_nb.stats.X`` (tests, the report), outside ``__all__``.
 _ALSO = (
     COMPARE_COLUMNS,
@@ -41,6 +42,7 @@ _ALSO = (
     pareto,
     permutation_p,
     takes_to_settle,
+    winner_note,
 )
 
 
@@ -68,6 +70,61 @@ class StatsMixin:
             **kwargs: ``level``, ``seed``.
         """
         return frontier(self, quality, by, **kwargs)
+
+    def gallery(
+        self,
+        rows: Any = None,
+        cols: Any = None,
+        *,
+        metric: str = "motion",
+        by: str | None = None,
+        return_html: bool = False,
+        **kwargs: Any,
+    ) -> str | None:
+        """The sweep's grid (:func:`seedance_nb.gallery`) under a line on its best group by ``metric``: marked
+        "not yet distinguishable" when the runner-up is within the spread between re-rolls.
+
+        Args:
+            rows: the grid's row column(s).
+            cols: the grid's column column(s).
+            metric: the metric the best group is judged by.
+            by: the group column (default: the first varying input other than the seed).
+            return_html: return the HTML instead of displaying it.
+            **kwargs: :func:`seedance_nb.gallery`'s options.
+        """
+        from ..display import gallery as grid
+
+        sweep: Any = self
+        note = _gallery_note(sweep, metric, by)
+        markup = f'<p class="sd-winner">{note}</p>' if note else ""
+        markup += grid(sweep, rows, cols, return_html=True, **kwargs) or ""
+        if return_html:
+            return markup
+        from IPython.display import HTML, display
+
+        display(HTML(markup))
+        return None
+
+
+def _gallery_note(sweep: Any, metric: str, by: str | None) -> str:
+    """The winner line for the gallery, or "" when there is nothing to compare."""
+    from ..markup import varying_columns
+
+    df = sweep.df
+    if metric not in df.columns or df[metric].isna().all():
+        return ""
+    vary = [c for c in varying_columns(df) if c not in ("take", "seed")]
+    column = by or (vary[0] if vary else None)
+    if column is None:
+        return ""
+    table = compare_groups(df, column, metric)
+    if table.empty:
+        return ""
+    means = {
+        **dict(zip(table["a"], table["mean_a"], strict=True)),
+        **dict(zip(table["b"], table["mean_b"], strict=True)),
+    }
+    return winner_note(table, means, metric)
 
 
 set_public_module(__name__)
