@@ -30,13 +30,14 @@ _FLAG_STYLE = (
 
 
 def flags_html(row: Mapping[str, Any]) -> str:
-    """Small badges for a take's flags (frozen, black, cut, silent, short), each with its meaning as a tooltip;
-    "" when it has none. Only known flag words are shown."""
+    """Small badges for a take's flags (frozen, black, cut, silent, short, ignored camera move), each with its
+    meaning as a tooltip; "" when it has none. Only known flag words are shown."""
     flags = _flag_list(row.get("flags") if hasattr(row, "get") else None)
     if not flags:
         return ""
     badges = "".join(
-        f'<span class="sd-flag sd-flag-{_esc(f)}" title="{_esc(FLAGS[f])}" style="{_FLAG_STYLE}">{_esc(f)}</span>'
+        f'<span class="sd-flag sd-flag-{_esc(f.replace(" ", "-"))}" title="{_esc(FLAGS[f])}" '
+        f'style="{_FLAG_STYLE}">{_esc(f)}</span>'
         for f in flags
     )
     return f'<span class="sd-flags">{badges}</span>'

@@ -12,7 +12,6 @@ from ..quality._measuring import HIGHER_IS_BETTER
 from ._compare import REAL, compare_groups
 from ._frontier import frontier
 
-
 #: The report compares at most this many groups (66 pairs); beyond, call compare_groups for the pairs you need.
 MAX_GROUPS = 12
 
