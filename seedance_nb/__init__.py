@@ -60,6 +60,8 @@ def __dir__() -> list[str]:
 
 
 if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names, as explicit re-exports
+    from .adherence import CameraMotion as CameraMotion
+    from .adherence import asked_camera_move as asked_camera_move
     from .backends import connect as connect
     from .catalogs import Recovery as Recovery
     from .catalogs import catalog as catalog
@@ -117,6 +119,7 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .media import VideoInfo as VideoInfo
     from .openapi_schema import SchemaDrift as SchemaDrift
     from .quality import VideoMetrics as VideoMetrics
+    from .quality import camera_motion as camera_motion
     from .quality import filmstrip as filmstrip
     from .quality import metrics as metrics
     from .reporting import ReportPath as ReportPath
@@ -128,6 +131,9 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .schema import File as File
     from .schema import VideoInput as VideoInput
     from .schema import VideoOutput as VideoOutput
+    from .stats import CostFrontier as CostFrontier
+    from .stats import compare_groups as compare_groups
+    from .stats import frontier as frontier
     from .statuses import JobStatus as JobStatus
     from .sweep import Sweep as Sweep
     from .sweep import load_sweep as load_sweep

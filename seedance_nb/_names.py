@@ -62,6 +62,12 @@ PUBLIC: dict[str, str] = {
     "bundle_report": "reporting",
     # ranking takes
     "VideoMetrics": "quality",
+    "camera_motion": "quality",
+    "CameraMotion": "adherence",
+    "asked_camera_move": "adherence",
+    "CostFrontier": "stats",
+    "compare_groups": "stats",
+    "frontier": "stats",
     "filmstrip": "quality",
     "metrics": "quality",
     "AdaptiveRun": "duels",

@@ -72,6 +72,11 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "duration_error",
     "seconds",
     "frames",
+    "camera_move",
+    "camera_confidence",
+    "camera_speed",
+    "camera_asked",
+    "camera_adherence",
     "flags",
 )
 

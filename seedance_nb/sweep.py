@@ -61,6 +61,7 @@ from .runner import (
     match_history,
     normalize_rating,
 )
+from .stats import StatsMixin
 
 logger = logging.getLogger("seedance_nb.sweep")
 
@@ -100,7 +101,7 @@ class DriftCheck(RunnerHooks):
             logger.info("the daily schema check could not run: %s", exc)
 
 
-class Sweep(DuelsMixin, MetricsMixin, Run):
+class Sweep(StatsMixin, DuelsMixin, MetricsMixin, Run):
     """A run folder and its jobs. ``df`` is a fresh DataFrame; a bare ``sweep`` in a cell shows the grid.
 
     Made by :meth:`create` (a new run folder), :meth:`load` or :func:`run_sweep`, not usually by hand. The run

@@ -54,11 +54,11 @@ FLOORS: list[tuple[str, set[str]]] = [
     # the runner: takes a run folder's jobs to their end; names no wing (wings plug in through hooks)
     ("runner", {"runner"}),
     # wings, first floor: they stand on the core and plug into the runner through seedance_nb.hooks
-    ("wings", {"quality", "catalogs", "forms", "webhooks", "drift"}),
+    ("wings", {"adherence", "quality", "catalogs", "forms", "webhooks", "drift"}),
     # wings that show: pictures of a sweep, notebook display
     ("views", {"figures", "display"}),
     # wings that decide: votes, the leaderboard, promotion, the duel widget
-    ("choices", {"duels", "duel_widget"}),
+    ("choices", {"duels", "duel_widget", "stats"}),
     # the report gathers every wing's section
     ("reports", {"reporting"}),
     # the face: what users call; composes the core and the wings (the user-facing Sweep, one video, widgets)

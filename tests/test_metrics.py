@@ -10,6 +10,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import TEST_CONFIG, make_png
 from PIL import Image, ImageDraw
@@ -221,7 +222,8 @@ def measured(emulator, tmp_path_factory):
     emulator.configure(**TEST_CONFIG)
     root = tmp_path_factory.mktemp("metrics")
     image = root / "start.png"
-    image.write_bytes(make_png(1000, 700))
+    # A photograph stretched to 10:7 (so the crop to 16:9 is tested): texture everywhere, for the camera's flow.
+    Image.open(sd.sample_image()).convert("RGB").resize((1000, 700)).save(image)
     client = AsyncClient(queue_url=emulator.queue_url, rest_url=emulator.rest_url, cdn_url=emulator.cdn_url)
     grid = Grid(image=image, prompt=list(CASES), seed=1, duration=4, resolution="480p", aspect_ratio="16:9")
     sweep = run_sweep(grid, client=client, run_dir=root / "sweeps" / "moves", progress=False)
@@ -250,6 +252,17 @@ def test_the_emulator_clips_carry_their_ground_truth(measured):
     clean = [k for k in ("push", "pan", "static") if rows[k]["flags"] == ""]
     assert clean == ["push", "pan", "static"], {k: rows[k]["flags"] for k in rows}
     assert all(r["duration_error"] == 0.0 for k, r in rows.items() if k != "short")
+
+
+def test_the_camera_move_is_measured_in_the_same_pass_and_judged_against_the_prompt(measured):
+    rows = _by_case(measured)
+    assert rows["push"]["camera_move"] == "push in" and rows["push"]["camera_asked"] == "push in"
+    assert rows["pan"]["camera_move"] == "pan left" and rows["pan"]["camera_adherence"] == "match"
+    assert rows["static"]["camera_move"] == "static" and rows["static"]["camera_adherence"] == "match"
+    assert rows["silent"]["camera_adherence"] == "no move asked" and pd.isna(rows["silent"]["camera_asked"])
+    assert all(0 < r["camera_confidence"] <= 1 and r["camera_speed"] >= 0 for r in rows.values())
+    ranked = measured.rank("camera_adherence")
+    assert list(ranked["camera_adherence"])[:3] == ["match"] * 3
 
 
 def test_metrics_are_journalled_outcome_columns_that_survive_a_reload(measured):

@@ -5,7 +5,8 @@ frames, and content worth measuring (seedance_nb.quality):
 
 - the first frame is the input image after fal's centre crop for the aspect ratio;
 - the camera does what the prompt names (:data:`CAMERA_MOVES`: push in, pull out, pan and tilt
-  left/right/up/down, orbit, static); with none named, the seed picks a move; pans and pull-outs reveal a
+  left/right/up/down, orbit left/right, handheld shake, static), the ground truth of
+  :func:`seedance_nb.camera_motion`'s classes; with none named, the seed picks a move; pans and pull-outs reveal a
   mirrored border around the image;
 - seed-dependent details: a few soft discs drift across the picture (fading in after the first frame), so
   takes differ by seed and a static camera still shows something moving;
@@ -126,6 +127,7 @@ DEFECTS: dict[str, tuple[str, ...]] = {
 #: Camera moves named in the prompt (first match wins); none named: the seed picks one of the moving ones.
 CAMERA_MOVES: dict[str, tuple[str, ...]] = {
     "static": ("static", "locked-off", "locked off", "still camera", "tripod"),
+    "handheld": ("handheld", "hand-held", "shaky", "camera shake"),
     "push": ("push in", "push-in", "zoom in", "dolly in"),
     "pull": ("pull out", "pull back", "zoom out", "dolly out"),
     "orbit": ("orbit", "arc shot", "circles around"),
@@ -265,16 +267,37 @@ def _view(
     cut = "cut" in spec.defects and t >= 0.5
     if cut:
         ease = 0.3 + 0.5 * ease
+    if camera[0] == "handheld":
+        return cut, _shake(camera[1], spec.seed, t * spec.seconds, spec.width, spec.height)
     return cut, _window(*camera, ease, spec.width, spec.height)
 
 
-def _frames(first: Image.Image, last: Image.Image | None, spec: RenderSpec) -> Iterator[np.ndarray]:
-    """The clip's frames as RGB arrays: frame 0 is the input after fal's crop, the last is the end image's."""
+def _shake(amount: float, seed: int, seconds: float, width: int, height: int) -> tuple[float, float, float, float]:
+    """A handheld camera at ``seconds``: the view jitters a couple of percent of the frame around the image, at
+    1-4 Hz (phases from the seed), and breathes in and out a little."""
+    phases = hashlib.sha256(f"shake:{seed}".encode()).digest()
+    wobble = [2 * math.pi * (phases[i] / 255) for i in range(6)]
+    size = amount * 0.08 * min(1.0, seconds / 0.3)  # from the first frame, the shake grows in over 0.3 s
+
+    def wave(hz: float, phase: float) -> float:
+        return math.sin(2 * math.pi * hz * seconds + phase) - math.sin(phase)
+
+    cx = size * (wave(1.3, wobble[0]) + 0.8 * wave(2.9, wobble[1]))
+    cy = size * (wave(1.7, wobble[2]) + 0.8 * wave(3.7, wobble[3]))
+    scale = 1 - size * (0.5 + 0.3 * math.sin(2 * math.pi * 0.9 * seconds + wobble[4]))
+    return _box(scale, cx, cy, width, height)
+
+
+def _frames(first: Image.Image, last: Image.Image | None, spec: RenderSpec, every: int = 1) -> Iterator[np.ndarray]:
+    """The clip's frames as RGB arrays: frame 0 is the input after fal's crop, the last is the end image's.
+
+    ``every`` > 1 yields only every so many frames (0, every, 2 * every, ...): tests of the camera's move
+    read only those, and skip the drawing of the others."""
     width, height, defects = spec.width, spec.height, spec.defects
     n = frame_count(spec.seconds)
     start = np.asarray(_cover(first, width, height))
     if "frozen" in defects:
-        for _ in range(n):
+        for _ in range(0, n, every):
             yield start
         return
     camera = camera_move(spec.prompt, spec.seed)
@@ -286,7 +309,7 @@ def _frames(first: Image.Image, last: Image.Image | None, spec: RenderSpec) -> I
     end = _cover(last, width, height) if last is not None else None
     motes = _Motes(spec.seed, width, height)
     size = (width, height)
-    for i in range(n):
+    for i in range(0, n, every):
         t = i / (n - 1) if n > 1 else 1.0
         if "black" in defects and 0.35 <= t < 0.75:
             yield np.zeros((height, width, 3), np.uint8)

@@ -37,9 +37,10 @@ Libraries, and why:
   absolute and -10 LU relative gates, ITU-R BS.1770-4 eq. 1-7) is a dozen lines over one number per 100 ms;
   a test checks it against pyloudnorm's own ``Meter.integrated_loudness`` on whole signals. pyloudnorm needs
   only SciPy, which scikit-image already brings.
-- Not used: **OpenCV** (Farneback optical flow gives motion in pixels, but a 60 MB wheel for a number that the
-  mean absolute frame difference ranks the same way on these clips); **PySceneDetect** (it needs OpenCV, decodes
-  the video a second time, and its adaptive content detector is the few lines of ``cuts`` below).
+- **OpenCV** (``opencv-python-headless``) only for the camera's move (:mod:`seedance_nb.adherence`: dense optical
+  flow on the same analysis frames, ~2 ms a frame pair; why DIS flow, in that module); ``motion`` stays the mean
+  absolute frame difference, which ranks takes the same way. Not used: **PySceneDetect** (it decodes the video a
+  second time, and its adaptive content detector is the few lines of ``cuts`` below).
 
 Hand-written measures and their definitions:
 
@@ -60,17 +61,18 @@ Hand-written measures and their definitions:
 - ``silent_fraction`` follows FFmpeg's ``silencedetect`` (libavfilter/af_silencedetect.c): audio under -60 dBFS
   (the ``noise`` default) is silence; measured on 100 ms windows of RMS level.
 
-The package's parts, each changing for its own reasons: ``_measuring`` (what is measured and how: the
-streamed pass, :class:`VideoMetrics`, the flags), ``_ranking`` (ordering a sweep's takes by them, and the
-sweep's :class:`MetricsMixin`), ``_pictures`` (filmstrips, contact sheets, animated previews), ``_html``
-(the fragments the gallery, the report and the metrics section show) and ``_hooks`` (metrics during a run:
-the runner's ``after_download`` hook, a bounded worker). Import every name from here.
+The package's parts, each changing for its own reasons: ``_measuring`` (what is measured and how: the streamed
+pass, :class:`VideoMetrics`, the flags), ``_camera`` (:func:`camera_motion` for one file), ``_ranking`` (ordering a
+sweep's takes by them, and the sweep's :class:`MetricsMixin`), ``_pictures`` (filmstrips, contact sheets, animated
+previews), ``_html`` (the fragments the gallery, the report and the metrics section show) and ``_hooks`` (metrics
+during a run: the runner's ``after_download`` hook, a bounded worker). Import every name from here.
 """
 
 from __future__ import annotations
 
 from .._names import set_public_module
 from ..columns import METRIC_COLUMNS
+from ._camera import camera_motion
 from ._hooks import QUEUE_BOUND, MetricsHooks
 from ._html import filmstrip_html, flags_html, metric_plot_svg, metrics_section_html, ranked_cells
 from ._measuring import (
@@ -106,6 +108,7 @@ __all__ = [
     "MetricsHooks",
     "MetricsMixin",
     "VideoMetrics",
+    "camera_motion",
     "contact_sheet",
     "export_previews",
     "filmstrip",

@@ -31,13 +31,14 @@ _FLAG_STYLE = (
 
 
 def flags_html(row: Mapping[str, Any]) -> str:
-    """Small badges for a take's flags (frozen, black, cut, silent, short), each with its meaning as a tooltip;
-    "" when it has none. Only known flag words are shown."""
+    """Small badges for a take's flags (frozen, black, cut, silent, short, ignored camera move), each with its
+    meaning as a tooltip; "" when it has none. Only known flag words are shown."""
     flags = _flag_list(row.get("flags") if hasattr(row, "get") else None)
     if not flags:
         return ""
     badges = "".join(
-        f'<span class="sd-flag sd-flag-{_esc(f)}" title="{_esc(FLAGS[f])}" style="{_FLAG_STYLE}">{_esc(f)}</span>'
+        f'<span class="sd-flag sd-flag-{_esc(f.replace(" ", "-"))}" title="{_esc(FLAGS[f])}" '
+        f'style="{_FLAG_STYLE}">{_esc(f)}</span>'
         for f in flags
     )
     return f'<span class="sd-flags">{badges}</span>'
@@ -77,7 +78,13 @@ _TABLE_METRICS = (
     "loudness_db",
     "silent_fraction",
     "duration_error",
+    "camera_move",
+    "camera_asked",
+    "camera_adherence",
 )
+
+#: The table's columns that hold words (sorted as text).
+_TEXT_METRICS = frozenset({"camera_move", "camera_asked", "camera_adherence"})
 
 
 def _fmt(value: Any, column: str) -> str:
@@ -174,7 +181,8 @@ def _metrics_head(vary: Sequence[str], columns: Sequence[str], strips: bool) -> 
     head = ['<th scope="col" data-type="num">job</th>']
     head += [f'<th scope="col">{_esc(c)}</th>' for c in vary]
     head.append('<th scope="col">flags</th>')
-    head += [f'<th scope="col" data-type="num">{_esc(c.replace("_", " "))}</th>' for c in columns]
+    number = ' data-type="num"'
+    head += [f'<th scope="col"{"" if c in _TEXT_METRICS else number}>{_esc(c.replace("_", " "))}</th>' for c in columns]
     if strips:
         head.append('<th scope="col">filmstrip</th>')
     return "".join(head)

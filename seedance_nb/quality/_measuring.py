@@ -11,12 +11,13 @@ import logging
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from .._names import set_public_module
 from .._text import reason
+from ..adherence import MISMATCH, CameraTracker, asked_camera_move, camera_adherence
 from ..columns import METRIC_COLUMNS
 from ..errors import InputError, Problem
 
@@ -54,6 +55,7 @@ FLAGS: dict[str, str] = {
     "cut": "at least one hard cut",
     "silent": "the audio track is silent for at least 90% of its length",
     "short": "at least 0.5 s shorter than requested",
+    "ignored camera move": "the prompt asks for a camera move the take does not make",
 }
 _BLACK_FLAG = 0.10
 _SILENT_FLAG = 0.90
@@ -104,6 +106,17 @@ class VideoMetrics:
     seconds: float
     #: Decoded video frames.
     frames: int
+    #: The camera's move, measured from optical flow (:data:`seedance_nb.adherence.CAMERA_CLASSES`: "static",
+    #: "pan left", "push in", "orbit right", "handheld", ...). None in metrics journalled before it existed.
+    camera_move: str | None = None
+    #: The share of the evidence (0..1) for ``camera_move`` (:class:`~seedance_nb.adherence.CameraMotion`).
+    camera_confidence: float | None = None
+    #: How fast the camera moves, in frame widths per second (its travel plus the zoom's at the frame's edge).
+    camera_speed: float | None = None
+    #: The move the prompt asks for (:func:`~seedance_nb.adherence.asked_camera_move`); None: it asks for none.
+    camera_asked: str | None = None
+    #: "match", "mismatch" or "no move asked": whether ``camera_move`` is what the prompt asked. Good: match.
+    camera_adherence: str | None = None
 
     @property
     def flags(self) -> tuple[str, ...]:
@@ -119,6 +132,8 @@ class VideoMetrics:
             out.append("silent")
         if self.duration_error is not None and self.duration_error <= _SHORT_FLAG:
             out.append("short")
+        if self.camera_adherence == MISMATCH:
+            out.append("ignored camera move")
         return tuple(out)
 
     def to_json(self) -> dict[str, Any]:
@@ -156,6 +171,9 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "silent_fraction": False,
     "duration_error": False,  # by its size: closest to 0 first
     "frozen": False,
+    "camera_confidence": True,
+    "camera_speed": True,
+    "camera_adherence": True,  # match, then no move asked, then mismatch
     "queue_seconds": False,
     "generation_seconds": False,
     "est_cost_usd": False,
@@ -273,6 +291,7 @@ def metrics(
     image: Any = None,
     end_image: Any = None,
     requested_seconds: float | int | str | None = None,
+    prompt: str | None = None,
 ) -> VideoMetrics:
     """Measure one take (see :class:`VideoMetrics`).
 
@@ -281,11 +300,14 @@ def metrics(
         image: the start image (path, bytes, PIL image, array or data URI): gives ``start_fidelity``.
         end_image: the end image, in the same forms: gives ``end_fidelity``.
         requested_seconds: the duration asked for (e.g. the job's ``duration``): gives ``duration_error``.
+        prompt: the prompt: gives ``camera_asked`` and ``camera_adherence`` (the move is measured anyway).
     """
     path = _video_path(video)
     first = _open_image(image, "image")
     last = _open_image(end_image, "end_image")
-    return _measure(path, first, last, _requested(requested_seconds))
+    if prompt is not None and not isinstance(prompt, str):
+        raise _fail("prompt", f"not text but a {type(prompt).__name__}", None, "the prompt's text, or None")
+    return _measure(path, first, last, _requested(requested_seconds), prompt)
 
 
 @contextlib.contextmanager
@@ -365,7 +387,9 @@ class _Frames:
         )
 
 
-def _measure(path: Path, image: Any, end_image: Any, requested: float | None) -> VideoMetrics:
+def _measure(
+    path: Path, image: Any, end_image: Any, requested: float | None, prompt: str | None = None
+) -> VideoMetrics:
     import av
 
     with _video_stream(path) as (container, stream):
@@ -373,6 +397,7 @@ def _measure(path: Path, image: Any, end_image: Any, requested: float | None) ->
         rate = float(stream.average_rate or stream.guessed_rate or 24)
         aw, ah = _size_for(stream.codec_context.width, stream.codec_context.height, ANALYSIS_AREA)
         kept = _Frames(step=max(1, round(rate * MOTION_STEP_SECONDS)))
+        camera = CameraTracker(rate)
         audio_stream = container.streams.audio[0] if container.streams.audio else None
         sound = _Sound(audio_stream) if audio_stream is not None else None
         first_frame = last_frame = None
@@ -387,14 +412,25 @@ def _measure(path: Path, image: Any, end_image: Any, requested: float | None) ->
                 if first_frame is None:
                     first_frame = frame
                 last_frame = frame
-                kept.add(frame.reformat(width=aw, height=ah, format="gray", interpolation="AREA").to_ndarray())
+                luma = frame.reformat(width=aw, height=ah, format="gray", interpolation="AREA").to_ndarray()
+                kept.add(luma)
+                camera.add(luma)
         if first_frame is None:
             raise _fail("video", f"{path.name} has no decodable frames", str(path), "an MP4 with frames")
         start = _fidelity(first_frame, image)
         end = _fidelity(last_frame, end_image)
         first_frame = last_frame = None
         audio = sound.result() if sound is not None else None
-    return kept.result(rate, start, end, audio, requested)
+    moved = camera.result()
+    asked = asked_camera_move(prompt)
+    return replace(
+        kept.result(rate, start, end, audio, requested),
+        camera_move=moved.move,
+        camera_confidence=moved.confidence[moved.move],
+        camera_speed=moved.speed,
+        camera_asked=asked,
+        camera_adherence=camera_adherence(asked, moved.move),
+    )
 
 
 #: BT.601 RGB -> Y, Cb, Cr (rows), and the weights of Wang, Lu & Bovik's video SSIM for the three channels.
@@ -577,7 +613,8 @@ def measure_job(sweep: Any, job: Any, path: str | os.PathLike[str] | None = None
         video = run_dir / video
     image = _open_image(_job_image(run_dir, job, "image_url"), "image")
     end_image = _open_image(_job_image(run_dir, job, "end_image_url"), "end_image")
-    return _measure(_video_path(video), image, end_image, _requested(job.input.duration))
+    prompt = getattr(job.input, "prompt", None)
+    return _measure(_video_path(video), image, end_image, _requested(job.input.duration), prompt)
 
 
 async def measure_download(sweep: Any, job: Any, path: str | os.PathLike[str]) -> None:

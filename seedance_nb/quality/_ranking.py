@@ -10,12 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from .._names import set_public_module
+from ..adherence import MATCH, MISMATCH, NO_MOVE_ASKED
 from ..errors import InputError, Problem
 from ..statuses import HAS_VIDEO
 from ._measuring import _check_metric, _direction, measure_job
 from ._pictures import contact_sheet, export_previews
 
 logger = logging.getLogger("seedance_nb.quality")
+
+#: ``camera_adherence`` ranked: the takes that did the asked move first, those that were asked none next.
+_ADHERENCE_ORDER = {MATCH: 2, NO_MOVE_ASKED: 1, MISMATCH: 0}
 
 
 def rank_frame(
@@ -52,6 +56,8 @@ def rank_frame(
     sort_cols = []
     for key in keys:
         values = pd.to_numeric(out[key], errors="coerce")
+        if key == "camera_adherence":  # match first, then no move asked, then mismatch
+            values = out[key].map(_ADHERENCE_ORDER)
         if key == "duration_error":
             values = values.abs()
         out[f"_sort_{key}"] = values

@@ -50,6 +50,7 @@ from .._text import plural
 from ..duels import leaderboard_section
 from ..figures import grid_body
 from ..quality import metrics_section_html
+from ..stats import noise_section_html
 from ..statuses import UNDER_WAY, JobStatus
 from ._bundle import bundle_report
 from ._jobs import _jobs_table, _ratings
@@ -420,6 +421,7 @@ def report_html(
         _timeline(df),
         _jobs_table(df, sources, backend),
         metrics_section_html(df, metric=metric, image_src=sources.poster, run_dir=run_dir),  # "" if none measured
+        noise_section_html(df, metric=metric),  # is the best group really ahead; cost against quality
         _ratings(df, sources),
         leaderboard_section(df, run_dir),  # only when the run has votes (seedance_nb.duels)
         '<footer>Made with seedance-nb. Videos play in place; "Play all" plays each grid together.</footer>',
