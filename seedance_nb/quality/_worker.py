@@ -163,7 +163,7 @@ class WorkerPool:
                     continue
                 answer = _ask(proc, request)
                 if answer is None:
-                    code = proc.wait()
+                    code = _end(proc)
                     future.set_exception(WorkerDied(f"the metrics worker process exited (exit status {code})"))
                     proc = self._start(slot)
                 elif "error" in answer:
@@ -196,7 +196,7 @@ def _ask(proc: subprocess.Popen[str], request: dict[str, Any]) -> dict[str, Any]
     return answer
 
 
-def _end(proc: subprocess.Popen[str]) -> None:
+def _end(proc: subprocess.Popen[str]) -> int:
     """Close ``proc``'s stdin (its loop ends), wait for it to exit (killed if it does not), close its pipes."""
     pipes: list[IO[str] | None] = [proc.stdin, proc.stdout]
     with contextlib.suppress(OSError, ValueError):
@@ -211,3 +211,4 @@ def _end(proc: subprocess.Popen[str]) -> None:
         with contextlib.suppress(OSError, ValueError):
             if pipe is not None:
                 pipe.close()
+    return proc.returncode
