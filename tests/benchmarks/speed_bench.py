@@ -166,6 +166,13 @@ def case(tmp: Path, c: int, n: int) -> None:
         f"{workers:.1f} ms ({statistics.median(run['workers_cpu'] for run in runs):.2f} s a run, worker start "
         f"included) / {emu_cpu:.1f} ms",
     )
+    tail = middle["wall"] - middle["last_video"]
+    NOTES.append(
+        f"- C = {c}: of the middle run's {middle['wall']:.2f} s, the last video was on disk at "
+        f"{middle['last_video']:.2f} s ({middle['last_video'] / ideal:.3f} of the ideal: the runner's own overhead "
+        f"over {math.ceil(n / c)} waves); the remaining {tail:.2f} s is measuring the last videos (queued to the "
+        "worker as they arrive; the run returns when their metrics are in the journal) and stopping the worker."
+    )
 
 
 def write_results(elapsed: float, loads: list[float]) -> None:
