@@ -8,8 +8,8 @@
     sweep.contact_sheet()                              # one PNG of the whole sweep, labelled by what varies
     sweep.export_previews("previews")                  # animated WebP + GIF per take and a Markdown grid
 
-A sweep measures every video as it downloads (queued to a bounded worker, off the event loop and off the
-runner's critical path: :class:`MetricsHooks`, the runner's ``after_download`` hook) and journals the result
+A sweep measures every video as it downloads (queued, bounded, to a worker process, off the event loop and off
+the runner's critical path: :class:`MetricsHooks`, the runner's ``after_download`` hook) and journals the result
 as its own ``metrics`` event, so the numbers are DataFrame columns (``sweep.df.motion``) and survive a reload;
 ``run_sweep(..., metrics=False)`` turns that off. ``sweep.compute_metrics()`` fills them in for takes served from
 the cache, run folders made before, or sweeps run with ``metrics=False`` (``best``/``rank`` call it for you).
@@ -64,8 +64,9 @@ Hand-written measures and their definitions:
 The package's parts, each changing for its own reasons: ``_measuring`` (what is measured and how: the streamed
 pass, :class:`VideoMetrics`, the flags), ``_camera`` (:func:`camera_motion` for one file), ``_ranking`` (ordering a
 sweep's takes by them, and the sweep's :class:`MetricsMixin`), ``_pictures`` (filmstrips, contact sheets, animated
-previews), ``_html`` (the fragments the gallery, the report and the metrics section show) and ``_hooks`` (metrics
-during a run: the runner's ``after_download`` hook, a bounded worker). Import every name from here.
+previews), ``_html`` (the fragments the gallery, the report and the metrics section show), ``_hooks`` (metrics
+during a run: the runner's ``after_download`` hook, a bounded queue) and ``_worker`` (the worker processes it
+feeds). Import every name from here.
 """
 
 from __future__ import annotations

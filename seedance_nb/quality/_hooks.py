@@ -1,11 +1,23 @@
-"""Metrics during a run: the runner's ``after_download`` hook, measuring off the event loop and off the
-runner's critical path.
+"""Metrics during a run: the runner's ``after_download`` hook, measuring in a worker process: off the event
+loop, off the GIL the loop needs, and off the runner's critical path.
 
-Each downloaded video is queued to a small worker pool (one thread by default); the download step only waits
-when :data:`QUEUE_BOUND` measures are already waiting (backpressure, so a slow disk or a 1080p batch cannot pile
-up unbounded work). That wait holds a download slot, never a request slot: the next submit is never delayed by
-a metric. The result is journalled on the run's loop as a ``metrics`` event (flushed, not fsynced); the run
-waits for the measures still queued when its last job ends, so ``sweep.df`` has them when the run returns.
+Each downloaded video is queued to a worker process (one by default; :mod:`._worker` says how it is started
+and fed, and why not with ``multiprocessing``). The download step only waits when :data:`QUEUE_BOUND` measures
+are already queued or running (backpressure: a slow disk or a 1080p batch cannot pile up unbounded work); that
+wait holds a download slot, never a request slot, so the next submit is never delayed by a metric. The result
+comes back to the run's loop and is journalled there as a ``metrics`` event (flushed, not fsynced).
+
+Why a process and not a thread: measuring is Python and NumPy between decoder calls, so a thread holds the
+GIL the event loop needs (issue 25 measured the client's CPU per job doubling with metrics in a thread, and a
+run at C = 40 falling far behind its ideal). A worker costs one interpreter's start per run (about 1.5 s of
+CPU, in the worker, while the first jobs are generated), and it is started only when a video arrives (a run
+served from the cache starts none).
+
+A worker that dies (killed, out of memory, a crash in a decoder) costs only the measure it held: that take is
+logged ("its metrics are missing ..."), its video and journal lines are untouched, and the next video gets a
+new worker. The run waits for the measures still queued when its last job ends (at most
+:data:`DRAIN_SECONDS`), so ``sweep.df`` has them when the run returns, then stops its workers and waits for
+them to exit: a run leaves no process behind, whether it ends, fails or is interrupted.
 """
 
 from __future__ import annotations
@@ -13,38 +25,42 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from ..hooks import RunnerHooks
-from ._measuring import measure_job
+from ._measuring import VideoMetrics, job_measure_args
+from ._worker import WorkerDied, WorkerPool
 
-__all__ = ["QUEUE_BOUND", "MetricsHooks"]
+__all__ = ["DRAIN_SECONDS", "QUEUE_BOUND", "MetricsHooks"]
 
 logger = logging.getLogger("seedance_nb.quality")
 
-#: How many measures may wait for the worker before a download step waits for room.
+#: How many measures may be queued or running before a download step waits for room.
 QUEUE_BOUND = 4
+#: How long the end of a run waits for the measures still queued before it stops the workers without them.
+DRAIN_SECONDS = 120.0
+_MISSING = "its metrics are missing (the video is safe): sweep.compute_metrics() measures them again"
 
 
 class MetricsHooks(RunnerHooks):
-    """Measure each downloaded video in a bounded worker pool and journal a ``metrics`` event.
+    """Measure each downloaded video in a worker process and journal a ``metrics`` event.
 
     Args:
-        workers: worker threads (default 1, or ``SEEDANCE_METRICS_WORKERS``): metrics share the client's cores.
+        workers: worker processes (default 1, or ``SEEDANCE_METRICS_WORKERS``): they share the machine's cores
+            with the run and everything else.
         bound: measures queued or running at most before ``after_download`` waits for room.
     """
 
     def __init__(self, workers: int | None = None, bound: int = QUEUE_BOUND) -> None:
         self.workers = workers or max(1, int(os.environ.get("SEEDANCE_METRICS_WORKERS", "1") or 1))
         self.bound = max(bound, self.workers)
-        self._pool: ThreadPoolExecutor | None = None
+        self.pool: WorkerPool | None = None
         self._room: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def after_download(self, run: Any, job: Any, path: Path) -> None:
-        """Queue ``job``'s video to be measured; returns at once unless the queue is full.
+        """Queue ``job``'s video to be measured in the worker; returns at once unless the queue is full.
 
         Args:
             run: the run (it journals the result: ``record_metrics``).
@@ -53,30 +69,64 @@ class MetricsHooks(RunnerHooks):
         """
         if self._room is None:
             self._room = asyncio.Semaphore(self.bound)
-            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="seedance-metrics")
         await self._room.acquire()
-        task = asyncio.ensure_future(self._measure(run, job, path))
+        try:
+            video, image, end_image, requested, prompt = job_measure_args(run, job, path)
+            request = {
+                "video": str(video),
+                "image": _text(image),
+                "end_image": _text(end_image),
+                "requested": requested,
+                "prompt": prompt,
+            }
+            if self.pool is None:
+                self.pool = WorkerPool(self.workers)
+            measuring = asyncio.wrap_future(self.pool.submit(request))
+        except Exception as exc:  # a metric must never cost a paid video (nor its download step)
+            logger.warning("could not queue job %s's metrics (%s): %s", getattr(job, "job", "?"), Path(path).name, exc)
+            self._room.release()
+            return
+        task = asyncio.ensure_future(self._finish(run, job, Path(path), measuring))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _measure(self, run: Any, job: Any, path: Path) -> None:
+    async def _finish(self, run: Any, job: Any, path: Path, measuring: asyncio.Future[Any]) -> None:
+        """Wait for one measure and journal it on the run's loop; a failure only loses this take's metrics."""
         assert self._room is not None
+        number = getattr(job, "job", "?")
         try:
-            measured = await asyncio.get_running_loop().run_in_executor(self._pool, measure_job, run, job, path)
+            measured = VideoMetrics.from_json(await measuring)
+        except WorkerDied as exc:
+            logger.warning("job %s: %s while measuring %s; %s", number, exc, path.name, _MISSING)
+        except asyncio.CancelledError:
+            logger.warning("job %s: measuring %s was stopped with the run; %s", number, path.name, _MISSING)
         except Exception as exc:  # a metric must never cost a paid video
-            logger.warning("could not measure job %s (%s): %s", getattr(job, "job", "?"), Path(path).name, exc)
+            logger.warning("could not measure job %s (%s): %s", number, path.name, exc)
         else:
             try:
                 run.record_metrics(job, measured)  # the run owns its journal
             except OSError as exc:
-                logger.warning("could not journal job %s's metrics: %s", getattr(job, "job", "?"), exc)
+                logger.warning("could not journal job %s's metrics: %s", number, exc)
         finally:
             self._room.release()
 
     async def after_run(self) -> None:
-        """Wait for the measures still queued, then stop the worker."""
+        """Wait for the measures still queued (at most :data:`DRAIN_SECONDS`), then stop the workers and wait
+        for them to exit."""
+        late: set[asyncio.Task[None]] = set()
         if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-        self._pool, self._room = None, None
+            _done, late = await asyncio.wait(list(self._tasks), timeout=DRAIN_SECONDS)
+            if late:
+                logger.warning(
+                    "%d measure(s) still running after %.0f s: the worker is stopped", len(late), DRAIN_SECONDS
+                )
+        pool, self.pool, self._room = self.pool, None, None
+        if pool is not None:
+            await asyncio.to_thread(pool.close, kill=bool(late))  # their measures fail: their tasks end
+        if late:
+            await asyncio.gather(*late, return_exceptions=True)
+
+
+def _text(image: Any) -> str | None:
+    """An input image as the worker reads it: a path's text, a data URI, or None."""
+    return None if image is None else str(image)

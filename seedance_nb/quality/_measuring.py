@@ -605,16 +605,34 @@ def _job_image(run_dir: Path, job: Any, name: str) -> Any:
     return None  # an http(s) URL: not fetched for metrics (start/end fidelity stay None)
 
 
-def measure_job(sweep: Any, job: Any, path: str | os.PathLike[str] | None = None) -> VideoMetrics:
-    """Measure one job's video against its own inputs (blocking: call it in a worker thread)."""
+def job_measure_args(sweep: Any, job: Any, path: str | os.PathLike[str] | None = None) -> tuple[Any, ...]:
+    """What measuring ``job``'s video needs, as plain picklable values for :func:`measure_file` (which may run in
+    another process): the video's path, its input images (a path in the run folder or a data URI, or None) and
+    the requested seconds."""
     run_dir = Path(sweep.run_dir)
     video = Path(path) if path is not None else run_dir / job.path
     if not video.is_absolute() and not video.exists():
         video = run_dir / video
-    image = _open_image(_job_image(run_dir, job, "image_url"), "image")
-    end_image = _open_image(_job_image(run_dir, job, "end_image_url"), "end_image")
     prompt = getattr(job.input, "prompt", None)
-    return _measure(_video_path(video), image, end_image, _requested(job.input.duration), prompt)
+    images = _job_image(run_dir, job, "image_url"), _job_image(run_dir, job, "end_image_url")
+    return (video, *images, job.input.duration, prompt)
+
+
+def measure_file(video: Any, image: Any, end_image: Any, requested: Any, prompt: str | None = None) -> VideoMetrics:
+    """Measure one video (blocking; a module-level function, so a worker process can run it: the arguments of
+    :func:`job_measure_args`; ``prompt`` is what the camera's move is checked against)."""
+    return _measure(
+        _video_path(video),
+        _open_image(image, "image"),
+        _open_image(end_image, "end_image"),
+        _requested(requested),
+        prompt,
+    )
+
+
+def measure_job(sweep: Any, job: Any, path: str | os.PathLike[str] | None = None) -> VideoMetrics:
+    """Measure one job's video against its own inputs and prompt (blocking: call it in a worker thread)."""
+    return measure_file(*job_measure_args(sweep, job, path))
 
 
 async def measure_download(sweep: Any, job: Any, path: str | os.PathLike[str]) -> None:
@@ -623,7 +641,7 @@ async def measure_download(sweep: Any, job: Any, path: str | os.PathLike[str]) -
     The event loop only appends one journal line (flushed, not fsynced); decoding and arithmetic run in the
     thread, and the GIL they hold between C calls stalled an otherwise idle loop by under 20 ms while 720p clips
     were measured (17.9 ms at most; tests/benchmarks/RESULTS.md). During a run the runner does not call this: the
-    :class:`~seedance_nb.quality.MetricsHooks` hook queues each download to its bounded worker instead.
+    :class:`~seedance_nb.quality.MetricsHooks` hook queues each download to its worker process instead.
     """
     try:
         measured = await asyncio.to_thread(measure_job, sweep, job, path)

@@ -429,7 +429,7 @@ class Run(JobSteps, Transfers):
                 not be settled through fal's history (this may pay twice; a warning says how much).
             disable_fallbacks: ask fal not to reroute a job to "an equivalent endpoint" (on by default: a
                 sweep compares takes, and a silent reroute would corrupt the comparison).
-            metrics: measure each downloaded video (seedance_nb.quality, in a worker thread) into ``df``.
+            metrics: measure each downloaded video (seedance_nb.quality, in a worker process) into ``df``.
             catalog: a :class:`seedance_nb.catalogs.Catalog`, True (the default one) or False (none): the
                 cap across sweeps, the cache through the catalog and one submission per request across a
                 team. By default all of it when ``SEEDANCE_CATALOG_URL`` is set, and the cap (and the

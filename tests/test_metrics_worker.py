@@ -1,0 +1,134 @@
+"""Metrics measured in a worker process during a run (seedance_nb.quality._worker, issue 25): the measures land
+in the DataFrame, a worker that is killed costs no video and no hang, and a run leaves no process behind.
+Against the emulator over loopback, with real MP4s and real worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from typing import Any
+
+import av
+import httpx
+import pytest
+
+import seedance_nb as sd
+from seedance_nb.client import AsyncClient
+from seedance_nb.client._network import pooled_transport
+from seedance_nb.hooks import HookChain, RunnerHooks
+from seedance_nb.quality import MetricsHooks
+from seedance_nb.statuses import JobStatus
+from seedance_nb.sweep import Grid, Sweep
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still exists (a worker this test process started and its pool reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+class Watch(RunnerHooks):
+    """After each download (and after the metrics hook queued it): note the metrics workers' process ids, and
+    optionally kill them once, right after the first video was queued to them."""
+
+    def __init__(self, metrics: MetricsHooks, kill_first: bool = False) -> None:
+        self.metrics, self.kill_first = metrics, kill_first
+        self.pids: set[int] = set()
+        self.killed: list[int] = []
+        self.killed_job: int | None = None
+
+    async def after_download(self, run: Any, job: Any, path: Any) -> None:
+        assert self.metrics.pool is not None
+        for _ in range(500):  # the worker's process is started by the pool's thread: give it up to 5 s
+            pids = self.metrics.pool.pids()
+            if pids:
+                break
+            await asyncio.sleep(0.01)
+        self.pids.update(pids)
+        if self.kill_first and not self.killed:
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)  # the measure it was just given is still importing its libraries
+            self.killed, self.killed_job = pids, job.job
+
+
+def run(client: AsyncClient, grid: Grid, run_dir: Any, hooks: list[RunnerHooks]) -> Sweep:
+    async def go() -> Sweep:
+        sweep = Sweep.create(grid, run_dir)
+        async with client:
+            await asyncio.wait_for(sweep.run(client, concurrency=2, catalog=HookChain(hooks), progress=False), 120)
+        return sweep
+
+    return asyncio.run(go())
+
+
+def test_metrics_come_from_another_process_and_land_in_the_dataframe(emu, client, tmp_path, png_path):
+    grid = Grid(image=png_path, prompt=["a", "b", "c"], seed=1, duration=4, resolution="480p")
+    metrics = MetricsHooks()
+    watch = Watch(metrics)
+    sweep = run(client, grid, tmp_path / "r", [metrics, watch])
+    df = sweep.df
+    assert (df["status"] == JobStatus.COMPLETED).all()
+    assert df["motion"].notna().all() and df["start_fidelity"].notna().all()  # measured against the input image
+    assert watch.pids and os.getpid() not in watch.pids  # measured in a worker process, not in this one
+    assert metrics.pool is None and not any(alive(pid) for pid in watch.pids)  # stopped and reaped at the run's end
+    again = sd.load_sweep(sweep.run_dir).df  # journalled, as before
+    assert again["motion"].notna().all()
+
+
+def test_a_killed_worker_loses_no_video_and_the_run_ends(emu, client, tmp_path, png_path, caplog):
+    grid = Grid(image=png_path, prompt=["a", "b", "c", "d"], seed=1, duration=4, resolution="480p")
+    metrics = MetricsHooks(bound=1)
+    watch = Watch(metrics, kill_first=True)
+    with caplog.at_level(logging.WARNING, logger="seedance_nb.quality"):
+        sweep = run(client, grid, tmp_path / "r", [metrics, watch])
+    df = sweep.df.set_index("job")
+    assert watch.killed and (df["status"] == JobStatus.COMPLETED).all()
+    for path in df["path"]:  # every paid video is on disk, whole
+        with av.open(str(sweep.run_dir / path)) as container:
+            assert container.streams.video[0].frames > 0
+    killed = watch.killed_job
+    assert pd_isna(df.loc[killed, "motion"])  # the measure the dead worker held is missing ...
+    assert any(f"job {killed}:" in r.getMessage() and "metrics are missing" in r.getMessage() for r in caplog.records)
+    others = df.drop(index=killed)
+    assert others["motion"].notna().all()  # ... and the next videos got a new worker
+    assert len(watch.pids) >= 2 and not any(alive(pid) for pid in watch.pids)  # none left behind
+
+
+def test_a_cancelled_run_stops_its_workers(emu, client, tmp_path, png_path):
+    emu.configure(fixed_generation_time=0.3)
+    grid = Grid(image=png_path, prompt=[f"p{i}" for i in range(6)], seed=1, duration=4, resolution="480p")
+    metrics = MetricsHooks()
+    watch = Watch(metrics)
+
+    async def go() -> Sweep:
+        sweep = Sweep.create(grid, tmp_path / "r")
+        async with client:
+            task = asyncio.ensure_future(sweep.run(client, concurrency=1, catalog=HookChain([metrics, watch])))
+            for _ in range(1000):  # until the first video was queued to a worker (10 s at most)
+                if watch.pids:
+                    break
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        return sweep
+
+    sweep = asyncio.run(go())
+    assert watch.pids and metrics.pool is None and not any(alive(pid) for pid in watch.pids)
+    assert sweep.counts().get(JobStatus.COMPLETED, 0) >= 1  # what was paid for is kept
+
+
+def test_the_client_keeps_httpx_default_transport_behind_a_proxy(monkeypatch):
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=8)
+    assert pooled_transport(httpx.create_ssl_context(), limits) is not None
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    assert pooled_transport(httpx.create_ssl_context(), limits) is None  # httpx's own, which honours the proxy
+
+
+def pd_isna(value: Any) -> bool:
+    return value is None or value != value  # NaN is not equal to itself
