@@ -308,6 +308,8 @@ def _report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if not (run_dir / "journal.jsonl").is_file():
         raise UsageError(f"{args.run_dir} is not a run folder (no journal.jsonl): pass a folder under sweeps/")
+    if args.bundle and args.embed:
+        raise UsageError("--bundle and --embed: pick one (a bundle carries the videos as files beside the report)")
     out = _existing_parent(args.out, "--out") if args.out else None
     if args.bundle:
         from .reporting._bundle import bundle_report, send_text

@@ -48,3 +48,8 @@ def test_a_bundle_holds_the_report_videos_posters_and_journal_linked_relatively(
     assert out.startswith(f"send this one file: {tmp_path / 'lake.zip'} (") and "2 videos" in out
     assert "opens coast/report.html in a browser" in out
     assert zipfile.ZipFile(tmp_path / "lake.zip").testzip() is None
+    # a bundle into a folder that does not exist, or with --embed, is refused with the flag named; nothing written
+    assert main(["report", str(sweep.run_dir), "--bundle", "--out", str(tmp_path / "nowhere" / "b.zip")]) == 2
+    assert "--out" in capsys.readouterr().err and not (tmp_path / "nowhere").exists()
+    assert main(["report", str(sweep.run_dir), "--bundle", "--embed"]) == 2
+    assert "--embed" in capsys.readouterr().err
