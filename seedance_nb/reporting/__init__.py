@@ -47,10 +47,11 @@ from ..duels import leaderboard_section
 from ..figures import grid_body
 from ..quality import metrics_section_html
 from ..statuses import UNDER_WAY, JobStatus
+from ._endpoints import by_endpoint_section, endpoint_table, promoted_section
 from ._jobs import _jobs_table, _ratings
 from ._timeline import _timeline
 
-__all__ = ["ReportPath", "report", "report_html"]
+__all__ = ["ReportPath", "endpoint_table", "report", "report_html"]
 
 logger = logging.getLogger("seedance_nb.reporting")
 
@@ -409,6 +410,8 @@ def report_html(
         _parameters(df, run_dir),
         _input_images(df, run_dir),
         _grids(df, sources, rows, cols, anchors, backend) if len(df) else "",
+        by_endpoint_section(df),  # only when the jobs ran on more than one endpoint
+        promoted_section(df, run_dir),  # only for a round that promoted takes
         _timeline(df),
         _jobs_table(df, sources, backend),
         metrics_section_html(df, metric=metric, image_src=sources.poster, run_dir=run_dir),  # "" if none measured

@@ -134,6 +134,7 @@ class Run(JobSteps, Transfers):
         meta = {
             "name": name or folder.path.name,
             "endpoint": grid.endpoint,
+            **({"endpoints": list(grid.endpoints)} if len(grid.endpoints) > 1 else {}),
             "backend": backend,
             "jobs": len(jobs),
             "axes": {k: [_describe(v) for v in vals] for k, vals in grid.axes.items()},
@@ -191,6 +192,7 @@ class Run(JobSteps, Transfers):
             "job": job.job,
             "take": job.take,
             "key": job.key,
+            "endpoint": job.input.endpoint,
             "payload": payload,
             "labels": job.labels,
             "images": job.images,
@@ -553,11 +555,12 @@ class Run(JobSteps, Transfers):
     async def _check_schema(self, client: AsyncClient) -> None:
         """Before money is spent: say which fields fal's schema for this endpoint does not list (fal may ignore
         them: today possibly ``seed``). (The daily drift check is a wing's hook: seedance_nb.sweep.)"""
-        if self.endpoint not in SNAPSHOT_ENDPOINTS:
-            return
         pending = [job.input for job in self.jobs if not job.done]
-        for message in warn_unsupported_fields(pending, current_schema(self.endpoint)):
-            logger.warning("%s", message)
+        for endpoint in dict.fromkeys(inp.endpoint for inp in pending):  # a grid over endpoints: each its own
+            if endpoint in SNAPSHOT_ENDPOINTS:
+                mine = [inp for inp in pending if inp.endpoint == endpoint]
+                for message in warn_unsupported_fields(mine, current_schema(endpoint)):
+                    logger.warning("%s", message)
 
     def _cache_hits(self, ctx: RunContext, jobs: list[Job]) -> dict[int, dict[str, Any]]:
         """The per-user cache's entry for every job that has never been sent (none with ``force``)."""
@@ -610,7 +613,7 @@ class Run(JobSteps, Transfers):
                     job=len(self.jobs),
                     input=source.input,
                     take=take,
-                    key=cache_key(self.endpoint, source.input, hashes, take),
+                    key=cache_key(source.input.endpoint, source.input, hashes, take),
                     labels=dict(source.labels),
                     images=hashes,
                     est_cost_usd=source.est_cost_usd,
