@@ -149,6 +149,10 @@ def test_a_three_endpoint_grid_runs_each_job_validated_and_billed_by_its_own_end
         assert all(("bitrate_mode" in s) == (endpoint != MINI) for s in sent)
     reloaded = sd.load_sweep(sweep.run_dir)  # the journal keeps each job's endpoint
     assert [j.input.endpoint for j in reloaded.jobs] == list(df["endpoint"])
+    pivot = sd.gallery(sweep, rows="prompt", cols="model", return_html=True)  # the gallery pivots on the model
+    assert '<span class="sd-k">model</span>' in pivot  # a column per model, in the grid's order
+    heads = [pivot.index(label) for label in ("seedance-2.0 mini", "seedance-2.0 fast", "seedance-2.0 standard")]
+    assert heads == sorted(heads) and pivot.count("<video") == 6
     _the_report_has_a_by_endpoint_section(sweep)
 
 
