@@ -16,7 +16,8 @@ tracebacks and the API reference show the name a user writes (``seedance_nb.Grid
 ``seedance_nb.grids.Grid``). No submodule shares a name with a public function (``seedance_nb.reporting`` holds
 ``report``, ``seedance_nb.quality`` holds ``metrics``, ``seedance_nb.catalogs`` holds ``catalog``,
 ``seedance_nb.generation`` holds ``generate``, ``seedance_nb.grids`` holds ``Grid``), so importing a submodule
-never replaces a function of the package.
+never replaces a function of the package. The one exception is callable itself: ``sd.endpoints()`` is the
+module ``seedance_nb.endpoints`` called (the registry as a DataFrame).
 """
 
 import importlib
@@ -80,7 +81,10 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .duels import AdaptiveRun as AdaptiveRun
     from .duels import Promotion as Promotion
     from .endpoints import CostEstimate as CostEstimate
+    from .endpoints import Endpoint as Endpoint
     from .endpoints import EndpointId as EndpointId
+    from .endpoints import add_endpoint as add_endpoint
+    from .endpoints import endpoints as endpoints
     from .endpoints import estimate_cost as estimate_cost
     from .endpoints import output_size as output_size
     from .errors import AmbiguousSubmit as AmbiguousSubmit

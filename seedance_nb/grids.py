@@ -28,7 +28,7 @@ from ._names import set_public_module
 from .columns import INPUT_COLUMNS
 from .errors import InputError, Problem
 from .files import ImageData, load_image
-from .lineup import dropped_fields, endpoint_list, model_label, schema_fields
+from .lineup import dropped_fields, endpoint_list, endpoint_problems, estimate, model_label, schema_fields
 from .runs import Job, cache_key, to_dataframe
 from .schema import DEFAULT_ENDPOINT, VideoInput
 from .validation import unknown_field_problems
@@ -273,7 +273,10 @@ class Grid:
                 extra = {k: v for k, v in fields.items() if k not in _KNOWN}
                 kwargs = {k: v for k, v in fields.items() if k in _KNOWN}
                 # The field names were checked against the grid's endpoints (_check_names): not again here.
-                out.append((VideoInput(**kwargs, extra=extra, endpoint=endpoint, allow_unknown=True), images))
+                inp = VideoInput(**kwargs, extra=extra, endpoint=endpoint, allow_unknown=True)
+                if found := endpoint_problems(inp):  # another model's own schema (Kling, Wan, ...)
+                    raise InputError(found)
+                out.append((inp, images))
             except InputError as exc:
                 for p in exc.problems:
                     field_name = _SHORT.get(p.field, p.field) if p.field not in cell.fields else p.field
@@ -385,7 +388,7 @@ class Grid:
                 images=hashes,
                 image_data=images,
             )
-            job.est_cost_usd = round(inp.estimate(size).usd, 6)
+            job.est_cost_usd = round(estimate(inp, size).usd, 6)
             out.append(job)
         return out
 
@@ -395,7 +398,7 @@ class Grid:
         sums: dict[str, list[float]] = {e: [0, 0.0, 0.0, 0.0] for e in self.endpoints}
         for inp, images in self._inputs:
             image = images.get("image_url")
-            est = inp.estimate(image.size if isinstance(image, ImageData) else None)
+            est = estimate(inp, image.size if isinstance(image, ImageData) else None)
             row = sums.setdefault(inp.endpoint, [0, 0.0, 0.0, 0.0])
             row[0], row[1], row[2], row[3] = row[0] + 1, row[1] + est.usd, row[2] + est.low_usd, row[3] + est.high_usd
         items = tuple(

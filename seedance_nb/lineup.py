@@ -1,9 +1,10 @@
 """What a grid over several endpoints asks of each one: its short ``model`` label and the fields its schema lists.
 
 The endpoint as a grid axis (``Grid(endpoint=[mini, fast, standard], ...)``) reads every per-endpoint fact it
-needs through the few functions here, so they have one place to be pointed at an endpoint registry. Prices and
-sizes stay with :mod:`seedance_nb.endpoints` (each job's :meth:`~seedance_nb.schema.VideoInput.estimate` applies
-its own endpoint's price). Pure but for the shipped schema snapshots, read once each.
+needs through the few functions here, which ask the endpoint registry (:mod:`seedance_nb.endpoints.registry`, the
+one owner of what an endpoint is) and fall back to the shipped snapshots for an id it does not hold. Prices and
+sizes stay with the registry too (each job's :meth:`~seedance_nb.schema.VideoInput.estimate` applies its own
+endpoint's price). Pure but for the schema snapshots, read once each.
 
     >>> model_label("bytedance/seedance-2.0/mini/image-to-video")
     'seedance-2.0 mini'
@@ -12,14 +13,19 @@ its own endpoint's price). Pure but for the shipped schema snapshots, read once 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._names import set_public_module
 from .endpoints import KINDS, tier
+from .endpoints.registry import find
 from .errors import InputError, Problem
 from .openapi_schema import DEFAULT_ENDPOINT, SNAPSHOT_ENDPOINTS, load_snapshot
 
-__all__ = ["dropped_fields", "endpoint_list", "model_label", "schema_fields"]
+if TYPE_CHECKING:
+    from .endpoints import CostEstimate
+    from .schema import VideoInput
+
+__all__ = ["dropped_fields", "endpoint_list", "endpoint_problems", "estimate", "model_label", "schema_fields"]
 
 
 def model_label(endpoint: str) -> str:
@@ -31,6 +37,9 @@ def model_label(endpoint: str) -> str:
         endpoint: the fal endpoint id.
     """
     text = str(endpoint).strip("/")
+    registered = find(text)
+    if registered is not None:
+        return registered.model
     name = tier(text)
     if name is not None:
         return f"seedance-2.0 {name}"
@@ -47,9 +56,44 @@ def schema_fields(endpoint: str) -> frozenset[str] | None:
     Args:
         endpoint: the fal endpoint id.
     """
+    registered = find(endpoint)
+    if registered is not None:
+        return frozenset(registered.schema.fields)
     if endpoint not in SNAPSHOT_ENDPOINTS:
         return None
     return frozenset(load_snapshot(endpoint).fields)
+
+
+def estimate(inp: VideoInput, image_size: tuple[int, int] | None = None) -> CostEstimate:
+    """One job's estimated price by its own endpoint's rule: Seedance's tokens, or another registered model's
+    rule (per second, per video, ...) applied to the request as that model takes it.
+
+    Args:
+        inp: the job's input (its ``endpoint`` decides).
+        image_size: the input image's (width, height).
+    """
+    registered = find(inp.endpoint)
+    if registered is None or registered.is_seedance:
+        return inp.estimate(image_size)
+    mapped, _ = registered.map_inputs(inp.to_payload())
+    return registered.estimate(mapped, image_size)
+
+
+def endpoint_problems(inp: VideoInput) -> list[Problem]:
+    """What another registered model's own schema refuses in ``inp`` (Seedance's endpoints are checked by
+    :class:`~seedance_nb.schema.VideoInput` itself: an empty list for them).
+
+    Args:
+        inp: the job's input (its ``endpoint`` decides).
+    """
+    registered = find(inp.endpoint)
+    if registered is None or registered.is_seedance:
+        return []
+    mapped, _ = registered.map_inputs(inp.to_payload())
+    return [
+        Problem(p.field, f"{p.message} (for {inp.endpoint})", p.value, p.allowed, p.type)
+        for p in registered.problems(mapped)
+    ]
 
 
 def endpoint_list(value: Any) -> list[str]:

@@ -531,7 +531,7 @@ class Job:
             seed_honoured=seed_honoured(inp.seed, self.output_seed),
             est_cost_usd=self.est_cost_usd,
             billed_units=self.billed_units,
-            cost_usd=actual_cost_usd(self.billed_units, inp.endpoint),
+            cost_usd=actual_cost_usd(self.billed_units, inp.endpoint, inp.resolution),
             inference_seconds=self.inference_seconds,
             cache_key=self.key,
             rating=self.rating,
@@ -541,20 +541,29 @@ class Job:
         return row
 
 
-def actual_cost_usd(billed_units: float | None, endpoint: str = DEFAULT_ENDPOINT) -> float | None:
+def actual_cost_usd(
+    billed_units: float | None, endpoint: str = DEFAULT_ENDPOINT, resolution: str | None = None
+) -> float | None:
     """What a job cost, from fal's ``x-fal-billable-units`` (None when fal did not say: see ``est_cost_usd``).
 
-    The units are read as fal's price unit for this endpoint, thousands of video tokens at the endpoint's
-    price (:func:`seedance_nb.endpoints.price_per_1k_tokens`; an assumption fal does not document; the
-    emulator sends the same unit, docs/fal-fidelity.md).
+    The units are read as fal's price unit for this endpoint: for Seedance, thousands of video tokens at the
+    endpoint's price (:func:`seedance_nb.endpoints.price_per_1k_tokens`; an assumption fal does not document;
+    the emulator sends the same unit, docs/fal-fidelity.md); for another registered endpoint, its price rule's
+    unit (seconds, videos) at ``resolution`` (:meth:`seedance_nb.endpoints.Endpoint.cost_of_units`).
 
     Args:
         billed_units: fal's ``x-fal-billable-units`` for the job (None when it sent none).
-        endpoint: the endpoint the job ran on (its price per 1,000 tokens applies).
+        endpoint: the endpoint the job ran on (its price rule applies).
+        resolution: the job's resolution (rules priced by resolution).
     """
-    from .endpoints import price_per_1k_tokens
+    from .endpoints import find, price_per_1k_tokens
 
-    return None if billed_units is None else round(billed_units * price_per_1k_tokens(endpoint), 6)
+    if billed_units is None:
+        return None
+    registered = find(endpoint)
+    if registered is not None and not registered.is_seedance:
+        return registered.cost_of_units(billed_units, resolution)
+    return round(billed_units * price_per_1k_tokens(endpoint), 6)
 
 
 def _ts(value: float | None) -> datetime | None:

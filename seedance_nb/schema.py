@@ -28,7 +28,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._names import set_public_module
-from .endpoints import _SNAPSHOT, SIZES, _allowed, _normalise_duration, resolution_problem, resolutions_for
+from .endpoints import _SNAPSHOT, SIZES, _allowed, _normalise_duration, find, resolution_problem, resolutions_for
 
 # The sizes, the cost estimate and endpoint ids live on the ground floor (seedance_nb.endpoints), below the
 # references check that prices a job too; they stay importable from here as they always were.
@@ -500,14 +500,17 @@ def validate_payload(payload: Mapping[str, Any], endpoint: str = DEFAULT_ENDPOIN
     """``payload`` checked against ``endpoint``'s shipped schema; a copy of it, or :class:`InputError`.
 
     For the family's other endpoints (text-to-video, reference-to-video, the standard and mini tiers), whose
-    input :class:`VideoInput` does not model. Reference-to-video's limits (counts, sizes, durations:
-    :mod:`seedance_nb.references`) are checked too. An endpoint without a snapshot is an :class:`InputError`
-    naming ``endpoint``.
+    input :class:`VideoInput` does not model, and every other registered endpoint (the registry's
+    :meth:`~seedance_nb.endpoints.Endpoint.validate`: Kling, Hailuo, Wan, ``sd.add_endpoint``'s).
+    Reference-to-video's limits (counts, sizes, durations: :mod:`seedance_nb.references`) are checked too. An
+    endpoint neither shipped nor registered is an :class:`InputError` naming ``endpoint``.
 
     Args:
         payload: the request body (field name to JSON value).
         endpoint: the fal endpoint id whose snapshot applies.
     """
+    if endpoint not in SNAPSHOT_ENDPOINTS and (registered := find(endpoint)) is not None:
+        return registered.validate(payload)  # Kling, Hailuo, Wan, sd.add_endpoint's: by their own snapshot
     schema = load_snapshot(endpoint)
     problems = check_payload(payload, schema)
     if endpoint.endswith("reference-to-video") and isinstance(payload, Mapping):

@@ -243,3 +243,22 @@ def test_promotion_refuses_what_the_new_endpoint_refuses_and_unknown_takes(png_p
     with pytest.raises(InputError, match="no votes or ratings"):
         draft.plan_promotion(best=1, endpoint=STANDARD)
     assert emu.stats()["submissions"] == 2
+
+
+def test_a_grid_over_seedance_and_kling_prices_and_bills_each_by_its_own_rule(png_path, client, tmp_path, emu):
+    kling = "fal-ai/kling-video/v2.1/standard/image-to-video"
+    from seedance_nb.endpoints.registry import get
+
+    emu.configure(render="tiny")
+    grid = sd.Grid(endpoint=[MINI, kling], image=png_path, prompt="p", duration=5, generate_audio=False)
+    assert grid.notes == [] or all(kling in n for n in grid.notes)  # generate_audio: Kling has no such field
+    rule = get(kling).estimate({"duration": "5"})
+    assert [i.usd for i in grid.estimate().by_endpoint][1] == pytest.approx(rule.usd)
+    with pytest.raises(InputError, match="for fal-ai/kling-video") as info:
+        sd.Grid(endpoint=[MINI, kling], image=png_path, prompt="p", duration=7)  # Kling: 5 or 10 s
+    assert [p.field for p in info.value.problems] == ["duration"]
+    sweep = sd.run_sweep(grid, client=client, run_dir=tmp_path / "kling", progress=False, metrics=False)
+    df = sweep.df
+    assert list(df["status"]) == ["completed"] * 2, df["error"].tolist()
+    assert list(df["model"]) == ["seedance-2.0 mini", "kling-2.1 std"]
+    assert df["cost_usd"].iloc[1] == pytest.approx(rule.usd) and df["est_cost_usd"].iloc[1] == pytest.approx(rule.usd)

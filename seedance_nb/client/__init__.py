@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .._names import set_public_module
+from ..endpoints import find
 from ..errors import AmbiguousSubmit, ProtocolError, redact
 from ..keys import resolve_key
 from ..schema import DEFAULT_ENDPOINT, SNAPSHOT_ENDPOINTS, EndpointId, VideoInput, VideoOutput, validate_payload
@@ -376,8 +377,8 @@ def _payload(input: VideoInput | Mapping[str, Any], endpoint: str) -> dict[str, 
         raise TypeError(f"input must be a VideoInput or a mapping, got {type(input).__name__}")
     if endpoint == DEFAULT_ENDPOINT:
         return VideoInput.from_payload(input).to_payload()
-    if endpoint in SNAPSHOT_ENDPOINTS:
-        return validate_payload(input, endpoint)  # the family's other endpoints, by their own schema snapshot
+    if endpoint in SNAPSHOT_ENDPOINTS or find(endpoint) is not None:
+        return validate_payload(input, endpoint)  # every registered endpoint, by its own schema snapshot
     return dict(input)
 
 

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .gateway import Gateway, reply
+from .models import other_endpoint
 from .openapi import ENDPOINTS, openapi_document
 
 __all__ = ["AdminRoutes"]
@@ -66,6 +67,9 @@ class AdminRoutes:
         if self.gateway.config.openapi is not None:
             return reply(self.gateway.config.openapi)
         endpoint = request.query_params.get("endpoint_id", "")
-        if endpoint not in ENDPOINTS:
+        if endpoint in ENDPOINTS:
+            return reply(openapi_document(endpoint, self.gateway.urls.queue))
+        registered = other_endpoint(endpoint)  # Kling, Hailuo, Wan, added ones: the snapshot, as fal serves it
+        if registered is None:
             return reply({"detail": f"Endpoint {endpoint[:200]!r} not found"}, 404)
-        return reply(openapi_document(endpoint, self.gateway.urls.queue))
+        return reply({**registered.openapi_document(), "servers": [{"url": self.gateway.urls.queue}]})

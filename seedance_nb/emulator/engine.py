@@ -55,6 +55,7 @@ from ..endpoints import emulated_endpoint, price_per_1k_tokens
 from ..errors import Problem
 from ..schema import FPS, SEED_MAX, EndpointId, VideoInput, check_payload, load_snapshot
 from .config import DEFAULT_PROXY_ALLOWED_URLS, LOOPBACK_HOSTS, EmulatorConfig, _load_private_key
+from .models import OtherModels, Plan, other_endpoint
 from .render import auto_duration, check_image, render_mp4
 from .urls import EmulatorUrls
 
@@ -152,7 +153,7 @@ class _DownloadFailed(Exception):
     """An image URL could not be downloaded (becomes fal's 422 ``file_download_error``)."""
 
 
-class Engine:
+class Engine(OtherModels):
     """Runs jobs on a fixed number of slots; renders in worker threads."""
 
     def __init__(self, config: EmulatorConfig, storage: Path, urls: EmulatorUrls) -> None:
@@ -511,6 +512,8 @@ class Engine:
     async def _generate(self, job: EmulatedRequest, began: float) -> None:
         """Run ``job``; ``began`` (monotonic) is its start: the modelled generation time counts from there,
         reading and checking its inputs included."""
+        if (other := other_endpoint(str(job.endpoint))) is not None:  # Kling, Hailuo, Wan, sd.add_endpoint's
+            return await self._generate_other(job, began, other)
         payload, endpoint = job.payload, emulated_endpoint(str(job.endpoint))
         problems = _input_problems(payload, endpoint)
         if problems:
@@ -588,9 +591,18 @@ class Engine:
                 job.log(f"Denoising step {step}: {min(99, int(100 * (time.monotonic() - began) / budget))}%")
 
     def _deliver(
-        self, job: EmulatedRequest, path: Path, file_size: int, *, seed: int, size: tuple[int, int], seconds: int
+        self,
+        job: EmulatedRequest,
+        path: Path,
+        file_size: int,
+        *,
+        seed: int,
+        size: tuple[int, int],
+        seconds: int,
+        plan: Plan | None = None,
     ) -> None:
-        """Complete ``job`` with its clip (billed), or refuse it as output moderation does (not billed)."""
+        """Complete ``job`` with its clip (billed), or refuse it as output moderation does (not billed).
+        ``plan``: a registered non-Seedance endpoint's job, answered in its output shape and billed by its rule."""
         if self.rng.random() < self.config.rate_moderation:
             path.unlink(missing_ok=True)
             return self._reject(
@@ -600,19 +612,17 @@ class Engine:
             )
         key = f"{job.id}.mp4"
         self.files[key] = (path, "video/mp4")
-        output = {
-            "video": {
-                "url": self.urls.file(key),
-                "content_type": "video/mp4",
-                "file_name": "output.mp4",
-                "file_size": file_size,
-            },
-            "seed": seed,
-        }
+        video = {"url": self.urls.file(key), "content_type": "video/mp4", "file_name": "output.mp4"}
+        output: dict[str, Any] = {"video": {**video, "file_size": file_size}, "seed": seed}
         self.billed_seconds += seconds
-        job.billable_units = billable_units(*size, seconds)
+        if plan is not None:
+            output = plan.endpoint.output(output["video"], seed=seed, prompt=plan.prompt)
+            job.billable_units = round(plan.endpoint.price.units(*size, seconds), 6)
+            self.billed_usd += plan.endpoint.cost_of_units(job.billable_units, plan.resolution)
+        else:
+            job.billable_units = billable_units(*size, seconds)
+            self.billed_usd += job.billable_units * price_per_1k_tokens(str(job.endpoint))  # each endpoint its price
         self.billed_units += job.billable_units
-        self.billed_usd += job.billable_units * price_per_1k_tokens(str(job.endpoint))  # each endpoint its price
         job.log("Generation finished")
         self._finish(job, 200, output, headers={"x-fal-billable-units": repr(job.billable_units)})
         self.stats["completed"] += 1

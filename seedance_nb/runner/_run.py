@@ -23,6 +23,7 @@ from ..errors import InputError, Problem
 from ..files import ImageData
 from ..grids import Grid
 from ..hooks import HookChain, RunnerHooks
+from ..lineup import estimate
 from ..openapi_schema import SNAPSHOT_ENDPOINTS, current_schema, warn_unsupported_fields
 from ..outcomes import job_timeout_seconds, settle_unjournalled
 from ..runs import CacheIndex, Job, JobStatus, Journal, RunFolder, cache_key, encode_line, now, to_dataframe
@@ -365,7 +366,7 @@ class Run(JobSteps, Transfers):
         for job in self.jobs:
             if job.done:
                 continue
-            est = job.input.estimate(_image_size(job))
+            est = estimate(job.input, _image_size(job))  # by the job's own endpoint's rule
             total += est.high_usd if high else est.usd
         return total
 

@@ -59,13 +59,20 @@ def js_emulator():
         yield emu
 
 
-@pytest.mark.parametrize("mode", ["middleware", "proxy"])
-def test_official_js_client_runs_unchanged(js_emulator, mode, png_path, tmp_path):
+#: The model each run points the client at, and its video: (width, height), frames (24 x seconds + 1).
+MODELS = {"seedance": ((864, 496), 97), "wan": ((832, 480), 121)}
+
+
+@pytest.mark.parametrize(
+    ("mode", "model"),
+    [("middleware", "seedance"), ("proxy", "seedance"), ("middleware", "wan")],  # wan: a non-Seedance endpoint
+)
+def test_official_js_client_runs_unchanged(js_emulator, mode, model, png_path, tmp_path):
     node = _node()
     js_emulator.reset_stats()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAL_")}  # proxy mode: the caller has no key
     proc = subprocess.run(
-        [node, str(JS / "conformance.mjs"), js_emulator.base_url, mode, str(png_path), KEY],
+        [node, str(JS / "conformance.mjs"), js_emulator.base_url, mode, str(png_path), KEY, model],
         cwd=JS,
         env=env,
         capture_output=True,
@@ -83,8 +90,8 @@ def test_official_js_client_runs_unchanged(js_emulator, mode, png_path, tmp_path
         path.write_bytes(httpx.get(url).content)
         with av.open(str(path)) as container:
             video = container.streams.video[0]
-            assert (video.codec_context.width, video.codec_context.height) == (864, 496)
-            assert sum(1 for _ in container.decode(video=0)) == 97
+            assert (video.codec_context.width, video.codec_context.height) == MODELS[model][0]
+            assert sum(1 for _ in container.decode(video=0)) == MODELS[model][1]
     requests = js_emulator.stats()["requests"]
     if mode == "proxy":
         assert requests["proxy"] > 10, "every fal call went through the server proxy"

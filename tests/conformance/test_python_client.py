@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from seedance_nb.emulator.engine import billable_units
-from seedance_nb.schema import DEFAULT_ENDPOINT
+from seedance_nb.schema import DEFAULT_ENDPOINT, EndpointId
 
 if os.environ.get("CI") == "true":
     import fal_client  # in CI the suite must run: a missing fal-client fails here
@@ -67,8 +67,29 @@ def args(png_bytes):
     return {"prompt": "official client", "image_url": image, "resolution": "480p", "duration": "4"}
 
 
-def assert_real_video(output: dict, emu, tmp_path: Path) -> None:
-    """The output names a real 480p 16:9 4 s MP4 on the emulator's CDN."""
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """One endpoint the official client is pointed at, with what its output must be."""
+
+    endpoint: str
+    args: dict
+    size: tuple[int, int]
+    seconds: int
+    billable_units: float  # Seedance: thousands of tokens; Wan: seconds (its per-second rule)
+
+
+@pytest.fixture(params=["seedance", "wan"])
+def model(request, args) -> Model:
+    """Seedance 2.0 fast, and one non-Seedance endpoint (Wan 2.5: its own schema, output shape and price rule)."""
+    if request.param == "seedance":
+        return Model(DEFAULT_ENDPOINT, args, (864, 496), 4, billable_units(864, 496, 4))
+    wan = {"prompt": "official client", "image_url": args["image_url"], "resolution": "480p", "duration": "5"}
+    return Model("fal-ai/wan-25-preview/image-to-video", wan, (832, 480), 5, 5.0)
+
+
+def assert_real_video(output: dict, emu, tmp_path: Path, model: Model | None = None) -> None:
+    """The output names a real MP4 on the emulator's CDN (Seedance's 480p 16:9 4 s unless ``model`` says)."""
+    size, seconds = (model.size, model.seconds) if model else ((864, 496), 4)
     video = output["video"]
     assert video["url"].startswith(emu.cdn_url) and video["content_type"] == "video/mp4"
     data = httpx.get(video["url"]).content
@@ -77,21 +98,21 @@ def assert_real_video(output: dict, emu, tmp_path: Path) -> None:
     path.write_bytes(data)
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        assert (stream.codec_context.width, stream.codec_context.height) == (864, 496)
-        assert stream.codec_context.name == "h264" and sum(1 for _ in container.decode(video=0)) == 97
+        assert (stream.codec_context.width, stream.codec_context.height) == size
+        assert stream.codec_context.name == "h264" and sum(1 for _ in container.decode(video=0)) == 24 * seconds + 1
 
 
-def test_subscribe_with_logs_and_queue_updates(fal, emu, args, tmp_path):
+def test_subscribe_with_logs_and_queue_updates(fal, emu, model, tmp_path):
     emu.configure(speed=0.05)
     updates, enqueued = [], []
     out = fal.subscribe(
-        DEFAULT_ENDPOINT, args, with_logs=True, on_enqueue=enqueued.append, on_queue_update=updates.append
+        model.endpoint, model.args, with_logs=True, on_enqueue=enqueued.append, on_queue_update=updates.append
     )
-    assert_real_video(out, emu, tmp_path)
+    assert_real_video(out, emu, tmp_path, model)
     kinds = [type(u).__name__ for u in updates]
     assert kinds[-1] == "Completed" and "InProgress" in kinds and len(enqueued) == 1
     messages = [log["message"] for u in updates if getattr(u, "logs", None) for log in u.logs]
-    assert any("Generating 4s at 864x496" in m for m in messages)
+    assert any(f"Generating {model.seconds}s at {model.size[0]}x{model.size[1]}" in m for m in messages)
     assert updates[-1].metrics["inference_time"] > 0 and updates[-1].error is None
 
 
@@ -106,22 +127,23 @@ def test_async_subscribe(emu, args, tmp_path, fal):
     assert_real_video(asyncio.run(main()), emu, tmp_path)
 
 
-def test_submit_status_result_and_cancel(fal, emu, args, tmp_path):
-    handle = fal.submit(DEFAULT_ENDPOINT, args)
-    assert handle.status_url.startswith(emu.queue_url) and "/fast/" not in handle.status_url
+def test_submit_status_result_and_cancel(fal, emu, model, tmp_path):
+    handle = fal.submit(model.endpoint, model.args)
+    app = EndpointId.parse(model.endpoint).app  # status, result and cancel name the app only
+    assert handle.status_url.startswith(f"{emu.queue_url}/{app}/requests/")
     first = handle.status(with_logs=True)
     assert type(first).__name__ in ("Queued", "InProgress", "Completed")
     out = handle.get()
-    assert_real_video(out, emu, tmp_path)
-    done = fal.status(DEFAULT_ENDPOINT, handle.request_id, with_logs=True)
+    assert_real_video(out, emu, tmp_path, model)
+    done = fal.status(model.endpoint, handle.request_id, with_logs=True)
     assert type(done).__name__ == "Completed" and done.logs and done.metrics["inference_time"] > 0
-    assert fal.result(DEFAULT_ENDPOINT, handle.request_id) == out
+    assert fal.result(model.endpoint, handle.request_id) == out
     with pytest.raises(fal_client.FalClientHTTPError) as late:
         handle.cancel()  # already completed: fal answers 400 ALREADY_COMPLETED
     assert late.value.status_code == 400
 
     emu.configure(speed=1.0)
-    slow = fal.submit(DEFAULT_ENDPOINT, args)
+    slow = fal.submit(model.endpoint, model.args)
     slow.cancel()
     with pytest.raises(fal_client.FalClientHTTPError) as cancelled:
         slow.get()
@@ -141,14 +163,14 @@ def test_iter_events_walks_the_lifecycle(fal, emu, args):
     assert "InProgress" in kinds and any(e.logs for e in events if type(e).__name__ == "InProgress")
 
 
-def test_run_answers_the_output_directly(fal, emu, args, tmp_path):
-    out = fal.run(DEFAULT_ENDPOINT, {**args, "seed": 11})
+def test_run_answers_the_output_directly(fal, emu, model, tmp_path):
+    out = fal.run(model.endpoint, {**model.args, "seed": 11})
     assert out["seed"] == 11
-    assert_real_video(out, emu, tmp_path)
+    assert_real_video(out, emu, tmp_path, model)
     assert emu.stats()["requests"]["run"] == 1 and emu.stats()["requests"].get("submit", 0) == 0
-    assert emu.stats()["billable_units"] == pytest.approx(billable_units(864, 496, 4))
+    assert emu.stats()["billable_units"] == pytest.approx(model.billable_units)
     with pytest.raises(fal_client.FalClientHTTPError) as bad:
-        fal.run(DEFAULT_ENDPOINT, {**args, "duration": "99"})
+        fal.run(model.endpoint, {**model.args, "duration": "99"})  # refused by that endpoint's own schema
     assert bad.value.status_code == 422
 
 

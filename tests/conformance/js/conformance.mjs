@@ -1,6 +1,9 @@
 // fal's own JS client (@fal-ai/client, pinned in package.json), unchanged, against a running emulator.
 //
-//   node conformance.mjs <emulator base URL> <middleware|proxy> <png path> [api key]
+//   node conformance.mjs <emulator base URL> <middleware|proxy> <png path> [api key] [seedance|wan]
+//
+// The last argument picks the endpoint: Seedance 2.0 fast (default), or Wan 2.5 image-to-video, a non-Seedance
+// model with its own schema (durations "5" | "10"), output shape and price rule.
 //
 // "middleware": the client keeps its fal URLs and a requestMiddleware rewrites the hosts onto the
 // emulator (https://queue.fal.run/ -> <base>/queue/, https://fal.run/ -> <base>/run/,
@@ -22,16 +25,21 @@ import falPackage from "@fal-ai/client";
 
 const { createFalClient, ApiError, ValidationError } = falPackage;
 
-const [base, mode, pngPath, apiKey = "conformance-id:conformance-secret"] = process.argv.slice(2);
-if (!base || !["middleware", "proxy"].includes(mode) || !pngPath) {
-  console.error("usage: node conformance.mjs <emulator base URL> <middleware|proxy> <png path> [api key]");
+const [base, mode, pngPath, apiKey = "conformance-id:conformance-secret", model = "seedance"] =
+  process.argv.slice(2);
+const MODELS = {
+  seedance: { endpoint: "bytedance/seedance-2.0/fast/image-to-video", duration: "4", log: "Generating 4s at 864x496" },
+  wan: { endpoint: "fal-ai/wan-25-preview/image-to-video", duration: "5", log: "Generating 5s at 832x480" },
+};
+if (!base || !["middleware", "proxy"].includes(mode) || !pngPath || !(model in MODELS)) {
+  console.error("usage: node conformance.mjs <emulator base URL> <middleware|proxy> <png path> [api key] [seedance|wan]");
   process.exit(2);
 }
 
-const ENDPOINT = "bytedance/seedance-2.0/fast/image-to-video";
+const ENDPOINT = MODELS[model].endpoint;
 const png = readFileSync(pngPath);
 const dataUri = `data:image/png;base64,${png.toString("base64")}`;
-const input = { prompt: "a slow push-in", image_url: dataUri, resolution: "480p", duration: "4" };
+const input = { prompt: "a slow push-in", image_url: dataUri, resolution: "480p", duration: MODELS[model].duration };
 const checks = [];
 const videos = [];
 
@@ -142,7 +150,7 @@ async function main() {
     assert.equal(result.requestId, enqueued, "result.requestId is the request that was enqueued");
     assert.equal(updates.at(-1).status, "COMPLETED");
     assert.ok(
-      logMessages(updates).some((m) => m.startsWith("Generating 4s at 864x496")),
+      logMessages(updates).some((m) => m.startsWith(MODELS[model].log)),
       `subscribe (${subscribeMode}) delivered the model's logs`,
     );
     check(`subscribe-${subscribeMode}`);

@@ -1,4 +1,6 @@
-"""Each Seedance 2.0 endpoint's price and output sizes, with fal's source: the one owner of these facts. Pure.
+"""Each Seedance 2.0 endpoint's price and output sizes, with fal's source. Pure.
+
+The registry (:mod:`seedance_nb.endpoints.registry`) wraps these facts into one ``Endpoint`` per id.
 
 fal prices the whole 2.0 family in thousands of video tokens, tokens = width x height x seconds x 24 / 1024,
 at a price per tier::
@@ -23,9 +25,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ._names import set_public_module
-from .errors import InputError, Problem
-from .openapi_schema import DEFAULT_ENDPOINT, SNAPSHOT_ENDPOINTS, load_snapshot
+from .._names import set_public_module
+from ..errors import InputError, Problem
+from ..openapi_schema import DEFAULT_ENDPOINT, SNAPSHOT_ENDPOINTS, load_snapshot
 
 __all__ = [
     "ASPECT_RATIOS",
@@ -356,7 +358,10 @@ class CostEstimate:
         height: the output's height in pixels.
         assumption: what was assumed, in words ("" when nothing was).
         endpoint: the endpoint whose price was applied.
-        per_1k_tokens: that price, USD per 1,000 tokens.
+        per_1k_tokens: that price, USD per 1,000 tokens (0.0 for an endpoint priced per second or per video).
+        units: fal's billable units for ``usd`` in the rule's unit (None: thousands of ``tokens``).
+        unit: what ``units`` count: ``"1k tokens"``, ``"second"`` or ``"video"``.
+        rule: the endpoint's price rule in words ("" for the Seedance token rule written above).
     """
 
     usd: float
@@ -369,6 +374,9 @@ class CostEstimate:
     assumption: str = ""
     endpoint: str = DEFAULT_ENDPOINT
     per_1k_tokens: float = PRICE_PER_1K_TOKENS
+    units: float | None = None
+    unit: str = "1k tokens"
+    rule: str = ""
 
     @property
     def is_range(self) -> bool:
