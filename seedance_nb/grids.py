@@ -28,10 +28,9 @@ from ._names import set_public_module
 from .columns import INPUT_COLUMNS
 from .errors import InputError, Problem
 from .files import ImageData, load_image
-from .lineup import dropped_fields, endpoint_list, endpoint_problems, estimate, model_label, schema_fields
+from .lineup import dropped_fields, endpoint_list, endpoint_problems, estimate, model_label, unknown_everywhere
 from .runs import Job, cache_key, to_dataframe
 from .schema import DEFAULT_ENDPOINT, VideoInput
-from .validation import unknown_field_problems
 
 __all__ = ["EndpointEstimate", "Grid", "GridEstimate"]
 
@@ -96,11 +95,8 @@ def _check_names(inputs: dict[str, Any], endpoints: list[str], allow_unknown: bo
         for short, name in _IMAGE_FIELDS.items()
         if short in inputs and name in inputs
     ]
-    if not allow_unknown:
-        checked = [e for e in endpoints if schema_fields(e) is not None]  # an id without a snapshot: unchecked
-        found = [unknown_field_problems(inputs, e, aliases=_IMAGE_FIELDS, suggest=_OPTIONS) for e in checked]
-        everywhere = set.intersection(*({p.field for p in f} for f in found)) if found else set()
-        problems += [p for p in found[0] if p.field in everywhere]
+    if not allow_unknown:  # refused only when no endpoint takes it (an id without a known schema: unchecked)
+        problems += unknown_everywhere(inputs, endpoints, _IMAGE_FIELDS, _OPTIONS)
     if problems:
         raise InputError(problems, context=f"the grid has {len(problems)} invalid input(s); nothing was sent")
 

@@ -12,6 +12,7 @@ endpoint's price). Pure but for the schema snapshots, read once each.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +21,21 @@ from .endpoints import KINDS, tier
 from .endpoints.registry import find
 from .errors import InputError, Problem
 from .openapi_schema import DEFAULT_ENDPOINT, SNAPSHOT_ENDPOINTS, load_snapshot
+from .validation import DOCUMENTED_UNLISTED, unknown_field_problems
 
 if TYPE_CHECKING:
     from .endpoints import CostEstimate
     from .schema import VideoInput
 
-__all__ = ["dropped_fields", "endpoint_list", "endpoint_problems", "estimate", "model_label", "schema_fields"]
+__all__ = [
+    "dropped_fields",
+    "endpoint_list",
+    "endpoint_problems",
+    "estimate",
+    "model_label",
+    "schema_fields",
+    "unknown_everywhere",
+]
 
 
 def model_label(endpoint: str) -> str:
@@ -50,18 +60,19 @@ def model_label(endpoint: str) -> str:
 
 
 def schema_fields(endpoint: str) -> frozenset[str] | None:
-    """The input fields ``endpoint``'s schema snapshot lists; None when seedance-nb holds no snapshot of it
-    (nothing can be checked locally then).
+    """The input fields ``endpoint`` takes: its schema snapshot's, and those sent although the snapshot lacks
+    them (Seedance's ``seed``, docs/fal-fidelity.md); None when seedance-nb knows no schema of it (nothing can
+    be checked locally then).
 
     Args:
         endpoint: the fal endpoint id.
     """
     registered = find(endpoint)
-    if registered is not None:
-        return frozenset(registered.schema.fields)
+    if registered is not None:  # with what it sends beyond its snapshot (Seedance's seed)
+        return frozenset(registered.schema.fields) | frozenset(registered.passthrough)
     if endpoint not in SNAPSHOT_ENDPOINTS:
         return None
-    return frozenset(load_snapshot(endpoint).fields)
+    return frozenset(load_snapshot(endpoint).fields) | DOCUMENTED_UNLISTED
 
 
 def estimate(inp: VideoInput, image_size: tuple[int, int] | None = None) -> CostEstimate:
@@ -112,6 +123,51 @@ def endpoint_list(value: Any) -> list[str]:
             [Problem("endpoint", "must be a fal endpoint id or a list of them", value, f"{DEFAULT_ENDPOINT!r}")]
         )
     return list(dict.fromkeys(v.strip().strip("/") for v in values))
+
+
+def unknown_everywhere(
+    names: Iterable[str], endpoints: Iterable[str], aliases: Mapping[str, str], suggest: Iterable[str] = ()
+) -> list[Problem]:
+    """One problem per name in ``names`` that no endpoint of ``endpoints`` takes (a typo), with the nearest name
+    one does take ("did you mean 'resolution'?"). Endpoints without a known schema are not asked.
+
+    Args:
+        names: the field names as the user wrote them.
+        endpoints: the grid's endpoints.
+        aliases: names the grid takes for schema fields (``{"image": "image_url"}``).
+        suggest: more names offered as "did you mean" (the grid's own options).
+    """
+    known = {e: f for e in endpoints if (f := schema_fields(e)) is not None}
+    if not known:
+        return []
+    taken = set().union(*known.values())
+    unknown = [n for n in dict.fromkeys(names) if isinstance(n, str) and aliases.get(n, n) not in taken]
+    if not unknown:
+        return []
+    found: dict[str, Problem] = {}
+    for endpoint in (e for e in known if e in SNAPSHOT_ENDPOINTS):  # fal's latest document may list it since
+        flagged = {p.field: p for p in unknown_field_problems(unknown, endpoint, aliases=aliases, suggest=suggest)}
+        unknown = [n for n in unknown if n in flagged]
+        found = found or flagged
+    vocabulary = [*sorted(taken), *(a for a, real in aliases.items() if real in taken), *suggest]
+    # One snapshot endpoint: its own words ("unknown field 'x' for <endpoint>: did you mean ...?").
+    single = len(known) == 1
+    return [
+        found[n] if single and n in found else _unknown_problem(n, list(known), sorted(taken), vocabulary)
+        for n in unknown
+    ]
+
+
+def _unknown_problem(name: str, endpoints: list[str], taken: list[str], vocabulary: list[str]) -> Problem:
+    close = difflib.get_close_matches(name, vocabulary, n=1, cutoff=0.6)
+    hint = f": did you mean {close[0]!r}?" if close else ""
+    return Problem(
+        name,
+        f"unknown field {name!r} for every endpoint of the grid ({', '.join(endpoints)}){hint}",
+        None,
+        f"{', '.join(taken)}; or allow_unknown=True to send it anyway",
+        type="unknown_field",
+    )
 
 
 def dropped_fields(names: Iterable[str], endpoints: Iterable[str], aliases: Mapping[str, str]) -> dict[str, list[str]]:

@@ -257,6 +257,11 @@ def test_a_grid_over_seedance_and_kling_prices_and_bills_each_by_its_own_rule(pn
     with pytest.raises(InputError, match="for fal-ai/kling-video") as info:
         sd.Grid(endpoint=[MINI, kling], image=png_path, prompt="p", duration=7)  # Kling: 5 or 10 s
     assert [p.field for p in info.value.problems] == ["duration"]
+    with pytest.raises(InputError, match="for every endpoint of the grid .*did you mean 'resolution'"):
+        sd.Grid(endpoint=[MINI, kling], image=png_path, prompt="p", resolutoin="480p")  # a typo: no one takes it
+    seeded = sd.Grid(endpoint=[MINI, kling], image=png_path, prompt="p", duration=5, seed=3)
+    assert len(seeded.notes) == 1 and "'seed'" in seeded.notes[0] and kling in seeded.notes[0]
+    assert [i.seed for i in seeded.inputs()] == [3, None]  # Kling's schema has no seed: not sent there
     sweep = sd.run_sweep(grid, client=client, run_dir=tmp_path / "kling", progress=False, metrics=False)
     df = sweep.df
     assert list(df["status"]) == ["completed"] * 2, df["error"].tolist()
