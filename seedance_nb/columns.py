@@ -7,7 +7,7 @@ column added to a list shows everywhere at once. It imports nothing of the packa
 
 from __future__ import annotations
 
-__all__ = ["COLUMNS", "INPUT_COLUMNS", "METRIC_COLUMNS", "OUTCOME_COLUMNS", "RECORD_COLUMNS"]
+__all__ = ["COLUMNS", "INPUT_COLUMNS", "LINK_COLUMNS", "METRIC_COLUMNS", "OUTCOME_COLUMNS", "RECORD_COLUMNS"]
 
 #: The request's fields, as a sweep's DataFrame names them (images by label), in order.
 INPUT_COLUMNS = [
@@ -27,6 +27,8 @@ COLUMNS = [
     "job",
     *INPUT_COLUMNS,
     "take",
+    "endpoint",
+    "model",
     "request_id",
     "status",
     "error_type",
@@ -96,8 +98,16 @@ RECORD_COLUMNS = (
     "at",
 )
 
+#: Columns a promoted round's DataFrame adds (seedance_nb.duels): ``promoted_from``, each take's draft job number
+#: in the parent run (``round.json`` names the parent).
+LINK_COLUMNS = ("promoted_from",)
+
 #: Columns that describe a job's outcome or record rather than its input (the display captions what varies among
-#: inputs, so a sweep's row and a catalog row show the same caption).
+#: inputs, so a sweep's row and a catalog row show the same caption). ``model``, the endpoint's short label, is
+#: captioned like an input when a grid compares endpoints (its long ``endpoint`` id is not).
 OUTCOME_COLUMNS: frozenset[str] = (
-    (frozenset(COLUMNS) - set(INPUT_COLUMNS) - {"take"}) | set(METRIC_COLUMNS) | set(RECORD_COLUMNS)
+    (frozenset(COLUMNS) - set(INPUT_COLUMNS) - {"take", "model"})
+    | set(METRIC_COLUMNS)
+    | set(RECORD_COLUMNS)
+    | set(LINK_COLUMNS)
 )

@@ -50,6 +50,7 @@ from .columns import OUTCOME_COLUMNS as OUTCOME_COLUMNS
 from .columns import RECORD_COLUMNS as RECORD_COLUMNS
 from .errors import RunFolderBusy
 from .keys import scrub
+from .lineup import model_label
 from .ratings import stars
 from .schema import DEFAULT_ENDPOINT, VideoInput, seed_honoured
 from .settings import seedance_home as seedance_home
@@ -506,6 +507,8 @@ class Job:
         started = self.started_at
         row.update(
             take=self.take,
+            endpoint=inp.endpoint,
+            model=model_label(inp.endpoint),
             request_id=self.request_id,
             status=self.status,
             error_type=self.error_type,

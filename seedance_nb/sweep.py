@@ -42,7 +42,7 @@ from typing import Any
 from ._names import set_public_module
 from .catalogs.runner import RunHooks
 from .client import AsyncClient
-from .duels import AdaptiveRun, DuelsMixin
+from .duels import AdaptiveRun, DuelsMixin, with_promoted_from
 from .duels import run_adaptive as _run_adaptive
 from .duels import run_adaptive_async as _run_adaptive_async
 from .grids import Grid
@@ -144,6 +144,11 @@ class Sweep(StatsMixin, DuelsMixin, MetricsMixin, Run):
         if backend == "fal" and endpoint in SNAPSHOT_ENDPOINTS:
             hooks.append(DriftCheck(endpoint))
         return HookChain(hooks)
+
+    @property
+    def df(self) -> Any:
+        """One row per job (the core's), and for a round that promoted takes their drafts (``promoted_from``)."""
+        return with_promoted_from(super().df, self.round_info)
 
     def _repr_html_(self) -> str:
         from .display import sweep_html

@@ -43,7 +43,7 @@ FLOORS: list[tuple[str, set[str]]] = [
         },
     ),
     # the model's contract: snapshots of fal's schemas, prices and sizes, validation, the input types
-    ("schema", {"openapi_schema", "endpoints", "validation", "references", "schema"}),
+    ("schema", {"openapi_schema", "endpoints", "validation", "references", "schema", "lineup"}),
     # moving bytes: video files, the queue and storage client, image inputs
     ("transport", {"media", "client", "files"}),
     # where requests go: the emulator (a server of its own) and the choice of backend

@@ -21,6 +21,7 @@ from seedance_nb.client import AsyncClient
 from seedance_nb.emulator import serve
 from seedance_nb.media import probe
 from seedance_nb.runs import COLUMNS, Journal
+from seedance_nb.schema import DEFAULT_ENDPOINT
 from seedance_nb.sweep import Grid, Sweep, load_sweep, run_sweep, run_sweep_async, start_sweep
 
 # --------------------------------------------------------------------------- grids (nothing sent)
@@ -59,9 +60,10 @@ def test_grid_zip_and_concatenation(png_path):
     assert [i.prompt for i in joined.inputs()] == ["a", "b", "c", "c", "d"] and joined.mode == "concat"
     assert [i.prompt for i in sum([zipped, third]).inputs()] == ["a", "b", "d"]
     assert [j.image_data for j in joined.jobs()][-1] is third.jobs()[0].image_data
-    with pytest.raises(errors.InputError, match="different endpoints") as info:
-        zipped + Grid(image=png_path, prompt="c", endpoint="bytedance/seedance-2.0/image-to-video")
-    assert info.value.fields == ("endpoint",)
+    # grids for different endpoints concatenate (issue 26): each job keeps its own endpoint
+    mixed = zipped + Grid(image=png_path, prompt="c", endpoint="bytedance/seedance-2.0/image-to-video")
+    assert [i.endpoint for i in mixed.inputs()] == [DEFAULT_ENDPOINT] * 2 + ["bytedance/seedance-2.0/image-to-video"]
+    assert mixed.axes["endpoint"] == [DEFAULT_ENDPOINT, "bytedance/seedance-2.0/image-to-video"]
     with pytest.raises(errors.InputError, match="one or more Grid"):
         Grid.concat()
 

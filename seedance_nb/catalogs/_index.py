@@ -118,6 +118,7 @@ def read_run(run_dir: Path, *, host: str, user: str) -> tuple[dict[str, Any], li
             job.est_cost_usd = event.get("est_cost_usd")
             state[job.job] = job
             extras[job.job] = {"payload": event.get("payload") or {}, "planned_at": event.get("at"), "votes": 0}
+            extras[job.job]["endpoint"] = event.get("endpoint")  # a grid over endpoints: each job's own
             continue
         if kind is not None and kind.startswith("vote"):
             for voted in _vote_jobs(event):
@@ -174,7 +175,7 @@ def _row(
         "host": host,
         "user": user,
         "backend": backend,
-        "endpoint": endpoint,
+        "endpoint": extra.get("endpoint") or endpoint,
         "job": job.job,
         "take": job.take,
         **_input_fields(job, extra["payload"]),

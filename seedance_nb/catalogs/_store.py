@@ -37,12 +37,12 @@ INDEX_RULES = "2"
 metadata = sa.MetaData()
 
 #: Sweep columns the catalog does not keep (figures derived from the others when a sweep is loaded).
-_SWEEP_ONLY = frozenset({"seed_honoured", "billed_units", "inference_seconds"})
+_SWEEP_ONLY = frozenset({"seed_honoured", "billed_units", "inference_seconds", "model"})
 #: Columns of :func:`catalog` / :func:`search`, in order: the run's name, the sweep DataFrame's columns
 #: (:data:`seedance_nb.columns.COLUMNS`), then the record's (:data:`seedance_nb.columns.RECORD_COLUMNS`).
 COLUMNS = [
     "run_name",
-    *(c for c in SWEEP_COLUMNS if c not in _SWEEP_ONLY),
+    *(c for c in SWEEP_COLUMNS if c not in _SWEEP_ONLY and c not in RECORD_COLUMNS),
     *(c for c in RECORD_COLUMNS if c != "run_name"),
 ]
 #: Columns that are the same for every job of a run (``catalog_runs`` holds them once per run).

@@ -75,6 +75,8 @@ from ._fit import (
 )
 from ._pairs import Pair, comparable_pairs, next_pair
 from ._promotion import CHANGEABLE, DuelsMixin, Promotion, round_cost, score_values
+from ._takes import PROMOTED_FROM as PROMOTED_FROM
+from ._takes import with_promoted_from as with_promoted_from
 
 __all__ = [
     "WINNERS",

@@ -9,7 +9,7 @@ import math
 import operator
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,6 +23,7 @@ from ..runs import Journal, input_row, now
 from ..schema import DEFAULT_ENDPOINT
 from ..statuses import HAS_VIDEO, MAY_STILL_BE_PAID, is_paid
 from ._fit import WINNERS, _by, _finished, group_keys, leaderboard_frame, read_votes
+from ._takes import PROMOTED_FROM, chosen_takes, promoted_takes
 
 if TYPE_CHECKING:
     from ..client import AsyncClient
@@ -194,6 +195,10 @@ class Promotion:
     changes: dict[str, Any]
     round: int
     run_dir: Path
+    #: Take promotions (``best=``): each new job's draft job number, in the new grid's order.
+    promoted_from: list[int] | None = None
+    #: What the promotion left out (inputs the new endpoint's schema lacks), one line each.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def estimate(self) -> Any:
@@ -204,6 +209,12 @@ class Promotion:
         est = self.estimate
         cost = f"about ${est.usd:.2f}" + (f" (up to ${est.high_usd:.2f})" if est.high_usd > est.usd + 1e-9 else "")
         changed = ", ".join(f"{k}={v}" for k, v in self.changes.items())
+        if self.promoted_from is not None:
+            drafts = ", ".join(str(j) for j in self.promoted_from)
+            return (
+                f"Round {self.round}: take(s) {drafts} of {self.parent.name} again with the same prompt, image and "
+                f"seed{', ' + changed if changed else ''}: {est}"
+            )
         return (
             f"Round {self.round}: the top {len(self.values)} of {len(self.scores)} by {_describe_score(self.score)} "
             f"({by}), {plural(self.takes, 'take')} each{', ' + changed if changed else ''}: "
@@ -233,6 +244,8 @@ class Promotion:
             "score": _describe_score(self.score),
             "takes": self.takes,
             "changes": _jsonable(self.changes),
+            **({PROMOTED_FROM: self.promoted_from} if self.promoted_from is not None else {}),
+            "notes": self.notes,
             "budget_usd": budget_usd,
             "estimate_usd": round(est.usd, 6),
             "estimate_high_usd": round(est.high_usd, 6),
@@ -316,9 +329,8 @@ def _grid_from_jobs(
             continue
         seen.add(inp)
         images = _images_of(job)
-        rows.append(
-            input_row(inp, images.get("image_url", inp.image_url), images.get("end_image_url", inp.end_image_url))
-        )
+        row = input_row(inp, images.get("image_url", inp.image_url), images.get("end_image_url", inp.end_image_url))
+        rows.append({**row, "endpoint": inp.endpoint})
     names = list(dict.fromkeys(k for row in rows for k in row))
     fields: dict[str, Any] = {}
     for name in names:
@@ -329,7 +341,8 @@ def _grid_from_jobs(
         else:
             fields[name] = column
     # The fields are the parent's, already sent (their names were checked then); changes are checked above.
-    return Grid(takes=takes, mode="zip", endpoint=endpoint, same_seed_ok=same_seed_ok, allow_unknown=True, **fields)
+    endpoints = fields.pop("endpoint", endpoint)  # each input's own (a list when they differ)
+    return Grid(takes=takes, mode="zip", endpoint=endpoints, same_seed_ok=same_seed_ok, allow_unknown=True, **fields)
 
 
 #: Inputs a promoted round may change (``**changes`` of :meth:`DuelsMixin.promote`).
@@ -486,9 +499,12 @@ class DuelsMixin:
         score: str | Callable[[pd.DataFrame], Any] | None = None,
         run_dir: str | os.PathLike[str] | None = None,
         same_seed_ok: bool = False,
+        best: Any = None,
+        endpoint: str | None = None,
         **changes: Any,
     ) -> Promotion:
-        """The next round for the ``top`` values by ``score`` (see :func:`score_values`), not yet run.
+        """The next round for the ``top`` values by ``score`` (see :func:`score_values`), not yet run; or, with
+        ``best``, for the chosen takes themselves (draft, then promote).
 
         Each chosen value keeps its own inputs (every distinct input of its finished videos) with
         ``changes`` applied, e.g. ``resolution="720p"``; ``takes`` defaults to this run's takes. More
@@ -498,14 +514,35 @@ class DuelsMixin:
         Args:
             by: the input column(s) whose values are ranked.
             top: how many values go on (default: half the scored values, rounded up).
-            takes: takes of each input in the next round (default: this run's).
-            score: what ranks the values (see :func:`score_values`).
+            takes: takes of each input in the next round (default: this run's; 1 with ``best``).
+            score: what ranks the values (see :func:`score_values`), or the takes with ``best=N``.
             run_dir: the next round's folder (default: beside this one, named ``<name>-round<N>``).
             same_seed_ok: allow more takes of inputs with a fixed seed.
+            best: promote takes, not values: the ``best`` N takes by ``score`` (an int), or the takes to promote
+                (job numbers, or rows of ``df``). Each runs again with the same prompt, image and seed (the seed
+                fal reported when none was set); the promoted sweep's ``promoted_from`` column names its draft.
+            endpoint: the endpoint to run the promoted round on (default: each input's own): a better tier or
+                another model. Inputs its schema lacks are left out, with a note.
             **changes: input fields to change in the next round (``resolution="720p"``, ``seed=None``, ...).
         """
-        columns = _by(by, self.df)
         _changes_check(changes, {k for job in self.jobs for k in job.input.extra})
+        if best is not None:
+            return self._plan_takes(best, takes, score, run_dir, same_seed_ok, endpoint, changes)
+        return self._plan_values(by, top, takes, score, run_dir, same_seed_ok, endpoint, changes)
+
+    def _plan_values(
+        self,
+        by: str | Sequence[str],
+        top: int | None,
+        takes: int | None,
+        score: str | Callable[[pd.DataFrame], Any] | None,
+        run_dir: str | os.PathLike[str] | None,
+        same_seed_ok: bool,
+        endpoint: str | None,
+        changes: Mapping[str, Any],
+    ) -> Promotion:
+        """:meth:`plan_promotion` of the ``top`` values of ``by``."""
+        columns = _by(by, self.df)
         if top is not None:
             _check_count("top", top)
         if takes is None:
@@ -515,8 +552,14 @@ class DuelsMixin:
         ranked = [k for k, v in scores.items() if not math.isnan(v)]
         top = top if top is not None else max(1, math.ceil(len(ranked) / 2))
         chosen = ranked[:top]
-        endpoint = getattr(self, "endpoint", None) or self.meta.get("endpoint") or DEFAULT_ENDPOINT
-        grid = _grid_from_jobs(_chosen_jobs(self, columns, chosen), endpoint, takes, changes, same_seed_ok=same_seed_ok)
+        jobs: list[Any] = _chosen_jobs(self, columns, chosen)
+        notes: list[str] = []
+        moved_to = {"endpoint": endpoint} if endpoint is not None else {}
+        if endpoint is not None:  # the same inputs on another endpoint (seeds as they were: takes may vary them)
+            moved, endpoint, notes = promoted_takes(self, [j.job for j in jobs], endpoint, {"seed": None})
+            jobs = [replace(t, input=t.input.replace(seed=j.input.seed)) for t, j in zip(moved, jobs, strict=True)]
+        endpoint = endpoint or getattr(self, "endpoint", None) or self.meta.get("endpoint") or DEFAULT_ENDPOINT
+        grid = _grid_from_jobs(jobs, endpoint, takes, changes, same_seed_ok=same_seed_ok)
         number, target = _next_round(self, run_dir)
         return Promotion(
             parent=self,
@@ -526,9 +569,43 @@ class DuelsMixin:
             scores=scores,
             score=score if score is not None else ("votes" if not self.votes.empty else "rating"),
             takes=takes,
-            changes=dict(changes),
+            changes={**moved_to, **changes},
             round=number,
             run_dir=target,
+            notes=notes,
+        )
+
+    def _plan_takes(
+        self,
+        best: Any,
+        takes: int | None,
+        score: str | Callable[[pd.DataFrame], Any] | None,
+        run_dir: str | os.PathLike[str] | None,
+        same_seed_ok: bool,
+        endpoint: str | None,
+        changes: Mapping[str, Any],
+    ) -> Promotion:
+        """:meth:`plan_promotion` with ``best``: the chosen takes, retargeted, as the next round."""
+        takes = 1 if takes is None else takes
+        _check_count("takes", takes)
+        numbers, scores = chosen_takes(self, best, lambda: score_values(self, ["job"], score))
+        moved, target_endpoint, notes = promoted_takes(self, numbers, endpoint, changes)
+        grid = _grid_from_jobs(moved, target_endpoint, takes, {}, same_seed_ok=same_seed_ok)
+        drafts = [next(t.job for t in moved if t.input == inp) for inp in grid.inputs()[::takes]]
+        number, target = _next_round(self, run_dir)
+        return Promotion(
+            parent=self,
+            grid=grid,
+            by=["job"],
+            values=numbers,
+            scores=scores,
+            score=score if score is not None else ("explicit" if not scores.size else "votes or ratings"),
+            takes=takes,
+            changes={**({"endpoint": endpoint} if endpoint else {}), **changes},
+            round=number,
+            run_dir=target,
+            promoted_from=[d for d in drafts for _ in range(takes)],
+            notes=notes,
         )
 
     def promote(
@@ -544,27 +621,44 @@ class DuelsMixin:
         concurrency: int = 4,
         progress: bool | None = None,
         same_seed_ok: bool = False,
+        best: Any = None,
+        endpoint: str | None = None,
         **changes: Any,
     ) -> Sweep:
-        """Make and run the next round for the ``top`` values (see :meth:`plan_promotion`); returns its sweep.
+        """Make and run the next round for the ``top`` values, or the ``best`` takes (see
+        :meth:`plan_promotion`); returns its sweep.
 
         The round runs in its own folder beside this one with a ``round.json`` naming this run as its
         parent; its estimate is shown first, and ``budget_usd`` refuses it (nothing sent) when over.
+        ``sweep.promote(best=3, endpoint="bytedance/seedance-2.0/image-to-video", resolution="1080p")`` finishes
+        the three best drafts on the standard tier at 1080p, each with its draft's prompt, image and seed.
 
         Args:
             by: the input column(s) whose values are ranked.
             top: how many values go on (default: half the scored values, rounded up).
-            takes: takes of each input in the next round (default: this run's).
-            score: what ranks the values (see :func:`score_values`).
+            takes: takes of each input in the next round (default: this run's; 1 with ``best``).
+            score: what ranks the values (see :func:`score_values`), or the takes with ``best=N``.
             budget_usd: refuse the round (nothing sent) when its high estimate is over it.
             client: the client (default: :func:`seedance_nb.connect`).
             run_dir: the next round's folder (default: beside this one).
             concurrency: requests on fal at once.
             progress: a progress bar.
             same_seed_ok: allow more takes of inputs with a fixed seed.
+            best: promote takes: the best N by ``score``, or job numbers, or rows of ``df``.
+            endpoint: the endpoint the round runs on (default: each input's own).
             **changes: input fields to change in the next round.
         """
-        plan = self.plan_promotion(by, top, takes, score=score, run_dir=run_dir, same_seed_ok=same_seed_ok, **changes)
+        plan = self.plan_promotion(
+            by,
+            top,
+            takes,
+            score=score,
+            run_dir=run_dir,
+            same_seed_ok=same_seed_ok,
+            best=best,
+            endpoint=endpoint,
+            **changes,
+        )
         _announce(str(plan) + (f"; budget ${budget_usd:.2f}" if budget_usd is not None else ""))
         return plan.run(client, budget_usd=budget_usd, concurrency=concurrency, progress=progress)
 

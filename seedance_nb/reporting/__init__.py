@@ -53,10 +53,11 @@ from ..quality import metrics_section_html
 from ..stats import noise_section_html
 from ..statuses import UNDER_WAY, JobStatus
 from ._bundle import bundle_report
+from ._endpoints import by_endpoint_section, endpoint_table, promoted_section
 from ._jobs import _jobs_table, _ratings
 from ._timeline import _timeline
 
-__all__ = ["ReportPath", "bundle_report", "report", "report_html"]
+__all__ = ["ReportPath", "bundle_report", "endpoint_table", "report", "report_html"]
 
 logger = logging.getLogger("seedance_nb.reporting")
 
@@ -418,6 +419,8 @@ def report_html(
         _parameters(df, run_dir),
         _input_images(df, run_dir),
         _grids(df, sources, rows, cols, anchors, backend) if len(df) else "",
+        by_endpoint_section(df),  # only when the jobs ran on more than one endpoint
+        promoted_section(df, run_dir),  # only for a round that promoted takes
         _timeline(df),
         _jobs_table(df, sources, backend),
         metrics_section_html(df, metric=metric, image_src=sources.poster, run_dir=run_dir),  # "" if none measured

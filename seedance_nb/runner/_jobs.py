@@ -156,7 +156,7 @@ class JobSteps:
                 if not await self._submit(job, ctx):
                     return
             assert job.request_id is not None
-            handle = client.handle(job.request_id, endpoint=self.endpoint, **job.urls)
+            handle = client.handle(job.request_id, endpoint=job.input.endpoint, **job.urls)
             details = await within_deadline(self._follow(job, handle, release), ctx.job_timeout, job)
             await ctx.hooks.completed(job.key, details.output.to_json())
             await self._arecord(
@@ -182,7 +182,7 @@ class JobSteps:
         """Only the user's cancel gets here (an interrupted cell, Cancel, a cancelled task): stop billing, and
         journal what the job is left as."""
         if handle is None and job.request_id is not None and job.status != JobStatus.DOWNLOADING:
-            handle = ctx.client.handle(job.request_id, endpoint=self.endpoint, **job.urls)
+            handle = ctx.client.handle(job.request_id, endpoint=job.input.endpoint, **job.urls)
         if handle is not None and job.key not in ctx.hooks.following:
             # (never cancel a request another process submitted and this one only follows)
             remote = asyncio.ensure_future(handle.cancel())
@@ -230,13 +230,15 @@ class JobSteps:
                     ctx.client,
                     job.key,
                     payload,
-                    self.endpoint,
+                    job.input.endpoint,
                     # its own earlier claim may be taken again: proven absent, or resubmitted knowingly
                     absent=verdict == ABSENT or (verdict == UNSETTLED and ctx.resubmit_unknown),
                     disable_fallbacks=ctx.disable_fallbacks,
                 )
             else:
-                submitting = ctx.client.submit(payload, endpoint=self.endpoint, disable_fallbacks=ctx.disable_fallbacks)
+                submitting = ctx.client.submit(
+                    payload, endpoint=job.input.endpoint, disable_fallbacks=ctx.disable_fallbacks
+                )
             sending = asyncio.ensure_future(submitting)
             try:
                 handle = await asyncio.shield(sending)
@@ -278,7 +280,9 @@ class JobSteps:
             await asyncio.sleep(wait)  # fal's history may trail the queue by a moment
         claimed = {j.request_id for j in self.jobs if j.request_id and j is not job}
         try:
-            items = await client.request_history(self.endpoint, start=job.sent_at - CLOCK_SKEW_SECONDS, payloads=True)
+            items = await client.request_history(
+                job.input.endpoint, start=job.sent_at - CLOCK_SKEW_SECONDS, payloads=True
+            )
         except Exception as exc:  # the history is a second opinion: when it fails, leave the job unknown
             logger.warning("job %d: fal's request history could not be read (%s)", job.job, exc)
             return UNSETTLED
@@ -286,7 +290,7 @@ class JobSteps:
         if request_id is None:
             logger.info("job %d: fal's history shows its earlier submit never arrived; submitting it", job.job)
             return ABSENT
-        ep = EndpointId.parse(self.endpoint)
+        ep = EndpointId.parse(job.input.endpoint)
         urls = {
             "status_url": ep.status_url(client.queue_url, request_id),
             "response_url": ep.request_url(client.queue_url, request_id),

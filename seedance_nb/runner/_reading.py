@@ -36,7 +36,7 @@ def _read_journal(run_dir: Path) -> tuple[dict[str, Any], list[Job]]:
                     images[name] = value
             job = Job(
                 job=event["job"],
-                input=VideoInput.from_payload(payload, meta.get("endpoint", DEFAULT_ENDPOINT)),
+                input=VideoInput.from_payload(payload, event.get("endpoint") or meta.get("endpoint", DEFAULT_ENDPOINT)),
                 take=event["take"],
                 key=event["key"],
                 labels=event.get("labels", {}),

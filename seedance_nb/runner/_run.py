@@ -24,6 +24,7 @@ from ..errors import InputError, Problem
 from ..files import ImageData
 from ..grids import Grid
 from ..hooks import HookChain, RunnerHooks
+from ..lineup import estimate
 from ..openapi_schema import (
     SNAPSHOT_ENDPOINTS,
     current_schema,
@@ -141,6 +142,7 @@ class Run(JobSteps, Transfers):
         meta = {
             "name": name or folder.path.name,
             "endpoint": grid.endpoint,
+            **({"endpoints": list(grid.endpoints)} if len(grid.endpoints) > 1 else {}),
             "backend": backend,
             "jobs": len(jobs),
             "axes": {k: [_describe(v) for v in vals] for k, vals in grid.axes.items()},
@@ -198,6 +200,7 @@ class Run(JobSteps, Transfers):
             "job": job.job,
             "take": job.take,
             "key": job.key,
+            "endpoint": job.input.endpoint,
             "payload": payload,
             "labels": job.labels,
             "images": job.images,
@@ -370,7 +373,7 @@ class Run(JobSteps, Transfers):
         for job in self.jobs:
             if job.done:
                 continue
-            est = job.input.estimate(_image_size(job))
+            est = estimate(job.input, _image_size(job))  # by the job's own endpoint's rule
             total += est.high_usd if high else est.usd
         return total
 
@@ -561,19 +564,21 @@ class Run(JobSteps, Transfers):
     async def _check_schema(self, client: AsyncClient) -> None:
         """Before money is spent: say which fields fal's schema for this endpoint does not list (fal may ignore
         them). A ``seed`` the user chose is no warning: an INFO line, and on fal a note printed once per session
-        (:func:`~seedance_nb.openapi_schema.seed_note_once`). (The daily drift check is a wing's hook:
-        seedance_nb.sweep.)"""
-        if self.endpoint not in SNAPSHOT_ENDPOINTS:
-            return
+        (:func:`~seedance_nb.openapi_schema.seed_note_once`). A grid over endpoints: each is checked by its own
+        schema. (The daily drift check is a wing's hook: seedance_nb.sweep.)"""
         pending = [job.input for job in self.jobs if not job.done]
-        others, seed = split_seed_message(warn_unsupported_fields(pending, current_schema(self.endpoint)))
-        for message in others:
-            logger.warning("%s", message)
-        if seed is not None:  # a seed the user chose: a quiet note once per session, where fal bills (stdout)
-            logger.info("%s", seed)
-            note = seed_note_once(self.endpoint) if client.backend == "fal" else None
-            if note is not None:
-                print(note)
+        for endpoint in dict.fromkeys(inp.endpoint for inp in pending):
+            if endpoint not in SNAPSHOT_ENDPOINTS:
+                continue
+            mine = [inp for inp in pending if inp.endpoint == endpoint]
+            others, seed = split_seed_message(warn_unsupported_fields(mine, current_schema(endpoint)))
+            for message in others:
+                logger.warning("%s", message)
+            if seed is not None:  # a seed the user chose: a quiet note once per session, where fal bills (stdout)
+                logger.info("%s", seed)
+                note = seed_note_once(endpoint) if client.backend == "fal" else None
+                if note is not None:
+                    print(note)
 
     def _cache_hits(self, ctx: RunContext, jobs: list[Job]) -> dict[int, dict[str, Any]]:
         """The per-user cache's entry for every job that has never been sent (none with ``force``)."""
@@ -626,7 +631,7 @@ class Run(JobSteps, Transfers):
                     job=len(self.jobs),
                     input=source.input,
                     take=take,
-                    key=cache_key(self.endpoint, source.input, hashes, take),
+                    key=cache_key(source.input.endpoint, source.input, hashes, take),
                     labels=dict(source.labels),
                     images=hashes,
                     est_cost_usd=source.est_cost_usd,
