@@ -86,3 +86,24 @@ def test_the_readme_example_works_pasted_into_one_cell(tmp_path, monkeypatch):
     assert grid.count("<video") == 8 and grid.count('class="sd-poster"') == 8
     assert "emulated, nothing billed" in grid and 'data-backend="emulator"' in grid
     assert os.path.isfile(tmp_path / re.search(r"(sweeps/\S+/report\.html)", printed).group(1))
+
+
+def test_the_readme_compare_models_snippet_works_pasted_into_one_cell(tmp_path, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    section = README.split("### Compare models", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    code += "\nprint('promoted', len(final.jobs), sorted({j.input.endpoint for j in final.jobs}))\nendpoint_table(sweep)"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    monkeypatch.delenv("FAL_KEY", raising=False)
+    monkeypatch.setenv("SEEDANCE_HOME", str(tmp_path / "home"))
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = nb.cells[0].outputs
+    assert not [o for o in outputs if o.output_type == "error"], outputs
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream" and o.name == "stdout")
+    assert "12 videos" in printed and "seedance-2.0 mini" in printed  # the estimate, itemised per endpoint
+    assert "promoted 3 ['bytedance/seedance-2.0/image-to-video']" in printed
+    (last,) = [o for o in outputs if o.output_type == "execute_result"]
+    table = last.data["text/html"]
+    assert table.count("seedance-2.0") >= 3  # one row per endpoint
