@@ -108,6 +108,8 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .generation import generate_async as generate_async
     from .grids import Grid as Grid
     from .grids import GridEstimate as GridEstimate
+    from .gridvideo import GridVideo as GridVideo
+    from .gridvideo import grid_video as grid_video
     from .markup import LargeOutputWarning as LargeOutputWarning
     from .media import DownloadStalled as DownloadStalled
     from .media import VideoInfo as VideoInfo

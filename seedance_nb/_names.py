@@ -54,6 +54,8 @@ PUBLIC: dict[str, str] = {
     "compare": "display",
     "gallery": "display",
     "show": "display",
+    "GridVideo": "gridvideo",
+    "grid_video": "gridvideo",
     "ReportPath": "reporting",
     "report": "reporting",
     # ranking takes

@@ -36,8 +36,9 @@ a team's) and the metrics (:class:`seedance_nb.quality.MetricsHooks`, off the ru
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._names import set_public_module
 from .catalogs.runner import RunHooks
@@ -61,6 +62,9 @@ from .runner import (
     match_history,
     normalize_rating,
 )
+
+if TYPE_CHECKING:
+    from .gridvideo import GridVideo
 
 logger = logging.getLogger("seedance_nb.sweep")
 
@@ -143,6 +147,25 @@ class Sweep(DuelsMixin, MetricsMixin, Run):
         if backend == "fal" and endpoint in SNAPSHOT_ENDPOINTS:
             hooks.append(DriftCheck(endpoint))
         return HookChain(hooks)
+
+    def grid_video(
+        self,
+        path: str | Path,
+        rows: str | Sequence[str] | int | None = None,
+        cols: str | Sequence[str] | int | None = None,
+        **options: Any,
+    ) -> GridVideo:
+        """The sweep's grid as one tiled MP4 or animated WebP (:func:`seedance_nb.grid_video`).
+
+        Args:
+            path: where to write (``.mp4`` or ``.webp``).
+            rows: the axis down the side, or a number of rows.
+            cols: the axis across, or a number of columns.
+            **options: :func:`seedance_nb.grid_video`'s (``cell_width``, ``audio``, ``labels``, ``crf``).
+        """
+        from .gridvideo import grid_video
+
+        return grid_video(self, path, rows, cols, **options)
 
     def _repr_html_(self) -> str:
         from .display import sweep_html
