@@ -126,6 +126,9 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .schema import VideoInput as VideoInput
     from .schema import VideoOutput as VideoOutput
     from .statuses import JobStatus as JobStatus
+    from .storyboard import BoardTree as BoardTree
+    from .storyboard import Film as Film
+    from .storyboard import Storyboard as Storyboard
     from .sweep import Sweep as Sweep
     from .sweep import load_sweep as load_sweep
     from .sweep import run_adaptive as run_adaptive

@@ -66,6 +66,10 @@ PUBLIC: dict[str, str] = {
     "Promotion": "duels",
     "run_adaptive": "sweep",
     "run_adaptive_async": "sweep",
+    # sequences of shots
+    "Storyboard": "storyboard",
+    "Film": "storyboard",
+    "BoardTree": "storyboard",
     # history and spend
     "Recovery": "catalogs",
     "catalog": "catalogs",

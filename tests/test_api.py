@@ -8,13 +8,13 @@ import sys
 import seedance_nb
 
 PUBLIC = [
-    "APIError", "AdaptiveRun", "AmbiguousSubmit", "AsyncClient", "AuthenticationError",
+    "APIError", "AdaptiveRun", "AmbiguousSubmit", "AsyncClient", "AuthenticationError", "BoardTree",
     "BudgetExceeded", "Completed", "ConfigurationError", "CostEstimate", "DEFAULT_ENDPOINT", "DownloadError",
-    "DownloadStalled", "EndpointId", "File", "Grid", "GridEstimate", "GridVideo", "InProgress",
+    "DownloadStalled", "EndpointId", "File", "Film", "Grid", "GridEstimate", "GridVideo", "InProgress",
     "InputError", "Job", "JobStatus", "LargeOutputWarning", "Limits", "LogEntry", "ModerationError",
     "NotFoundError", "Problem", "Promotion", "ProtocolError", "Queued", "RateLimitError", "Recovery",
     "RejectedInput", "ReportPath", "RequestCancelled", "RequestFailed", "RequestHandle", "Result", "ResultDetails",
-    "RunFolderBusy", "SchemaDrift", "SeedanceError", "ServerError", "StartTimeout", "Sweep",
+    "RunFolderBusy", "SchemaDrift", "SeedanceError", "ServerError", "StartTimeout", "Storyboard", "Sweep",
     "VideoInfo", "VideoInput", "VideoMetrics", "VideoOutput", "WaitTimeout", "__version__", "catalog", "compare",
     "connect", "estimate_cost", "filmstrip", "gallery", "generate", "generate_async", "grid_video", "load_sweep",
     "metrics", "output_size", "recover", "report", "run_adaptive", "run_adaptive_async", "run_sweep",
