@@ -33,7 +33,7 @@ from ..errors import InputError, Problem
 from ..grids import Grid, GridEstimate
 from ..markup import PAID
 from ..statuses import HAS_VIDEO
-from ..sweep import Sweep, run_sweep
+from ..sweep import Sweep, run_sweep, run_sweep_async
 from ._film import last_frame, poster_strip, stitch
 from ._tree import BOARD_FILE, BoardTree, TreeState, read_state, write_state
 
@@ -295,6 +295,11 @@ class Storyboard:
             raise InputError([Problem("shot", "has not been run on this branch", shot, "board.run() first")])
         return Sweep.load(run_dir)
 
+    @property
+    def branch(self) -> str:
+        """The current branch's tip id (what :meth:`run`, :meth:`choose` and :meth:`film` act on)."""
+        return self._tip(None)
+
     def branches(self) -> list[str]:
         """Every branch's tip id, oldest first (index into this list for ``branch=``)."""
         return self._state.tips()
@@ -323,6 +328,34 @@ class Storyboard:
             InputError: every shot of the branch is chosen already, or the shot is not reached yet.
             BudgetExceeded: the shot's estimate is over what is left of the board's budget (nothing sent).
         """
+        node, client, options = self._prepare(shot, client, options)
+        run_dir = self.folder / node["run"]
+        if (run_dir / "journal.jsonl").exists():
+            return Sweep.resume(run_dir, client=client, **options)
+        grid = Grid(image=self._image_of(node), **self._state.shots[node["shot"] - 1])
+        return run_sweep(grid, client=client, run_dir=run_dir, name=f"{self.name} {node['id']}", **options)
+
+    async def run_async(self, shot: int | None = None, *, client: Any = None, **options: Any) -> Sweep:
+        """:meth:`run` for ``await`` in a notebook cell (the widget runs shots this way, in the background).
+
+        Args:
+            shot: which shot (default: the one the current branch waits for).
+            client: the client (default: the board's, else :func:`seedance_nb.connect`).
+            **options: :meth:`seedance_nb.Sweep.run`'s.
+        """
+        node, client, options = self._prepare(shot, client, options)
+        run_dir = self.folder / node["run"]
+        if (run_dir / "journal.jsonl").exists():
+            sweep = Sweep.load(run_dir)
+            await sweep.resume_async(client, **options)
+            return sweep
+        grid = Grid(image=self._image_of(node), **self._state.shots[node["shot"] - 1])
+        return await run_sweep_async(grid, client=client, run_dir=run_dir, name=f"{self.name} {node['id']}", **options)
+
+    def _prepare(
+        self, shot: int | None, client: Any, options: dict[str, Any]
+    ) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+        """The node to run, the client and the options (the board's budget: what is left of it)."""
         if shot is None:
             tip = self._state.current or ""
             if tip in self._state.choices:
@@ -334,12 +367,20 @@ class Storyboard:
             node = self._node_at(shot)
         if self.budget_usd is not None and "budget_usd" not in options:
             options["budget_usd"] = max(0.0, self.budget_usd - self.cost())
-        client = client if client is not None else self.client
-        run_dir = self.folder / node["run"]
-        if (run_dir / "journal.jsonl").exists():
-            return Sweep.resume(run_dir, client=client, **options)
-        grid = Grid(image=self._image_of(node), **self._state.shots[node["shot"] - 1])
-        return run_sweep(grid, client=client, run_dir=run_dir, name=f"{self.name} {node['id']}", **options)
+        return node, client if client is not None else self.client, options
+
+    def waiting(self) -> int | None:
+        """The shot the current branch waits for (to be run or chosen), or None when every shot is chosen."""
+        tip = self._state.current or ""
+        return None if tip in self._state.choices else int(self._state.nodes[tip]["shot"])
+
+    def widget(self) -> Any:
+        """The storyboard widget: a row of takes per shot, click to choose, the branch picker, "Run next shot",
+        "Render film", and the estimate before anything is sent (:class:`seedance_nb.storyboard.StoryboardWidget`).
+        """
+        from ._widget import StoryboardWidget
+
+        return StoryboardWidget(self)
 
     def _pick(self, sweep: Sweep, shot: int, job: Any, by: str | None) -> int:
         """The job chosen: given, the best rated, or the best by a metric (see :meth:`seedance_nb.Sweep.best`)."""

@@ -50,12 +50,19 @@ def row(name: str, figure: str, target: str = "", met: bool | None = None) -> No
 
 
 def takes(client: object, base: Path, name: str, n: int, duration: int) -> object:
+    """``n`` (4 or 9) emulator takes: a square of prompts by seeds."""
     import seedance_nb as sd
 
-    seeds = list(range(1, n // len(PROMPTS) + 2))
-    grid = sd.Grid(image=sd.sample_image(), prompt=PROMPTS, seed=seeds, resolution="480p", duration=duration)
+    side = round(n**0.5)
+    grid = sd.Grid(
+        image=sd.sample_image(),
+        prompt=PROMPTS[:side],
+        seed=list(range(1, side + 1)),
+        resolution="480p",
+        duration=duration,
+    )
     sweep = sd.run_sweep(grid, client=client, run_dir=base / name, progress=False, metrics=False)
-    return sd.load_sweep(sweep.run_dir)  # type: ignore[attr-defined]
+    return sd.load_sweep(sweep.run_dir)
 
 
 def grid_video(client: object, base: Path, quick: bool) -> None:
@@ -63,7 +70,7 @@ def grid_video(client: object, base: Path, quick: bool) -> None:
 
     n, duration = (4, 4) if quick else (9, 5)
     sweep = takes(client, base, "grid", n, duration)
-    df = sweep.df.head(n)  # type: ignore[attr-defined]
+    df = sweep.df  # type: ignore[attr-defined]
     side = 2 if quick else 3
     started = time.perf_counter()
     cpu = time.process_time()
