@@ -56,4 +56,9 @@ def test_the_widget_shows_the_estimate_first_then_runs_chooses_branches_and_film
     view.film_path.value = str(tmp_path / "film.mp4")
     view.film_button.click()
     assert (tmp_path / "film.mp4").exists() and "2 shots" in view.status.value, view.error.value
+    # the report: the tree, both branches' chosen takes, the current branch's film beside the page
+    page = board.report(tmp_path / "story.html")
+    text = page.read_text()
+    assert "<svg" in text and "Branch 0" in text and "Branch 1" in text and "story-film.mp4" in text
+    assert (tmp_path / "story-film.mp4").exists() and (tmp_path / "story-film-shots.jpg").exists()
     assert "<svg" in view.tree_view.value and "Storyboard" in view._repr_mimebundle_()["text/html"]

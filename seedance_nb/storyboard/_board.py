@@ -374,6 +374,18 @@ class Storyboard:
         tip = self._state.current or ""
         return None if tip in self._state.choices else int(self._state.nodes[tip]["shot"])
 
+    def report(self, path: str | Path, *, film: bool = True) -> Path:
+        """Write the board's HTML report: the tree, each branch's chosen takes, the current branch's film (rendered
+        beside the page as ``<name>-film.mp4``, with the poster strip) and what the takes cost.
+
+        Args:
+            path: the HTML file to write.
+            film: render and show the current branch's film (when a take of it is chosen).
+        """
+        from ._report import write_report
+
+        return write_report(self, path, film=film)
+
     def widget(self) -> Any:
         """The storyboard widget: a row of takes per shot, click to choose, the branch picker, "Run next shot",
         "Render film", and the estimate before anything is sent (:class:`seedance_nb.storyboard.StoryboardWidget`).
