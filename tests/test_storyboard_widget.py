@@ -40,10 +40,12 @@ def test_the_widget_shows_the_estimate_first_then_runs_chooses_branches_and_film
         await click_run()
         assert not view.error.value, view.error.value
         assert emu.stats()["submissions"] == 2
+        assert view.run_button.disabled and view.run_button.description == "Choose a take of shot 1"
         _button(view, "seedance-story-take-1-1").click()  # choose take #1 of shot 1
         assert [t["job"] for t in board.chosen()] == [1]
         assert view.run_button.description == "Run shot 2"
         await click_run()
+        assert view.run_button.disabled and view.run_button.description == "Choose a take of shot 2"
         await client.aclose()
 
     asyncio.run(go())

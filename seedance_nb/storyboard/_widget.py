@@ -39,6 +39,7 @@ class StoryboardWidget(_Base):
         self.board = board
         self.thumb_width = thumb_width
         self.task: asyncio.Task[None] | None = None
+        self._busy = False
         self.estimate = _css(W.HTML(), "seedance-story-estimate")
         self.branch = _css(W.Dropdown(description="branch"), "seedance-story-branch")
         self.run_button = _css(W.Button(description="Run next shot", button_style="primary"), "seedance-story-run")
@@ -73,15 +74,23 @@ class StoryboardWidget(_Base):
         finally:
             self._updating = False
         waiting = board.waiting()
-        self.run_button.disabled = waiting is None or self._running()
-        self.run_button.description = f"Run shot {waiting}" if waiting else "Every shot chosen"
+        ran = waiting is not None and self._ran(waiting)
+        self.run_button.disabled = waiting is None or ran or self._busy
+        if waiting is None:
+            self.run_button.description = "Every shot chosen"
+        else:
+            self.run_button.description = f"Choose a take of shot {waiting}" if ran else f"Run shot {waiting}"
         self.film_button.disabled = not board.chosen()
         self.rows.children = [self._row(shot) for shot in range(1, len(board) + 1)]
         self.tree_view.value = board.tree()._repr_html_()
         self.summary.value = html.escape(repr(board))
 
-    def _running(self) -> bool:
-        return self.task is not None and not self.task.done()
+    def _ran(self, shot: int) -> bool:
+        """The shot's run on the current branch has every job finished (it waits for a choice, not a run)."""
+        try:
+            return bool(self.board.sweep(shot).done)
+        except Exception:  # not run yet
+            return False
 
     def _row(self, shot: int) -> W.Widget:
         spec = self.board.shots[shot - 1]
@@ -145,6 +154,7 @@ class StoryboardWidget(_Base):
                 await self.board.run_async(progress=False)
                 self.status.value = "done"
             finally:
+                self._busy = False
                 self.refresh()
 
         try:
@@ -152,6 +162,7 @@ class StoryboardWidget(_Base):
         except RuntimeError as exc:  # no running loop: outside a notebook
             self.show_error(exc)
             return None
+        self._busy = True
         self.run_button.disabled = True
         return self.task
 
