@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
@@ -82,13 +83,38 @@ def test_three_shots_two_takes_and_a_rechoice_make_two_branches_and_a_film(clien
     film = board.film(tmp_path / "film.mp4")
     infos = [probe(t["path"]) for t in board.chosen()]
     info = probe(film.path)
-    assert not film.reencoded and film.complete and film.has_audio and info.has_audio
+    assert not film.reencoded and film.reencoded_shots == () and film.complete and film.has_audio and info.has_audio
     assert film.frames == sum(i.frames for i in infos) == sum(1 for _ in _frames(film.path))
     assert abs(info.duration - sum(i.duration for i in infos)) <= 1 / 24
     assert film.posters.exists() and film.cost_usd > 0 and film.jobs == (0, 0, 1)
     # crossfades re-encode: 6 frames shorter per cut
     faded = board.film(tmp_path / "faded.mp4", branch=0, crossfade=6)
     assert faded.reencoded and faded.frames == film.frames - 12 == sum(1 for _ in _frames(faded.path))
+
+
+def test_a_shot_at_another_resolution_is_the_only_one_re_encoded(client, png_path, tmp_path):
+    shots = [{"prompt": "static shot", "resolution": r, "duration": 4} for r in ("480p", "720p", "480p")]
+    board = sd.Storyboard(image=png_path, shots=shots, folder=tmp_path / "board", client=client)
+    for shot in (1, 2, 3):
+        board.run(progress=False, metrics=False)
+        board.choose(shot=shot, job=0)
+    film = board.film(tmp_path / "film.mp4")
+    assert film.reencoded and film.reencoded_shots == (2,)
+    takes = [t["path"] for t in board.chosen()]
+    assert probe(takes[1]).width > probe(takes[0]).width == probe(film.path).width
+    decoded = list(_frames(film.path))
+    assert len(decoded) == film.frames == sum(probe(p).frames for p in takes)
+    from PIL import Image
+
+    at = 0
+    for i, path in enumerate(takes):
+        for frame in _frames(path):
+            if i != 1:  # copied: the very same pictures (shot 3's too: shot 1's parameter sets are back in-band)
+                assert np.array_equal(decoded[at], frame), (i, at)
+            else:  # re-encoded to the film's size
+                small = np.asarray(Image.fromarray(frame).resize(decoded[at].shape[1::-1], Image.Resampling.BILINEAR))
+                assert np.abs(decoded[at].astype(float) - small).mean() < 6, at
+            at += 1
 
 
 def test_refusals_name_the_field(client, png_path, tmp_path):

@@ -90,6 +90,8 @@ class Film:
         frames: its frames.
         seconds: its length.
         reencoded: False when it was remuxed (the takes' streams alike, no crossfade): no quality lost.
+        reencoded_shots: the shots whose video was re-encoded (those whose streams differ from shot 1's; every
+            shot with crossfades or when the sound differs); the others' packets are copied as they are.
         has_audio: it has sound (every take had).
         cost_usd: what every take of the branch's shot runs cost (chosen or not).
         jobs: the chosen job of each shot.
@@ -103,13 +105,14 @@ class Film:
     frames: int
     seconds: float
     reencoded: bool
+    reencoded_shots: tuple[int, ...]
     has_audio: bool
     cost_usd: float
     jobs: tuple[int, ...]
     branch: str
 
     def __repr__(self) -> str:
-        how = "re-encoded" if self.reencoded else "remuxed"
+        how = f"shots {list(self.reencoded_shots)} re-encoded" if self.reencoded else "remuxed"
         return (
             f"Film({self.path.name}: {self.shots} shots, {self.seconds:.2f} s, {self.frames} frames, {how}, "
             f"takes cost ${self.cost_usd:.2f})"
@@ -156,6 +159,7 @@ class Storyboard:
         if folder is None:
             raise InputError([Problem("folder", "a storyboard needs a folder of its own", None, 'folder="boards/x"')])
         self.folder = Path(folder)
+        self._frames: dict[Path, tuple[tuple[int, int], Any]] = {}
         self.client = client
         self.budget_usd = budget_usd
         if (self.folder / BOARD_FILE).exists():
@@ -453,17 +457,27 @@ class Storyboard:
             self._new_node(node["shot"] + 1, choice_id, str(frame))
 
     def _row(self, node: dict[str, Any], job: int) -> dict[str, Any]:
-        df = Sweep.load(self.folder / node["run"]).df
+        df = self._frame(self.folder / node["run"])
         row: dict[str, Any] = df[df["job"] == job].iloc[0].to_dict()
         return row
 
     # ------------------------------------------------------------------ looking at it
 
+    def _frame(self, run_dir: Path) -> Any:
+        """A shot run's DataFrame, read again only when its journal changed (the tree and costs read it often)."""
+        journal = run_dir / "journal.jsonl"
+        stat = journal.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        cached = self._frames.get(run_dir)
+        if cached is None or cached[0] != stamp:
+            cached = self._frames[run_dir] = (stamp, Sweep.load(run_dir).df)
+        return cached[1]
+
     def _summary(self, node: dict[str, Any]) -> str:
         run_dir = self.folder / node["run"]
         if not (run_dir / "journal.jsonl").exists():
             return "not run"
-        df = Sweep.load(run_dir).df
+        df = self._frame(run_dir)
         done = int(df["status"].isin(HAS_VIDEO).sum())
         return f"{done}/{len(df)} takes, ${self._paid(df):.2f}"
 
@@ -488,7 +502,7 @@ class Storyboard:
         for node in nodes:
             run_dir = self.folder / node["run"]
             if (run_dir / "journal.jsonl").exists():
-                total += self._paid(Sweep.load(run_dir).df)
+                total += self._paid(self._frame(run_dir))
         return total
 
     def tree(self) -> BoardTree:
@@ -552,6 +566,7 @@ class Storyboard:
             frames=made.frames,
             seconds=made.seconds,
             reencoded=made.reencoded,
+            reencoded_shots=tuple(t["shot"] for t, redone in zip(takes, made.redone, strict=True) if redone),
             has_audio=made.has_audio,
             cost_usd=round(self.cost(tip, everything=False), 6),
             jobs=tuple(t["job"] for t in takes),

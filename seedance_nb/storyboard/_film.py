@@ -1,9 +1,12 @@
 """Frames and films with PyAV: a take's last frame at full resolution, and takes stitched into one MP4.
 
-Stitching remuxes (copies the compressed packets, shifting their timestamps) when every take's streams have the
-same parameters (codec, size, pixel format, frame rate, codec headers; for sound, codec, rate and layout), which
-is what one endpoint at one resolution gives: no quality is lost and six 5 s shots take milliseconds. When any
-differ, or crossfades are asked for, the film is re-encoded (H.264 at the first take's size and rate, AAC).
+Stitching remuxes (copies the compressed packets, shifting their timestamps) every take whose video stream has
+the first take's parameters (codec, size, pixel format, frame rate, codec headers), which is what one endpoint at
+one resolution gives: no quality is lost and six 5 s shots take milliseconds. A take whose video differs (another
+resolution) is re-encoded alone, to the first take's size and rate, with its parameter sets in-band (and the first
+take's put back in-band on the take after it), so the others are still copied. The sound is copied when every
+take's has the same parameters. With crossfades, or sounds that differ, the whole film is re-encoded (H.264 at
+the first take's size and rate, AAC).
 PyAV (FFmpeg's libraries) is used because it can copy packets between containers and decode exactly the last
 frame; Pillow or OpenCV cannot remux, and an ``ffmpeg`` subprocess would be a second installation to find.
 """
@@ -49,6 +52,7 @@ class StitchResult:
     seconds: float
     reencoded: bool
     has_audio: bool
+    redone: tuple[bool, ...] = ()
 
 
 def _video_key(stream: Any) -> tuple[Any, ...]:
@@ -79,56 +83,159 @@ def stitch(paths: Sequence[Path], dest: Path, *, crossfade: int = 0) -> StitchRe
         crossfade: frames over which each take fades into the next (0: cuts; anything else re-encodes).
     """
     video, audio = _keys(paths)
-    remux = len(video) == 1 and len(audio) == 1 and crossfade == 0
     has_audio = None not in audio
+    with av.open(str(paths[0])) as first:
+        reference = _video_key(first.streams.video[0])
+    copy = len(audio) == 1 and crossfade == 0 and _is_avcc(reference[0], reference[5])
+    redo = tuple(_video_key_of(path) != reference for path in paths) if copy else (True,) * len(paths)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     try:
-        frames = _remux(paths, part, has_audio) if remux else _reencode(paths, part, has_audio, crossfade)
+        frames = _remux(paths, part, has_audio, redo) if copy else _reencode(paths, part, has_audio, crossfade)
         part.replace(dest)
     finally:
         part.unlink(missing_ok=True)
     with av.open(str(dest)) as container:
         stream = container.streams.video[0]
         seconds = float(frames / (stream.average_rate or 24))
-    return StitchResult(frames=frames, seconds=seconds, reencoded=not remux, has_audio=has_audio)
+    return StitchResult(frames=frames, seconds=seconds, reencoded=any(redo), has_audio=has_audio, redone=redo)
 
 
-def _remux(paths: Sequence[Path], part: Path, has_audio: bool) -> int:
-    """Copy every packet, each take's timestamps shifted by the length of the takes before it."""
+def _video_key_of(path: Path) -> tuple[Any, ...]:
+    with av.open(str(path)) as container:
+        return _video_key(container.streams.video[0])
+
+
+def _is_avcc(codec: str, extradata: bytes) -> bool:
+    """H.264 whose parameter sets are in an avcC box with 4-byte lengths (what MP4 files from x264 hold)."""
+    return codec == "h264" and len(extradata) > 7 and extradata[0] == 1 and extradata[4] & 3 == 3
+
+
+def _avcc_parameter_sets(extradata: bytes) -> bytes:
+    """The SPS and PPS of an avcC box as length-prefixed NAL units (to put back in-band after a re-encoded take)."""
+    out, pos = [], 6
+    count = extradata[5] & 0x1F
+    for kind in range(2):
+        if kind == 1:
+            count, pos = extradata[pos], pos + 1
+        for _ in range(count):
+            size = int.from_bytes(extradata[pos : pos + 2], "big")
+            out.append(size.to_bytes(4, "big") + extradata[pos + 2 : pos + 2 + size])
+            pos += 2 + size
+    return b"".join(out)
+
+
+def _annexb_to_avcc(data: bytes) -> bytes:
+    """Annex B NAL units (start codes) as MP4's length-prefixed ones."""
+    units = [u for u in data.replace(b"\x00\x00\x00\x01", b"\x00\x00\x01").split(b"\x00\x00\x01") if u]
+    return b"".join(len(u).to_bytes(4, "big") + u for u in units)
+
+
+def _remux(paths: Sequence[Path], part: Path, has_audio: bool, redo: Sequence[bool]) -> int:
+    """Copy every packet, each take's timestamps shifted by the length of the takes before it; a take whose video
+    differs from the first's (``redo``) is re-encoded to the first's size and rate, its parameter sets in-band."""
     frames = 0
     offset = Fraction(0)  # seconds
     with av.open(str(part), "w", format="mp4", options={"movflags": "+faststart"}) as out:
         with av.open(str(paths[0])) as first:
-            out_video = out.add_stream_from_template(first.streams.video[0])
+            template = first.streams.video[0]
+            out_video = out.add_stream_from_template(template)
             out_audio = out.add_stream_from_template(first.streams.audio[0]) if has_audio else None
-        last_dts: dict[str, int] = {}
-        for path in paths:
+            headers = _avcc_parameter_sets(bytes(template.codec_context.extradata or b""))
+            size = (template.codec_context.width, template.codec_context.height)
+            rate = template.average_rate or Fraction(24)
+        last_dts: dict[str, Fraction] = {}
+        for index, path in enumerate(paths):
+            restore = index > 0 and redo[index - 1] and not redo[index]
             with av.open(str(path)) as src:
                 video = src.streams.video[0]
-                streams = [video, *([src.streams.audio[0]] if has_audio else [])]
-                start, end = None, None
-                for packet in src.demux(*streams):
-                    if packet.dts is None or packet.pts is None:
-                        continue
-                    is_video = packet.stream.type == "video"
-                    base = packet.time_base
-                    shift = int(offset / base)
-                    packet.pts += shift
-                    packet.dts += shift
-                    kind = "video" if is_video else "audio"
-                    if packet.dts <= last_dts.get(kind, -(2**62)):
-                        continue  # an audio frame overlapping the previous take's last one
-                    last_dts[kind] = packet.dts
-                    if is_video:
-                        frames += 1
-                        own = packet.pts - shift
-                        start = own if start is None else min(start, own)
-                        end = max(end or 0, own + (packet.duration or 0))
-                    packet.stream = out_video if is_video else out_audio
-                    out.mux(packet)
-                offset += Fraction((end or 0) - (start or 0)) * video.time_base
+                streams = [*([] if redo[index] else [video]), *([src.streams.audio[0]] if has_audio else [])]
+                packets = src.demux(*streams)
+                length = _copy(out, packets, offset, (out_video, out_audio), last_dts, headers if restore else b"")
+            if redo[index]:
+                length = _redo(out, out_video, Path(path), offset, size, rate, last_dts)
+            frames += length[0]
+            offset += length[1]
     return frames
+
+
+def _copy(
+    out: Any,
+    packets: Iterator[Any],
+    offset: Fraction,
+    streams: tuple[Any, Any],
+    last_dts: dict[str, Fraction],
+    headers: bytes,
+) -> tuple[int, Fraction]:
+    """Mux one take's packets shifted by ``offset`` seconds; returns its video frames and length in seconds."""
+    frames, start, end, base = 0, None, None, Fraction(1, 24)
+    for packet in packets:
+        if packet.dts is None or packet.pts is None:
+            continue
+        kind = packet.stream.type
+        shift = int(offset / packet.time_base)
+        packet.pts += shift
+        packet.dts += shift
+        at = packet.dts * packet.time_base
+        if kind in last_dts and at <= last_dts[kind]:
+            continue  # an audio frame overlapping the previous take's last one
+        last_dts[kind] = at
+        if kind == "video":
+            if headers and frames == 0:  # the first take's SPS/PPS again, after a re-encoded take's own
+                packet = _with_prefix(packet, headers)
+            frames += 1
+            base, own = packet.time_base, packet.pts - shift
+            start = own if start is None else min(start, own)
+            end = max(end or 0, own + (packet.duration or 0))
+        packet.stream = streams[0] if kind == "video" else streams[1]
+        out.mux(packet)
+    return frames, Fraction((end or 0) - (start or 0)) * base
+
+
+def _with_prefix(packet: Any, prefix: bytes) -> Any:
+    fresh = av.Packet(prefix + bytes(packet))
+    fresh.pts, fresh.dts, fresh.duration, fresh.time_base = packet.pts, packet.dts, packet.duration, packet.time_base
+    fresh.is_keyframe = packet.is_keyframe
+    return fresh
+
+
+def _redo(
+    out: Any,
+    stream: Any,
+    path: Path,
+    offset: Fraction,
+    size: tuple[int, int],
+    rate: Fraction,
+    last_dts: dict[str, Fraction],
+) -> tuple[int, Fraction]:
+    """Re-encode one take's video to the film's size and rate (no B-frames, SPS/PPS in-band), muxed at ``offset``."""
+    encoder = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height = size
+    encoder.pix_fmt = "yuv420p"
+    encoder.time_base = Fraction(1) / rate
+    encoder.framerate = rate
+    encoder.options = {"preset": "veryfast", "crf": "20", "x264-params": "bframes=0:repeat-headers=1"}
+    encoder.max_b_frames = 0
+    shift = int(offset / encoder.time_base)
+    count = 0
+
+    def mux(packets: Any) -> None:
+        for packet in packets:
+            fresh = av.Packet(_annexb_to_avcc(bytes(packet)))
+            fresh.pts, fresh.dts = packet.pts + shift, packet.dts + shift
+            fresh.duration, fresh.time_base = 1, encoder.time_base
+            fresh.is_keyframe = packet.is_keyframe
+            fresh.stream = stream
+            last_dts["video"] = fresh.dts * encoder.time_base
+            out.mux(fresh)
+
+    for picture in _decoded(path, size):
+        frame = av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(format="yuv420p")
+        frame.pts = count
+        count += 1
+        mux(encoder.encode(frame))
+    mux(encoder.encode(None))
+    return count, Fraction(count) / rate
 
 
 def _decoded(path: Path, size: tuple[int, int]) -> Iterator[np.ndarray]:
