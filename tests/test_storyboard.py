@@ -90,6 +90,9 @@ def test_three_shots_two_takes_and_a_rechoice_make_two_branches_and_a_film(clien
     # crossfades re-encode: 6 frames shorter per cut
     faded = board.film(tmp_path / "faded.mp4", branch=0, crossfade=6)
     assert faded.reencoded and faded.frames == film.frames - 12 == sum(1 for _ in _frames(faded.path))
+    with av.open(str(faded.path)) as container:  # the sound overlaps as the pictures do: still in step
+        sound = container.streams.audio[0]
+        assert abs(float(sound.duration * sound.time_base) - faded.seconds) < 0.1
 
 
 def test_a_shot_at_another_resolution_is_the_only_one_re_encoded(client, png_path, tmp_path):

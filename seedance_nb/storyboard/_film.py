@@ -282,7 +282,7 @@ def _reencode(paths: Sequence[Path], part: Path, has_audio: bool, crossfade: int
                 count = _encode(out, stream, picture, count)
         out.mux(stream.encode(None))
         if audio is not None:
-            _encode_sound(out, audio, paths)
+            _encode_sound(out, audio, paths, float(crossfade / rate))
     return count
 
 
@@ -293,15 +293,33 @@ def _encode(out: Any, stream: Any, picture: np.ndarray, count: int) -> int:
     return count + 1
 
 
-def _encode_sound(out: Any, audio: Any, paths: Sequence[Path]) -> None:
+def _encode_sound(out: Any, audio: Any, paths: Sequence[Path], overlap: float = 0.0) -> None:
+    """Every take's sound one after another; with crossfades each take after the first loses its first
+    ``overlap`` seconds, as its pictures do, so that the sound stays in step with them."""
     resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
     pts = 0
-    for path in paths:
+    for index, path in enumerate(paths):
+        skip = round(overlap * AUDIO_RATE) if index else 0
         for frame in _sound(Path(path), resampler):
+            if skip >= frame.samples:
+                skip -= frame.samples
+                continue
+            if skip:
+                frame = _tail(frame, skip)
+                skip = 0
             frame.pts = pts
             pts += frame.samples
             out.mux(audio.encode(frame))
     out.mux(audio.encode(None))
+
+
+def _tail(frame: Any, skip: int) -> Any:
+    """An audio frame without its first ``skip`` samples."""
+    kept = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(frame.to_ndarray()[:, skip:]), format="fltp", layout="stereo"
+    )
+    kept.sample_rate = AUDIO_RATE
+    return kept
 
 
 def poster_strip(paths: Sequence[Path], dest: Path, *, height: int = 144) -> Path:
