@@ -120,7 +120,7 @@ def test_a_shot_at_another_resolution_is_the_only_one_re_encoded(client, png_pat
             at += 1
 
 
-def test_refusals_name_the_field(client, png_path, tmp_path):
+def test_refusals_name_the_field(client, emu, png_path, tmp_path):
     with pytest.raises(sd.InputError, match=r"shots\[1\]\.image"):
         sd.Storyboard(image=png_path, shots=[{"prompt": "a"}, {"prompt": "b", "image": png_path}], folder=tmp_path)
     with pytest.raises(sd.InputError, match=r"shots\[0\]\.duration"):
@@ -140,6 +140,12 @@ def test_refusals_name_the_field(client, png_path, tmp_path):
         board.choose(shot=1, by="rating")  # nothing rated
     with pytest.raises(sd.InputError, match="folder"):
         sd.Storyboard(image=png_path, shots=SHOTS, folder=tmp_path / "c")
+    # the board's budget: a shot whose estimate is over what is left is refused, nothing sent
+    sent = emu.stats()["submissions"]
+    poor = sd.Storyboard(image=png_path, shots=SHOTS, folder=tmp_path / "d", client=client, budget_usd=0.5)
+    with pytest.raises(sd.BudgetExceeded):
+        poor.run(progress=False, metrics=False)
+    assert emu.stats()["submissions"] == sent
 
 
 CHILD = textwrap.dedent(
