@@ -114,6 +114,8 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .generation import generate_async as generate_async
     from .grids import Grid as Grid
     from .grids import GridEstimate as GridEstimate
+    from .gridvideo import GridVideo as GridVideo
+    from .gridvideo import grid_video as grid_video
     from .markup import LargeOutputWarning as LargeOutputWarning
     from .media import DownloadStalled as DownloadStalled
     from .media import VideoInfo as VideoInfo
@@ -135,6 +137,9 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .stats import compare_groups as compare_groups
     from .stats import frontier as frontier
     from .statuses import JobStatus as JobStatus
+    from .storyboard import BoardTree as BoardTree
+    from .storyboard import Film as Film
+    from .storyboard import Storyboard as Storyboard
     from .sweep import Sweep as Sweep
     from .sweep import load_sweep as load_sweep
     from .sweep import run_adaptive as run_adaptive

@@ -57,6 +57,8 @@ PUBLIC: dict[str, str] = {
     "compare": "display",
     "gallery": "display",
     "show": "display",
+    "GridVideo": "gridvideo",
+    "grid_video": "gridvideo",
     "ReportPath": "reporting",
     "report": "reporting",
     "bundle_report": "reporting",
@@ -74,6 +76,10 @@ PUBLIC: dict[str, str] = {
     "Promotion": "duels",
     "run_adaptive": "sweep",
     "run_adaptive_async": "sweep",
+    # sequences of shots
+    "Storyboard": "storyboard",
+    "Film": "storyboard",
+    "BoardTree": "storyboard",
     # history and spend
     "Recovery": "catalogs",
     "catalog": "catalogs",

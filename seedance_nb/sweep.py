@@ -36,8 +36,9 @@ a team's) and the metrics (:class:`seedance_nb.quality.MetricsHooks`, off the ru
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._names import set_public_module
 from .catalogs.runner import RunHooks
@@ -62,6 +63,9 @@ from .runner import (
     normalize_rating,
 )
 from .stats import StatsMixin
+
+if TYPE_CHECKING:
+    from .gridvideo import GridVideo
 
 logger = logging.getLogger("seedance_nb.sweep")
 
@@ -149,6 +153,25 @@ class Sweep(StatsMixin, DuelsMixin, MetricsMixin, Run):
     def df(self) -> Any:
         """One row per job (the core's), and for a round that promoted takes their drafts (``promoted_from``)."""
         return with_promoted_from(super().df, self.round_info)
+
+    def grid_video(
+        self,
+        path: str | Path,
+        rows: str | Sequence[str] | int | None = None,
+        cols: str | Sequence[str] | int | None = None,
+        **options: Any,
+    ) -> GridVideo:
+        """The sweep's grid as one tiled MP4 or animated WebP (:func:`seedance_nb.grid_video`).
+
+        Args:
+            path: where to write (``.mp4`` or ``.webp``).
+            rows: the axis down the side, or a number of rows.
+            cols: the axis across, or a number of columns.
+            **options: :func:`seedance_nb.grid_video`'s (``cell_width``, ``audio``, ``labels``, ``crf``).
+        """
+        from .gridvideo import grid_video
+
+        return grid_video(self, path, rows, cols, **options)
 
     def _repr_html_(self) -> str:
         from .display import sweep_html

@@ -56,13 +56,13 @@ FLOORS: list[tuple[str, set[str]]] = [
     # wings, first floor: they stand on the core and plug into the runner through seedance_nb.hooks
     ("wings", {"adherence", "quality", "catalogs", "forms", "webhooks", "drift"}),
     # wings that show: pictures of a sweep, notebook display
-    ("views", {"figures", "display"}),
+    ("views", {"figures", "display", "gridvideo"}),
     # wings that decide: votes, the leaderboard, promotion, the duel widget
     ("choices", {"duels", "duel_widget", "stats"}),
     # the report gathers every wing's section
     ("reports", {"reporting"}),
     # the face: what users call; composes the core and the wings (the user-facing Sweep, one video, widgets)
-    ("face", {"sweep", "generation", "widgets", "cli", "cli_confirm", "tutorials", "__init__"}),
+    ("face", {"sweep", "generation", "widgets", "cli", "cli_confirm", "tutorials", "storyboard", "__init__"}),
 ]
 
 MAX_MODULE_LINES = 800
