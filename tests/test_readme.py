@@ -94,7 +94,8 @@ def test_the_readme_compare_models_snippet_works_pasted_into_one_cell(tmp_path, 
 
     section = README.split("### Compare models", 1)[1]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
-    code += "\nprint('promoted', len(final.jobs), sorted({j.input.endpoint for j in final.jobs}))\nendpoint_table(sweep)"
+    code += "\nprint('promoted', len(final.jobs), sorted({j.input.endpoint for j in final.jobs}))"
+    code += "\nendpoint_table(sweep)"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     monkeypatch.delenv("FAL_KEY", raising=False)
     monkeypatch.setenv("SEEDANCE_HOME", str(tmp_path / "home"))
