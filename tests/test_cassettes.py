@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 import seedance_nb as sd
-from seedance_nb.cassette_format import Redactor, jobs, load, save, status_sequence, with_hosts
+from seedance_nb.cassette_format import Redactor, jobs, load, save, status_sequence, stream_events, with_hosts
 from seedance_nb.cli import main
 from seedance_nb.client import AsyncClient
 from seedance_nb.emulator import serve
@@ -202,3 +202,22 @@ def test_canary_asks_before_spending(emu, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("FAL_KEY", raising=False)
     assert main(["canary", "--yes", "--out", str(tmp_path)]) == 2
     assert "FAL_KEY: is not set" in capsys.readouterr().err
+
+
+def test_replay_paces_statuses_by_the_recorded_times_scaled_by_speed():
+    recorded = jobs(load(COMMITTED))[0]
+    submit_body = recorded.submit["request"]["body"]["json"]
+    endpoint = f"/{recorded.endpoint}"
+    events = len(stream_events(recorded.routes["stream"][0]))
+
+    def polls(speed: float) -> list[str]:
+        with serve(replay=COMMITTED, speed=speed) as emu, httpx.Client() as http:
+            answer = http.post(emu.queue_url + endpoint, json=submit_body).json()
+            assert answer["status_url"].startswith(emu.queue_url) and answer["request_id"] != recorded.request_id
+            return [http.get(answer["status_url"]).json()["status"] for _ in range(events + 1)]
+
+    # x100: the recorded IN_PROGRESS (about 0.1 s after the submit) is 10 s away, so a quick poller waits in queue
+    assert set(polls(100.0)) == {"IN_QUEUE"}
+    # x0: every poll moves on to the next recorded answer, the recorded sequence at any polling rate
+    stepped = polls(0.0)
+    assert [s for n, s in enumerate(stepped) if n == 0 or stepped[n - 1] != s] == status_sequence(recorded)
