@@ -20,9 +20,9 @@ from typing import Any
 
 import httpx
 
-from .. import __version__
 from ..cassette_format import FORMAT, VERSION, Redactor, body_summary, save
 from ..client._network import TAPS
+from ..client._transport import USER_AGENT
 from ..errors import InputError, Problem
 
 __all__ = ["Recorder", "record"]
@@ -156,7 +156,7 @@ class Recorder:
             "format": FORMAT,
             "version": VERSION,
             "recorded_at": self._started.isoformat(timespec="seconds"),
-            "recorder": f"seedance-nb {__version__}",
+            "recorder": USER_AGENT,
             "hosts": {role: "fal" if value == f"<{role}>" else "elsewhere" for role, value in hosts.items()},
             "interactions": [_interaction(entry, redactor) for entry in sorted(self._entries, key=lambda e: e["seq"])],
         }
