@@ -44,6 +44,8 @@ class TappedTransport(httpx.AsyncBaseTransport):
         self.owner = owner
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not TAPS:  # the usual case: nothing is watching
+            return await self.inner.handle_async_request(request)
         taps = list(TAPS)
         for tap in taps:
             tap.started(self.owner, request)
