@@ -63,6 +63,8 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .adherence import CameraMotion as CameraMotion
     from .adherence import asked_camera_move as asked_camera_move
     from .backends import connect as connect
+    from .cassettes import Recorder as Recorder
+    from .cassettes import record as record
     from .catalogs import Recovery as Recovery
     from .catalogs import catalog as catalog
     from .catalogs import recover as recover

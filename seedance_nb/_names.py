@@ -84,6 +84,8 @@ PUBLIC: dict[str, str] = {
     "Recovery": "catalogs",
     "catalog": "catalogs",
     "recover": "catalogs",
+    "record": "cassettes",
+    "Recorder": "cassettes",
     "search": "catalogs",
     "set_budget": "catalogs",
     "spend": "catalogs",

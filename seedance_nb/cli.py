@@ -354,6 +354,21 @@ def _emulator(argv: list[str]) -> int:
         ) from exc
 
 
+def _canary(args: argparse.Namespace) -> int:
+    """``seedance-nb canary``: the cost question (always asked: it is a real job; ``--yes`` skips it), then the
+    canary (:mod:`seedance_nb.cassettes.canary`)."""
+    from .cassettes.canary import run
+    from .cli_confirm import ConfirmationNeeded, confirm_spend
+
+    def confirm(grid: Any) -> bool:
+        try:
+            return confirm_spend(grid, threshold=0.0, yes=args.yes)
+        except ConfirmationNeeded as exc:
+            raise UsageError(str(exc)) from None
+
+    return run(args, confirm=confirm)
+
+
 def _usd_flag(flag: str) -> Callable[[str], Any]:
     return _checked(
         float,
@@ -432,6 +447,9 @@ def _parser() -> _Parser:
     from .tutorials import add_subcommand as add_tutorials_subcommand  # tutorials (seedance_nb.tutorials)
 
     add_tutorials_subcommand(sub)
+    from .cassettes.canary import add_subcommand as add_canary_subcommand  # canary (seedance_nb.cassettes)
+
+    add_canary_subcommand(sub)
     return parser
 
 
@@ -449,6 +467,8 @@ def _dispatch(argv: list[str]) -> int:
         from .tutorials import run as run_tutorials
 
         return run_tutorials(args)
+    if args.command == "canary":
+        return _canary(args)
     if args.command in ("catalog", "recover"):
         from .catalogs.cli import run as run_catalog
 

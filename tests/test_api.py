@@ -13,14 +13,14 @@ PUBLIC = [
     "DEFAULT_ENDPOINT", "DownloadError", "DownloadStalled", "Endpoint", "EndpointId", "File", "Film", "Grid",
     "GridEstimate", "GridVideo", "InProgress", "InputError", "Job", "JobStatus", "LargeOutputWarning", "Limits",
     "LogEntry", "ModerationError", "NotFoundError", "Problem", "Promotion", "ProtocolError", "Queued",
-    "RateLimitError", "Recovery", "RejectedInput", "ReportPath", "RequestCancelled", "RequestFailed",
+    "RateLimitError", "Recorder", "Recovery", "RejectedInput", "ReportPath", "RequestCancelled", "RequestFailed",
     "RequestHandle", "Result", "ResultDetails", "RunFolderBusy", "SchemaDrift", "SeedanceError", "ServerError",
     "StartTimeout", "Storyboard", "Sweep", "VideoInfo", "VideoInput", "VideoMetrics", "VideoOutput", "WaitTimeout",
     "__version__", "add_endpoint", "asked_camera_move", "bundle_report", "camera_motion", "catalog", "compare",
     "compare_groups", "connect", "endpoints", "estimate_cost", "filmstrip", "frontier", "gallery", "generate",
-    "generate_async", "grid_video", "load_sweep", "metrics", "output_size", "recover", "report", "run_adaptive",
-    "run_adaptive_async", "run_sweep", "run_sweep_async", "sample_image", "search", "set_budget", "show", "spend",
-    "start_sweep",
+    "generate_async", "grid_video", "load_sweep", "metrics", "output_size", "record", "recover", "report",
+    "run_adaptive", "run_adaptive_async", "run_sweep", "run_sweep_async", "sample_image", "search", "set_budget",
+    "show", "spend", "start_sweep",
 ]  # fmt: skip
 
 

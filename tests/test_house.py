@@ -45,7 +45,7 @@ FLOORS: list[tuple[str, set[str]]] = [
     # the model's contract: snapshots of fal's schemas, prices and sizes, validation, the input types
     ("schema", {"openapi_schema", "endpoints", "validation", "references", "schema", "lineup"}),
     # moving bytes: video files, the queue and storage client, image inputs
-    ("transport", {"media", "client", "files"}),
+    ("transport", {"media", "client", "files", "cassette_format"}),
     # where requests go: the emulator (a server of its own) and the choice of backend
     ("backends", {"emulator", "backends"}),
     # the record of truth: the journal, the cache, the run folder, and how a job's failure is read
@@ -54,7 +54,7 @@ FLOORS: list[tuple[str, set[str]]] = [
     # the runner: takes a run folder's jobs to their end; names no wing (wings plug in through hooks)
     ("runner", {"runner"}),
     # wings, first floor: they stand on the core and plug into the runner through seedance_nb.hooks
-    ("wings", {"adherence", "quality", "catalogs", "forms", "webhooks", "drift"}),
+    ("wings", {"adherence", "quality", "catalogs", "forms", "webhooks", "drift", "cassettes"}),
     # wings that show: pictures of a sweep, notebook display
     ("views", {"figures", "display", "gridvideo"}),
     # wings that decide: votes, the leaderboard, promotion, the duel widget

@@ -27,7 +27,35 @@ from typing import Any
 import httpcore
 import httpx
 
-__all__ = ["pooled_transport"]
+__all__ = ["TAPS", "TappedTransport", "pooled_transport"]
+
+#: Observers of every exchange the client's httpx transports make, a seam for wings the core never names (the
+#: cassette recorder, :mod:`seedance_nb.cassettes`). Each is called as ``tap(owner, request, response)`` once
+#: the answer's headers are in (``owner`` is the client's :class:`~seedance_nb.client._transport.Transport`) and
+#: may wrap ``response.stream`` to see the body as it is read. Empty (the usual case), it costs one check.
+TAPS: list[Any] = []
+
+
+class TappedTransport(httpx.AsyncBaseTransport):
+    """``inner`` with every exchange shown to the :data:`TAPS` registered when it happens."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, owner: Any) -> None:
+        self.inner = inner
+        self.owner = owner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not TAPS:  # the usual case: nothing is watching
+            return await self.inner.handle_async_request(request)
+        taps = list(TAPS)
+        for tap in taps:
+            tap.started(self.owner, request)
+        response = await self.inner.handle_async_request(request)
+        for tap in taps:
+            tap.answered(self.owner, request, response)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def _readable(sock: socket.socket | None) -> bool:

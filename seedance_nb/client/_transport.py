@@ -27,7 +27,7 @@ from ..errors import (
 )
 from ..keys import remember, resolve_key
 from ..retry import RetryPolicy, backoff_seconds, retry_after_seconds, should_retry
-from ._network import pooled_transport
+from ._network import TappedTransport, pooled_transport
 
 logger = logging.getLogger("seedance_nb.client")
 _T = TypeVar("_T", bound="Transport")
@@ -244,7 +244,13 @@ class Transport:
                 timeout=httpx.Timeout(self.timeout, connect=min(30.0, self.timeout)),
                 # A transport given is used as it is; else httpx's, with a pool that checks idle connections
                 # cheaply (_network: the client's largest CPU cost per job at high concurrency before).
-                transport=self.transport or pooled_transport(_ssl_context(), limits),
+                # Wrapped so that a wing may watch each exchange (_network.TAPS: the cassette recorder).
+                transport=TappedTransport(
+                    self.transport
+                    or pooled_transport(_ssl_context(), limits)
+                    or httpx.AsyncHTTPTransport(verify=_ssl_context(), limits=limits, trust_env=True),
+                    self,
+                ),
                 # Redirects are followed by hand for API calls (a redirect could name another host).
                 follow_redirects=False,
                 limits=limits,

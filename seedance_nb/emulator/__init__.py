@@ -51,7 +51,14 @@ logger = logging.getLogger("seedance_nb.emulator")
 class Emulator:
     """A running emulator (uvicorn in a background thread on a loopback port)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, storage: str | Path | None = None, **config: Any):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        storage: str | Path | None = None,
+        replay: str | Path | None = None,
+        **config: Any,
+    ):
         self.config = EmulatorConfig()
         self.config.update(**config)
         self._own_storage = storage is None
@@ -72,7 +79,15 @@ class Emulator:
         self.urls = urls = EmulatorUrls(self.base_url)
         self.queue_url, self.rest_url, self.cdn_url, self.api_url = urls.queue, urls.rest, urls.cdn, urls.api
         self.run_url, self.proxy_url, self.jwks_url, self.openapi_url = urls.run, urls.proxy, urls.jwks, urls.openapi
-        self.app = create_app(self.config, self.storage, self.base_url)
+        #: the cassette whose answers the queue routes replay (``replay=``), or None.
+        self.replay = Path(replay) if replay else None
+        try:
+            self.app = create_app(self.config, self.storage, self.base_url, replay=self.replay)
+        except Exception:  # an unreadable cassette: leave no socket open and no storage folder behind
+            self._socket.close()
+            if self._own_storage:
+                shutil.rmtree(self.storage, ignore_errors=True)
+            raise
         self.engine: Engine = self.app.state.engine
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -146,7 +161,7 @@ class Emulator:
 
 @contextlib.contextmanager
 def serve(**config: Any) -> Iterator[Emulator]:
-    """Run an emulator on a free loopback port for the ``with`` block."""
+    """Run an emulator on a free loopback port for the ``with`` block (``replay=FILE`` replays a cassette)."""
     emulator = Emulator(**config).start()
     try:
         yield emulator
@@ -181,11 +196,14 @@ def run(args: argparse.Namespace) -> int:
         OSError: the address cannot be listened on (a busy port).
     """
     # Every option but the address and --fetch-host is the EmulatorConfig field of the same name.
-    config = {name: value for name, value in vars(args).items() if name not in ("host", "port", "fetch_host")}
+    own = ("host", "port", "fetch_host", "replay")
+    config = {name: value for name, value in vars(args).items() if name not in own}
     if args.fetch_host:
         config["fetch_hosts"] = tuple(args.fetch_host)
-    emulator = Emulator(host=args.host, port=args.port, **config).start()
+    emulator = Emulator(host=args.host, port=args.port, replay=args.replay, **config).start()
     print(f"seedance-nb emulator on {emulator.base_url}")
+    if emulator.replay is not None:
+        print(f"  replaying {emulator.replay} (queue answers from the cassette, timings x{args.speed:g})")
     routes = [
         ("queue", emulator.queue_url, "queue.fal.run"),
         ("rest", emulator.rest_url, "rest.fal.ai"),

@@ -29,19 +29,21 @@ from .engine import EmulatorConfig, Engine
 from .gateway import Gateway
 from .proxy_routes import ProxyRoutes, glob_matches
 from .queue_routes import QueueRoutes
+from .replay import Replay, ReplayRoutes
 from .storage_routes import StorageRoutes
 from .urls import EmulatorUrls
 
 __all__ = ["create_app", "glob_matches"]
 
 
-def create_app(config: EmulatorConfig, storage: Path, base_url: str) -> Starlette:
+def create_app(config: EmulatorConfig, storage: Path, base_url: str, replay: str | Path | None = None) -> Starlette:
     """A starlette app serving the emulator; ``base_url`` is where clients reach it.
 
     Args:
         config: the emulator's behaviour; the app reads it on every request, so changes apply at once.
         storage: the folder uploads, parts and rendered videos are written to.
         base_url: ``http://host:port`` as clients reach the app (the URLs it answers with start there).
+        replay: a cassette whose recorded answers the ``/queue`` routes give (:mod:`.replay`); None: live.
 
     The engine is ``app.state.engine``.
     """
@@ -56,7 +58,9 @@ def create_app(config: EmulatorConfig, storage: Path, base_url: str) -> Starlett
         await proxy.close()
         await engine.close()
 
+    replayed = [] if replay is None else ReplayRoutes(gateway, Replay(replay)).routes()
     routes = [
+        *replayed,
         *AdminRoutes(gateway).routes(),
         *StorageRoutes(gateway).routes(),
         *proxy.routes(),

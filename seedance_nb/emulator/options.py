@@ -47,6 +47,17 @@ def _seconds(flag: str, minimum_exclusive: bool = False) -> Any:
     )
 
 
+def _cassette(text: str) -> str:
+    """``--replay``: a cassette file that exists (its contents are checked when the emulator loads it)."""
+    from pathlib import Path
+
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(
+            f"--replay takes a cassette file (sd.record wrote it), got {text!r}: no such file"
+        )
+    return text
+
+
 _PORTS = "--port takes a number 0..65535 (0 picks a free one)"
 
 
@@ -103,6 +114,14 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
         ),
         default=1.0,
         help="latency factor: 1 feels real, 0 is instant (default 1)",
+    )
+    add(
+        "--replay",
+        metavar="FILE",
+        type=_cassette,
+        default=None,
+        help="answer the queue routes from a cassette recorded with sd.record (statuses, logs, outputs; "
+        "timings scaled by --speed, videos rendered as stand-ins)",
     )
     add("--api-key", default=None, help="require this key (default: accept any)")
     _add_faults(parser)
