@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import tempfile
 import time
 
@@ -14,6 +15,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from seedance_nb.emulator import serve
+
+# Tests import this module's helpers as `seedance_testconf`, never as `conftest`: pyproject's testpaths also load
+# notebooks/conftest.py, and "conftest" in sys.modules is whichever conftest pytest imported last.
+sys.modules.setdefault("seedance_testconf", sys.modules[__name__])
 
 # A fresh per-user home for the whole run (notebook kernels inherit it): nothing a developer's own runs left
 # in their cache can make a test pass. Each test gets its own below.

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import _pg_bindir
+from seedance_testconf import _pg_bindir
 
 import seedance_nb as sd
 from seedance_nb.catalogs import Catalog, CatalogUnavailable

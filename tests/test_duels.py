@@ -12,7 +12,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_png
+from seedance_testconf import make_png
 
 import seedance_nb as sd
 from seedance_nb.client import AsyncClient

@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import httpx
 import pytest
-from conftest import make_png
+from seedance_testconf import make_png
 
 from seedance_nb.emulator.engine import billable_units
 from seedance_nb.emulator.render import auto_duration

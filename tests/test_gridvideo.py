@@ -5,7 +5,7 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
-from conftest import make_png
+from seedance_testconf import make_png
 
 import seedance_nb as sd
 from seedance_nb.gridvideo import LABEL_PX

@@ -12,8 +12,8 @@ import av
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TEST_CONFIG, make_png
 from PIL import Image, ImageDraw
+from seedance_testconf import TEST_CONFIG, make_png
 
 import seedance_nb as sd
 from seedance_nb.client import AsyncClient

@@ -21,10 +21,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import make_png
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from loopback import tiny_mp4
+from seedance_testconf import make_png
 
 from seedance_nb import errors
 from seedance_nb.client import AsyncClient, Limits, _Logs

@@ -13,7 +13,7 @@ import time
 import av
 import httpx
 import pytest
-from conftest import make_png
+from seedance_testconf import make_png
 
 import seedance_nb as sd
 from seedance_nb.endpoints import registry

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import make_png
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from seedance_testconf import make_png
 
 from seedance_nb import errors
 from seedance_nb.client import AsyncClient, parse_status

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_png
 from PIL import Image
+from seedance_testconf import make_png
 
 from seedance_nb import errors
 from seedance_nb.client import AsyncClient

@@ -381,7 +381,7 @@ def test_bad_input_names_the_field_as_written(png_path, tmp_path):
 
 
 def test_generate_form_validates_the_chosen_image_itself(tmp_path):
-    from conftest import make_png
+    from seedance_testconf import make_png
 
     image = tmp_path / "shot.png"
     image.write_bytes(make_png(200, 200))  # too small for the model

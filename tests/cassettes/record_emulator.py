@@ -4,7 +4,7 @@
 
 The session is seedance-nb's own client: the CDN token, the image upload, the submit, the status stream, the
 result and the video's download. The key is a sentinel (redacted in the file like any key); no video bytes are
-kept. tests/conformance/test_cassettes.py replays every cassette here through fal's Python and JS clients.
+kept. tests/conformance/test_cassette_replay.py replays every cassette here through fal's Python and JS clients.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 //
 // Submits the recorded input, polls the status (with logs) until COMPLETED, reads the result, and prints one
 // JSON line: {"submit_status", "statuses": [...every polled status...], "logs": n, "result": {...}}. The pytest
-// driver (tests/conformance/test_cassettes.py) compares it with the cassette. Every wait is bounded.
+// driver (tests/conformance/test_cassette_replay.py) compares it with the cassette. Every wait is bounded.
 
 import { readFileSync } from "node:fs";
 
