@@ -68,6 +68,10 @@ PUBLIC: dict[str, str] = {
     "CostFrontier": "stats",
     "compare_groups": "stats",
     "frontier": "stats",
+    # where the team looks: MLflow, Weights & Biases
+    "MissingExtra": "exports",
+    "MlflowExport": "exports",
+    "to_mlflow": "exports",
     "filmstrip": "quality",
     "metrics": "quality",
     "AdaptiveRun": "duels",

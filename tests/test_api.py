@@ -11,15 +11,15 @@ PUBLIC = [
     "APIError", "AdaptiveRun", "AmbiguousSubmit", "AsyncClient", "AuthenticationError", "BudgetExceeded",
     "CameraMotion", "Completed", "ConfigurationError", "CostEstimate", "CostFrontier", "DEFAULT_ENDPOINT",
     "DownloadError", "DownloadStalled", "Endpoint", "EndpointId", "File", "Grid", "GridEstimate", "InProgress",
-    "InputError", "Job", "JobStatus", "LargeOutputWarning", "Limits", "LogEntry", "ModerationError",
-    "NotFoundError", "Problem", "Promotion", "ProtocolError", "Queued", "RateLimitError", "Recovery",
+    "InputError", "Job", "JobStatus", "LargeOutputWarning", "Limits", "LogEntry", "MissingExtra", "MlflowExport",
+    "ModerationError", "NotFoundError", "Problem", "Promotion", "ProtocolError", "Queued", "RateLimitError", "Recovery",
     "RejectedInput", "ReportPath", "RequestCancelled", "RequestFailed", "RequestHandle", "Result", "ResultDetails",
     "RunFolderBusy", "SchemaDrift", "SeedanceError", "ServerError", "StartTimeout", "Sweep", "VideoInfo",
     "VideoInput", "VideoMetrics", "VideoOutput", "WaitTimeout", "__version__", "add_endpoint", "asked_camera_move",
     "bundle_report", "camera_motion", "catalog", "compare", "compare_groups", "connect", "endpoints",
     "estimate_cost", "filmstrip", "frontier", "gallery", "generate", "generate_async", "load_sweep", "metrics",
     "output_size", "recover", "report", "run_adaptive", "run_adaptive_async", "run_sweep", "run_sweep_async",
-    "sample_image", "search", "set_budget", "show", "spend", "start_sweep",
+    "sample_image", "search", "set_budget", "show", "spend", "start_sweep", "to_mlflow",
 ]  # fmt: skip
 
 
