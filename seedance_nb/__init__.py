@@ -112,6 +112,7 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .exports import MissingExtra as MissingExtra
     from .exports import MlflowExport as MlflowExport
     from .exports import to_mlflow as to_mlflow
+    from .exports import to_wandb as to_wandb
     from .generation import Result as Result
     from .generation import generate as generate
     from .generation import generate_async as generate_async

@@ -72,6 +72,7 @@ PUBLIC: dict[str, str] = {
     "MissingExtra": "exports",
     "MlflowExport": "exports",
     "to_mlflow": "exports",
+    "to_wandb": "exports",
     "filmstrip": "quality",
     "metrics": "quality",
     "AdaptiveRun": "duels",

@@ -19,7 +19,7 @@ PUBLIC = [
     "bundle_report", "camera_motion", "catalog", "compare", "compare_groups", "connect", "endpoints",
     "estimate_cost", "filmstrip", "frontier", "gallery", "generate", "generate_async", "load_sweep", "metrics",
     "output_size", "recover", "report", "run_adaptive", "run_adaptive_async", "run_sweep", "run_sweep_async",
-    "sample_image", "search", "set_budget", "show", "spend", "start_sweep", "to_mlflow",
+    "sample_image", "search", "set_budget", "show", "spend", "start_sweep", "to_mlflow", "to_wandb",
 ]  # fmt: skip
 
 

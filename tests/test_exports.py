@@ -194,3 +194,80 @@ def test_a_missing_exporter_names_its_extra(sweep, monkeypatch):
         sweep.to_mlflow(experiment="harbour")
     with pytest.raises(ImportError):  # MissingExtra is an ImportError too
         sd.to_mlflow(sweep)
+    monkeypatch.setitem(sys.modules, "wandb", None)
+    with pytest.raises(sd.MissingExtra, match=r"pip install 'seedance-nb\[wandb\]'"):
+        sweep.to_wandb(project="harbour")
+
+
+def _wandb_records(path: Path):
+    """The protobuf records of an offline run's ``.wandb`` file (wandb's own ``Record``; the file is a LevelDB-style
+    log: a 7-byte header, then 32 KiB blocks of chunks, each with a 7-byte header of crc, length and type)."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    data = path.read_bytes()
+    assert data[:4] == b":W&B"
+    pos, pending = 7, b""
+    while pos + 7 <= len(data):
+        left = 32768 - pos % 32768
+        if left < 7:
+            pos += left
+            continue
+        length, kind = int.from_bytes(data[pos + 4 : pos + 6], "little"), data[pos + 6]
+        pending += data[pos + 7 : pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):  # a full record, or the last chunk of one
+            record = pb.Record()
+            record.ParseFromString(pending)
+            pending = b""
+            yield record
+
+
+def test_wandb_offline_run_holds_the_table_original_videos_and_summary(sweep, tmp_path, monkeypatch):
+    _need("wandb")
+    import json
+
+    import av
+
+    monkeypatch.setenv("FAL_KEY", SENTINEL)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    for name, sub in (("WANDB_DIR", "wandb"), ("WANDB_DATA_DIR", "data"), ("WANDB_CACHE_DIR", "cache")):
+        (tmp_path / sub).mkdir()
+        monkeypatch.setenv(name, str(tmp_path / sub))
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "config"))
+    run = sweep.to_wandb(project="harbour")
+    df = sweep.df
+    (run_dir,) = (tmp_path / "wandb" / "wandb").glob(f"offline-run-*-{run.id}")
+    (table_file,) = (run_dir / "files" / "media" / "table").glob("takes_*.table.json")
+    table = json.loads(table_file.read_text())
+    assert table["columns"] == ["video", *df.columns]
+    column = table["columns"].index
+    got = {row[column("job")]: row for row in table["data"]}
+    for want in df.to_dict("records"):
+        row = got[want["job"]]
+        assert row[column("prompt")] == want["prompt"] and row[column("request_id")] == want["request_id"]
+        assert row[column("cost_usd")] == pytest.approx(want["cost_usd"])
+        assert row[column("camera_adherence")] == want["camera_adherence"]
+    records = list(_wandb_records(next(run_dir.glob("run-*.wandb"))))
+    summary = {
+        item.key: json.loads(item.value_json)
+        for rec in records
+        if rec.HasField("summary")
+        for item in rec.summary.update
+    }
+    assert summary["jobs"] == 2 and summary["total_cost_usd"] == pytest.approx(df["cost_usd"].sum())
+    staged = {
+        Path(entry.path).name: Path(entry.local_path)
+        for rec in records
+        if rec.HasField("artifact")
+        for entry in rec.artifact.manifest.contents
+        if entry.path.startswith("media/videos/")
+    }
+    for want in df.to_dict("records"):  # the original files, byte for byte: no re-encoding, their own frame rate
+        original = Path(want["path"])
+        assert staged[original.name].read_bytes() == original.read_bytes()
+        with av.open(str(staged[original.name])) as container:
+            assert float(container.streams.video[0].average_rate) == want["fps"]
+    again = sweep.to_wandb(project="harbour")
+    assert again.id == run.id  # the same run (the sweep's key), updated
+    _no_sentinel(tmp_path)

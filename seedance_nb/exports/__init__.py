@@ -20,12 +20,14 @@ from typing import Any
 from .._names import set_public_module
 from ._mlflow import MlflowExport, to_mlflow
 from ._rows import MissingExtra
+from ._wandb import to_wandb
 
-__all__ = ["ExportsMixin", "MissingExtra", "MlflowExport", "to_mlflow"]
+__all__ = ["ExportsMixin", "MissingExtra", "MlflowExport", "to_mlflow", "to_wandb"]
 
 
 class ExportsMixin:
-    """What a :class:`~seedance_nb.sweep.Sweep` gains: :meth:`to_mlflow` (thin forwards to this package).
+    """What a :class:`~seedance_nb.sweep.Sweep` gains: :meth:`to_mlflow`, :meth:`to_wandb` (thin forwards to this
+    package).
     Mixed in on the top floor only."""
 
     def to_mlflow(self, experiment: str | None = None, tracking_uri: str | None = None, **kwargs: Any) -> MlflowExport:
@@ -37,6 +39,15 @@ class ExportsMixin:
             **kwargs: ``artifacts``, ``report``, ``embed_report``.
         """
         return to_mlflow(self, experiment, tracking_uri, **kwargs)
+
+    def to_wandb(self, project: str | None = None, **kwargs: Any) -> Any:
+        """Export this sweep to Weights & Biases (see :func:`to_wandb`).
+
+        Args:
+            project: the W&B project (default ``"seedance-nb"``).
+            **kwargs: ``entity`` and more ``wandb.init`` arguments (``mode="offline"``, ``dir``, ``tags``, ...).
+        """
+        return to_wandb(self, project, **kwargs)
 
 
 set_public_module(__name__)
