@@ -20,6 +20,7 @@ can still fetch it (the UI bundled with MLflow 3.17 previews ``.mp4`` as video).
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
@@ -150,10 +151,16 @@ def to_mlflow(
     """
     r.require("mlflow")
     uri = tracking_uri or default_tracking_uri(sweep)
+    quiet = logging.getLogger("mlflow")  # its INFO lines ("Creating initial MLflow database tables...") on stderr
+    level = quiet.level
     with warnings.catch_warnings():  # MLflow's own deprecation notes (its SQLAlchemy use, the file store) are not
         warnings.simplefilter("ignore", DeprecationWarning)  # the user's to act on
         warnings.simplefilter("ignore", FutureWarning)
-        return _export(sweep, experiment, uri, artifacts=artifacts, report=report, embed_report=embed_report)
+        quiet.setLevel(max(level, logging.WARNING))
+        try:
+            return _export(sweep, experiment, uri, artifacts=artifacts, report=report, embed_report=embed_report)
+        finally:
+            quiet.setLevel(level)
 
 
 def _export(
