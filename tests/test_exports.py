@@ -168,12 +168,14 @@ def _content_type(url: str, run_id: str, path: str) -> str:
 
 
 def test_mlflow_tracking_server_reads_back_with_content_types_and_no_duplicates(
-    sweep, mlflow_server, tmp_path, monkeypatch
+    sweep, mlflow_server, tmp_path, monkeypatch, capsys
 ):
     from mlflow.tracking import MlflowClient
 
     monkeypatch.setenv("FAL_KEY", SENTINEL)
+    capsys.readouterr()
     export = sweep.to_mlflow(experiment="harbour", tracking_uri=mlflow_server)
+    assert capsys.readouterr() == ("", "")  # not MLflow's two "View run ... at" lines per run
     client = MlflowClient(tracking_uri=mlflow_server)
     _check_mlflow(client, export, sweep)
     take = client.get_run(export.runs[0]).data.tags

@@ -20,6 +20,8 @@ can still fetch it (the UI bundled with MLflow 3.17 previews ``.mp4`` as video).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import tempfile
@@ -116,6 +118,14 @@ def _run(client: Any, experiment_id: str, found: Any, name: str, tags: dict[str,
     return client.create_run(experiment_id, run_name=name, tags=tags)
 
 
+def _finish(client: Any, run: Any) -> None:
+    """Mark a run finished (once), without the two "View run ... at" lines MLflow prints per run to stdout."""
+    if run.info.status == "FINISHED":
+        return
+    with contextlib.redirect_stdout(io.StringIO()):
+        client.set_terminated(run.info.run_id, "FINISHED")
+
+
 def _report(client: Any, run_id: str, sweep: Any, embed: bool) -> None:
     """The sweep's report, as ``report.html`` on the parent run."""
     from ..reporting import report_html
@@ -187,11 +197,11 @@ def _export(
         _log(client, run, take.params, take.metrics, tags)
         for folder, path in take.files.items():
             _artefact(client, run.info.run_id, path, folder)
-        client.set_terminated(run.info.run_id, "FINISHED")
+        _finish(client, run)
         children[take.job] = run.info.run_id
     if report:
         _report(client, parent.info.run_id, sweep, embed_report)
-    client.set_terminated(parent.info.run_id, "FINISHED")
+    _finish(client, parent)
     return MlflowExport(uri, experiment_id, parent.info.run_id, children)
 
 
