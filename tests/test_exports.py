@@ -273,3 +273,14 @@ def test_wandb_offline_run_holds_the_table_original_videos_and_summary(sweep, tm
     again = sweep.to_wandb(project="harbour")
     assert again.id == run.id  # the same run (the sweep's key), updated
     _no_sentinel(tmp_path)
+
+
+def test_a_bad_tracker_name_is_an_input_error_naming_the_argument(sweep):
+    import seedance_nb as sd
+
+    with pytest.raises(sd.InputError) as caught:
+        sweep.to_mlflow(experiment="  ")
+    assert caught.value.fields == ("experiment",) and "non-empty name" in str(caught.value)
+    with pytest.raises(sd.InputError) as caught:
+        sweep.to_wandb(project=3)
+    assert caught.value.fields == ("project",)

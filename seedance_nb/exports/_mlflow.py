@@ -157,8 +157,11 @@ def to_mlflow(
         embed_report: put the videos inside that report (it plays in MLflow's viewer, but is as large as them).
 
     Raises:
+        InputError: ``experiment`` or ``tracking_uri`` is not a non-empty string.
         MissingExtra: MLflow is not installed (``pip install 'seedance-nb[mlflow]'``).
     """
+    r.check_name("experiment", experiment, "harbour")
+    r.check_name("tracking_uri", tracking_uri, "http://127.0.0.1:5000")
     r.require("mlflow")
     uri = tracking_uri or default_tracking_uri(sweep)
     quiet = logging.getLogger("mlflow")  # its INFO lines ("Creating initial MLflow database tables...") on stderr

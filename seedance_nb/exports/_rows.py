@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +18,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import SeedanceError
+from ..errors import InputError, Problem, SeedanceError
 from ..keys import scrub, scrub_text
 from ..statuses import HAS_VIDEO
+
+logger = logging.getLogger("seedance_nb.exports")
 
 #: The tag that names the sweep an exported run belongs to (what a second export finds it by).
 SWEEP_TAG = "seedance_nb.sweep_key"
@@ -50,6 +53,18 @@ def require(module: str) -> Any:
         raise MissingExtra(
             f"exporting to {extra} needs the {extra!r} library: pip install 'seedance-nb[{extra}]'"
         ) from exc
+
+
+def check_name(field_name: str, value: Any, example: str) -> None:
+    """Refuse a tracker name that is not a non-empty string (``None`` means the default).
+
+    Args:
+        field_name: the argument's name, as the user wrote it.
+        value: what was given.
+        example: a good value, for the message.
+    """
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise InputError([Problem(field_name, "must be a non-empty name", value, f"a name such as {example!r}")])
 
 
 @dataclass
@@ -191,8 +206,11 @@ def files(sweep: Any, row: dict[str, Any]) -> dict[str, Path]:
         found["poster"] = Path(poster)
     from ..quality._pictures import filmstrip_file
 
-    strip = Path(sweep.run_dir) / "filmstrips" / (video.stem + ".jpg")
-    found["filmstrip"] = filmstrip_file(video, strip)
+    strip = Path(sweep.run_dir) / "filmstrips" / (video.stem + ".jpg")  # the report's filmstrips, shared
+    try:
+        found["filmstrip"] = filmstrip_file(video, strip)
+    except Exception as exc:  # an unreadable video still exports (without its filmstrip)
+        logger.warning("no filmstrip for %s: %s", video.name, scrub_text(str(exc)))
     return found
 
 

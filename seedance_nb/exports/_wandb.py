@@ -76,8 +76,11 @@ def to_wandb(sweep: Any, project: str | None = None, *, entity: str | None = Non
         The finished ``wandb`` run (its ``id``, ``path`` and ``dir``).
 
     Raises:
+        InputError: ``project`` or ``entity`` is not a non-empty string.
         MissingExtra: wandb is not installed (``pip install 'seedance-nb[wandb]'``).
     """
+    r.check_name("project", project, "harbour")
+    r.check_name("entity", entity, "my-team")
     wandb = r.require("wandb")
     meta = getattr(sweep, "meta", {}) or {}
     init.setdefault("name", r.text(meta.get("name")) or None)
