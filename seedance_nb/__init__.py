@@ -111,6 +111,10 @@ if _typing.TYPE_CHECKING:  # what a type checker and an IDE see: the same names,
     from .errors import ServerError as ServerError
     from .errors import StartTimeout as StartTimeout
     from .errors import WaitTimeout as WaitTimeout
+    from .exports import MissingExtra as MissingExtra
+    from .exports import MlflowExport as MlflowExport
+    from .exports import to_mlflow as to_mlflow
+    from .exports import to_wandb as to_wandb
     from .generation import Result as Result
     from .generation import generate as generate
     from .generation import generate_async as generate_async

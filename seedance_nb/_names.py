@@ -70,6 +70,11 @@ PUBLIC: dict[str, str] = {
     "CostFrontier": "stats",
     "compare_groups": "stats",
     "frontier": "stats",
+    # where the team looks: MLflow, Weights & Biases
+    "MissingExtra": "exports",
+    "MlflowExport": "exports",
+    "to_mlflow": "exports",
+    "to_wandb": "exports",
     "filmstrip": "quality",
     "metrics": "quality",
     "AdaptiveRun": "duels",

@@ -46,6 +46,7 @@ from .client import AsyncClient
 from .duels import AdaptiveRun, DuelsMixin, with_promoted_from
 from .duels import run_adaptive as _run_adaptive
 from .duels import run_adaptive_async as _run_adaptive_async
+from .exports import ExportsMixin
 from .grids import Grid
 from .openapi_schema import SNAPSHOT_ENDPOINTS, check_drift_daily_async
 from .quality import MetricsHooks, MetricsMixin
@@ -105,7 +106,7 @@ class DriftCheck(RunnerHooks):
             logger.info("the daily schema check could not run: %s", exc)
 
 
-class Sweep(StatsMixin, DuelsMixin, MetricsMixin, Run):
+class Sweep(ExportsMixin, StatsMixin, DuelsMixin, MetricsMixin, Run):
     """A run folder and its jobs. ``df`` is a fresh DataFrame; a bare ``sweep`` in a cell shows the grid.
 
     Made by :meth:`create` (a new run folder), :meth:`load` or :func:`run_sweep`, not usually by hand. The run

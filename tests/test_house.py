@@ -61,6 +61,8 @@ FLOORS: list[tuple[str, set[str]]] = [
     ("choices", {"duels", "duel_widget", "stats"}),
     # the report gathers every wing's section
     ("reports", {"reporting"}),
+    # exports: the sweep handed to MLflow and W&B (optional libraries, imported when called)
+    ("exports", {"exports"}),
     # the face: what users call; composes the core and the wings (the user-facing Sweep, one video, widgets)
     ("face", {"sweep", "generation", "widgets", "cli", "cli_confirm", "tutorials", "storyboard", "__init__"}),
 ]
