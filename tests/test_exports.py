@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import make_png
+from seedance_testconf import make_png
 
 from seedance_nb.client import AsyncClient
 
@@ -32,7 +32,7 @@ def _need(module: str) -> None:
 @pytest.fixture(scope="module")
 def sweep(emulator, tmp_path_factory):
     """Two takes (two prompts), 480p, 4 s, on the emulator; one rated, one vote; FAL_KEY set to a sentinel."""
-    from conftest import TEST_CONFIG
+    from seedance_testconf import TEST_CONFIG
 
     from seedance_nb.sweep import Grid, run_sweep
 
