@@ -312,3 +312,15 @@ def test_where_do_i_change_x_points_to_one_file_each():
         files = [f for f in re.findall(r"`([\w/.]+\.py)`", lines[0])]
         assert len(files) == 1, f"{change!r} must point to exactly one file, got {files}"
         assert (ROOT / files[0]).is_file() or (PACKAGE / files[0]).is_file(), f"{change!r}: no file {files[0]}"
+
+
+def test_tests_import_their_helpers_by_a_name_no_other_conftest_takes():
+    """`from conftest import ...` reads whichever conftest pytest loaded last (notebooks/ has one too): a full run
+    would fail to collect. Tests import tests/conftest.py's helpers as `seedance_testconf`."""
+    tests = Path(__file__).resolve().parent
+    offenders = [
+        str(path.relative_to(tests))
+        for path in tests.rglob("*.py")
+        if re.search(r"^\s*(from conftest import|import conftest\b)", path.read_text(encoding="utf-8"), re.M)
+    ]
+    assert offenders == []
