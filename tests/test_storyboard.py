@@ -138,6 +138,15 @@ def test_refusals_name_the_field(client, emu, png_path, tmp_path):
         board.choose(shot=1, job=7)
     with pytest.raises(sd.InputError, match="by"):
         board.choose(shot=1, by="rating")  # nothing rated
+    with pytest.raises(sd.InputError, match=r"no duel of shot 1.*duel\(\)"):
+        board.choose(shot=1, by="duel")  # nothing voted
+    # by duel: the take the shot's blind votes rank first (Bradley-Terry by job), whichever was shown first
+    shot1 = board.sweep(1)
+    first, second = sorted(shot1.df["job"])
+    for _ in range(3):
+        shot1.vote(first, second, "b")
+    board.choose(shot=1, by="duel")
+    assert board.chosen()[0]["job"] == second
     with pytest.raises(sd.InputError, match="folder"):
         sd.Storyboard(image=png_path, shots=SHOTS, folder=tmp_path / "c")
     # the board's budget: a shot whose estimate is over what is left is refused, nothing sent

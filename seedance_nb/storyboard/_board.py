@@ -411,6 +411,8 @@ class Storyboard:
                     [Problem("by", f"no take of shot {shot} is rated", by, f"board.sweep({shot}).rate(job, 5)")]
                 )
             return int(rated.sort_values("rating", ascending=False, kind="stable")["job"].iloc[0])
+        if by == "duel":
+            return _duel_winner(sweep, shot)
         if by is not None:
             return int(sweep.best(by)["job"].iloc[0])
         if job not in set(done["job"]):
@@ -428,8 +430,9 @@ class Storyboard:
         Args:
             shot: the shot's number.
             job: the take's job number (the ``job`` column of ``board.sweep(shot).df``).
-            by: instead of ``job``: ``"rating"`` (the best rated take) or a metric (``"motion"``, ...: the best
-                take by it, as :meth:`seedance_nb.Sweep.best` ranks).
+            by: instead of ``job``: ``"rating"`` (the best rated take), ``"duel"`` (the take the shot's blind duels
+                rank first: ``board.sweep(shot).duel()`` or ``.vote(a, b, "a")``, a Bradley–Terry fit by job) or a
+                metric (``"motion"``, ...: the best take by it, as :meth:`seedance_nb.Sweep.best` ranks).
 
         Raises:
             InputError: the shot has not been run, or the job has no video.
@@ -572,6 +575,14 @@ class Storyboard:
             jobs=tuple(t["job"] for t in takes),
             branch=tip,
         )
+
+
+def _duel_winner(sweep: Sweep, shot: int) -> int:
+    """The take a shot's duels rank first (the Bradley–Terry leaderboard by job); refused with no votes."""
+    if sweep.votes.empty:
+        fix = f'board.sweep({shot}).duel(), or board.sweep({shot}).vote(a, b, "a")'
+        raise InputError([Problem("by", f"no duel of shot {shot} has been voted", "duel", fix)])
+    return int(sweep.leaderboard(by="job")["job"].iloc[0])
 
 
 set_public_module(__name__)
