@@ -35,6 +35,7 @@ a team's) and the metrics (:class:`seedance_nb.quality.MetricsHooks`, off the ru
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -106,6 +107,16 @@ class DriftCheck(RunnerHooks):
             logger.info("the daily schema check could not run: %s", exc)
 
 
+def _run_endpoints(run_dir: Path, endpoint: str | None) -> list[str]:
+    """Every endpoint a run sends to: ``sweep.json``'s ``endpoints`` for a grid over endpoints, else ``endpoint``."""
+    try:
+        listed = json.loads((Path(run_dir) / "sweep.json").read_text(encoding="utf-8")).get("endpoints")
+    except (OSError, ValueError, AttributeError):
+        listed = None
+    ordered = [e for e in (listed or []) if isinstance(e, str)] + ([endpoint] if endpoint else [])
+    return list(dict.fromkeys(ordered))
+
+
 class Sweep(ExportsMixin, StatsMixin, DuelsMixin, MetricsMixin, Run):
     """A run folder and its jobs. ``df`` is a fresh DataFrame; a bare ``sweep`` in a cell shows the grid.
 
@@ -146,8 +157,8 @@ class Sweep(ExportsMixin, StatsMixin, DuelsMixin, MetricsMixin, Run):
         hooks: list[RunnerHooks] = [RunHooks.for_run(run_dir, catalog, backend=backend)]
         if metrics:
             hooks.append(MetricsHooks())
-        if backend == "fal" and endpoint in SNAPSHOT_ENDPOINTS:
-            hooks.append(DriftCheck(endpoint))
+        if backend == "fal":
+            hooks += [DriftCheck(one) for one in _run_endpoints(run_dir, endpoint) if one in SNAPSHOT_ENDPOINTS]
         return HookChain(hooks)
 
     @property

@@ -267,3 +267,21 @@ def test_a_grid_over_seedance_and_kling_prices_and_bills_each_by_its_own_rule(pn
     assert list(df["status"]) == ["completed"] * 2, df["error"].tolist()
     assert list(df["model"]) == ["seedance-2.0 mini", "kling-2.1 std"]
     assert df["cost_usd"].iloc[1] == pytest.approx(rule.usd) and df["est_cost_usd"].iloc[1] == pytest.approx(rule.usd)
+
+
+def test_on_fal_the_daily_schema_check_covers_every_endpoint_of_a_grid(tmp_path):
+    """A grid over endpoints is checked for schema drift on each of its Seedance endpoints, not only the first."""
+    from seedance_nb.sweep import DriftCheck, Sweep
+
+    mini, fast = "bytedance/seedance-2.0/mini/image-to-video", "bytedance/seedance-2.0/fast/image-to-video"
+    kling = "fal-ai/kling-video/v2.1/standard/image-to-video"
+    (tmp_path / "sweep.json").write_text(json.dumps({"endpoints": [mini, kling, fast]}), encoding="utf-8")
+
+    def checked(backend):
+        chain = Sweep.make_hooks(tmp_path, False, backend=backend, metrics=False, endpoint=mini)
+        return [h.endpoint for h in chain.hooks if isinstance(h, DriftCheck)]
+
+    assert checked("fal") == [mini, fast]  # Kling has no shipped snapshot to drift from
+    assert checked("emulator") == []
+    (tmp_path / "sweep.json").write_text("{}", encoding="utf-8")  # one endpoint: the run's own
+    assert checked("fal") == [mini]
