@@ -154,6 +154,12 @@ def test_a_three_endpoint_grid_runs_each_job_validated_and_billed_by_its_own_end
     heads = [pivot.index(label) for label in ("seedance-2.0 mini", "seedance-2.0 fast", "seedance-2.0 standard")]
     assert heads == sorted(heads) and pivot.count("<video") == 6
     _the_report_has_a_by_endpoint_section(sweep)
+    # the catalog (every run under a sweeps root) shows each job's own endpoint, not the run's first
+    from seedance_nb.catalogs import open_catalog
+
+    catalog = open_catalog(root=sweep.run_dir.parent).frame()
+    mine = catalog[catalog["run_dir"].astype(str).str.endswith("three")].sort_values("job")
+    assert list(mine["endpoint"]) == list(df["endpoint"])
 
 
 def _the_report_has_a_by_endpoint_section(sweep):

@@ -33,7 +33,10 @@ logger = logging.getLogger("seedance_nb.catalogs")
 
 _TIME_COLUMNS = ("submitted_at", "started_at", "completed_at", "planned_at", "at")
 #: The job columns read from catalog_jobs (the run's own are read once per run, from catalog_runs).
-_JOB_COLUMNS = [c for c in COLUMNS if c not in RUN_COLUMNS]
+#: The run's own columns, read once per run (catalog_runs). A job's endpoint is its own (a grid over endpoints
+#: sends jobs of one run to several), read from catalog_jobs like the other job columns.
+_PER_RUN = tuple(c for c in RUN_COLUMNS if c != "endpoint")
+_JOB_COLUMNS = [c for c in COLUMNS if c not in _PER_RUN]
 _FLOAT_COLUMNS = _store.column_names(sa.Float) - set(_TIME_COLUMNS)
 _INT_COLUMNS = _store.column_names(sa.Integer)
 _BOOL_COLUMNS = _store.column_names(sa.Boolean)
@@ -499,6 +502,8 @@ def _build(rows: list[tuple[Any, ...]], run_values: Mapping[str, tuple[Any, ...]
     )
     run_ids = data["run_id"]
     for index, name in enumerate(RUN_COLUMNS):
+        if name not in _PER_RUN:
+            continue
         per_run = {rid: values[index] for rid, values in run_values.items()}
         data[name] = [per_run.get(rid) for rid in run_ids]
     out: dict[str, Any] = {}
