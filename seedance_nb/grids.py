@@ -8,7 +8,8 @@
 
 The endpoint is an axis too: ``Grid(endpoint=[mini, fast, standard], image=..., prompt=[...], seed=[1, 2])`` runs
 every cell on each endpoint. Each job is validated against its own endpoint's schema; an input one endpoint lacks
-(mini has no ``bitrate_mode``) is left out of that endpoint's jobs with one note (``grid.notes``, and the log);
+(mini has no ``bitrate_mode``) is left out of that endpoint's jobs with one note (``grid.notes``, printed under
+``print(grid.estimate())``, and an INFO log line);
 the estimate is itemised per endpoint (:attr:`GridEstimate.by_endpoint`).
 
 Every problem in every cell is reported at once, naming the field as the user wrote it (``image``, not
@@ -186,11 +187,12 @@ class Grid:
                 continue
             listed = ", ".join(repr(n) for n in names)
             note = (
-                f"{listed} left out of the {count} job(s) on {endpoint} ({model_label(endpoint)}): its schema does "
-                "not list it; the other endpoints' jobs send it"
+                f"{listed} left out of the {plural(count, 'job')} on {endpoint} ({model_label(endpoint)}): its "
+                "schema does not list it; the other endpoints' jobs send it"
             )
             self.notes.append(note)
-            logger.warning("%s", note)
+            # said where the user looks (``print(grid.estimate())``), logged quietly: the user chose this grid
+            logger.info("%s", note)
 
     def _expand(self) -> list[Cell]:
         names = list(self.axes)
@@ -407,6 +409,7 @@ class Grid:
             sum(i.low_usd for i in items),
             sum(i.high_usd for i in items),
             items,
+            tuple(self.notes),
         )
 
     def preview(self) -> Any:
@@ -447,6 +450,7 @@ class GridEstimate:
         low_usd: the low end (``usd`` when no duration is ``"auto"``).
         high_usd: the high end (budgets are checked against it).
         by_endpoint: the same, itemised per endpoint (one :class:`EndpointEstimate` each, in the grid's order).
+        notes: the grid's notes (inputs left out of an endpoint's jobs), printed under the figures.
     """
 
     jobs: int
@@ -454,14 +458,15 @@ class GridEstimate:
     low_usd: float
     high_usd: float
     by_endpoint: tuple[EndpointEstimate, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())
 
     def __str__(self) -> str:
         text = f"{plural(self.jobs, 'video')}, about ${self.usd:.2f}"
         if self.high_usd - self.low_usd > 1e-9:
             text += f" (range ${self.low_usd:.2f}-${self.high_usd:.2f}: some durations are 'auto')"
         if len(self.by_endpoint) > 1:
-            text += ": " + "; ".join(f"{i.model} {i.jobs} videos ${i.usd:.2f}" for i in self.by_endpoint)
-        return text
+            text += ": " + "; ".join(f"{i.model} {plural(i.jobs, 'video')} ${i.usd:.2f}" for i in self.by_endpoint)
+        return text + "".join(f"\nnote: {note}" for note in self.notes)
 
     def table(self) -> Any:
         """The estimate per endpoint as a DataFrame: ``endpoint``, ``model``, ``jobs``, ``usd``, ``low_usd``,

@@ -298,3 +298,18 @@ def test_a_sweep_flags_a_take_that_ignored_the_asked_move(client, tmp_path):
     page = sweep.gallery(return_html=True)
     assert "not yet distinguishable" in page and "<video" in page
     assert 'id="noise"' in sd.report(sweep).read_text(encoding="utf-8")
+
+
+def test_a_hard_cut_is_no_camera_move(picture, tmp_path):
+    """A static shot with a hard cut in it: the pair of frames across the cut shows two pictures, not a move, so
+    the camera reads static and a prompt that asked for a static shot matches (it was flagged "ignored camera
+    move" before cuts were left out of the fit)."""
+    prompt = "a static shot, then a hard cut"
+    for seed in (1, 2):
+        path = tmp_path / f"cut-{seed}.mp4"
+        render.render_mp4(picture, path, width=WIDTH, height=HEIGHT, seconds=4, seed=seed, prompt=prompt, audio=False)
+        measured = sd.metrics(path, prompt=prompt)
+        assert measured.cuts == 1, seed
+        assert (measured.camera_move, measured.camera_adherence) == ("static", "match"), seed
+        assert "ignored camera move" not in measured.flags
+        assert sd.camera_motion(path).move == "static"

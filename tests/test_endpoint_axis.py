@@ -77,11 +77,13 @@ def test_the_cache_key_includes_the_endpoint(png_path):
 
 
 def test_a_field_one_endpoint_lacks_is_left_out_for_it_with_one_note(png_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="seedance_nb.grids"):
+    with caplog.at_level(logging.INFO, logger="seedance_nb.grids"):
         grid = sd.Grid(endpoint=[MINI, FAST], image=png_path, prompt=["a", "b", "c"], bitrate_mode="high")
     notes = [r.getMessage() for r in caplog.records if r.name == "seedance_nb.grids"]
     assert len(notes) == 1 and grid.notes == notes  # one note for the three mini jobs, not one per job
-    assert "'bitrate_mode'" in notes[0] and MINI in notes[0] and "3 job(s)" in notes[0]
+    assert "'bitrate_mode'" in notes[0] and MINI in notes[0] and "3 jobs" in notes[0]
+    assert all(r.levelno < logging.WARNING for r in caplog.records)  # no pink box for a grid the user chose
+    assert str(grid.estimate()).endswith(f"\nnote: {notes[0]}")  # said where the user looks
     payloads = {(i.endpoint, i.prompt): i.to_payload() for i in grid.inputs()}
     assert all("bitrate_mode" not in p for (e, _), p in payloads.items() if e == MINI)
     assert all(p["bitrate_mode"] == "high" for (e, _), p in payloads.items() if e == FAST)

@@ -128,6 +128,8 @@ class CameraTracker:
         self.previous: Any = None
         self.count = 0
         self.samples: list[MotionSample] = []
+        #: Each sample's frames (the earlier frame's index, the later's): :meth:`result` drops pairs across a cut.
+        self.spans: list[tuple[int, int]] = []
 
     def add(self, luma: Any) -> None:
         """Take the next analysis frame.
@@ -148,12 +150,25 @@ class CameraTracker:
                         roll=curl / seconds,
                     )
                 )
+                self.spans.append((self.count - self.step, self.count))
             self.previous = luma.copy()
         self.count += 1
 
-    def result(self) -> CameraMotion:
-        """The clip's camera move (classified)."""
-        return classify(self.samples, self.seconds)
+    def result(self, cuts: Sequence[int] = ()) -> CameraMotion:
+        """The clip's camera move (classified).
+
+        Args:
+            cuts: the frames that start a new shot (the metrics pass's hard cuts): a pair of frames across one
+                shows two pictures, not a move, and is left out.
+        """
+        if not cuts:
+            return classify(self.samples, self.seconds)
+        kept = [
+            sample
+            for sample, (before, after) in zip(self.samples, self.spans, strict=True)
+            if not any(before < cut <= after for cut in cuts)
+        ]
+        return classify(kept, self.seconds)
 
 
 @dataclass(frozen=True)

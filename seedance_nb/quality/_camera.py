@@ -10,7 +10,7 @@ from typing import Any
 
 from .._names import set_public_module
 from ..adherence import CameraMotion, CameraTracker
-from ._measuring import ANALYSIS_AREA, _size_for, _video_path, _video_stream
+from ._measuring import ANALYSIS_AREA, MOTION_STEP_SECONDS, _Frames, _size_for, _video_path, _video_stream
 
 __all__ = ["camera_motion"]
 
@@ -34,9 +34,13 @@ def camera_motion(video: Any) -> CameraMotion:
         rate = float(stream.average_rate or stream.guessed_rate or 24)
         width, height = _size_for(stream.codec_context.width, stream.codec_context.height, ANALYSIS_AREA)
         tracker = CameraTracker(rate)
+        shots = _Frames(step=max(1, round(rate * MOTION_STEP_SECONDS)))  # the hard cuts, found as the pass finds them
         for frame in container.decode(stream):
-            tracker.add(frame.reformat(width=width, height=height, format="gray", interpolation="AREA").to_ndarray())
-    return tracker.result()
+            luma = frame.reformat(width=width, height=height, format="gray", interpolation="AREA").to_ndarray()
+            tracker.add(luma)
+            shots.add(luma)
+    shots.result(rate, None, None, None, None)
+    return tracker.result(cuts=shots.cut_at)  # a pair of frames across a hard cut is no camera move
 
 
 set_public_module(__name__)

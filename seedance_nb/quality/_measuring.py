@@ -340,6 +340,8 @@ class _Frames:
         self.diffs: list[float] = []  # consecutive frames, 0..1
         self.motion_sum, self.motion_n, self.static = 0.0, 0, 0
         self.frames = 0
+        #: The frames that start a new shot (set by :meth:`result`): the camera's move is not read across them.
+        self.cut_at: list[int] = []
 
     def add(self, luma: Any) -> None:
         """Take one analysis frame (8-bit luma)."""
@@ -368,6 +370,7 @@ class _Frames:
         if motion_n == 0 and diffs:  # clips shorter than one motion step
             motion_sum, motion_n, static = sum(diffs), len(diffs), sum(d < FREEZE_NOISE for d in diffs)
         cut_at = _cuts([d * 255 for d in diffs], self.dark, max(1, round(CUT_MIN_SCENE_SECONDS * rate)))
+        self.cut_at = cut_at
         seconds = round((self.frames - 1) / rate, 3) if self.frames > 1 else 0.0
         loudness, silent = audio if audio is not None else (None, None)
         return VideoMetrics(
@@ -421,10 +424,11 @@ def _measure(
         end = _fidelity(last_frame, end_image)
         first_frame = last_frame = None
         audio = sound.result() if sound is not None else None
-    moved = camera.result()
+    measured = kept.result(rate, start, end, audio, requested)  # finds the hard cuts (kept.cut_at)
+    moved = camera.result(cuts=kept.cut_at)  # a pair of frames across a hard cut is no camera move
     asked = asked_camera_move(prompt)
     return replace(
-        kept.result(rate, start, end, audio, requested),
+        measured,
         camera_move=moved.move,
         camera_confidence=moved.confidence[moved.move],
         camera_speed=moved.speed,
