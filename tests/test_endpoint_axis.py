@@ -61,7 +61,7 @@ def test_the_estimate_matches_each_endpoints_published_price_on_five_hand_comput
     assert both.endpoints == [FAST, STANDARD] and len(both) == 2
     assert [i.usd for i in both.estimate().by_endpoint] == [pytest.approx(1.2096), pytest.approx(3.402)]
     assert [j.est_cost_usd for j in both.jobs()] == [pytest.approx(1.2096), pytest.approx(3.402)]
-    assert "seedance-2.0 mini 1 videos $0.28" in str(est)
+    assert "seedance-2.0 mini 1 video $0.28" in str(est)
     table = est.table()
     assert list(table["model"]) == ["seedance-2.0 mini", "seedance-2.0 fast", "seedance-2.0 standard"]
 
