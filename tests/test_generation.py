@@ -37,6 +37,20 @@ def _until(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
     return predicate()
 
 
+def _journalled(run_dir) -> str | None:
+    """The request id generate() journalled in ``run_dir`` (None before it has)."""
+    try:  # the emulator may run the job before the client has journalled the request id it answered
+        return load_sweep(run_dir).jobs[0].request_id
+    except Exception:  # the run folder is not there yet
+        return None
+
+
+def _idle(emu) -> None:
+    """The session's emulator has finished every job an earlier test left running (a Ctrl-C test presses only
+    once its own request is journalled, and counts the emulator's cancellations and completions)."""
+    assert _until(lambda: not emu.stats()["running"], timeout=90)
+
+
 def _cancelled_on_the_emulator(emu, count: int = 1) -> int:
     """The emulator's cancelled counter, once it has caught up (a running job completes cancelled just after
     the PUT is answered)."""
@@ -228,8 +242,10 @@ def test_ctrl_c_in_a_script_cancels_the_remote_request(emu, png_path, tmp_path):
     """generate() from a script (no running loop): Ctrl-C while it waits stops the remote request."""
     emu.configure(speed=1.0, fixed_generation_time=30)
     run_dir = tmp_path / "s"
+    _idle(emu)
     # The loop idles in select() while the job generates: that is where a user's Ctrl-C lands.
-    ctrl_c = CtrlC(ready=lambda: emu.stats()["running"] == 1, where=lambda f: "select" in _frames(f)[:1])
+    ready = lambda: _journalled(run_dir) is not None and emu.stats()["running"] == 1  # noqa: E731
+    ctrl_c = CtrlC(ready=ready, where=lambda f: "select" in _frames(f)[:1])
     started = time.monotonic()
     with ctrl_c, pytest.raises(KeyboardInterrupt):
         generate(png_path, "a slow orbit", client=_client(emu), run_dir=run_dir, **INPUTS)
@@ -247,7 +263,9 @@ def test_ctrl_c_in_a_notebook_cell_cancels_the_remote_request(emu, png_path, tmp
     async def cell() -> None:
         generate(png_path, "a slow orbit", client=_client(emu), run_dir=run_dir, **INPUTS)
 
-    ctrl_c = CtrlC(ready=lambda: emu.stats()["running"] == 1, where=lambda f: "_run_in_thread" in _frames(f)[:3])
+    _idle(emu)
+    ready = lambda: _journalled(run_dir) is not None and emu.stats()["running"] == 1  # noqa: E731
+    ctrl_c = CtrlC(ready=ready, where=lambda f: "_run_in_thread" in _frames(f)[:3])
     loop = asyncio.new_event_loop()
     try:
         with ctrl_c, pytest.raises(KeyboardInterrupt):
