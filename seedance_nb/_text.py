@@ -6,15 +6,20 @@ exception gives without the Python object reprs some libraries put in it.
     plural(1, "video")              # '1 video'
     plural(3, "entry", "entries")   # '3 entries'
     reason(exc)                     # 'cannot identify image file' (Pillow said '... <_io.BytesIO object at 0x...>')
+    checked(int, lambda v: v >= 1, "--slots takes a whole number", "--slots must be at least 1")  # argparse type
 
-Pure and dependency-free (the ground floor): the CLI, estimates, budgets and rounds all count with it.
+Pure and dependency-free (the ground floor): the CLI, estimates, budgets and rounds all count with it, and
+both command lines (``seedance-nb`` and the emulator's) refuse a bad value with :func:`checked`'s words.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["plural", "reason"]
+__all__ = ["checked", "plural", "reason"]
 
 #: ``<_io.BytesIO object at 0x7f...>``, ``<PIL.PngImagePlugin.PngImageFile ... at 0x...>``: reprs, not words.
 _OBJECT_REPR = re.compile(r"\s*<[^<>]*\bat 0x[0-9a-fA-F]+>")
@@ -44,3 +49,28 @@ def reason(exc: BaseException) -> str:
     text = strerror if isinstance(strerror, str) and strerror else str(exc)
     text = _ERRNO.sub("", _OBJECT_REPR.sub("", text)).strip().rstrip(":").strip()
     return text or type(exc).__name__
+
+
+def checked(
+    convert: Callable[[str], Any], fits: Callable[[Any], bool], wrong: str, outside: str
+) -> Callable[[str], Any]:
+    """An argparse ``type``: ``convert(text)``, refused with ``wrong`` when it does not convert and with
+    ``outside`` when the value does not ``fit`` (each followed by what was given).
+
+    Args:
+        convert: text to value (``int``, ``float``); a ValueError means "not this kind of value".
+        fits: whether a converted value is allowed.
+        wrong: the message when the text does not convert.
+        outside: the message when the value does not fit.
+    """
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{wrong}, got {text!r}") from None
+        if not fits(value):
+            raise argparse.ArgumentTypeError(f"{outside}, got {text}")
+        return value
+
+    return parse

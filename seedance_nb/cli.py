@@ -40,6 +40,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ._text import checked
 from .errors import InputError, SeedanceError
 from .statuses import HAS_VIDEO, JobStatus
 
@@ -68,31 +69,13 @@ def _value(text: str) -> Any:
     return text
 
 
-def _checked(
-    convert: Callable[[str], Any], fits: Callable[[Any], bool], wrong: str, outside: str
-) -> Callable[[str], Any]:
-    """An argparse ``type``: ``convert(text)``, refused with ``wrong`` when it does not convert and with
-    ``outside`` when the value does not ``fit`` (each followed by what was given)."""
-
-    def parse(text: str) -> Any:
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{wrong}, got {text!r}") from None
-        if not fits(value):
-            raise argparse.ArgumentTypeError(f"{outside}, got {text}")
-        return value
-
-    return parse
-
-
 def _positive_int(name: str, minimum: int = 1) -> Any:
-    return _checked(int, lambda v: v >= minimum, f"{name} takes a whole number", f"{name} must be at least {minimum}")
+    return checked(int, lambda v: v >= minimum, f"{name} takes a whole number", f"{name} must be at least {minimum}")
 
 
 _PORTS = "--port takes a number 0..65535 (0 picks a free one)"
-_port = _checked(int, lambda v: 0 <= v <= 65535, _PORTS, _PORTS)
-_money = _checked(
+_port = checked(int, lambda v: 0 <= v <= 65535, _PORTS, _PORTS)
+_money = checked(
     float,
     lambda v: v >= 0 and v != float("inf"),  # NaN fails the first
     "--budget takes an amount in USD like 10 or 2.50",
@@ -370,7 +353,7 @@ def _canary(args: argparse.Namespace) -> int:
 
 
 def _usd_flag(flag: str) -> Callable[[str], Any]:
-    return _checked(
+    return checked(
         float,
         lambda v: v >= 0 and v != float("inf"),  # NaN fails the first
         f"{flag} takes an amount in USD like 10 or 2.50",

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
 from typing import Any
+
+from .._text import checked
 
 __all__ = ["FAULTS", "build_parser", "usage_lines"]
 
@@ -22,24 +23,9 @@ FAULTS: dict[str, str] = {
 }
 
 
-def _checked(convert: Callable[[str], Any], fits: Callable[[Any], bool], wrong: str, outside: str) -> Any:
-    """An argparse ``type``: ``wrong`` when the text does not convert, ``outside`` when the value does not fit."""
-
-    def parse(text: str) -> Any:
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{wrong}, got {text!r}") from None
-        if not fits(value):
-            raise argparse.ArgumentTypeError(f"{outside}, got {text}")
-        return value
-
-    return parse
-
-
 def _seconds(flag: str, minimum_exclusive: bool = False) -> Any:
     bound = "more than 0" if minimum_exclusive else "0 or more"
-    return _checked(
+    return checked(
         float,
         lambda v: math.isfinite(v) and (v > 0 if minimum_exclusive else v >= 0),
         f"{flag} takes a number of seconds",
@@ -67,7 +53,7 @@ def _add_faults(parser: argparse.ArgumentParser) -> None:
         flag = f"--rate-{name}"
         parser.add_argument(
             flag,
-            type=_checked(
+            type=checked(
                 float,
                 lambda v: 0.0 <= v <= 1.0,  # NaN fails it
                 f"{flag} takes a fraction 0..1",
@@ -78,7 +64,7 @@ def _add_faults(parser: argparse.ArgumentParser) -> None:
         )
     parser.add_argument(
         "--fault-seed",
-        type=_checked(int, lambda v: True, "--fault-seed takes a whole number", ""),
+        type=checked(int, lambda v: True, "--fault-seed takes a whole number", ""),
         default=0,
         help="seed of the random faults the --rate-* options inject: the same seed gives the same faults in the "
         "same order (default 0)",
@@ -97,16 +83,16 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    add("--port", type=_checked(int, lambda v: 0 <= v <= 65535, _PORTS, _PORTS), default=8787, help=_PORTS[7:])
+    add("--port", type=checked(int, lambda v: 0 <= v <= 65535, _PORTS, _PORTS), default=8787, help=_PORTS[7:])
     add(
         "--slots",
-        type=_checked(int, lambda v: v >= 1, "--slots takes a whole number", "--slots must be at least 1"),
+        type=checked(int, lambda v: v >= 1, "--slots takes a whole number", "--slots must be at least 1"),
         default=2,
         help="jobs that run at once (default 2, like a new fal account)",
     )
     add(
         "--speed",
-        type=_checked(
+        type=checked(
             float,
             lambda v: math.isfinite(v) and v >= 0,
             "--speed takes a number",
