@@ -210,9 +210,11 @@ def poster(path: str | Path, dest: str | Path, *, max_width: int = 480) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         with av.open(str(path)) as container:
-            frame = next(container.decode(video=0))
+            stream = container.streams.video[0]
+            stream.codec_context.thread_count = 1  # one frame: the decoder's thread pool would cost more than it
+            frame = next(container.decode(stream))
             image = frame.to_image()
-    except (av.error.FFmpegError, StopIteration) as exc:
+    except (av.error.FFmpegError, StopIteration, IndexError) as exc:
         raise DownloadError(f"could not read a frame of {Path(path).name} ({reason(exc)})") from exc
     if image.width > max_width:
         image = image.resize((max_width, round(image.height * max_width / image.width)))

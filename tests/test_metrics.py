@@ -104,6 +104,41 @@ def test_start_fidelity_is_high_for_the_input_image_and_low_for_another(tmp_path
     assert sd.metrics(clip).start_fidelity is None
 
 
+def test_fidelity_is_scikit_images_ssim_on_y_cb_cr(tmp_path):
+    """The OpenCV SSIM gives scikit-image's structural_similarity (the reference) on the decoded frame against
+    fal's crop of the input, channel by channel, and their 0.8/0.1/0.1 blend is start_fidelity."""
+    from skimage.metrics import structural_similarity
+
+    from seedance_nb.quality._measuring import _YCBCR, FIDELITY_AREA, _size_for, fal_crop, ssim_channels
+
+    base, other = picture(1), picture(2)
+    clip = write_clip(tmp_path / "c.mp4", panning(base, 25, 4))
+    with av.open(str(clip)) as container:
+        frame = next(container.decode(video=0))
+    w, h = _size_for(frame.width, frame.height, FIDELITY_AREA)
+    got = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
+    matrix = np.asarray(_YCBCR, np.float32).T / 255
+    for image in (base, other):
+        want = np.asarray(fal_crop(Image.fromarray(image), w, h))
+        a, b = got.astype(np.float32) @ matrix, want.astype(np.float32) @ matrix
+        reference = [
+            structural_similarity(
+                a[..., c], b[..., c], data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+            )
+            for c in range(3)
+        ]
+        assert ssim_channels(a, b) == pytest.approx(reference, abs=1e-5)  # float32 sums; fidelity keeps 4 places
+        blend = 0.8 * reference[0] + 0.1 * reference[1] + 0.1 * reference[2]
+        assert sd.metrics(clip, image=image).start_fidelity == pytest.approx(blend, abs=1e-4)
+    rng = np.random.default_rng(5)
+    noise = rng.random((37, 61), dtype=np.float32)  # odd sizes, one channel
+    blurred = np.clip(noise + rng.normal(0, 0.2, noise.shape), 0, 1).astype(np.float32)
+    one = structural_similarity(
+        noise, blurred, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
+    assert ssim_channels(noise, blurred) == pytest.approx([one], abs=1e-5)
+
+
 def test_end_fidelity_is_high_when_the_last_frame_is_the_end_image(tmp_path):
     first, last = picture(1), picture(2)
     fade = [((1 - a) * first + a * last).astype(np.uint8) for a in np.linspace(0, 1, 49)]

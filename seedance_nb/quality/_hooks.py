@@ -10,8 +10,8 @@ comes back to the run's loop and is journalled there as a ``metrics`` event (flu
 Why a process and not a thread: measuring is Python and NumPy between decoder calls, so a thread holds the
 GIL the event loop needs (issue 25 measured the client's CPU per job doubling with metrics in a thread, and a
 run at C = 40 falling far behind its ideal). A worker costs one interpreter's start per run (about 1.5 s of
-CPU, in the worker, while the first jobs are generated), and it is started only when a video arrives (a run
-served from the cache starts none).
+CPU, in the worker), started when the run's first request is submitted (``awaiting_video``), so that it imports
+while the first videos are generated; a run served from the cache starts none.
 
 A worker that dies (killed, out of memory, a crash in a decoder) costs only the measure it held: that take is
 logged ("its metrics are missing ..."), its video and journal lines are untouched, and the next video gets a
@@ -58,6 +58,16 @@ class MetricsHooks(RunnerHooks):
         self.pool: WorkerPool | None = None
         self._room: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+
+    async def awaiting_video(self, job: Any) -> None:
+        """Start the worker process as soon as a video is on its way (its imports, about 1.5 s of CPU, then
+        overlap the generation rather than the download of the first videos).
+
+        Args:
+            job: the job whose request was just submitted (or re-attached).
+        """
+        if self.pool is None:
+            self.pool = WorkerPool(self.workers)
 
     async def after_download(self, run: Any, job: Any, path: Path) -> None:
         """Queue ``job``'s video to be measured in the worker; returns at once unless the queue is full.

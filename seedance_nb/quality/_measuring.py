@@ -448,24 +448,41 @@ def _fidelity(frame: Any, image: Any) -> float | None:
     if image is None:
         return None
     import numpy as np
-    from skimage.metrics import structural_similarity
 
     w, h = _size_for(frame.width, frame.height, FIDELITY_AREA)
     got = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
     want = np.asarray(fal_crop(image, w, h))
     matrix = np.asarray(_YCBCR, np.float32).T / 255
-    a, b = got.astype(np.float32) @ matrix, want.astype(np.float32) @ matrix
-    score = 0.0
-    for channel, weight in enumerate(_YCBCR_WEIGHTS):
-        score += weight * structural_similarity(
-            a[..., channel],
-            b[..., channel],
-            data_range=1.0,
-            gaussian_weights=True,
-            sigma=1.5,
-            use_sample_covariance=False,
-        )
-    return round(float(score), 4)
+    per_channel = ssim_channels(got.astype(np.float32) @ matrix, want.astype(np.float32) @ matrix)
+    return round(float(sum(weight * s for weight, s in zip(_YCBCR_WEIGHTS, per_channel, strict=True))), 4)
+
+
+#: SSIM's Gaussian window: sigma 1.5, cut at 3.5 sigma (11 x 11), as scikit-image's ``gaussian_weights=True``.
+_SSIM_SIGMA, _SSIM_RADIUS = 1.5, 5
+
+
+def ssim_channels(a: Any, b: Any) -> list[float]:
+    """The mean SSIM of each channel of two H x W x C float32 images in 0..1 (Wang et al. 2004, Gaussian window,
+    population covariance): scikit-image's ``structural_similarity(..., data_range=1, gaussian_weights=True,
+    sigma=1.5, use_sample_covariance=False)`` to within 1e-5 (tests/test_metrics.py checks it), with the five
+    window sums made by OpenCV's separable filter on all channels at once (3x faster at 256x144, where SSIM was
+    the largest share of measuring a short clip)."""
+    import cv2
+    import numpy as np
+
+    kernel = cv2.getGaussianKernel(2 * _SSIM_RADIUS + 1, _SSIM_SIGMA, cv2.CV_32F)
+
+    def window(x: Any) -> Any:  # scikit-image filters with mode="reflect" (d c b a | a b c d): BORDER_REFLECT
+        out: Any = cv2.sepFilter2D(x, -1, kernel, kernel, borderType=cv2.BORDER_REFLECT)
+        return out.reshape(x.shape)
+
+    a, b = np.ascontiguousarray(a, np.float32), np.ascontiguousarray(b, np.float32)
+    mu_a, mu_b = window(a), window(b)
+    var_a, var_b, cov = window(a * a) - mu_a * mu_a, window(b * b) - mu_b * mu_b, window(a * b) - mu_a * mu_b
+    c1, c2 = 0.01**2, 0.03**2
+    ssim = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a * mu_a + mu_b * mu_b + c1) * (var_a + var_b + c2))
+    inner = ssim[_SSIM_RADIUS:-_SSIM_RADIUS, _SSIM_RADIUS:-_SSIM_RADIUS].astype(np.float64)
+    return [float(value) for value in inner.reshape(-1, inner.shape[-1] if inner.ndim == 3 else 1).mean(axis=0)]
 
 
 def _flicker(means: Sequence[float], dark: Sequence[bool], cut_at: Sequence[int]) -> float:

@@ -72,10 +72,10 @@ def _warm() -> None:
     """Import the measuring libraries now, while the first videos are still being generated."""
     with contextlib.suppress(ImportError):
         import av  # noqa: F401
+        import cv2  # noqa: F401
         import numpy  # noqa: F401
         import pyloudnorm  # noqa: F401
         import scipy.signal  # noqa: F401
-        import skimage.metrics  # noqa: F401
 
 
 class WorkerPool:

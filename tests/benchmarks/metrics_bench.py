@@ -204,7 +204,7 @@ def isolated_stall(tmp: Path) -> None:
 
 def sweep_on_off(tmp: Path) -> None:
     import pyloudnorm  # noqa: F401  (imported once up front, as in a long-lived kernel)
-    import skimage.metrics  # noqa: F401
+    import cv2  # noqa: F401
 
     from seedance_nb.client import AsyncClient
     from seedance_nb.sweep import Grid, run_sweep_async
