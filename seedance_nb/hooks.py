@@ -98,6 +98,15 @@ class RunnerHooks:
             key: the job's cache key.
         """
 
+    async def awaiting_video(self, job: Any) -> None:
+        """``job`` has a request on fal whose video this run will download: get ready for it now (the metrics
+        hook starts its worker process here, so that the worker's imports overlap the generation). Called once
+        per job that is submitted or re-attached with downloading on; never for a job served from a cache.
+
+        Args:
+            job: the job.
+        """
+
     async def after_download(self, run: Any, job: Any, path: Path) -> None:
         """A video was downloaded and probed. Must return quickly: queue slow work, never run it here.
 
@@ -217,6 +226,15 @@ class HookChain(RunnerHooks):
         """
         for hook in self.hooks:
             await hook.failed(key)
+
+    async def awaiting_video(self, job: Any) -> None:
+        """Every hook's ``awaiting_video``.
+
+        Args:
+            job: the job.
+        """
+        for hook in self.hooks:
+            await hook.awaiting_video(job)
 
     async def after_download(self, run: Any, job: Any, path: Path) -> None:
         """Every hook's ``after_download``.

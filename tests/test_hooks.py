@@ -12,6 +12,7 @@ from seedance_nb.catalogs.runner import RunHooks
 from seedance_nb.hooks import HookChain, RunnerHooks
 from seedance_nb.quality import MetricsHooks
 from seedance_nb.runner import Run, run_sweep
+from seedance_nb.runs import Journal
 from seedance_nb.sweep import Grid, Sweep
 
 
@@ -32,6 +33,9 @@ class Recording(RunnerHooks):
 
     async def completed(self, key: str, output: dict[str, Any]) -> None:
         self.calls.append("completed")
+
+    async def awaiting_video(self, job: Any) -> None:
+        self.calls.append("awaiting_video")
 
     async def after_download(self, run: Any, job: Any, path: Path) -> None:
         self.calls.append("after_download")
@@ -68,6 +72,10 @@ def test_the_runner_calls_the_hooks_it_is_given(emu, client, tmp_path, png_path)
     assert hooks.calls.count("before_run") == 1  # checked before the folder existed, not again by run()
     assert hooks.calls.count("submit") == 2 and hooks.calls.count("completed") == 2
     assert hooks.calls.count("after_download") == 2
+    # each job announces its video once it is submitted, before any result: the metrics worker starts there
+    assert hooks.calls.count("awaiting_video") == 2 and hooks.calls.index("awaiting_video") < hooks.calls.index(
+        "completed"
+    )
     assert "motion" not in run.df or run.df["motion"].isna().all()  # the core alone measures nothing
 
 
@@ -79,6 +87,63 @@ def test_a_slow_after_download_never_holds_the_next_submit(emu, client, tmp_path
     )
     assert hooks.seen_while_held == [[True, True, True]]
     assert run.counts() == {"completed": 3}
+
+
+class SlowSubmit(RunnerHooks):
+    """Every submit after the first takes ``delay`` seconds to send (a claim store or a network that is slow)."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay, self.sent = delay, 0
+
+    async def submit(self, client: Any, key: str, payload: Any, endpoint: str, **kw: Any) -> Any:
+        self.sent += 1
+        if self.sent > 1:
+            await asyncio.sleep(self.delay)
+        return await client.submit(payload, endpoint=endpoint, disable_fallbacks=kw["disable_fallbacks"])
+
+
+def test_a_freed_slot_is_refilled_before_the_finished_job_reads_its_result(emu, client, tmp_path, png_path):
+    """One slot, two jobs: job 0 finishes, its slot goes to job 1, whose submit is slow. Job 0's result is read
+    only once job 1's submit is sent (submits first when a wave of jobs ends together), and nothing is lost."""
+    grid = Grid(image=png_path, prompt=["a", "b"], seed=1, duration=4, resolution="480p")
+    run = run_sweep(
+        grid,
+        client=client,
+        run_dir=tmp_path / "r",
+        progress=False,
+        concurrency=1,
+        sweep_class=_run_class(SlowSubmit(0.6)),
+    )
+    assert run.counts() == {"completed": 2}
+    at = {(e["job"], e["event"]): e["at"] for e in Journal.read(run.run_dir / "journal.jsonl") if "job" in e}
+    assert at[(1, "submitted")] < at[(0, "result")], "job 0 read its result while its freed slot was refilled"
+    assert at[(0, "result")] - at[(1, "submitting")] >= 0.5  # it waited for the slow submit, not a fixed time
+
+
+def test_a_finished_job_waits_at_most_yield_seconds_for_a_refill(monkeypatch):
+    """The wait is bounded: a slot handed to a job that never reports its submit delays a result, never holds it."""
+    from seedance_nb.runner import _slots
+
+    monkeypatch.setattr(_slots, "YIELD_SECONDS", 0.2)
+    asyncio.run(_refill_bound(_slots.RequestSlots))
+
+
+async def _refill_bound(request_slots: Any) -> None:
+    slots = request_slots(1)
+    await slots.acquire()
+    slots.started()
+    waiter = asyncio.ensure_future(slots.acquire())
+    await asyncio.sleep(0)
+    slots.release()  # handed to the waiting job: finished jobs now yield to it
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await slots.refilled()
+    assert 0.15 <= loop.time() - began < 1.0  # it never called started(): the bound let the result go
+    await waiter
+    slots.started()
+    began = loop.time()
+    await slots.refilled()  # refilled: no wait
+    assert loop.time() - began < 0.05
 
 
 def test_the_user_facing_sweep_plugs_in_claims_and_metrics(tmp_path):

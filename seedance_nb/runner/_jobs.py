@@ -19,6 +19,7 @@ from ..outcomes import classify_failure, within_deadline
 from ..runs import CacheIndex, Job, JobStatus, now
 from ..schema import EndpointId, VideoInput
 from ._history import CLOCK_SKEW_SECONDS, MAX_RESUBMITS, _answer_of, field_digests, history_lag, match_history
+from ._slots import RequestSlots
 
 logger = logging.getLogger("seedance_nb.sweep")
 
@@ -38,7 +39,7 @@ class RunContext:
     """What every job of one run shares: the client, the slots, the cache, the options and the hooks."""
 
     client: AsyncClient
-    request_slots: asyncio.Semaphore
+    request_slots: RequestSlots  # one per remote request; a freed one is refilled before results are read
     download_slots: asyncio.Semaphore
     cache: CacheIndex
     download: bool
@@ -134,10 +135,17 @@ class JobSteps:
         """Submit (or re-attach to) ``job``'s request, follow it to its result, then download it."""
         client = ctx.client
         await ctx.request_slots.acquire()
-        held = True
+        held = starting = True
+
+        def started() -> None:  # this slot's submit is sent (or none will be): finished jobs may go on
+            nonlocal starting
+            if starting:
+                starting = False
+                ctx.request_slots.started()
 
         def release() -> None:
             nonlocal held
+            started()
             if held:
                 held = False
                 ctx.request_slots.release()
@@ -153,11 +161,16 @@ class JobSteps:
                     await self._download(job, ctx)
                 return
             if job.request_id is None:
-                if not await self._submit(job, ctx):
+                submitted = await self._submit(job, ctx)
+                started()
+                if not submitted:
                     return
+            started()
             assert job.request_id is not None
+            if ctx.download:
+                await ctx.hooks.awaiting_video(job)
             handle = client.handle(job.request_id, endpoint=job.input.endpoint, **job.urls)
-            details = await within_deadline(self._follow(job, handle, release), ctx.job_timeout, job)
+            details = await within_deadline(self._follow(job, handle, release, ctx.request_slots), ctx.job_timeout, job)
             await ctx.hooks.completed(job.key, details.output.to_json())
             await self._arecord(
                 job,
@@ -302,10 +315,12 @@ class JobSteps:
         logger.info("job %d: settled through fal's history as request %s (not submitted again)", job.job, request_id)
         return FOUND
 
-    async def _follow(self, job: Job, handle: Any, release: Callable[[], None]) -> Any:
-        """Follow ``job``'s request to COMPLETED (its slot freed then) and read its result."""
+    async def _follow(self, job: Job, handle: Any, release: Callable[[], None], slots: RequestSlots) -> Any:
+        """Follow ``job``'s request to COMPLETED (its slot freed then) and read its result, once the freed slots
+        have sent their next submits (:meth:`RequestSlots.refilled`: submits first when a wave ends together)."""
         async with contextlib.aclosing(handle.events()) as events:
             await self._follow_events(job, events, release)
+        await slots.refilled()
         return await handle.result_details()
 
     async def _follow_events(self, job: Job, events: Any, release: Callable[[], None]) -> None:

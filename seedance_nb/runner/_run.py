@@ -39,6 +39,7 @@ from ._budget import _check_budget, _check_concurrency, _describe, _digest, _ima
 from ._jobs import JobSteps, RunContext, _cancel_requested
 from ._progress import _progress
 from ._reading import _journal_stat, _read_journal
+from ._slots import RequestSlots
 from ._transfers import Transfers
 
 logger = logging.getLogger("seedance_nb.sweep")
@@ -488,7 +489,7 @@ class Run(JobSteps, Transfers):
         # submitted while the last one's video is still downloading and being probed.
         ctx = RunContext(
             client,
-            asyncio.Semaphore(concurrency),
+            RequestSlots(concurrency),
             asyncio.Semaphore(concurrency),
             await asyncio.to_thread(CacheIndex),
             settings.download,
