@@ -123,6 +123,37 @@ def test_a_cancelled_run_stops_its_workers(emu, client, tmp_path, png_path):
     assert sweep.counts().get(JobStatus.COMPLETED, 0) >= 1  # what was paid for is kept
 
 
+def test_a_second_worker_starts_only_when_measures_pile_up_and_both_yield_the_cores(tmp_path):
+    """One video: one worker. A pile of them: a second (the most asked for), never a third. Each worker runs at a
+    lower priority than the run (nice +10), so a wave's submits and downloads get the cores first."""
+    from PIL import Image
+
+    from seedance_nb.emulator.render import render_mp4
+    from seedance_nb.quality._worker import NICE, WorkerPool
+
+    clips = []
+    for seed in range(6):
+        clip = tmp_path / f"{seed}.mp4"
+        render_mp4(Image.new("RGB", (64, 36)), clip, width=64, height=36, seconds=1, seed=seed, prompt="p", audio=False)
+        clips.append(str(clip))
+    ask = {"image": None, "end_image": None, "requested": 1, "prompt": "a slow pan left"}
+    pool = WorkerPool(workers=2)
+    try:
+        assert pool.submit({**ask, "video": clips[0]}).result(timeout=60)["frames"] > 0
+        assert len(pool.pids()) == 1  # a lone video never starts a second interpreter
+        futures = [pool.submit({**ask, "video": clip}) for clip in clips]
+        pids = set(pool.pids())
+        assert all(f.result(timeout=60)["frames"] > 0 for f in futures)
+        pids |= set(pool.pids())
+        assert len(pids) == 2
+        if hasattr(os, "getpriority"):
+            mine = os.getpriority(os.PRIO_PROCESS, 0)
+            assert {os.getpriority(os.PRIO_PROCESS, pid) for pid in pids} == {min(19, mine + NICE)}
+    finally:
+        pool.close()
+    assert not any(alive(pid) for pid in pids)
+
+
 def test_the_client_keeps_httpx_default_transport_behind_a_proxy(monkeypatch):
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=8)
     assert pooled_transport(httpx.create_ssl_context(), limits) is not None

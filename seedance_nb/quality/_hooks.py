@@ -1,11 +1,13 @@
 """Metrics during a run: the runner's ``after_download`` hook, measuring in a worker process: off the event
 loop, off the GIL the loop needs, and off the runner's critical path.
 
-Each downloaded video is queued to a worker process (one by default; :mod:`._worker` says how it is started
-and fed, and why not with ``multiprocessing``). The download step only waits when :data:`QUEUE_BOUND` measures
-are already queued or running (backpressure: a slow disk or a 1080p batch cannot pile up unbounded work); that
-wait holds a download slot, never a request slot, so the next submit is never delayed by a metric. The result
-comes back to the run's loop and is journalled there as a ``metrics`` event (flushed, not fsynced).
+Each downloaded video is queued to a worker process (one, and a second when measures pile up on a machine of two
+cores or more; :mod:`._worker` says how they are started, fed and niced, and why not with ``multiprocessing``).
+The download step only waits when :data:`QUEUE_BOUND` measures are already queued or running (backpressure: a
+slow disk or a 1080p batch cannot pile up unbounded work); that wait holds a download slot, never a request
+slot, so the next submit is never delayed by a metric. The bound is larger than a usual wave of videos (a queued
+measure is a path): a paid video, whose URL on fal expires, should not wait on fal behind the measuring of others.
+The result comes back to the run's loop and is journalled there as a ``metrics`` event (flushed, not fsynced).
 
 Why a process and not a thread: measuring is Python and NumPy between decoder calls, so a thread holds the
 GIL the event loop needs (issue 25 measured the client's CPU per job doubling with metrics in a thread, and a
@@ -36,8 +38,9 @@ __all__ = ["DRAIN_SECONDS", "QUEUE_BOUND", "MetricsHooks"]
 
 logger = logging.getLogger("seedance_nb.quality")
 
-#: How many measures may be queued or running before a download step waits for room.
-QUEUE_BOUND = 4
+#: How many measures may be queued or running before a download step waits for room (at concurrency 40 a bound
+#: of 4 held the downloads of a wave ending together behind the measuring: issue 25's timeline).
+QUEUE_BOUND = 64
 #: How long the end of a run waits for the measures still queued before it stops the workers without them.
 DRAIN_SECONDS = 120.0
 _MISSING = "its metrics are missing (the video is safe): sweep.compute_metrics() measures them again"
@@ -47,13 +50,15 @@ class MetricsHooks(RunnerHooks):
     """Measure each downloaded video in a worker process and journal a ``metrics`` event.
 
     Args:
-        workers: worker processes (default 1, or ``SEEDANCE_METRICS_WORKERS``): they share the machine's cores
-            with the run and everything else.
+        workers: worker processes at most (``SEEDANCE_METRICS_WORKERS``, else 2 on a machine of 2 cores or more):
+            the first starts with the run's first submit, a second only when measures pile up (a wave of videos
+            arriving together); they run at a lower priority (``nice``), so the run's own work goes first.
         bound: measures queued or running at most before ``after_download`` waits for room.
     """
 
     def __init__(self, workers: int | None = None, bound: int = QUEUE_BOUND) -> None:
-        self.workers = workers or max(1, int(os.environ.get("SEEDANCE_METRICS_WORKERS", "1") or 1))
+        default = str(min(2, os.cpu_count() or 1))
+        self.workers = workers or max(1, int(os.environ.get("SEEDANCE_METRICS_WORKERS", default) or default))
         self.bound = max(bound, self.workers)
         self.pool: WorkerPool | None = None
         self._room: asyncio.Semaphore | None = None

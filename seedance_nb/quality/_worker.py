@@ -20,6 +20,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import queue
 import signal
 import subprocess
@@ -35,6 +36,9 @@ logger = logging.getLogger("seedance_nb.quality")
 MAX_RESTARTS = 3
 #: How long closing a pool waits for a worker to exit after its stdin is closed, before it is killed.
 EXIT_SECONDS = 10.0
+#: How much a worker lowers its own scheduling priority (Unix ``nice``): where the cores are busy with the run's
+#: submits and downloads (a wave of jobs ending together), those go first, and measuring takes the idle time.
+NICE = 10
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from seedance_nb.quality._worker import main; main()"
 
 
@@ -49,6 +53,9 @@ class MeasureFailed(RuntimeError):
 def main() -> None:
     """The worker's loop: one JSON request per stdin line, one JSON answer per stdout line, until stdin ends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the parent's: it ends the run, then the workers
+    if hasattr(os, "nice"):  # measuring yields the cores to the run (its next submits) and to the notebook
+        with contextlib.suppress(OSError):
+            os.nice(NICE)
     out = sys.stdout
     sys.stdout = sys.stderr  # nothing a library prints may corrupt the answers
     from ._measuring import _open_image, measure_file
@@ -79,10 +86,13 @@ def _warm() -> None:
 
 
 class WorkerPool:
-    """``workers`` measuring processes fed from one queue; :meth:`submit` returns a future of the measures.
+    """Up to ``workers`` measuring processes fed from one queue; :meth:`submit` returns a future of the measures.
+
+    The first worker starts with the pool; each further one only when measures pile up (:meth:`submit` finds
+    more than one waiting), so a small sweep pays for one interpreter's start and a wave of videos gets more.
 
     Args:
-        workers: processes (each served by one thread of this process).
+        workers: processes at most (each served by one thread of this process).
         max_restarts: new workers started in all after deaths; past that, measures fail with :class:`WorkerDied`.
     """
 
@@ -92,12 +102,17 @@ class WorkerPool:
         self._restarts_left = max_restarts
         self._closing = False
         self._procs: dict[int, subprocess.Popen[str]] = {}
-        self._threads = [
-            threading.Thread(target=self._serve, args=(slot,), name=f"seedance-metrics-{slot}", daemon=True)
-            for slot in range(max(1, workers))
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._most = max(1, workers)
+        self._threads: list[threading.Thread] = []
+        self._add_worker()
+
+    def _add_worker(self) -> None:
+        """Start one more worker and the thread that serves it (call with room for one)."""
+        thread = threading.Thread(
+            target=self._serve, args=(len(self._threads),), name=f"seedance-metrics-{len(self._threads)}", daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
 
     def pids(self) -> list[int]:
         """The process ids of the workers running now."""
@@ -112,6 +127,9 @@ class WorkerPool:
         """
         future: Future[dict[str, Any]] = Future()
         self._queue.put((request, future))
+        with self._lock:
+            if not self._closing and len(self._threads) < self._most and self._queue.qsize() > 1:
+                self._add_worker()  # measures are piling up: one more worker (up to ``workers``)
         return future
 
     def close(self, *, kill: bool = False) -> None:
@@ -125,9 +143,10 @@ class WorkerPool:
             for proc in self._procs.values() if kill else ():
                 with contextlib.suppress(OSError):
                     proc.kill()
-        for _thread in self._threads:
+            threads = list(self._threads)
+        for _thread in threads:
             self._queue.put(None)
-        for thread in self._threads:
+        for thread in threads:
             thread.join()
 
     def _start(self, slot: int) -> subprocess.Popen[str] | None:
