@@ -421,7 +421,10 @@ def _backup_url(url: str) -> str | None:
     return str(parsed.copy_with(host=backup)) if backup else None
 
 
+@functools.lru_cache(maxsize=4096)
 def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of ``url``: cached, since every request's URL is checked before the key goes with it
+    (and a sweep asks the same few hundred URLs again and again: status, result, cancel)."""
     parsed = httpx.URL(url)
     port = parsed.port or {"http": 80, "https": 443}.get(parsed.scheme)
     return (parsed.scheme, parsed.host.lower(), port)
