@@ -8,6 +8,7 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from typing import Any
 
 import av
@@ -21,6 +22,15 @@ from seedance_nb.hooks import HookChain, RunnerHooks
 from seedance_nb.quality import MetricsHooks
 from seedance_nb.statuses import JobStatus
 from seedance_nb.sweep import Grid, Sweep
+
+
+@pytest.fixture(autouse=True)
+def stop_with_the_run(monkeypatch):
+    """These tests watch one run's workers from start to exit: none is kept for a next run (keep time 0)."""
+    from seedance_nb.quality._worker import close_kept
+
+    close_kept()  # a pool kept by an earlier test of the session is not this test's
+    monkeypatch.setenv("SEEDANCE_METRICS_KEEP_SECONDS", "0")
 
 
 def alive(pid: int) -> bool:
@@ -152,6 +162,32 @@ def test_a_second_worker_starts_only_when_measures_pile_up_and_both_yield_the_co
     finally:
         pool.close()
     assert not any(alive(pid) for pid in pids)
+
+
+def test_the_next_run_in_the_same_process_reuses_the_kept_workers_which_then_expire(
+    emu, client, tmp_path, png_path, monkeypatch
+):
+    """A kernel's second sweep measures with the first one's worker (no interpreter started again); the worker
+    exits by itself once no run has used it for the keep time."""
+    from seedance_nb.quality._worker import _LENDER
+
+    monkeypatch.setenv("SEEDANCE_METRICS_KEEP_SECONDS", "3")
+    seen = []
+    for name in ("first", "second"):
+        metrics = MetricsHooks(workers=1)
+        watch = Watch(metrics)
+        grid = Grid(image=png_path, prompt=[f"{name} a", f"{name} b"], seed=1, duration=4, resolution="480p")
+        sweep = run(client, grid, tmp_path / name, [metrics, watch])
+        assert sweep.df["motion"].notna().all() and metrics.pool is None
+        seen.append(watch.pids)
+    assert seen[0] == seen[1] and len(seen[0]) == 1  # the same worker measured both runs
+    (pid,) = seen[0]
+    assert alive(pid) and _LENDER.pool is not None  # kept after the second run ...
+    for _ in range(200):  # ... and gone a little after the keep time (10 s at most)
+        if not alive(pid):
+            break
+        time.sleep(0.05)
+    assert not alive(pid) and _LENDER.pool is None
 
 
 def test_the_client_keeps_httpx_default_transport_behind_a_proxy(monkeypatch):

@@ -18,8 +18,11 @@ while the first videos are generated; a run served from the cache starts none.
 A worker that dies (killed, out of memory, a crash in a decoder) costs only the measure it held: that take is
 logged ("its metrics are missing ..."), its video and journal lines are untouched, and the next video gets a
 new worker. The run waits for the measures still queued when its last job ends (at most
-:data:`DRAIN_SECONDS`), so ``sweep.df`` has them when the run returns, then stops its workers and waits for
-them to exit: a run leaves no process behind, whether it ends, fails or is interrupted.
+:data:`DRAIN_SECONDS`), so ``sweep.df`` has them when the run returns. Its workers then stay for
+``SEEDANCE_METRICS_KEEP_SECONDS`` (60 s by default; 0 stops them with the run) for the next run in the same
+process, which measures its first video at once instead of starting interpreters again (``_worker.lend``); after
+that, at the process's exit, after a worker died, or when measures were still running at the run's end, they are
+stopped and waited for. No process outlives the kernel or the command that started it.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any
 
 from ..hooks import RunnerHooks
 from ._measuring import VideoMetrics, job_measure_args
-from ._worker import WorkerDied, WorkerPool
+from ._worker import WorkerDied, WorkerPool, give_back, lend
 
 __all__ = ["DRAIN_SECONDS", "QUEUE_BOUND", "MetricsHooks"]
 
@@ -72,7 +75,7 @@ class MetricsHooks(RunnerHooks):
             job: the job whose request was just submitted (or re-attached).
         """
         if self.pool is None:
-            self.pool = WorkerPool(self.workers)
+            self.pool = lend(self.workers)
 
     async def after_download(self, run: Any, job: Any, path: Path) -> None:
         """Queue ``job``'s video to be measured in the worker; returns at once unless the queue is full.
@@ -95,7 +98,7 @@ class MetricsHooks(RunnerHooks):
                 "prompt": prompt,
             }
             if self.pool is None:
-                self.pool = WorkerPool(self.workers)
+                self.pool = lend(self.workers)
             measuring = asyncio.wrap_future(self.pool.submit(request))
         except Exception as exc:  # a metric must never cost a paid video (nor its download step)
             logger.warning("could not queue job %s's metrics (%s): %s", getattr(job, "job", "?"), Path(path).name, exc)
@@ -126,8 +129,8 @@ class MetricsHooks(RunnerHooks):
             self._room.release()
 
     async def after_run(self) -> None:
-        """Wait for the measures still queued (at most :data:`DRAIN_SECONDS`), then stop the workers and wait
-        for them to exit."""
+        """Wait for the measures still queued (at most :data:`DRAIN_SECONDS`), then give the workers back: kept a
+        while for the next run, or stopped and waited for (``_worker.give_back``)."""
         late: set[asyncio.Task[None]] = set()
         if self._tasks:
             _done, late = await asyncio.wait(list(self._tasks), timeout=DRAIN_SECONDS)
@@ -136,9 +139,11 @@ class MetricsHooks(RunnerHooks):
                     "%d measure(s) still running after %.0f s: the worker is stopped", len(late), DRAIN_SECONDS
                 )
         pool, self.pool, self._room = self.pool, None, None
-        if pool is not None:
-            await asyncio.to_thread(pool.close, kill=bool(late))  # their measures fail: their tasks end
+        if pool is not None:  # kept for the next run a while, or stopped (killed when measures were late)
+            await asyncio.to_thread(give_back, pool, kill=bool(late))  # the late ones fail: their tasks end
         if late:
+            for task in late:  # (a pool another run still uses is not killed: these stop waiting for it)
+                task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
 
 

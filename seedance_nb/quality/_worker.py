@@ -16,6 +16,7 @@ new worker for the next one (:data:`MAX_RESTARTS` times a pool at most).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import json
@@ -36,6 +37,9 @@ logger = logging.getLogger("seedance_nb.quality")
 MAX_RESTARTS = 3
 #: How long closing a pool waits for a worker to exit after its stdin is closed, before it is killed.
 EXIT_SECONDS = 10.0
+#: How long a run's workers stay after it ends (``SEEDANCE_METRICS_KEEP_SECONDS``), so that the next run in the
+#: same kernel measures its first video at once instead of starting interpreters again; 0 stops them with the run.
+KEEP_SECONDS = 60.0
 #: How much a worker lowers its own scheduling priority (Unix ``nice``): where the cores are busy with the run's
 #: submits and downloads (a wave of jobs ending together), those go first, and measuring takes the idle time.
 NICE = 10
@@ -97,9 +101,12 @@ class WorkerPool:
     """
 
     def __init__(self, workers: int = 1, max_restarts: int = MAX_RESTARTS) -> None:
+        self.workers = max(1, workers)
+        #: Runs using this pool now (:func:`lend`, :func:`give_back`).
+        self.leases = 0
         self._queue: queue.Queue[tuple[dict[str, Any], Future[dict[str, Any]]] | None] = queue.Queue()
         self._lock = threading.Lock()
-        self._restarts_left = max_restarts
+        self._restarts_left = self._max_restarts = max_restarts
         self._closing = False
         self._procs: dict[int, subprocess.Popen[str]] = {}
         self._most = max(1, workers)
@@ -113,6 +120,11 @@ class WorkerPool:
         )
         self._threads.append(thread)
         thread.start()
+
+    def spent(self) -> bool:
+        """Whether a worker of this pool died (a pool that saw a death is not kept for another run)."""
+        with self._lock:
+            return self._restarts_left < self._max_restarts
 
     def pids(self) -> list[int]:
         """The process ids of the workers running now."""
@@ -231,3 +243,92 @@ def _end(proc: subprocess.Popen[str]) -> int:
             if pipe is not None:
                 pipe.close()
     return proc.returncode
+
+
+class _Lender:
+    """The process's kept pool: lent to each run, kept :func:`keep_seconds` after the last gives it back."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pool: WorkerPool | None = None
+        self.timer: threading.Timer | None = None
+
+
+_LENDER = _Lender()
+
+
+def keep_seconds() -> float:
+    """How long workers stay after a run: ``SEEDANCE_METRICS_KEEP_SECONDS``, else :data:`KEEP_SECONDS`."""
+    text = os.environ.get("SEEDANCE_METRICS_KEEP_SECONDS", "")
+    try:
+        return max(0.0, float(text)) if text.strip() else KEEP_SECONDS
+    except ValueError:
+        logger.warning("SEEDANCE_METRICS_KEEP_SECONDS=%r is not a number of seconds: %g s", text, KEEP_SECONDS)
+        return KEEP_SECONDS
+
+
+def lend(workers: int) -> WorkerPool:
+    """A pool of ``workers`` for one run: the kept one when it has that size and no worker of it died, else new.
+
+    Args:
+        workers: the most worker processes the run may use.
+    """
+    with _LENDER.lock:
+        if _LENDER.timer is not None:
+            _LENDER.timer.cancel()
+            _LENDER.timer = None
+        pool = _LENDER.pool
+        if pool is None or pool.workers != max(1, workers) or pool.spent():
+            if pool is not None and pool.leases == 0:
+                threading.Thread(target=pool.close, name="seedance-metrics-close", daemon=True).start()
+            pool = _LENDER.pool = WorkerPool(workers)
+        pool.leases += 1
+        return pool
+
+
+def give_back(pool: WorkerPool, *, kill: bool = False) -> None:
+    """A run is done with ``pool`` (blocking: call it in a thread). It is kept for the next run for
+    :func:`keep_seconds`, unless ``kill`` (measures still running: stopped now), a worker of it died, or the
+    keep time is 0; then it is closed, and waited for, once no other run uses it.
+
+    Args:
+        pool: what :func:`lend` gave.
+        kill: kill its workers now, whatever they are measuring.
+    """
+    keep = keep_seconds()
+    with _LENDER.lock:
+        pool.leases -= 1
+        kept = pool is _LENDER.pool
+        if kill or keep <= 0 or pool.spent() or not kept:
+            if kept:
+                _LENDER.pool = None  # no run is lent it again
+            close = pool.leases <= 0  # else the last run using it closes it
+        else:
+            close = False
+            if pool.leases <= 0:
+                _LENDER.timer = threading.Timer(keep, _expire, args=(pool,))
+                _LENDER.timer.daemon = True
+                _LENDER.timer.start()
+    if close:
+        pool.close(kill=kill)
+
+
+def _expire(pool: WorkerPool) -> None:
+    with _LENDER.lock:
+        if _LENDER.pool is not pool or pool.leases > 0:
+            return
+        _LENDER.pool, _LENDER.timer = None, None
+    pool.close()
+
+
+@atexit.register
+def close_kept() -> None:
+    """Stop the kept workers now and wait for them to exit (at exit, and for tests); runs using them lose their
+    pending measures (logged as missing)."""
+    with _LENDER.lock:
+        pool, _LENDER.pool = _LENDER.pool, None
+        if _LENDER.timer is not None:
+            _LENDER.timer.cancel()
+            _LENDER.timer = None
+    if pool is not None:
+        pool.close(kill=pool.leases > 0)
