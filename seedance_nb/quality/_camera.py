@@ -28,6 +28,8 @@ def camera_motion(video: Any) -> CameraMotion:
     Args:
         video: a path, a ``generate()`` result or a df row.
     """
+    from av.video.reformatter import VideoReformatter
+
     path = _video_path(video)
     with _video_stream(path) as (container, stream):
         stream.thread_type = "SLICE"
@@ -35,8 +37,9 @@ def camera_motion(video: Any) -> CameraMotion:
         width, height = _size_for(stream.codec_context.width, stream.codec_context.height, ANALYSIS_AREA)
         tracker = CameraTracker(rate)
         shots = _Frames(step=max(1, round(rate * MOTION_STEP_SECONDS)))  # the hard cuts, found as the pass finds them
+        scaler = VideoReformatter()  # libswscale's context set up once for the pass, not once per frame
         for frame in container.decode(stream):
-            luma = frame.reformat(width=width, height=height, format="gray", interpolation="AREA").to_ndarray()
+            luma = scaler.reformat(frame, width=width, height=height, format="gray", interpolation="AREA").to_ndarray()
             tracker.add(luma)
             shots.add(luma)
     shots.result(rate, None, None, None, None)

@@ -214,7 +214,7 @@ def _open_image(value: Any, field: str) -> Any:
     from PIL import Image, UnidentifiedImageError
 
     if isinstance(value, Image.Image):
-        return value.convert("RGB")
+        return value if value.mode == "RGB" else value.convert("RGB")  # only read here: no copy needed
     if type(value).__module__ == "numpy" and hasattr(value, "shape"):
         try:
             return Image.fromarray(value).convert("RGB")
@@ -394,6 +394,7 @@ def _measure(
     path: Path, image: Any, end_image: Any, requested: float | None, prompt: str | None = None
 ) -> VideoMetrics:
     import av
+    from av.video.reformatter import VideoReformatter
 
     with _video_stream(path) as (container, stream):
         stream.thread_type = "SLICE"
@@ -404,6 +405,7 @@ def _measure(
         audio_stream = container.streams.audio[0] if container.streams.audio else None
         sound = _Sound(audio_stream) if audio_stream is not None else None
         first_frame = last_frame = None
+        scaler = VideoReformatter()  # one scaler for the pass: libswscale's context is set up once, not per frame
         # One pass over the file: video and audio packets in the order they are stored.
         for packet in container.demux(*(s for s in (stream, audio_stream) if s is not None)):
             if sound is not None and packet.stream is audio_stream:
@@ -415,7 +417,7 @@ def _measure(
                 if first_frame is None:
                     first_frame = frame
                 last_frame = frame
-                luma = frame.reformat(width=aw, height=ah, format="gray", interpolation="AREA").to_ndarray()
+                luma = scaler.reformat(frame, width=aw, height=ah, format="gray", interpolation="AREA").to_ndarray()
                 kept.add(luma)
                 camera.add(luma)
         if first_frame is None:

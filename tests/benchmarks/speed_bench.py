@@ -79,6 +79,7 @@ def client_child(base: str, run_dir: str, concurrency: str, jobs: str, tag: str)
     import seedance_nb.media  # noqa: F401  (imports paid before timing, as in a long-lived kernel)
     import seedance_nb.quality  # noqa: F401
     from seedance_nb.client import AsyncClient
+    from seedance_nb.quality._worker import close_kept
     from seedance_nb.statuses import JobStatus
     from seedance_nb.sweep import Grid, run_sweep_async
 
@@ -101,7 +102,9 @@ def client_child(base: str, run_dir: str, concurrency: str, jobs: str, tag: str)
     cpu0, kids0, started = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
     sweep = asyncio.run(go())
     wall = time.perf_counter() - started
-    cpu, kids = _cpu(resource.RUSAGE_SELF) - cpu0, _cpu(resource.RUSAGE_CHILDREN) - kids0
+    cpu = _cpu(resource.RUSAGE_SELF) - cpu0
+    close_kept()  # the workers kept for a next run (60 s by default): stopped and reaped, so their CPU is counted
+    kids = _cpu(resource.RUSAGE_CHILDREN) - kids0
     df = sweep.df  # type: ignore[attr-defined]
     print(
         json.dumps(
