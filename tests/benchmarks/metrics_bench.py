@@ -203,8 +203,8 @@ def isolated_stall(tmp: Path) -> None:
 
 
 def sweep_on_off(tmp: Path) -> None:
-    import pyloudnorm  # noqa: F401  (imported once up front, as in a long-lived kernel)
     import cv2  # noqa: F401
+    import pyloudnorm  # noqa: F401  (imported once up front, as in a long-lived kernel)
 
     from seedance_nb.client import AsyncClient
     from seedance_nb.sweep import Grid, run_sweep_async
