@@ -28,6 +28,7 @@ from ..errors import (
 )
 from ..keys import scrub
 from ..schema import DEFAULT_ENDPOINT, VideoOutput
+from ._network import LONG_LIVED
 from ._status import Completed, ResultDetails, Status, _Logs, parse_status
 from ._transport import Transport, _api_error, _detail, _origin_text, _redact_json, logger
 
@@ -121,6 +122,7 @@ class RequestHandle:
             headers=headers,
             # A stream that sends nothing, not even a keep-alive, for this long has stalled: poll instead.
             timeout=httpx.Timeout(client.timeout, read=client.limits.stall_seconds),
+            extensions={LONG_LIVED: True},  # its own pool: open for the whole generation (_network.SplitTransport)
         ) as response:
             if response.status_code != 200:
                 await response.aread()

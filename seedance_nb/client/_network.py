@@ -1,25 +1,33 @@
-"""The client's connection pool, without its per-request cost in idle connections.
+"""The client's network layer: httpx's transport over httpcore's pool, made cheap per request (issue 25).
 
-httpcore's pool checks every idle connection each time a request joins or leaves it ("has the server closed
-it?"); under asyncio each check asks anyio for the raw socket, which builds the stream's whole attribute table
-(a ``getpeername`` call included) before the one ``poll`` that answers. With the dozens of keep-alive
-connections a sweep at concurrency 40 holds, that was the largest share of the client's CPU per job
-(issue 25: a py-spy profile put about a third of the event loop's time in it). Here each connection's socket
-is looked up once, when it is opened, and the check is the same non-blocking ``poll`` (``select`` on Windows)
-that httpcore itself does (``httpcore._utils.is_socket_readable``).
+A sweep at concurrency 40 makes four requests a job (submit, status stream, result, download) and holds about
+40 connections. What httpcore costs per request there, and what this module does instead:
 
-httpx does not take a network backend, so :func:`pooled_transport` builds its usual transport and gives it a
-pool made with this backend (``httpx.AsyncHTTPTransport`` keeps its pool as ``_pool``; if a future httpx does
-not, its own pool is left in place). Where the environment names a proxy, the client keeps httpx's default
-transport instead, which honours it.
+- **The pool** (:class:`_Pool`): httpcore checks every idle connection for expiry each time a request joins or
+  leaves the pool (a ``poll`` system call each), and counts the connections again for each idle one. Here the
+  whole pool is checked at most once per :data:`EXPIRY_SWEEP_SECONDS`, and a connection is checked right
+  before it is reused, so none is ever used expired.
+- **Two pools** (:class:`SplitTransport`): the status streams, open for the whole generation, in one; the short
+  exchanges in the other, which then looks through a few connections instead of C busy ones.
+- **The connections** (:class:`_Stream`, :class:`_Backend`): on asyncio's own transport and protocol instead of
+  httpcore's anyio backend, which wraps each read in a cancel scope, turns reading off and on around it (two
+  ``epoll_ctl`` calls) and asks for the running loop several times (a ``getpid`` system call each on Python
+  3.11). Whether an idle connection was closed by the server is read from what it received, without a call.
+
+Together: the client's CPU per job at C = 40 went from about 23 ms to 20 ms (tests/benchmarks/speed_bench.py,
+RESULTS.md). httpx does not take a network backend, so :func:`pooled_transport` builds its usual transports and
+gives each a pool made with this backend (``httpx.AsyncHTTPTransport`` keeps its pool as ``_pool``; if a future
+httpx does not, its own pool is left in place). Where the environment names a proxy, the client keeps httpx's
+default transport instead, which honours it. Tested against real servers, plain and TLS, in
+tests/test_network.py.
 """
 
 from __future__ import annotations
 
-import select
-import socket
+import asyncio
+import collections
 import ssl
-import sys
+import time
 import urllib.request
 from collections.abc import Iterable
 from typing import Any
@@ -27,7 +35,7 @@ from typing import Any
 import httpcore
 import httpx
 
-__all__ = ["TAPS", "TappedTransport", "pooled_transport"]
+__all__ = ["LONG_LIVED", "TAPS", "SplitTransport", "TappedTransport", "pooled_transport"]
 
 #: Observers of every exchange the client's httpx transports make, a seam for wings the core never names (the
 #: cassette recorder, :mod:`seedance_nb.cassettes`). Each is called as ``tap(owner, request, response)`` once
@@ -58,49 +66,174 @@ class TappedTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def _readable(sock: socket.socket | None) -> bool:
-    """Whether ``sock`` has something to read now (an idle keep-alive connection then holds only its end)."""
-    fd = -1 if sock is None else sock.fileno()
-    if fd < 0:
-        return True  # gone: treat it as closed, as httpcore does
-    if sys.platform == "win32" or not hasattr(select, "poll"):
-        return bool(select.select([fd], [], [], 0)[0])
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
+class _Protocol(asyncio.Protocol):
+    """The bytes a connection received, and who waits for them: asyncio's transport reads as data arrives."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.chunks: collections.deque[bytes] = collections.deque()
+        self.buffered = 0
+        self.eof = False
+        self.error: BaseException | None = None
+        self.reader: asyncio.Future[bool] | None = None
+        self.reading_paused = False
+        self.writing_paused = False
+        self.drainers: list[asyncio.Future[bool]] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.buffered += len(data)
+        if self.buffered > _HIGH_WATER and not self.reading_paused and self.transport is not None:
+            self.transport.pause_reading()  # a slow reader: hold the rest in the kernel, as anyio does
+            self.reading_paused = True
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        self.eof = True
+        self._wake()
+        return None  # close the transport: httpcore never writes after the server's end
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        if exc is not None and not isinstance(exc, ssl.SSLEOFError):  # a TLS end without close_notify is an end
+            self.error = exc
+        self._wake()
+        self.writing_paused = False
+        self._wake_drainers()
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        self._wake_drainers()
+
+    def _wake(self) -> None:
+        if self.reader is not None and not self.reader.done():
+            self.reader.set_result(True)
+
+    def _wake_drainers(self) -> None:
+        for waiter in self.drainers:
+            if not waiter.done():
+                waiter.set_result(True)
+        self.drainers.clear()
+
+    def take(self, max_bytes: int) -> bytes:
+        """Up to ``max_bytes`` of what was received (at least one chunk's worth is there)."""
+        chunk = self.chunks.popleft()
+        if len(chunk) > max_bytes:
+            self.chunks.appendleft(chunk[max_bytes:])
+            chunk = chunk[:max_bytes]
+        self.buffered -= len(chunk)
+        if self.reading_paused and self.buffered <= _LOW_WATER and self.transport is not None:
+            self.reading_paused = False
+            self.transport.resume_reading()
+        return chunk
+
+
+#: Received bytes held before the transport stops reading (and resumes at the low mark), as asyncio's streams.
+_HIGH_WATER, _LOW_WATER = 256 * 1024, 64 * 1024
+
+
+def _expire(future: asyncio.Future[bool]) -> None:
+    if not future.done():
+        future.set_result(False)
+
+
+async def _until(future: asyncio.Future[bool], timeout: float | None) -> bool:
+    """Wait for ``future``; False when ``timeout`` seconds passed first (it is then set to False)."""
+    if timeout is None:
+        return await future
+    loop = asyncio.get_running_loop()
+    timer = loop.call_later(timeout, _expire, future)
+    try:
+        return await future
+    finally:
+        timer.cancel()
 
 
 class _Stream(httpcore.AsyncNetworkStream):
-    """A network stream that knows its socket (looked up once) and answers ``is_readable`` from it."""
+    """A connection on asyncio's own transport and protocol, without anyio's layers.
 
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket: socket.socket | None = inner.get_extra_info("socket")
+    httpcore's asyncio backend goes through anyio, which wraps every read in a cancel scope, turns the
+    transport's reading off and on around it (two ``epoll_ctl`` system calls) and asks which event loop is
+    running several times per call (a ``getpid`` system call each on Python 3.11). Here a read takes what the
+    transport already received, or waits on one future with one timer; ``is_readable`` (httpcore's "has the
+    server closed this idle connection?") is answered from what was received, without a system call.
+    Exceptions are httpcore's, as its own backends raise them.
+    """
+
+    def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
+        protocol = self._protocol
+        if not protocol.chunks and not protocol.eof:
+            waiter = protocol.reader = asyncio.get_running_loop().create_future()
+            try:
+                if not await _until(waiter, timeout) and not protocol.chunks and not protocol.eof:
+                    raise httpcore.ReadTimeout(f"nothing received for {timeout} s")
+            finally:
+                protocol.reader = None
+        if protocol.chunks:
+            return protocol.take(max_bytes)
+        if protocol.error is not None:
+            raise httpcore.ReadError(str(protocol.error) or type(protocol.error).__name__) from protocol.error
+        return b""
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
+        if not buffer:
+            return
+        protocol = self._protocol
+        if protocol.eof or self._transport.is_closing():
+            raise httpcore.WriteError("the connection is closed")
+        self._transport.write(buffer)
+        if protocol.writing_paused:
+            waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            protocol.drainers.append(waiter)
+            if not await _until(waiter, timeout):
+                raise httpcore.WriteTimeout(f"could not send for {timeout} s")
+            if protocol.error is not None:
+                raise httpcore.WriteError(str(protocol.error) or type(protocol.error).__name__)
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        self._transport.close()
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+        loop = asyncio.get_running_loop()
+        try:
+            transport = await loop.start_tls(
+                self._transport,
+                self._protocol,
+                ssl_context,
+                server_hostname=server_hostname,
+                ssl_handshake_timeout=timeout,
+            )
+        except (TimeoutError, asyncio.TimeoutError) as exc:
+            self._transport.abort()
+            raise httpcore.ConnectTimeout(f"the TLS handshake took over {timeout} s") from exc
+        except (OSError, ssl.SSLError, ConnectionError) as exc:
+            self._transport.abort()
+            raise httpcore.ConnectError(str(exc)) from exc
+        if transport is None:  # the connection was lost during the handshake
+            raise httpcore.ConnectError("the connection closed during the TLS handshake")
+        return _Stream(transport, self._protocol)
 
     def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            return _readable(self._socket)
-        if info == "socket":
-            return self._socket
-        return self._inner.get_extra_info(info)
+        if info == "is_readable":  # an idle keep-alive connection that received anything (its end) is done
+            return bool(self._protocol.chunks) or self._protocol.eof
+        names = {"ssl_object": "ssl_object", "client_addr": "sockname", "server_addr": "peername", "socket": "socket"}
+        return self._transport.get_extra_info(names[info]) if info in names else None
 
 
 class _Backend(httpcore.AsyncNetworkBackend):
-    """httpcore's asyncio (anyio) backend, its streams wrapped in :class:`_Stream`."""
+    """TCP connections as :class:`_Stream`; Unix sockets and socket options through httpcore's anyio backend."""
 
     def __init__(self) -> None:
         self._inner = httpcore.AnyIOBackend()
@@ -113,71 +246,147 @@ class _Backend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _Stream(stream)
+        if socket_options:
+            return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        loop = asyncio.get_running_loop()
+        protocol = _Protocol()
+        try:
+            # TCP_NODELAY is asyncio's default for TCP transports; several addresses are raced as anyio does.
+            connecting = loop.create_connection(
+                lambda: protocol,
+                host,
+                port,
+                local_addr=(local_address, 0) if local_address else None,
+                happy_eyeballs_delay=0.25,
+            )
+            transport, _ = await asyncio.wait_for(connecting, timeout)
+        except (TimeoutError, asyncio.TimeoutError) as exc:
+            raise httpcore.ConnectTimeout(f"could not connect to {host}:{port} in {timeout} s") from exc
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        return _Stream(transport, protocol)
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.connect_unix_socket(path, timeout, socket_options))
+        return await self._inner.connect_unix_socket(path, timeout, socket_options)
 
     async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+        await asyncio.sleep(seconds)
+
+
+#: How often the pool checks all its idle keep-alive connections for expiry (past their keep-alive time, or closed
+#: by the server). Between two sweeps an idle connection is checked when it is about to be reused, so none is ever
+#: used expired; what the sweep adds is only that an expired connection nobody reuses is closed within a second.
+EXPIRY_SWEEP_SECONDS = 1.0
 
 
 class _Pool(httpcore.AsyncConnectionPool):
-    """httpcore 1.0's pool with its bookkeeping made linear in the connections.
+    """httpcore 1.0's pool with its bookkeeping made cheap in the number of connections.
 
-    ``_assign_requests_to_connections`` runs each time a request joins or leaves the pool. httpcore 1.0 counts
-    the pool's connections again for every idle one (``len([c.is_idle() for c in connections])``: every
-    connection, idle or not), which at a sweep's few dozen connections was most of the client's CPU per request.
-    This is the same method with that count read once per connection (``len(self._connections)``, the same
-    number) and the first fitting connection found without building lists; the decisions are httpcore 1.0.9's,
-    in its order. Used only with httpcore 1.0.x (read at import); any other version keeps its own pool.
+    ``_assign_requests_to_connections`` runs each time a request joins or leaves the pool, and a sweep at
+    concurrency 40 holds about 40 connections (one status stream per job, and the short requests'). httpcore 1.0
+    checks every idle one for expiry each time (a ``poll`` system call each) and counts the pool's connections
+    again for every idle one (``len([c.is_idle() for c in connections])``: every connection, idle or not): about
+    300 µs a call, 5 ms of the client's CPU per job (issue 25). Here:
+
+    - the expiry of every connection is checked at most once per :data:`EXPIRY_SWEEP_SECONDS`, and the idle
+      connection a request is about to take is checked right before it is assigned (an expired one is closed
+      and the next is tried), so an expired connection is never reused, as in httpcore;
+    - the count is read once per connection (``len(self._connections)``, the same number), and the first fitting
+      connection is found without building lists;
+    - closing nothing costs nothing (httpcore enters a shielded cancel scope even for an empty list).
+
+    The other decisions are httpcore 1.0.9's, in its order. Used only with httpcore 1.0.x (read at import); any
+    other version keeps its own pool.
     """
 
+    _next_sweep = 0.0
+
     def _assign_requests_to_connections(self) -> list[Any]:
-        closing = []
-        for connection in list(self._connections):
+        closing: list[Any] = []
+        now = time.monotonic()
+        sweep = now >= self._next_sweep
+        if sweep:
+            self._next_sweep = now + EXPIRY_SWEEP_SECONDS
+        connections = self._connections
+        for connection in list(connections):
             if connection.is_closed():
-                self._connections.remove(connection)
-            elif connection.has_expired():
-                self._connections.remove(connection)
+                connections.remove(connection)
+            elif sweep and connection.has_expired():
+                connections.remove(connection)
                 closing.append(connection)
-            elif connection.is_idle() and len(self._connections) > self._max_keepalive_connections:
-                self._connections.remove(connection)
+            elif connection.is_idle() and len(connections) > self._max_keepalive_connections:
+                connections.remove(connection)
                 closing.append(connection)
-        for pool_request in [request for request in self._requests if request.is_queued()]:
+        for pool_request in self._requests:
+            if pool_request.connection is not None:  # httpcore's is_queued(), without the call
+                continue
             origin = pool_request.request.url.origin
-            available = next((c for c in self._connections if c.can_handle_request(origin) and c.is_available()), None)
+            available = self._reusable(origin, closing)
             if available is not None:
                 pool_request.assign_to_connection(available)
                 continue
-            if len(self._connections) >= self._max_connections:
-                idle = next((c for c in self._connections if c.is_idle()), None)
+            if len(connections) >= self._max_connections:
+                idle = next((c for c in connections if c.is_idle()), None)
                 if idle is None:
                     continue
-                self._connections.remove(idle)
+                connections.remove(idle)
                 closing.append(idle)
             connection = self.create_connection(origin)
-            self._connections.append(connection)
+            connections.append(connection)
             pool_request.assign_to_connection(connection)
         return closing
+
+    def _reusable(self, origin: Any, closing: list[Any]) -> Any:
+        """The first connection that can take a request to ``origin`` now, checked for expiry first."""
+        connections = self._connections
+        while True:
+            found = next((c for c in connections if c.can_handle_request(origin) and c.is_available()), None)
+            if found is None or not found.has_expired():
+                return found
+            connections.remove(found)
+            closing.append(found)
+
+    async def _close_connections(self, closing: list[Any]) -> None:
+        if closing:
+            await super()._close_connections(closing)
 
 
 #: httpcore's pool class for this httpcore: :class:`_Pool` where it was written for it.
 POOL = _Pool if httpcore.__version__.startswith("1.0.") else httpcore.AsyncConnectionPool
 
 
-def pooled_transport(ssl_context: ssl.SSLContext, limits: httpx.Limits) -> httpx.AsyncHTTPTransport | None:
-    """httpx's transport with the pool above; None where the environment names a proxy (httpx's default then).
+#: The request extension that sends a request to the pool of long-lived exchanges (a job's status stream, open
+#: for the whole generation): ``client.stream(..., extensions={LONG_LIVED: True})``.
+LONG_LIVED = "seedance_nb.long_lived"
 
-    Args:
-        ssl_context: the TLS settings.
-        limits: the pool's limits.
+
+class SplitTransport(httpx.AsyncBaseTransport):
+    """Two pools: one for the long-lived status streams, one for every short exchange.
+
+    A sweep at concurrency C holds C status streams open, one per job, for the whole generation. In one pool,
+    every short request (submit, result, download) would look through those C busy connections and C waiting
+    exchanges each time it joins or leaves (httpcore's pool is linear in both); in its own pool it sees only
+    the few connections short requests use.
     """
-    if urllib.request.getproxies():
-        return None
+
+    def __init__(self, short: httpx.AsyncHTTPTransport, long_lived: httpx.AsyncHTTPTransport) -> None:
+        self.short = short
+        self.long_lived = long_lived
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        pool = self.long_lived if request.extensions.get(LONG_LIVED) else self.short
+        return await pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        try:
+            await self.short.aclose()
+        finally:
+            await self.long_lived.aclose()
+
+
+def _pooled(ssl_context: ssl.SSLContext, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
     transport = httpx.AsyncHTTPTransport(verify=ssl_context, limits=limits)
     if isinstance(getattr(transport, "_pool", None), httpcore.AsyncConnectionPool):
         transport._pool = POOL(  # noqa: SLF001 (httpx takes no network backend)
@@ -188,3 +397,16 @@ def pooled_transport(ssl_context: ssl.SSLContext, limits: httpx.Limits) -> httpx
             network_backend=_Backend(),
         )
     return transport
+
+
+def pooled_transport(ssl_context: ssl.SSLContext, limits: httpx.Limits) -> SplitTransport | None:
+    """httpx's transports with the pool above, split in two (:class:`SplitTransport`); None where the environment
+    names a proxy (httpx's default then).
+
+    Args:
+        ssl_context: the TLS settings.
+        limits: each pool's limits.
+    """
+    if urllib.request.getproxies():
+        return None
+    return SplitTransport(_pooled(ssl_context, limits), _pooled(ssl_context, limits))

@@ -255,6 +255,8 @@ class Transport:
                 follow_redirects=False,
                 limits=limits,
             )
+            if isinstance(getattr(client, "_cookies", None), httpx.Cookies):
+                client._cookies = _Cookies()  # noqa: SLF001 (httpx's setter would copy it into a plain jar)
             self._clients[loop] = client
         return client
 
@@ -412,6 +414,17 @@ class Transport:
         return httpx.Response(response.status_code, headers=headers_out, content=bytes(body), request=request)
 
     # ------------------------------------------------------------------ queue
+
+
+class _Cookies(httpx.Cookies):
+    """httpx's cookie jar, looking into an answer only when it sets a cookie (fal's API and CDN set none).
+
+    httpx builds a urllib request and response around every answer to look for cookies: about 4 % of the
+    client's CPU per job in a sweep (issue 25). An answer with a ``Set-Cookie`` is handled as httpx does."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers:
+            super().extract_cookies(response)
 
 
 def _backup_url(url: str) -> str | None:
