@@ -36,6 +36,7 @@ from ..outcomes import job_timeout_seconds, settle_unjournalled
 from ..runs import CacheIndex, Job, JobStatus, Journal, RunFolder, cache_key, encode_line, now, to_dataframe
 from ..schema import DEFAULT_ENDPOINT
 from ._budget import _check_budget, _check_concurrency, _describe, _digest, _image_size, _json_dump, normalize_rating
+from ._group_sync import GroupSync
 from ._jobs import JobSteps, RunContext, _cancel_requested
 from ._progress import _progress
 from ._reading import _journal_stat, _read_journal
@@ -103,6 +104,7 @@ class Run(JobSteps, Transfers):
         self.client: AsyncClient | None = None
         self.task: asyncio.Task[Any] | None = None
         self._journal: Journal | None = None
+        self._group_sync = GroupSync()
         #: The write the disk refused to the journal (a full disk), if any: the run stopped where the journal did.
         self.write_error: OSError | None = None
         self._uploads: dict[str, asyncio.Future[str]] = {}
@@ -302,7 +304,7 @@ class Run(JobSteps, Transfers):
         """:meth:`_record` for the job's hot path: the line is written and flushed before this returns
         control, and fsynced (in a worker thread) before the job goes on to its next network wait."""
         journal = self._write(job, event, fields, durable=False)
-        await asyncio.to_thread(journal.sync)
+        await self._group_sync.sync(journal)  # one fsync for the lines the wave's jobs wrote meanwhile
 
     def _record(self, job: Job, event: str, **fields: Any) -> None:
         # Every line is flushed before the next network wait; lines that guard money (submitting, the
