@@ -18,7 +18,7 @@ import os
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import httpx
@@ -27,7 +27,10 @@ from ._names import set_public_module
 from ._text import reason
 from .errors import DownloadError
 
-__all__ = ["DownloadStalled", "VideoInfo", "download", "poster", "probe"]
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = ["DownloadStalled", "VideoInfo", "download", "PosterError", "poster", "probe", "probe_with_poster"]
 
 logger = logging.getLogger("seedance_nb.media")
 
@@ -182,45 +185,82 @@ def probe(path: str | Path) -> VideoInfo:
     path = Path(path)
     try:
         with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise DownloadError(f"{path.name} has no video stream")
-            video = container.streams.video[0]
-            rate = video.average_rate or video.guessed_rate or Fraction(0)
-            frames = video.frames or 0
-            duration = float(container.duration / av.time_base) if container.duration else 0.0
-            audio = container.streams.audio[0] if container.streams.audio else None
-            return VideoInfo(
-                width=video.codec_context.width,
-                height=video.codec_context.height,
-                fps=round(float(rate), 3),
-                duration=round(duration, 3),
-                frames=frames,
-                has_audio=audio is not None,
-                video_codec=video.codec_context.name,
-                audio_codec=audio.codec_context.name if audio is not None else None,
-                size_bytes=path.stat().st_size,
-            )
+            return _info(container, path)
     except av.error.FFmpegError as exc:
         raise DownloadError(f"{path.name} is not a readable video ({reason(exc)})") from exc
 
 
-def poster(path: str | Path, dest: str | Path, *, max_width: int = 480) -> Path:
-    """Write the first frame of a video as a JPEG (at most ``max_width`` wide)."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+def probe_with_poster(path: str | Path, dest: str | Path, *, max_width: int = 480) -> VideoInfo:
+    """:func:`probe` and :func:`poster` with the file opened once (what the runner does with each download).
+
+    Raises :class:`~seedance_nb.errors.DownloadError` when the file is not a readable video, and its subclass
+    :class:`PosterError` when it is one but its first frame could not be drawn."""
+    path = Path(path)
     try:
         with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            stream.codec_context.thread_count = 1  # one frame: the decoder's thread pool would cost more than it
-            frame = next(container.decode(stream))
-            image = frame.to_image()
+            info = _info(container, path)
+            image = _first_frame(container, path)
+    except av.error.FFmpegError as exc:
+        raise DownloadError(f"{path.name} is not a readable video ({reason(exc)})") from exc
+    _save_poster(image, Path(dest), max_width)
+    return info
+
+
+def _info(container: Any, path: Path) -> VideoInfo:
+    if not container.streams.video:
+        raise DownloadError(f"{path.name} has no video stream")
+    video = container.streams.video[0]
+    rate = video.average_rate or video.guessed_rate or Fraction(0)
+    frames = video.frames or 0
+    duration = float(container.duration / av.time_base) if container.duration else 0.0
+    audio = container.streams.audio[0] if container.streams.audio else None
+    return VideoInfo(
+        width=video.codec_context.width,
+        height=video.codec_context.height,
+        fps=round(float(rate), 3),
+        duration=round(duration, 3),
+        frames=frames,
+        has_audio=audio is not None,
+        video_codec=video.codec_context.name,
+        audio_codec=audio.codec_context.name if audio is not None else None,
+        size_bytes=path.stat().st_size,
+    )
+
+
+class PosterError(DownloadError):
+    """A video that probes but whose first frame could not be drawn (the video itself is kept)."""
+
+
+def _first_frame(container: Any, path: Path) -> Image.Image:
+    try:
+        stream = container.streams.video[0]
+        stream.codec_context.thread_count = 1  # one frame: the decoder's thread pool would cost more than it
+        frame = next(container.decode(stream))
+        # libswscale on this thread: its default starts a thread pool per conversion (two threads a poster)
+        image: Image.Image = frame.reformat(format="rgb24", threads=1).to_image()
+        return image
     except (av.error.FFmpegError, StopIteration, IndexError) as exc:
-        raise DownloadError(f"could not read a frame of {Path(path).name} ({reason(exc)})") from exc
+        raise PosterError(f"could not read a frame of {path.name} ({reason(exc)})") from exc
+
+
+def _save_poster(image: Image.Image, dest: Path, max_width: int) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
     if image.width > max_width:
         image = image.resize((max_width, round(image.height * max_width / image.width)))
     tmp = dest.with_name(dest.name + ".part")
     image.save(tmp, "JPEG", quality=82)
     os.replace(tmp, dest)
+
+
+def poster(path: str | Path, dest: str | Path, *, max_width: int = 480) -> Path:
+    """Write the first frame of a video as a JPEG (at most ``max_width`` wide)."""
+    dest = Path(dest)
+    try:
+        with av.open(str(path)) as container:
+            image = _first_frame(container, Path(path))
+    except av.error.FFmpegError as exc:
+        raise PosterError(f"could not read a frame of {Path(path).name} ({reason(exc)})") from exc
+    _save_poster(image, dest, max_width)
     return dest
 
 

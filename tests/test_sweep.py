@@ -19,7 +19,7 @@ from seedance_testconf import make_png
 from seedance_nb import errors
 from seedance_nb.client import AsyncClient
 from seedance_nb.emulator import serve
-from seedance_nb.media import probe
+from seedance_nb.media import poster, probe
 from seedance_nb.runs import COLUMNS, Journal
 from seedance_nb.schema import DEFAULT_ENDPOINT
 from seedance_nb.sweep import Grid, Sweep, load_sweep, run_sweep, run_sweep_async, start_sweep
@@ -115,6 +115,8 @@ def test_twelve_job_sweep_gives_twelve_probed_rows_then_a_rerun_sends_nothing(cl
         assert (info.width, info.height, info.fps) == (864, 496, 24.0) and info.has_audio
         assert abs(info.duration - int(row.duration)) < 0.1 and Path(row.poster).is_file()
         assert row.queue_seconds >= 0 and row.generation_seconds > 0 and row.request_id
+    # The runner probes and draws the poster with the file opened once: the same poster poster() draws.
+    assert poster(df["path"][0], run_root / "p.jpg").read_bytes() == Path(df["poster"][0]).read_bytes()
     assert emu.stats()["submissions"] == 12
 
     again = run_sweep(grid, client=client, run_dir=run_root / "two", progress=False)

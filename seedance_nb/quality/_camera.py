@@ -39,7 +39,9 @@ def camera_motion(video: Any) -> CameraMotion:
         shots = _Frames(step=max(1, round(rate * MOTION_STEP_SECONDS)))  # the hard cuts, found as the pass finds them
         scaler = VideoReformatter()  # libswscale's context set up once for the pass, not once per frame
         for frame in container.decode(stream):
-            luma = scaler.reformat(frame, width=width, height=height, format="gray", interpolation="AREA").to_ndarray()
+            luma = scaler.reformat(
+                frame, width=width, height=height, format="gray", interpolation="AREA", threads=1
+            ).to_ndarray()
             tracker.add(luma)
             shots.add(luma)
     shots.result(rate, None, None, None, None)

@@ -417,7 +417,9 @@ def _measure(
                 if first_frame is None:
                     first_frame = frame
                 last_frame = frame
-                luma = scaler.reformat(frame, width=aw, height=ah, format="gray", interpolation="AREA").to_ndarray()
+                luma = scaler.reformat(
+                    frame, width=aw, height=ah, format="gray", interpolation="AREA", threads=1
+                ).to_ndarray()
                 kept.add(luma)
                 camera.add(luma)
         if first_frame is None:
@@ -452,7 +454,7 @@ def _fidelity(frame: Any, image: Any) -> float | None:
     import numpy as np
 
     w, h = _size_for(frame.width, frame.height, FIDELITY_AREA)
-    got = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
+    got = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA", threads=1).to_ndarray()
     want = np.asarray(fal_crop(image, w, h))
     matrix = np.asarray(_YCBCR, np.float32).T / 255
     per_channel = ssim_channels(got.astype(np.float32) @ matrix, want.astype(np.float32) @ matrix)

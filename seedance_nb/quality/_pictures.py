@@ -35,10 +35,10 @@ def _sample(path: Path, *, count: int | None = None, fps: float | None = None, w
         for index, frame in enumerate(container.decode(stream)):
             last = frame
             if index in wanted:
-                picked.append(frame.reformat(width=size[0], height=size[1], format="rgb24").to_image())
+                picked.append(frame.reformat(width=size[0], height=size[1], format="rgb24", threads=1).to_image())
         # A header that over-counts frames: make sure the last frame is in an evenly spaced strip.
         if count is not None and last is not None and len(picked) < count:
-            picked.append(last.reformat(width=size[0], height=size[1], format="rgb24").to_image())
+            picked.append(last.reformat(width=size[0], height=size[1], format="rgb24", threads=1).to_image())
     if not picked:
         raise _fail("video", f"{path.name} has no decodable frames", str(path), "an MP4 with frames")
     return picked

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..client import AsyncClient
 from ..files import DATA_URI_LIMIT, ImageData
-from ..media import poster, probe
+from ..media import PosterError, probe_with_poster
 from ..runs import Job
 from ..schema import VideoInput
 from ._budget import SHARED_UPLOAD_MIN, _digest
@@ -67,12 +67,13 @@ class Transfers:
         rel_poster = Path("posters") / f"{stem}.jpg"
         assert job.video_url is not None
         path = await ctx.client.download(job.video_url, self.run_dir / rel_video, expected_size=job.file_size)
-        try:
-            info = await asyncio.to_thread(probe, path)
+        try:  # one thread hop, the file opened once
+            info = await asyncio.to_thread(probe_with_poster, path, self.run_dir / rel_poster)
+        except PosterError:
+            raise  # a readable video whose first frame could not be drawn: kept, as it was paid for
         except Exception:
             path.unlink(missing_ok=True)  # never leave a file that looks like a video but is not one
             raise
-        await asyncio.to_thread(poster, path, self.run_dir / rel_poster)
         await self._arecord(job, "downloaded", path=str(rel_video), poster=str(rel_poster), info=info.to_json())
         try:
             await asyncio.to_thread(
