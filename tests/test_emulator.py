@@ -6,7 +6,9 @@ import base64
 import dataclasses
 import hashlib
 import json
+import os
 import socket
+import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -18,7 +20,7 @@ import httpx
 import pytest
 from seedance_testconf import make_png
 
-from seedance_nb.emulator.engine import billable_units
+from seedance_nb.emulator.engine import RENDER_NICE, billable_units
 from seedance_nb.emulator.render import auto_duration
 from seedance_nb.schema import DEFAULT_ENDPOINT, SIZES, estimate_cost
 
@@ -791,3 +793,15 @@ def test_cli_emulator_prints_its_urls(tmp_path):
         proc.terminate()
         proc.wait(timeout=10)
         proc.stdout.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own nice value is Linux's")
+def test_renders_run_at_a_lower_priority_than_the_loop_that_answers(http, emu, png_bytes):
+    """fal renders elsewhere; the emulator renders on the user's cores, below the requests (its own and the
+    client's) that a wave of renders would otherwise slow."""
+    wait_done(http, submit(http, emu, png_bytes))
+    threads = list(emu.engine.workers._threads)  # noqa: SLF001 (the render threads are what is tested)
+    assert threads
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    for thread in threads:
+        assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == min(19, base + RENDER_NICE)

@@ -28,6 +28,7 @@ from seedance_nb.quality import (
     measure_download,
     metrics_section_html,
 )
+from seedance_nb.quality._measuring import _image_file
 from seedance_nb.runs import OUTCOME_COLUMNS
 from seedance_nb.sweep import Grid, load_sweep, run_sweep
 
@@ -102,6 +103,21 @@ def test_start_fidelity_is_high_for_the_input_image_and_low_for_another(tmp_path
     assert sd.metrics(clip, image=Image.fromarray(wide)).start_fidelity > 0.9
     assert sd.metrics(clip, image=other).start_fidelity < 0.5
     assert sd.metrics(clip).start_fidelity is None
+
+
+def test_an_image_file_is_decoded_once_but_a_rewritten_file_is_read_again(tmp_path):
+    """A sweep's clips share their input image: the file is decoded once (kept by path, time and size), and an
+    image saved again under the same name is read anew."""
+    base, other = picture(1), picture(2)
+    clip = write_clip(tmp_path / "c.mp4", panning(base, 49))
+    path = tmp_path / "input.png"
+    Image.fromarray(base).save(path)
+    first = sd.metrics(clip, image=path).start_fidelity
+    hits = _image_file.cache_info().hits
+    assert sd.metrics(clip, image=str(path)).start_fidelity == first > 0.9
+    assert _image_file.cache_info().hits == hits + 1
+    Image.fromarray(other).save(path)
+    assert sd.metrics(clip, image=path).start_fidelity < 0.5
 
 
 def test_fidelity_is_scikit_images_ssim_on_y_cb_cr(tmp_path):

@@ -36,6 +36,8 @@ import logging
 import os
 import random
 import re
+import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -153,6 +155,17 @@ class _DownloadFailed(Exception):
     """An image URL could not be downloaded (becomes fal's 422 ``file_download_error``)."""
 
 
+#: How much lower the render threads run than the rest of the process (Linux ``nice`` is per thread).
+RENDER_NICE = 10
+
+
+def _yield_cores() -> None:
+    """Lower this thread's priority by :data:`RENDER_NICE` (Linux only: elsewhere nice is the whole process')."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + RENDER_NICE)
+
+
 class Engine(OtherModels):
     """Runs jobs on a fixed number of slots; renders in worker threads."""
 
@@ -178,7 +191,11 @@ class Engine(OtherModels):
         self._tasks: set[asyncio.Task[None]] = set()
         # Renders and image checks run here, one thread per core: more threads would not render faster,
         # they would only contend for the GIL with the loop that answers requests (slow submits and streams).
-        self.workers = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="emulator-render")
+        # At a lower priority: fal renders on its own machines, the emulator on the user's cores, and a wave of
+        # renders must not take those cores from the client's requests (or this loop's answers) meanwhile.
+        self.workers = ThreadPoolExecutor(
+            max_workers=os.cpu_count() or 1, thread_name_prefix="emulator-render", initializer=_yield_cores
+        )
 
     def configure(self, **changes: Any) -> None:
         """Change the config at run time (all changes or none); a new ``fault_seed`` restarts the fault draws."""

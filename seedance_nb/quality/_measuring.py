@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import functools
 import io
 import logging
 import math
@@ -236,7 +237,11 @@ def _open_image(value: Any, field: str) -> Any:
         path = Path(os.fspath(value)).expanduser()
         if not path.is_file():
             raise _fail(field, "file not found", str(value), "a path to a JPEG, PNG or WebP file")
-        data = path.read_bytes()
+        stat = path.stat()
+        try:  # a sweep's clips share a few input images: each is decoded once, not once per clip
+            return _image_file(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            raise _fail(field, f"could not read the image ({reason(exc)})", None, "a JPEG, PNG or WebP image") from exc
     else:
         raise _fail(field, f"cannot read a {type(value).__name__} as an image", None, "a path, bytes or a PIL image")
     try:
@@ -246,6 +251,15 @@ def _open_image(value: Any, field: str) -> Any:
             return ImageOps.exif_transpose(img).convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise _fail(field, f"could not read the image ({reason(exc)})", None, "a JPEG, PNG or WebP image") from exc
+
+
+@functools.lru_cache(maxsize=4)
+def _image_file(path: str, mtime_ns: int, size: int) -> Any:
+    """The RGB image in the file at ``path`` as it was at (``mtime_ns``, ``size``): shared, only ever read."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as img:
+        return ImageOps.exif_transpose(img).convert("RGB")
 
 
 def _requested(value: Any) -> float | None:
