@@ -21,7 +21,7 @@ from seedance_nb.media import probe
 #: same 12-job grid into its own run folder, prints each job's status, request id and video path.
 NOTEBOOK = textwrap.dedent(
     """
-    import json, pathlib, sys, time
+    import json, os, pathlib, sys, time
     import seedance_nb as sd
     from seedance_nb.client import AsyncClient
 
@@ -29,7 +29,7 @@ NOTEBOOK = textwrap.dedent(
     client = AsyncClient(queue_url=base + "/queue", rest_url=base + "/rest", cdn_url=base + "/cdn")
     grid = sd.Grid(image=image, prompt=["orbit", "pan", "push in"], seed=[1, 2, 3, 4], resolution="480p", duration=4)
     options = {"catalog": False} if catalog == "off" else {}
-    pathlib.Path(barrier, f"ready-{pathlib.Path(run_dir).parent.name}").touch()
+    pathlib.Path(barrier, f"ready-{os.getpid()}").touch()  # one file per process (two folders may share a parent)
     deadline = time.monotonic() + 60
     while not pathlib.Path(barrier, "go").exists() and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -58,8 +58,9 @@ def _notebooks(emu, tmp_path: Path, png_path: Path, run_dirs: list[Path], catalo
     outs = []
     try:
         deadline = time.monotonic() + 60
-        while len(list(barrier.glob("ready-*"))) < len(procs) and time.monotonic() < deadline:
+        while len(list(barrier.glob("ready-*"))) < len(procs):
             assert all(p.poll() is None for p in procs), [p.communicate()[1][-2000:] for p in procs if p.poll()]
+            assert time.monotonic() < deadline, "the notebooks did not all get ready in 60 s"
             time.sleep(0.02)
         (barrier / "go").touch()
         end = time.monotonic() + 240

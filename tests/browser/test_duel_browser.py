@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.browser.test_jupyterlab import CHROMIUM, FLAGS, jupyter_server  # skips without Chromium
+from tests.browser.test_jupyterlab import CHROMIUM, FLAGS, jupyter_server, run_notebook  # skips without Chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPTS = ["the camera pushes in slowly", "a fast whip pan to the left", "the light fades to dusk"]
@@ -64,7 +64,6 @@ def wait_for_votes(root: Path, n: int, timeout: float = 30.0) -> list[dict]:
 
 
 def test_a_duel_in_a_real_browser(lab, tmp_path):
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     base, root = lab
@@ -74,19 +73,8 @@ def test_a_duel_in_a_real_browser(lab, tmp_path):
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         try:
-            page.goto(f"{base}/lab/tree/duel.ipynb?reset", wait_until="domcontentloaded")
-            page.wait_for_selector(".jp-Notebook", timeout=60_000)
-            page.wait_for_selector("[data-status='idle']", timeout=60_000)
-            for attempt in range(4):  # "Run All Cells" before the kernel connects is dropped: try again
-                page.click(".jp-Notebook")
-                page.get_by_role("menuitem", name="Run", exact=True).click()
-                page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-                try:
-                    page.wait_for_selector(".seedance-duel button.seedance-duel-left", timeout=90_000)
-                    break
-                except PlaywrightTimeout:
-                    if attempt == 3:
-                        raise
+            run_notebook(page, base, "duel.ipynb")  # retries "Run All Cells" until the kernel takes it
+            page.wait_for_selector(".seedance-duel button.seedance-duel-left", timeout=60_000)
             # Both videos decode in the browser; nothing on the stage names a prompt.
             page.wait_for_function(
                 "() => { const vs = [...document.querySelectorAll('.seedance-duel-stage video')];"
