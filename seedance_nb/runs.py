@@ -34,6 +34,7 @@ import os
 import shutil
 import socket
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -638,6 +639,12 @@ class CacheIndex:
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path) if path is not None else seedance_home() / "cache.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection per thread, kept while this object lives: opening one per call (and the WAL checkpoint
+        # and fsyncs of closing it) cost about 1 ms of CPU a job (issue 25). A connection whose file was removed
+        # or replaced (a cleared cache) is opened again.
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
         self._set_up()
 
     def _set_up(self) -> None:
@@ -648,11 +655,48 @@ class CacheIndex:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
+        db = self._connection()
         try:
             with db:  # one transaction
                 yield db
-        finally:
+        except sqlite3.Error:
+            self._drop(db)  # a broken connection is not kept
+            raise
+
+    def _connection(self) -> sqlite3.Connection:
+        held: tuple[sqlite3.Connection, int] | None = getattr(self._local, "held", None)
+        try:
+            inode = self.path.stat().st_ino
+        except OSError:
+            inode = -1
+        if held is not None and held[1] == inode:
+            return held[0]
+        if held is not None:
+            self._drop(held[0])
+        db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)  # closed by close(), any thread
+        with self._lock:
+            self._opened.append(db)
+        if inode == -1 or held is not None:  # a new file: WAL mode and the table first
+            use_wal(db, deadline_seconds=30.0)
+            with db:
+                db.execute("CREATE TABLE IF NOT EXISTS videos (key TEXT PRIMARY KEY, entry TEXT NOT NULL, at REAL)")
+        self._local.held = (db, self.path.stat().st_ino)
+        return db
+
+    def _drop(self, db: sqlite3.Connection) -> None:
+        if getattr(self._local, "held", (None,))[0] is db:
+            self._local.held = None
+        with self._lock:
+            if db in self._opened:
+                self._opened.remove(db)
+        db.close()
+
+    def close(self) -> None:
+        """Close this index's connections (each thread's); it opens them again if used after."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        self._local = threading.local()
+        for db in opened:
             db.close()
 
     def lookup(self, key: str) -> dict[str, Any] | None:

@@ -88,6 +88,30 @@ def test_the_cache_index_takes_concurrent_writers(tmp_path):
     assert len(index) == 200 and index.lookup("3-49")["path"] == str(video)
 
 
+def test_the_cache_index_keeps_its_connections_but_follows_a_cleared_cache_file(tmp_path):
+    """One connection per thread is kept (opening one per call cost about 1 ms a job); a cache file removed
+    meanwhile (the user cleared the cache) is created again, never written through a stale connection."""
+    from seedance_nb.runs import CacheIndex
+
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"x" * 10)
+    path = tmp_path / "cache.sqlite"
+    index = CacheIndex(path)
+    index.add({"key": "a", "path": str(video), "info": {"size_bytes": 10}})
+    index.add({"key": "b", "path": str(video), "info": {"size_bytes": 10}})
+    assert len(index._opened) == 1  # noqa: SLF001 (one connection served every call on this thread)
+    for stale in tmp_path.glob("cache.sqlite*"):
+        stale.unlink()
+    index.add({"key": "c", "path": str(video), "info": {"size_bytes": 10}})
+    assert path.is_file() and len(index) == 1 and index.lookup("c")["path"] == str(video)
+    assert index.lookup("a") is None
+    other = CacheIndex(path)  # another process's view of the same file sees the new entry
+    assert other.lookup("c") is not None
+    index.close()
+    other.close()
+    assert len(CacheIndex(path)) == 1  # closed, then opened again on use
+
+
 def test_a_cache_index_opened_while_another_process_writes_it_waits_instead_of_failing(tmp_path):
     """Kernels starting together each open the per-user index; while one holds a write lock on a new file, the
     other's switch to WAL got "database is locked" at once (SQLite does not wait on its busy handler for it),

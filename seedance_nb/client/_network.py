@@ -201,7 +201,12 @@ class _Stream(httpcore.AsyncNetworkStream):
                 raise httpcore.WriteError(str(protocol.error) or type(protocol.error).__name__)
 
     async def aclose(self) -> None:
-        self._transport.close()
+        # As anyio does: close, let the loop run the transport's connection_lost (which closes the socket; a loop
+        # that ended first would leave it to the garbage collector), then abort whatever is left.
+        if not self._transport.is_closing():
+            self._transport.close()
+            await asyncio.sleep(0)
+        self._transport.abort()
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None

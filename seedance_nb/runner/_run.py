@@ -505,6 +505,7 @@ class Run(JobSteps, Transfers):
         try:
             await self._run_all(ctx, pending)
         finally:
+            await asyncio.to_thread(ctx.cache.close)  # the index's connections (one per worker thread)
             await self._end_run(on_update, bar)
         self._after_run()
         return self
