@@ -20,11 +20,13 @@ import uvicorn
 class LoopbackApp:
     """Serve ``app`` on 127.0.0.1 (``base_url``) inside ``with``; subclasses add their routes' state."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, **config: Any) -> None:
+        """``config``: more of uvicorn's options (``timeout_keep_alive``, ``ssl_certfile``, ...)."""
         self._socket = socket.socket()
         self._socket.bind(("127.0.0.1", 0))
-        self.base_url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.port = self._socket.getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **config))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
 
     def __enter__(self) -> Any:

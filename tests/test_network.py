@@ -8,18 +8,17 @@ import asyncio
 import datetime
 import socket
 import ssl
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from loopback import LoopbackApp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -101,30 +100,10 @@ def _certificate(folder: Path, name: str) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-class _Server:
+def _server(keep_alive: float = 5.0, tls: tuple[Path, Path] | None = None) -> LoopbackApp:
     """uvicorn serving :data:`APP` on 127.0.0.1 (TLS when given a certificate), keep-alive ``keep_alive`` s."""
-
-    def __init__(self, keep_alive: float = 5.0, tls: tuple[Path, Path] | None = None) -> None:
-        self._socket = socket.socket()
-        self._socket.bind(("127.0.0.1", 0))
-        self.port = self._socket.getsockname()[1]
-        extra = {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])} if tls else {}
-        config = uvicorn.Config(APP, log_level="warning", lifespan="off", timeout_keep_alive=keep_alive, **extra)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
-
-    def __enter__(self) -> _Server:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert time.monotonic() < deadline, "the test server did not start"
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._socket.close()
+    extra = {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])} if tls else {}
+    return LoopbackApp(APP, timeout_keep_alive=keep_alive, **extra)
 
 
 def _client(context: ssl.SSLContext | None = None, **kw: Any) -> httpx.AsyncClient:
@@ -150,7 +129,7 @@ def test_plain_http_reuses_one_connection_and_reads_a_large_body_slowly() -> Non
                     await asyncio.sleep(0.001)  # a slow reader: the connection stops and resumes reading
             assert bytes(got) == BIG
 
-    with _Server() as server:
+    with _server() as server:
         asyncio.run(go(f"http://127.0.0.1:{server.port}"))
 
 
@@ -170,7 +149,7 @@ def test_tls_with_a_trusted_certificate_and_a_refused_one(tmp_path: Path) -> Non
             with pytest.raises(httpx.ConnectError, match="match|mismatch"):
                 await http.get(f"https://127.0.0.1:{port}/peer")
 
-    with _Server(tls=(cert, key)) as server:
+    with _server(tls=(cert, key)) as server:
         asyncio.run(go(server.port))
 
 
@@ -185,7 +164,7 @@ def test_a_connection_the_server_closed_while_idle_is_never_reused(tmp_path: Pat
             second = await http.get(f"{base}/peer")  # no error: a new connection
             assert second.status_code == 200 and second.json()["port"] != first
 
-    with _Server(keep_alive=0.2, tls=pair) as server:
+    with _server(keep_alive=0.2, tls=pair) as server:
         asyncio.run(go(f"{'https://localhost' if tls else 'http://127.0.0.1'}:{server.port}"))
 
 
@@ -204,7 +183,7 @@ def test_timeouts_are_httpx_timeouts() -> None:
             with pytest.raises(httpx.ConnectError):
                 await http.get(f"http://127.0.0.1:{port}/peer")
 
-    with _Server() as server:
+    with _server() as server:
         asyncio.run(go(f"http://127.0.0.1:{server.port}"))
 
 
@@ -222,7 +201,7 @@ def test_status_streams_use_their_own_pool() -> None:
             assert len(long_pool.connections) == 1 and len(short_pool.connections) == 1
             assert long_pool.connections[0] is not short_pool.connections[0]
 
-    with _Server() as server:
+    with _server() as server:
         asyncio.run(go(f"http://127.0.0.1:{server.port}"))
 
 
@@ -236,5 +215,5 @@ def test_the_clients_cookie_jar_still_keeps_a_cookie_a_server_sets() -> None:
             await http.get(f"{base}/set-cookie")
             assert (await http.get(f"{base}/cookies")).json() == {"session": "abc"}
 
-    with _Server() as server:
+    with _server() as server:
         asyncio.run(go(f"http://127.0.0.1:{server.port}"))

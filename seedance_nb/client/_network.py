@@ -18,9 +18,8 @@ With the other changes of issue 25's last step, the client's CPU per job at C = 
 (interleaved before/after runs, tests/benchmarks/RESULTS.md). httpx does not take a network backend, so
 :func:`pooled_transport` builds its usual transports and gives each a pool made with this backend
 (``httpx.AsyncHTTPTransport`` keeps its pool as ``_pool``; if a future httpx does not, its own pool is left
-in place). Where the environment names a proxy, the client keeps httpx's
-default transport instead, which honours it. Tested against real servers, plain and TLS, in
-tests/test_network.py.
+in place). Where the environment names a proxy, the client keeps httpx's default transport instead, which
+honours it. Tested against real servers, plain and TLS, in tests/test_network.py.
 """
 
 from __future__ import annotations

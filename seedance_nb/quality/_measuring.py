@@ -11,7 +11,7 @@ import io
 import logging
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -223,14 +223,15 @@ def _open_image(value: Any, field: str) -> Any:
             raise _fail(
                 field, f"cannot make an image of an array {value.shape}: {reason(exc)}", None, "HxWx3 uint8"
             ) from exc
-    data: bytes
+    decode: Callable[[], Any]
     if isinstance(value, bytes | bytearray | memoryview):
-        data = bytes(value)
+        decode = functools.partial(_decode, io.BytesIO(bytes(value)))
     elif isinstance(value, str) and value.startswith("data:"):
         try:
             data = base64.b64decode(value.split(",", 1)[1], validate=False)
         except (IndexError, binascii.Error) as exc:
             raise _fail(field, "not a base64 data URI", value[:40], "data:image/png;base64,...") from exc
+        decode = functools.partial(_decode, io.BytesIO(data))
     elif isinstance(value, str | os.PathLike):
         if str(value).startswith(("http://", "https://")):
             raise _fail(field, "URLs are not fetched for metrics", str(value), "a local path, bytes or a PIL image")
@@ -238,28 +239,28 @@ def _open_image(value: Any, field: str) -> Any:
         if not path.is_file():
             raise _fail(field, "file not found", str(value), "a path to a JPEG, PNG or WebP file")
         stat = path.stat()
-        try:  # a sweep's clips share a few input images: each is decoded once, not once per clip
-            return _image_file(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise _fail(field, f"could not read the image ({reason(exc)})", None, "a JPEG, PNG or WebP image") from exc
+        # a sweep's clips share a few input images: each file is decoded once, not once per clip
+        decode = functools.partial(_image_file, str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     else:
         raise _fail(field, f"cannot read a {type(value).__name__} as an image", None, "a path, bytes or a PIL image")
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            from PIL import ImageOps
-
-            return ImageOps.exif_transpose(img).convert("RGB")
+        return decode()
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise _fail(field, f"could not read the image ({reason(exc)})", None, "a JPEG, PNG or WebP image") from exc
+
+
+def _decode(source: Any) -> Any:
+    """The RGB image in ``source`` (a path or a file object), turned as its EXIF orientation says."""
+    from PIL import Image, ImageOps
+
+    with Image.open(source) as img:
+        return ImageOps.exif_transpose(img).convert("RGB")
 
 
 @functools.lru_cache(maxsize=4)
 def _image_file(path: str, mtime_ns: int, size: int) -> Any:
     """The RGB image in the file at ``path`` as it was at (``mtime_ns``, ``size``): shared, only ever read."""
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as img:
-        return ImageOps.exif_transpose(img).convert("RGB")
+    return _decode(path)
 
 
 def _requested(value: Any) -> float | None:
