@@ -9,24 +9,25 @@ A sweep at concurrency 40 makes four requests a job (submit, status stream, resu
   before it is reused, so none is ever used expired.
 - **Two pools** (:class:`SplitTransport`): the status streams, open for the whole generation, in one; the short
   exchanges in the other, which then looks through a few connections instead of C busy ones.
-- **The connections** (:class:`_Stream`, :class:`_Backend`): on asyncio's own transport and protocol instead of
-  httpcore's anyio backend, which wraps each read in a cancel scope, turns reading off and on around it (two
-  ``epoll_ctl`` calls) and asks for the running loop several times (a ``getpid`` system call each on Python
-  3.11). Whether an idle connection was closed by the server is read from what it received, without a call.
+- **The idle check** (:class:`_Stream`): under asyncio each "has the server closed it?" check asked anyio for the
+  raw socket, which builds the stream's whole attribute table (a ``getpeername`` call included) before the one
+  ``poll`` that answers. Here each connection's socket is looked up once, when it is opened, and the check is
+  the same non-blocking ``poll`` (``select`` on Windows) httpcore itself does. (A backend on asyncio's own
+  transport, without anyio, was tried on 2026-12-07 and withdrawn: a fresh-clone CI run found a socket left
+  unclosed to the garbage collector.)
 
-With the other changes of issue 25's last step, the client's CPU per job at C = 40 went from 25 ms to 21 ms
-(interleaved before/after runs, tests/benchmarks/RESULTS.md). httpx does not take a network backend, so
-:func:`pooled_transport` builds its usual transports and gives each a pool made with this backend
-(``httpx.AsyncHTTPTransport`` keeps its pool as ``_pool``; if a future httpx does not, its own pool is left
-in place). Where the environment names a proxy, the client keeps httpx's default transport instead, which
-honours it. Tested against real servers, plain and TLS, in tests/test_network.py.
+httpx does not take a network backend, so :func:`pooled_transport` builds its usual transports and gives each a
+pool made with this backend (``httpx.AsyncHTTPTransport`` keeps its pool as ``_pool``; if a future httpx does
+not, its own pool is left in place). Where the environment names a proxy, the client keeps httpx's default
+transport instead, which honours it. Tested against real servers, plain and TLS, in tests/test_network.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
+import select
+import socket
 import ssl
+import sys
 import time
 import urllib.request
 from collections.abc import Iterable
@@ -66,179 +67,49 @@ class TappedTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-class _Protocol(asyncio.Protocol):
-    """The bytes a connection received, and who waits for them: asyncio's transport reads as data arrives."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.chunks: collections.deque[bytes] = collections.deque()
-        self.buffered = 0
-        self.eof = False
-        self.error: BaseException | None = None
-        self.reader: asyncio.Future[bool] | None = None
-        self.reading_paused = False
-        self.writing_paused = False
-        self.drainers: list[asyncio.Future[bool]] = []
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.chunks.append(data)
-        self.buffered += len(data)
-        if self.buffered > _HIGH_WATER and not self.reading_paused and self.transport is not None:
-            self.transport.pause_reading()  # a slow reader: hold the rest in the kernel, as anyio does
-            self.reading_paused = True
-        self._wake()
-
-    def eof_received(self) -> bool | None:
-        self.eof = True
-        self._wake()
-        return None  # close the transport: httpcore never writes after the server's end
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.eof = True
-        if exc is not None and not isinstance(exc, ssl.SSLEOFError):  # a TLS end without close_notify is an end
-            self.error = exc
-        self._wake()
-        self.writing_paused = False
-        self._wake_drainers()
-
-    def pause_writing(self) -> None:
-        self.writing_paused = True
-
-    def resume_writing(self) -> None:
-        self.writing_paused = False
-        self._wake_drainers()
-
-    def _wake(self) -> None:
-        if self.reader is not None and not self.reader.done():
-            self.reader.set_result(True)
-
-    def _wake_drainers(self) -> None:
-        for waiter in self.drainers:
-            if not waiter.done():
-                waiter.set_result(True)
-        self.drainers.clear()
-
-    def take(self, max_bytes: int) -> bytes:
-        """Up to ``max_bytes`` of what was received (at least one chunk's worth is there)."""
-        chunk = self.chunks.popleft()
-        if len(chunk) > max_bytes:
-            self.chunks.appendleft(chunk[max_bytes:])
-            chunk = chunk[:max_bytes]
-        self.buffered -= len(chunk)
-        if self.reading_paused and self.buffered <= _LOW_WATER and self.transport is not None:
-            self.reading_paused = False
-            self.transport.resume_reading()
-        return chunk
-
-
-#: Received bytes held before the transport stops reading (and resumes at the low mark), as asyncio's streams.
-_HIGH_WATER, _LOW_WATER = 256 * 1024, 64 * 1024
-
-
-def _expire(future: asyncio.Future[bool]) -> None:
-    if not future.done():
-        future.set_result(False)
-
-
-async def _until(future: asyncio.Future[bool], timeout: float | None) -> bool:
-    """Wait for ``future``; False when ``timeout`` seconds passed first (it is then set to False)."""
-    if timeout is None:
-        return await future
-    loop = asyncio.get_running_loop()
-    timer = loop.call_later(timeout, _expire, future)
-    try:
-        return await future
-    finally:
-        timer.cancel()
+def _readable(sock: socket.socket | None) -> bool:
+    """Whether ``sock`` has something to read now (an idle keep-alive connection then holds only its end)."""
+    fd = -1 if sock is None else sock.fileno()
+    if fd < 0:
+        return True  # gone: treat it as closed, as httpcore does
+    if sys.platform == "win32" or not hasattr(select, "poll"):
+        return bool(select.select([fd], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class _Stream(httpcore.AsyncNetworkStream):
-    """A connection on asyncio's own transport and protocol, without anyio's layers.
+    """A network stream that knows its socket (looked up once) and answers ``is_readable`` from it."""
 
-    httpcore's asyncio backend goes through anyio, which wraps every read in a cancel scope, turns the
-    transport's reading off and on around it (two ``epoll_ctl`` system calls) and asks which event loop is
-    running several times per call (a ``getpid`` system call each on Python 3.11). Here a read takes what the
-    transport already received, or waits on one future with one timer; ``is_readable`` (httpcore's "has the
-    server closed this idle connection?") is answered from what was received, without a system call.
-    Exceptions are httpcore's, as its own backends raise them.
-    """
-
-    def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
-        self._transport = transport
-        self._protocol = protocol
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        protocol = self._protocol
-        if not protocol.chunks and not protocol.eof:
-            waiter = protocol.reader = asyncio.get_running_loop().create_future()
-            try:
-                if not await _until(waiter, timeout) and not protocol.chunks and not protocol.eof:
-                    raise httpcore.ReadTimeout(f"nothing received for {timeout} s")
-            finally:
-                protocol.reader = None
-        if protocol.chunks:
-            return protocol.take(max_bytes)
-        if protocol.error is not None:
-            raise httpcore.ReadError(str(protocol.error) or type(protocol.error).__name__) from protocol.error
-        return b""
+        return await self._inner.read(max_bytes, timeout)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if not buffer:
-            return
-        protocol = self._protocol
-        if protocol.eof or self._transport.is_closing():
-            raise httpcore.WriteError("the connection is closed")
-        self._transport.write(buffer)
-        if protocol.writing_paused:
-            waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-            protocol.drainers.append(waiter)
-            if not await _until(waiter, timeout):
-                raise httpcore.WriteTimeout(f"could not send for {timeout} s")
-            if protocol.error is not None:
-                raise httpcore.WriteError(str(protocol.error) or type(protocol.error).__name__)
+        await self._inner.write(buffer, timeout)
 
     async def aclose(self) -> None:
-        # As anyio does: close, let the loop run the transport's connection_lost (which closes the socket; a loop
-        # that ended first would leave it to the garbage collector), then abort whatever is left.
-        if not self._transport.is_closing():
-            self._transport.close()
-            await asyncio.sleep(0)
-        self._transport.abort()
+        await self._inner.aclose()
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            transport = await loop.start_tls(
-                self._transport,
-                self._protocol,
-                ssl_context,
-                server_hostname=server_hostname,
-                ssl_handshake_timeout=timeout,
-            )
-        except (TimeoutError, asyncio.TimeoutError) as exc:
-            self._transport.abort()
-            raise httpcore.ConnectTimeout(f"the TLS handshake took over {timeout} s") from exc
-        except (OSError, ssl.SSLError, ConnectionError) as exc:
-            self._transport.abort()
-            raise httpcore.ConnectError(str(exc)) from exc
-        if transport is None:  # the connection was lost during the handshake
-            raise httpcore.ConnectError("the connection closed during the TLS handshake")
-        return _Stream(transport, self._protocol)
+        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":  # an idle keep-alive connection that received anything (its end) is done
-            return bool(self._protocol.chunks) or self._protocol.eof
-        names = {"ssl_object": "ssl_object", "client_addr": "sockname", "server_addr": "peername", "socket": "socket"}
-        return self._transport.get_extra_info(names[info]) if info in names else None
+        if info == "is_readable":
+            return _readable(self._socket)
+        if info == "socket":
+            return self._socket
+        return self._inner.get_extra_info(info)
 
 
 class _Backend(httpcore.AsyncNetworkBackend):
-    """TCP connections as :class:`_Stream`; Unix sockets and socket options through httpcore's anyio backend."""
+    """httpcore's asyncio (anyio) backend, its streams wrapped in :class:`_Stream`."""
 
     def __init__(self) -> None:
         self._inner = httpcore.AnyIOBackend()
@@ -251,33 +122,16 @@ class _Backend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        if socket_options:
-            return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        loop = asyncio.get_running_loop()
-        protocol = _Protocol()
-        try:
-            # TCP_NODELAY is asyncio's default for TCP transports; several addresses are raced as anyio does.
-            connecting = loop.create_connection(
-                lambda: protocol,
-                host,
-                port,
-                local_addr=(local_address, 0) if local_address else None,
-                happy_eyeballs_delay=0.25,
-            )
-            transport, _ = await asyncio.wait_for(connecting, timeout)
-        except (TimeoutError, asyncio.TimeoutError) as exc:
-            raise httpcore.ConnectTimeout(f"could not connect to {host}:{port} in {timeout} s") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        return _Stream(transport, protocol)
+        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _Stream(stream)
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore.AsyncNetworkStream:
-        return await self._inner.connect_unix_socket(path, timeout, socket_options)
+        return _Stream(await self._inner.connect_unix_socket(path, timeout, socket_options))
 
     async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+        await self._inner.sleep(seconds)
 
 
 #: How often the pool checks all its idle keep-alive connections for expiry (past their keep-alive time, or closed
