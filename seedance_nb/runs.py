@@ -44,6 +44,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ._names import set_public_module
+from ._sqlite import use_wal as use_wal
+from ._sqlite import writer_lock
 from .columns import COLUMNS as COLUMNS
 from .columns import INPUT_COLUMNS as INPUT_COLUMNS
 from .columns import METRIC_COLUMNS
@@ -602,31 +604,6 @@ def to_dataframe(jobs: Iterable[Job], run_dir: Path | None = None, *, backend: s
     return df
 
 
-def use_wal(db: Any, *, deadline_seconds: float) -> None:
-    """Put an SQLite file in WAL mode (a property of the file, kept once set: only the first opener switches).
-
-    While another process holds the file open, the switch can answer "database is locked" at once: SQLite does
-    not wait on its busy handler for it. So it is retried, with backoff, for at most ``deadline_seconds``.
-
-    Args:
-        db: an ``sqlite3`` connection or cursor.
-        deadline_seconds: how long to keep retrying a locked switch before raising.
-    """
-    if db.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
-        return
-    deadline = time.monotonic() + deadline_seconds
-    delay = 0.01
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if not any(word in str(exc) for word in ("locked", "busy")) or time.monotonic() + delay > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
-
-
 class CacheIndex:
     """Finished videos by cache key, one index per user (``$SEEDANCE_HOME/cache.sqlite``).
 
@@ -649,7 +626,7 @@ class CacheIndex:
 
     def _set_up(self) -> None:
         """WAL mode (once per file; see :func:`use_wal`) and the table."""
-        with self._connect() as db:
+        with writer_lock(self.path), self._connect() as db:
             use_wal(db, deadline_seconds=30.0)
             db.execute("CREATE TABLE IF NOT EXISTS videos (key TEXT PRIMARY KEY, entry TEXT NOT NULL, at REAL)")
 
@@ -715,7 +692,7 @@ class CacheIndex:
         return entry
 
     def add(self, entry: Mapping[str, Any]) -> None:
-        with self._connect() as db:
+        with writer_lock(self.path), self._connect() as db:  # this process's writers in line (see _sqlite)
             db.execute(
                 "INSERT OR REPLACE INTO videos (key, entry, at) VALUES (?, ?, ?)",
                 (entry["key"], json.dumps(dict(entry), default=str), time.time()),

@@ -30,6 +30,7 @@ FLOORS: list[tuple[str, set[str]]] = [
             "_names",
             "errors",
             "settings",
+            "_sqlite",
             "keys",
             "statuses",
             "ratings",

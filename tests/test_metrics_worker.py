@@ -164,6 +164,28 @@ def test_a_second_worker_starts_only_when_measures_pile_up_and_both_yield_the_co
     assert not any(alive(pid) for pid in pids)
 
 
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="Unix nice")
+def test_a_worker_lowers_its_priority_before_it_imports_the_package(tmp_path):
+    """The pool starts its first worker as a run's first wave of submits goes out: importing the package is 0.2 s
+    of CPU, which must not take the cores from those submits. The boot lines lower the priority first: a stand-in
+    package, put where the worker looks for seedance_nb, records the priority its import runs at."""
+    import subprocess
+    import sys
+
+    from seedance_nb.quality._worker import _BOOT, NICE
+
+    fake = tmp_path / "seedance_nb" / "quality"
+    fake.mkdir(parents=True)
+    seen = tmp_path / "priority.txt"
+    (tmp_path / "seedance_nb" / "__init__.py").write_text(
+        f"import os\nopen({str(seen)!r}, 'w').write(str(os.getpriority(os.PRIO_PROCESS, 0)))\n"
+    )
+    (fake / "__init__.py").write_text("")
+    (fake / "_worker.py").write_text("def main():\n    pass\n")
+    subprocess.run([sys.executable, "-c", _BOOT, str(tmp_path), str(NICE)], check=True, timeout=60)
+    assert int(seen.read_text()) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + NICE)
+
+
 def test_the_next_run_in_the_same_process_reuses_the_kept_workers_which_then_expire(
     emu, client, tmp_path, png_path, monkeypatch
 ):

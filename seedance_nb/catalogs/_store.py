@@ -22,10 +22,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from .._sqlite import use_wal, writer_lock
 from ..columns import COLUMNS as SWEEP_COLUMNS
 from ..columns import RECORD_COLUMNS
 from ..errors import ConfigurationError, SeedanceError
-from ..runs import use_wal
 
 #: Bump with a new entry in ``_MIGRATIONS``.
 SCHEMA_VERSION = 1
@@ -275,8 +275,11 @@ def _reachable(engine: Engine) -> Iterator[None]:
 
 @contextlib.contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
-    """A write transaction (SQLite: ``BEGIN IMMEDIATE``); :class:`CatalogUnavailable` when the server is down."""
-    with _reachable(engine), engine.begin() as conn:
+    """A write transaction (SQLite: ``BEGIN IMMEDIATE``, this process's writers to the file in line on
+    :func:`~seedance_nb._sqlite.writer_lock` rather than in SQLite's sleeping busy handler);
+    :class:`CatalogUnavailable` when the server is down."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    with writer_lock(database) if database else contextlib.nullcontext(), _reachable(engine), engine.begin() as conn:
         yield conn
 
 

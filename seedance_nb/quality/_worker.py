@@ -43,7 +43,17 @@ KEEP_SECONDS = 60.0
 #: How much a worker lowers its own scheduling priority (Unix ``nice``): where the cores are busy with the run's
 #: submits and downloads (a wave of jobs ending together), those go first, and measuring takes the idle time.
 NICE = 10
-_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from seedance_nb.quality._worker import main; main()"
+#: The worker's first lines: its priority is lowered before it imports anything (importing the package alone is
+#: 0.2 s of CPU a worker, and the pool starts as a run's first wave of submits goes out), then :func:`main`.
+_BOOT = (
+    "import os, sys\n"
+    "if hasattr(os, 'nice'):\n"
+    "    try: os.nice(int(sys.argv[2]))\n"
+    "    except OSError: pass\n"
+    "sys.path.insert(0, sys.argv[1])\n"
+    "from seedance_nb.quality._worker import main\n"
+    "main()"
+)
 
 
 class WorkerDied(RuntimeError):
@@ -57,9 +67,7 @@ class MeasureFailed(RuntimeError):
 def main() -> None:
     """The worker's loop: one JSON request per stdin line, one JSON answer per stdout line, until stdin ends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the parent's: it ends the run, then the workers
-    if hasattr(os, "nice"):  # measuring yields the cores to the run (its next submits) and to the notebook
-        with contextlib.suppress(OSError):
-            os.nice(NICE)
+    # (its priority is lowered by NICE already, in _BOOT: measuring yields the cores to the run and the notebook)
     out = sys.stdout
     sys.stdout = sys.stderr  # nothing a library prints may corrupt the answers
     from ._measuring import _open_image, measure_file
@@ -174,7 +182,7 @@ class WorkerPool:
                     return None
                 self._restarts_left -= 1
             proc = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, root],
+                [sys.executable, "-c", _BOOT, root, str(NICE)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,

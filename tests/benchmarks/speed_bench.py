@@ -27,6 +27,8 @@ Setup, and what each figure means:
   nothing else takes time. wall = from the call of ``run_sweep_async`` to its return, metrics included (the run
   waits for the last clips' measures). "last video" is when the last job was downloaded; the rest of the wall is
   the metrics tail and the run's end.
+- Before the runs, :func:`claims_at_once`: a wave's claims from 6 threads of one process on one per-user store,
+  with and without :func:`seedance_nb._sqlite.writer_lock` (the slowest job is what delays a wave's last submit).
 """
 
 from __future__ import annotations
@@ -190,6 +192,46 @@ def case(tmp: Path, c: int, n: int) -> None:
     )
 
 
+def claims_at_once(threads: int = 6, jobs: int = 240) -> None:
+    """A wave's claims from several threads of one process (claim, then claim_submitted, as a job does) on one
+    per-user store: the slowest job's wait and the whole wave's wall, with this process's writers lined up on
+    :func:`seedance_nb._sqlite.writer_lock` and, for comparison, without it (SQLite's busy handler alone)."""
+    import contextlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    import seedance_nb.catalogs._store as store
+    from seedance_nb.catalogs._claims import user_claims
+
+    figures = {}
+    for mode in ("without the lock", "with the lock"):
+        with fresh_home() as home, contextlib.ExitStack() as stack:
+            if mode == "without the lock":
+                original = store.writer_lock
+                store.writer_lock = lambda _path: contextlib.nullcontext()  # type: ignore[assignment,return-value]
+                stack.callback(setattr, store, "writer_lock", original)
+            claims = user_claims(home)
+
+            def job(i: int, claims=claims, mode=mode) -> float:
+                started = time.perf_counter()
+                claims.claim(f"{mode} {i}", endpoint="e")
+                claims.claim_submitted(f"{mode} {i}", f"r{i}")
+                return time.perf_counter() - started
+
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(job, range(-threads, 0)))  # the threads' connections opened first
+                started = time.perf_counter()
+                waits = sorted(pool.map(job, range(jobs)))
+                figures[mode] = (time.perf_counter() - started, waits[len(waits) // 2], waits[-1])
+            claims.engine.dispose()
+    row(
+        f"claims from {threads} threads at once ({jobs} jobs): slowest job / median / wave",
+        "; ".join(
+            f"{mode}: {top * 1000:.0f} / {mid * 1000:.1f} ms / {wall:.2f} s"
+            for mode, (wall, mid, top) in figures.items()
+        ),
+    )
+
+
 def write_results(elapsed: float, loads: list[float]) -> None:
     facts = [
         f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; `nproc` = {os.cpu_count()}, shared with other work "
@@ -213,6 +255,7 @@ def main() -> None:
     if quick:
         use_smoke_sizes()
     loads = [os.getloadavg()[0]]
+    claims_at_once(jobs=24 if quick else 240)
     with tempfile.TemporaryDirectory(prefix="seedance-speed-bench-") as name:
         for c, n in CASES:
             case(Path(name), c, n)
