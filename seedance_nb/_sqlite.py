@@ -2,12 +2,13 @@
 claims): WAL mode, and one writer at a time within a process.
 
 Why a lock of our own beside SQLite's: when two threads of one process both want to write, the loser does not
-queue. It sleeps in SQLite's busy handler (1, 2, 5, 10, 15, 20, 25 ms ... until the file is free) and then
-tries again. A run's first wave starts dozens of jobs at once, each claiming its request (one write
-transaction of about half a millisecond) from a thread: losers slept through most of their 30 ms on average,
-and the last POST of a 40-job wave went out 0.3 s late (issue 25). :func:`writer_lock` lines the threads of
-this process up on a :class:`threading.RLock` per file, which wakes the next writer the moment the last one
-commits; other processes still meet SQLite's own lock (``BEGIN IMMEDIATE``, ``busy_timeout``).
+queue. It sleeps in SQLite's busy handler (1, 2, 5, 10, 15, 20, 25 ms ... until the file is free), tries again,
+and may lose again: a thread can starve. A run's first wave starts dozens of jobs at once, each claiming its
+request (a write transaction of about half a millisecond) from a thread. With 6 threads claiming 240 jobs, the
+slowest job waited 120-440 ms in the busy handler; lined up here on one :class:`threading.RLock` per file, which
+hands the file to the next writer as the last one commits, it waits 20-40 ms, and the wave takes a steady
+0.35 s (0.24-0.45 s without; tests/benchmarks/speed_bench.py). Other processes still meet SQLite's own lock
+(``BEGIN IMMEDIATE``, ``busy_timeout``).
 """
 
 from __future__ import annotations
