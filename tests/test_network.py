@@ -217,3 +217,96 @@ def test_the_clients_cookie_jar_still_keeps_a_cookie_a_server_sets() -> None:
 
     with _server() as server:
         asyncio.run(go(f"http://127.0.0.1:{server.port}"))
+
+
+def _resource_warnings(seen: list[Any], port: int) -> list[str]:
+    """The ResourceWarnings among ``seen`` about a socket or transport connected to ``port``."""
+    texts = [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)]
+    return [text for text in texts if f"127.0.0.1', {port})" in text or "transport" in text]
+
+
+def test_connects_cancelled_at_every_stage_leave_no_socket_behind() -> None:
+    """A run cancelled while its connections are being made (a Ctrl-C, a cancelled cell, a job timeout): 500
+    connects cancelled after 0 to 6 turns of the loop, that is before, during and just after the socket connects.
+    Every socket an attempt opened is closed, none left to the garbage collector (Python 3.11's own
+    happy-eyeballs race, ``create_connection(happy_eyeballs_delay=...)``, dropped about 40 % of them here)."""
+    import gc
+    import random
+    import warnings
+
+    from seedance_nb.client._network import _Backend
+
+    async def go() -> int:
+        server = await asyncio.start_server(lambda _r, writer: writer.close(), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        backend, rng = _Backend(), random.Random(7)
+        for _ in range(500):
+            connecting = asyncio.ensure_future(backend.connect_tcp("127.0.0.1", port, timeout=5))
+            for _turn in range(rng.randint(0, 6)):
+                await asyncio.sleep(0)
+            connecting.cancel()
+            try:
+                await (await connecting).aclose()  # it connected before the cancel arrived: closed as usual
+            except asyncio.CancelledError:
+                pass
+        server.close()
+        await server.wait_closed()
+        return port
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", ResourceWarning)
+        port = asyncio.run(go())
+        gc.collect()
+    assert _resource_warnings(seen, port) == []
+
+
+def test_an_address_that_does_not_answer_does_not_stop_the_next_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host with two addresses whose first one drops the connection attempt (a broken IPv6 route, say): after
+    250 ms the next address is tried too, the connection is made there, and the hanging attempt is closed."""
+    import gc
+    import warnings
+
+    from seedance_nb.client import _network
+    from seedance_nb.client._network import _Backend
+
+    hanging = socket.socket()
+    hanging.bind(("127.0.0.1", 0))
+    hanging.listen(0)  # a full accept queue: further SYNs are dropped, so a connect there waits
+    hanging_port = hanging.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(hanging.getsockname())
+        fillers.append(filler)
+
+    async def go() -> tuple[int, float]:
+        server = await asyncio.start_server(lambda _r, writer: writer.close(), "127.0.0.1", 0)
+        good = server.sockets[0].getsockname()
+        loop = asyncio.get_running_loop()
+
+        async def two_addresses(host: str, port: int, **kw: Any) -> list[Any]:
+            stream = socket.SOCK_STREAM
+            return [(socket.AF_INET, stream, 6, "", hanging.getsockname()), (socket.AF_INET, stream, 6, "", good)]
+
+        monkeypatch.setattr(loop, "getaddrinfo", two_addresses)
+        started = time.monotonic()
+        stream = await _Backend().connect_tcp("example.invalid", 443, timeout=10)
+        took = time.monotonic() - started
+        peer = stream.get_extra_info("server_addr")
+        await stream.aclose()
+        server.close()
+        await server.wait_closed()
+        return peer[1], took
+
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always", ResourceWarning)
+            (port, took) = asyncio.run(go())
+            gc.collect()
+    finally:
+        for sock in [hanging, *fillers]:
+            sock.close()
+    assert port != hanging_port
+    assert _network.HAPPY_EYEBALLS_SECONDS <= took < 5  # the second address was tried once the first hung
+    assert _resource_warnings(seen, hanging_port) == []

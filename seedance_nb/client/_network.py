@@ -9,25 +9,32 @@ A sweep at concurrency 40 makes four requests a job (submit, status stream, resu
   before it is reused, so none is ever used expired.
 - **Two pools** (:class:`SplitTransport`): the status streams, open for the whole generation, in one; the short
   exchanges in the other, which then looks through a few connections instead of C busy ones.
-- **The idle check** (:class:`_Stream`): under asyncio each "has the server closed it?" check asked anyio for the
-  raw socket, which builds the stream's whole attribute table (a ``getpeername`` call included) before the one
-  ``poll`` that answers. Here each connection's socket is looked up once, when it is opened, and the check is
-  the same non-blocking ``poll`` (``select`` on Windows) httpcore itself does. (A backend on asyncio's own
-  transport, without anyio, was tried on 2026-12-07 and withdrawn: a fresh-clone CI run found a socket left
-  unclosed to the garbage collector.)
+- **The connections** (:class:`_Stream`, :class:`_Backend`): on asyncio's own transport and protocol instead of
+  httpcore's anyio backend, which wraps each read in a cancel scope, turns reading off and on around it (two
+  ``epoll_ctl`` calls) and asks for the running loop several times (a ``getpid`` system call each on Python
+  3.11). Whether an idle connection was closed by the server is read from what it received, without a call.
+- **Connecting** (:func:`_connected_socket`): a host's addresses are tried in turn, the next one also after
+  :data:`HAPPY_EYEBALLS_SECONDS` (RFC 8305), as anyio does. Not with asyncio's own race
+  (``create_connection(happy_eyeballs_delay=...)``): on Python 3.11 a caller cancelled as its attempt connects
+  leaves that socket to the garbage collector, which a fresh-clone CI run saw as a ResourceWarning when this
+  backend first went in (and which made us withdraw it for a while). Here every socket an attempt opened is
+  closed unless it is returned, through a cancel too.
 
-httpx does not take a network backend, so :func:`pooled_transport` builds its usual transports and gives each a
-pool made with this backend (``httpx.AsyncHTTPTransport`` keeps its pool as ``_pool``; if a future httpx does
-not, its own pool is left in place). Where the environment names a proxy, the client keeps httpx's default
-transport instead, which honours it. Tested against real servers, plain and TLS, in tests/test_network.py.
+With the other changes of issue 25's last step, the client's CPU per job at C = 40 went from 25 ms to 21 ms
+(interleaved before/after runs, tests/benchmarks/RESULTS.md). httpx does not take a network backend, so
+:func:`pooled_transport` builds its usual transports and gives each a pool made with this backend
+(``httpx.AsyncHTTPTransport`` keeps its pool as ``_pool``; if a future httpx does not, its own pool is left
+in place). Where the environment names a proxy, the client keeps httpx's default transport instead, which
+honours it. Tested against real servers, plain and TLS, in tests/test_network.py.
 """
 
 from __future__ import annotations
 
-import select
+import asyncio
+import collections
+import itertools
 import socket
 import ssl
-import sys
 import time
 import urllib.request
 from collections.abc import Iterable
@@ -67,49 +74,253 @@ class TappedTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def _readable(sock: socket.socket | None) -> bool:
-    """Whether ``sock`` has something to read now (an idle keep-alive connection then holds only its end)."""
-    fd = -1 if sock is None else sock.fileno()
-    if fd < 0:
-        return True  # gone: treat it as closed, as httpcore does
-    if sys.platform == "win32" or not hasattr(select, "poll"):
-        return bool(select.select([fd], [], [], 0)[0])
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
+class _Protocol(asyncio.Protocol):
+    """The bytes a connection received, and who waits for them: asyncio's transport reads as data arrives."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.chunks: collections.deque[bytes] = collections.deque()
+        self.buffered = 0
+        self.eof = False
+        self.error: BaseException | None = None
+        self.reader: asyncio.Future[bool] | None = None
+        self.reading_paused = False
+        self.writing_paused = False
+        self.drainers: list[asyncio.Future[bool]] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.buffered += len(data)
+        if self.buffered > _HIGH_WATER and not self.reading_paused and self.transport is not None:
+            self.transport.pause_reading()  # a slow reader: hold the rest in the kernel, as anyio does
+            self.reading_paused = True
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        self.eof = True
+        self._wake()
+        return None  # close the transport: httpcore never writes after the server's end
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        if exc is not None and not isinstance(exc, ssl.SSLEOFError):  # a TLS end without close_notify is an end
+            self.error = exc
+        self._wake()
+        self.writing_paused = False
+        self._wake_drainers()
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        self._wake_drainers()
+
+    def _wake(self) -> None:
+        if self.reader is not None and not self.reader.done():
+            self.reader.set_result(True)
+
+    def _wake_drainers(self) -> None:
+        for waiter in self.drainers:
+            if not waiter.done():
+                waiter.set_result(True)
+        self.drainers.clear()
+
+    def take(self, max_bytes: int) -> bytes:
+        """Up to ``max_bytes`` of what was received (at least one chunk's worth is there)."""
+        chunk = self.chunks.popleft()
+        if len(chunk) > max_bytes:
+            self.chunks.appendleft(chunk[max_bytes:])
+            chunk = chunk[:max_bytes]
+        self.buffered -= len(chunk)
+        if self.reading_paused and self.buffered <= _LOW_WATER and self.transport is not None:
+            self.reading_paused = False
+            self.transport.resume_reading()
+        return chunk
+
+
+#: Received bytes held before the transport stops reading (and resumes at the low mark), as asyncio's streams.
+_HIGH_WATER, _LOW_WATER = 256 * 1024, 64 * 1024
+
+
+def _expire(future: asyncio.Future[bool]) -> None:
+    if not future.done():
+        future.set_result(False)
+
+
+async def _until(future: asyncio.Future[bool], timeout: float | None) -> bool:
+    """Wait for ``future``; False when ``timeout`` seconds passed first (it is then set to False)."""
+    if timeout is None:
+        return await future
+    loop = asyncio.get_running_loop()
+    timer = loop.call_later(timeout, _expire, future)
+    try:
+        return await future
+    finally:
+        timer.cancel()
 
 
 class _Stream(httpcore.AsyncNetworkStream):
-    """A network stream that knows its socket (looked up once) and answers ``is_readable`` from it."""
+    """A connection on asyncio's own transport and protocol, without anyio's layers.
 
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket: socket.socket | None = inner.get_extra_info("socket")
+    httpcore's asyncio backend goes through anyio, which wraps every read in a cancel scope, turns the
+    transport's reading off and on around it (two ``epoll_ctl`` system calls) and asks which event loop is
+    running several times per call (a ``getpid`` system call each on Python 3.11). Here a read takes what the
+    transport already received, or waits on one future with one timer; ``is_readable`` (httpcore's "has the
+    server closed this idle connection?") is answered from what was received, without a system call.
+    Exceptions are httpcore's, as its own backends raise them.
+    """
+
+    def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
+        protocol = self._protocol
+        if not protocol.chunks and not protocol.eof:
+            waiter = protocol.reader = asyncio.get_running_loop().create_future()
+            try:
+                if not await _until(waiter, timeout) and not protocol.chunks and not protocol.eof:
+                    raise httpcore.ReadTimeout(f"nothing received for {timeout} s")
+            finally:
+                protocol.reader = None
+        if protocol.chunks:
+            return protocol.take(max_bytes)
+        if protocol.error is not None:
+            raise httpcore.ReadError(str(protocol.error) or type(protocol.error).__name__) from protocol.error
+        return b""
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
+        if not buffer:
+            return
+        protocol = self._protocol
+        if protocol.eof or self._transport.is_closing():
+            raise httpcore.WriteError("the connection is closed")
+        self._transport.write(buffer)
+        if protocol.writing_paused:
+            waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            protocol.drainers.append(waiter)
+            if not await _until(waiter, timeout):
+                raise httpcore.WriteTimeout(f"could not send for {timeout} s")
+            if protocol.error is not None:
+                raise httpcore.WriteError(str(protocol.error) or type(protocol.error).__name__)
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        # As anyio does: close, let the loop run the transport's connection_lost (which closes the socket; a loop
+        # that ended first would leave it to the garbage collector), then abort whatever is left.
+        if not self._transport.is_closing():
+            self._transport.close()
+            await asyncio.sleep(0)
+        self._transport.abort()
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+        loop = asyncio.get_running_loop()
+        try:
+            transport = await loop.start_tls(
+                self._transport,
+                self._protocol,
+                ssl_context,
+                server_hostname=server_hostname,
+                ssl_handshake_timeout=timeout,
+            )
+        except (TimeoutError, asyncio.TimeoutError) as exc:
+            self._transport.abort()
+            raise httpcore.ConnectTimeout(f"the TLS handshake took over {timeout} s") from exc
+        except (OSError, ssl.SSLError, ConnectionError) as exc:
+            self._transport.abort()
+            raise httpcore.ConnectError(str(exc)) from exc
+        if transport is None:  # the connection was lost during the handshake
+            raise httpcore.ConnectError("the connection closed during the TLS handshake")
+        return _Stream(transport, self._protocol)
 
     def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            return _readable(self._socket)
-        if info == "socket":
-            return self._socket
-        return self._inner.get_extra_info(info)
+        if info == "is_readable":  # an idle keep-alive connection that received anything (its end) is done
+            return bool(self._protocol.chunks) or self._protocol.eof
+        names = {"ssl_object": "ssl_object", "client_addr": "sockname", "server_addr": "peername", "socket": "socket"}
+        return self._transport.get_extra_info(names[info]) if info in names else None
+
+
+#: How long a connection attempt to one address has before the next address is tried too (RFC 8305's 250 ms).
+HAPPY_EYEBALLS_SECONDS = 0.25
+
+
+def _interleaved(infos: list[Any]) -> list[Any]:
+    """``getaddrinfo``'s answers with the address families taking turns (IPv6, IPv4, IPv6, ... as RFC 8305 says)."""
+    families: dict[int, list[Any]] = {}
+    for info in infos:
+        families.setdefault(info[0], []).append(info)
+    turns = [family for family in families.values()]
+    return [info for group in itertools.zip_longest(*turns) for info in group if info is not None]
+
+
+async def _attempt(loop: asyncio.AbstractEventLoop, info: Any, local_address: str | None) -> socket.socket:
+    """One address's connection: the connected socket, or closed and raised (cancelled included)."""
+    family, kind, proto, _name, address = info
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setblocking(False)
+        if local_address:
+            sock.bind((local_address, 0))
+        await loop.sock_connect(sock, address)
+        return sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _close_unless(task: asyncio.Task[socket.socket], keep: socket.socket | None) -> None:
+    """Close what ``task`` connected unless it is ``keep``: no socket is left to the garbage collector."""
+    if task.done() and not task.cancelled() and task.exception() is None and task.result() is not keep:
+        task.result().close()
+
+
+async def _connected_socket(
+    loop: asyncio.AbstractEventLoop, host: str, port: int, local_address: str | None
+) -> socket.socket:
+    """A connected socket to ``host``, its addresses tried in turn and raced after :data:`HAPPY_EYEBALLS_SECONDS`.
+
+    Why not asyncio's own race (``create_connection(happy_eyeballs_delay=...)``): on Python 3.11 a caller cancelled
+    as an attempt connects leaves that socket to the garbage collector (``staggered_race`` drops its winner), which
+    the tests saw as a ResourceWarning; here every socket an attempt opened is closed unless it is returned, the
+    caller's cancel included (tests/test_network.py cancels 500 connects at every stage).
+    """
+    infos = _interleaved(await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+    if not infos:
+        raise OSError(f"no address found for {host}")
+    attempts: list[asyncio.Task[socket.socket]] = []
+    winner: socket.socket | None = None
+    try:
+        while winner is None:
+            if len(attempts) < len(infos):  # the next address: at once when the others failed, else after a while
+                attempts.append(loop.create_task(_attempt(loop, infos[len(attempts)], local_address)))
+            running = [task for task in attempts if not task.done()]
+            if not running and len(attempts) == len(infos):
+                break  # every address failed
+            if running:
+                delay = None if len(attempts) == len(infos) else HAPPY_EYEBALLS_SECONDS
+                await asyncio.wait(running, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            done = [task for task in attempts if task.done() and not task.cancelled() and task.exception() is None]
+            winner = done[0].result() if done else None
+    finally:
+        for task in attempts:
+            if task.done():
+                _close_unless(task, winner)
+            else:
+                task.cancel()  # it closes its own socket; one that connects all the same is closed when done
+                task.add_done_callback(lambda late: _close_unless(late, None))
+    if winner is None:
+        errors = [str(task.exception()) for task in attempts if task.done() and not task.cancelled()]
+        raise OSError("; ".join(errors) or f"could not connect to {host}:{port}")
+    return winner
 
 
 class _Backend(httpcore.AsyncNetworkBackend):
-    """httpcore's asyncio (anyio) backend, its streams wrapped in :class:`_Stream`."""
+    """TCP connections as :class:`_Stream`; Unix sockets and socket options through httpcore's anyio backend."""
 
     def __init__(self) -> None:
         self._inner = httpcore.AnyIOBackend()
@@ -122,16 +333,27 @@ class _Backend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _Stream(stream)
+        if socket_options:
+            return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        loop = asyncio.get_running_loop()
+        protocol = _Protocol()
+        try:
+            sock = await asyncio.wait_for(_connected_socket(loop, host, port, local_address), timeout)
+            # TCP_NODELAY is asyncio's default for TCP transports. Cancelled here, asyncio closes the transport.
+            transport, _ = await loop.create_connection(lambda: protocol, sock=sock)
+        except (TimeoutError, asyncio.TimeoutError) as exc:
+            raise httpcore.ConnectTimeout(f"could not connect to {host}:{port} in {timeout} s") from exc
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        return _Stream(transport, protocol)
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.connect_unix_socket(path, timeout, socket_options))
+        return await self._inner.connect_unix_socket(path, timeout, socket_options)
 
     async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+        await asyncio.sleep(seconds)
 
 
 #: How often the pool checks all its idle keep-alive connections for expiry (past their keep-alive time, or closed
