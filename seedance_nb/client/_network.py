@@ -295,17 +295,7 @@ async def _connected_socket(
     attempts: list[asyncio.Task[socket.socket]] = []
     winner: socket.socket | None = None
     try:
-        while winner is None:
-            if len(attempts) < len(infos):  # the next address: at once when the others failed, else after a while
-                attempts.append(loop.create_task(_attempt(loop, infos[len(attempts)], local_address)))
-            running = [task for task in attempts if not task.done()]
-            if not running and len(attempts) == len(infos):
-                break  # every address failed
-            if running:
-                delay = None if len(attempts) == len(infos) else HAPPY_EYEBALLS_SECONDS
-                await asyncio.wait(running, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-            done = [task for task in attempts if task.done() and not task.cancelled() and task.exception() is None]
-            winner = done[0].result() if done else None
+        winner = await _race(loop, infos, local_address, attempts)
     finally:
         for task in attempts:
             if task.done():
@@ -317,6 +307,28 @@ async def _connected_socket(
         errors = [str(task.exception()) for task in attempts if task.done() and not task.cancelled()]
         raise OSError("; ".join(errors) or f"could not connect to {host}:{port}")
     return winner
+
+
+async def _race(
+    loop: asyncio.AbstractEventLoop,
+    infos: list[Any],
+    local_address: str | None,
+    attempts: list[asyncio.Task[socket.socket]],
+) -> socket.socket | None:
+    """Start attempts in ``attempts`` (the caller's, so that it can close them) until one connects; None when
+    every address failed. The next address starts at once when the others failed, else after a while."""
+    while True:
+        if len(attempts) < len(infos):
+            attempts.append(loop.create_task(_attempt(loop, infos[len(attempts)], local_address)))
+        running = [task for task in attempts if not task.done()]
+        if not running and len(attempts) == len(infos):
+            return None
+        if running:
+            delay = None if len(attempts) == len(infos) else HAPPY_EYEBALLS_SECONDS
+            await asyncio.wait(running, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        done = [task for task in attempts if task.done() and not task.cancelled() and task.exception() is None]
+        if done:
+            return done[0].result()
 
 
 class _Backend(httpcore.AsyncNetworkBackend):
