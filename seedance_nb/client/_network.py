@@ -254,8 +254,7 @@ def _interleaved(infos: list[Any]) -> list[Any]:
     families: dict[int, list[Any]] = {}
     for info in infos:
         families.setdefault(info[0], []).append(info)
-    turns = [family for family in families.values()]
-    return [info for group in itertools.zip_longest(*turns) for info in group if info is not None]
+    return [info for group in itertools.zip_longest(*families.values()) for info in group if info is not None]
 
 
 async def _attempt(loop: asyncio.AbstractEventLoop, info: Any, local_address: str | None) -> socket.socket:
